@@ -1,0 +1,163 @@
+import { Client, Metadata, credentials as grpcCredentials, status as Code, type ChannelCredentials, type ChannelOptions, type ServiceError } from '@grpc/grpc-js';
+
+import { HealthCheckResponse_ServingStatus, HealthService } from '../gen/grpc/health/v1/health';
+import * as api from '../gen/vifplug/v1/vifplug';
+import { codeName, decodeStatusDetails, type DecodedStatus } from '../grpc-status';
+
+type Service = typeof api.VifPlugService;
+export type VifPlugMethod = keyof Service;
+type RequestOf<M extends VifPlugMethod> = Parameters<Service[M]['requestSerialize']>[0];
+type ResponseOf<M extends VifPlugMethod> = ReturnType<Service[M]['responseDeserialize']>;
+
+/** Request codecs by method, to fill defaults into partial requests. */
+const REQUESTS: { [M in VifPlugMethod]: { fromPartial(object: object): RequestOf<M> } } = {
+  register: api.RegisterRequest,
+  unregister: api.UnregisterRequest,
+  listProviders: api.ListProvidersRequest,
+  open: api.OpenRequest,
+  close: api.CloseRequest,
+  run: api.RunRequest,
+  preparePort: api.PreparePortRequest,
+  finishPort: api.FinishPortRequest,
+  destroyCtx: api.DestroyCtxRequest,
+};
+
+/** A failed call: the status, and the ErrorInfo reason the daemon attached. */
+export class VifplugError extends Error {
+  override readonly name = 'VifplugError';
+  /** The gRPC status code. */
+  readonly code: number;
+  /** ErrorInfo.reason, e.g. "CTX_NOT_FOUND"; '' when the failure came from the transport. */
+  readonly reason: string;
+  /** ErrorInfo.metadata. */
+  readonly metadata: ReadonlyMap<string, string>;
+  readonly status: DecodedStatus | undefined;
+
+  constructor(err: ServiceError, method: string) {
+    const status = decodeStatusDetails(err.metadata);
+    super(`${method}: ${codeName(err.code)}: ${status?.message ?? err.details}`);
+    this.code = err.code;
+    this.reason = status?.errorInfo?.reason ?? '';
+    this.metadata = status?.errorInfo?.metadata ?? new Map();
+    this.status = status;
+  }
+
+  get codeName(): string {
+    return codeName(this.code);
+  }
+}
+
+export interface ClientOptions {
+  /** Channel credentials; insecure by default (unix sockets, loopback). */
+  readonly credentials?: ChannelCredentials;
+  /** Deadline of every call unless the call gives its own (default 5 s). */
+  readonly deadlineMs?: number;
+  readonly channelOptions?: ChannelOptions;
+}
+
+export interface CallOptions {
+  readonly deadlineMs?: number;
+  readonly metadata?: Metadata;
+}
+
+/**
+ * A typed, promise-based client of vifplug.v1.VifPlug and of the daemon's
+ * health. Every call has a deadline. `target` is a gRPC target such as
+ * `unix:///run/vifplug/vifplug.sock` or `127.0.0.1:50051`.
+ */
+export class VifplugClient {
+  readonly grpc: Client;
+  private readonly deadlineMs: number;
+
+  constructor(target: string, options: ClientOptions = {}) {
+    this.grpc = new Client(target, options.credentials ?? grpcCredentials.createInsecure(), options.channelOptions);
+    this.deadlineMs = options.deadlineMs ?? 5000;
+  }
+
+  /** Calls any VifPlug method; the request may omit fields (proto defaults). */
+  call<M extends VifPlugMethod>(method: M, request: Partial<RequestOf<M>> = {}, options: CallOptions = {}): Promise<ResponseOf<M>> {
+    const def = api.VifPlugService[method] as unknown as {
+      path: string;
+      requestSerialize(value: RequestOf<M>): Buffer;
+      responseDeserialize(value: Buffer): ResponseOf<M>;
+    };
+    const full = REQUESTS[method].fromPartial(request);
+    return new Promise((resolve, reject) => {
+      this.grpc.makeUnaryRequest(
+        def.path,
+        def.requestSerialize,
+        def.responseDeserialize,
+        full,
+        options.metadata ?? new Metadata(),
+        { deadline: Date.now() + (options.deadlineMs ?? this.deadlineMs) },
+        (err, response) => {
+          if (err) reject(new VifplugError(err, def.path.slice(def.path.lastIndexOf('/') + 1)));
+          else resolve(response!);
+        },
+      );
+    });
+  }
+
+  register(type: string, options?: CallOptions): Promise<api.RegisterResponse> {
+    return this.call('register', { type }, options);
+  }
+
+  unregister(type: string, options?: CallOptions): Promise<api.UnregisterResponse> {
+    return this.call('unregister', { type }, options);
+  }
+
+  listProviders(options?: CallOptions): Promise<api.ListProvidersResponse> {
+    return this.call('listProviders', {}, options);
+  }
+
+  open(type: string, options?: CallOptions): Promise<api.OpenResponse> {
+    return this.call('open', { type }, options);
+  }
+
+  /** The Close RPC (named so as not to clash with closing the channel). */
+  closeInstance(instanceId: string, options?: CallOptions): Promise<api.CloseResponse> {
+    return this.call('close', { instanceId }, options);
+  }
+
+  run(instanceId = '', options?: CallOptions): Promise<api.RunResponse> {
+    return this.call('run', { instanceId }, options);
+  }
+
+  preparePort(request: Partial<api.PreparePortRequest>, options?: CallOptions): Promise<api.PreparePortResponse> {
+    return this.call('preparePort', request, options);
+  }
+
+  finishPort(ctxId: string, options?: CallOptions): Promise<api.FinishPortResponse> {
+    return this.call('finishPort', { ctxId }, options);
+  }
+
+  destroyCtx(ctxId: string, options?: CallOptions): Promise<api.DestroyCtxResponse> {
+    return this.call('destroyCtx', { ctxId }, options);
+  }
+
+  /** grpc.health.v1.Health/Check of `service` ("" = the whole daemon). */
+  health(service = '', options: CallOptions = {}): Promise<HealthCheckResponse_ServingStatus> {
+    const def = HealthService.check;
+    return new Promise((resolve, reject) => {
+      this.grpc.makeUnaryRequest(
+        def.path,
+        def.requestSerialize,
+        def.responseDeserialize,
+        { service },
+        options.metadata ?? new Metadata(),
+        { deadline: Date.now() + (options.deadlineMs ?? this.deadlineMs) },
+        (err, response) => {
+          if (err) reject(new VifplugError(err, 'Health.Check'));
+          else resolve(response!.status);
+        },
+      );
+    });
+  }
+
+  /** Closes the channel. */
+  close(): void {
+    this.grpc.close();
+  }
+}
+
+export { Code, HealthCheckResponse_ServingStatus as ServingStatus };

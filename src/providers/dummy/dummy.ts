@@ -1,0 +1,48 @@
+import type { PortCtxIn, PrepareResult, ProviderClass, ProviderInstance } from '../../registry';
+
+/** Linux's IFNAMSIZ: an interface name is at most IFNAMSIZ - 1 bytes. */
+const IFNAMSIZ = 16;
+
+export const DUMMY_TYPE = 'dummy';
+export const DUMMY_OPTION = 'plug-dummy-option';
+
+/**
+ * The seed's sandbox provider: it plugs every port as an OVS internal
+ * interface named after the lport, so that controllers and tests can exercise
+ * the whole cycle without hardware.
+ */
+export function dummyProvider(): ProviderClass {
+  return {
+    type: DUMMY_TYPE,
+    maintainedIfaceOptions: [DUMMY_OPTION],
+    open: (): ProviderInstance => ({
+      run: () => true,
+      preparePort,
+    }),
+  };
+}
+
+function preparePort(ctxIn: PortCtxIn): PrepareResult {
+  if (ctxIn.opType !== 'create') return { plug: true };
+  return {
+    plug: true,
+    out: {
+      name: interfaceName(ctxIn.lportName),
+      type: 'internal',
+      ifaceOptions: new Map([[DUMMY_OPTION, 'value']]),
+    },
+  };
+}
+
+/**
+ * The lport name cut to IFNAMSIZ - 1 bytes, as the seed does, but never in
+ * the middle of a UTF-8 sequence: the answer must stay a valid proto string.
+ */
+export function interfaceName(lportName: string): string {
+  if (lportName.length < IFNAMSIZ && Buffer.byteLength(lportName) < IFNAMSIZ) return lportName;
+  const bytes = Buffer.from(lportName, 'utf8');
+  if (bytes.length < IFNAMSIZ) return lportName;
+  let end = IFNAMSIZ - 1;
+  while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--;
+  return bytes.toString('utf8', 0, end);
+}

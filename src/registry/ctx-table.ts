@@ -1,0 +1,90 @@
+import { performance } from 'node:perf_hooks';
+
+import { newId } from './ctx-id';
+import type { PortCtxIn, PortCtxOut } from './provider';
+
+/**
+ * A port change between PreparePort and its release: what the caller asked
+ * (ctxIn) and what the provider answered (ctxOut, creates only).
+ */
+export interface Ctx<Owner> {
+  readonly id: string;
+  readonly owner: Owner;
+  readonly ctxIn: PortCtxIn;
+  readonly ctxOut: PortCtxOut | undefined;
+  /** Milliseconds on the table's clock when the ctx was created. */
+  readonly createdAt: number;
+  /** The provider acknowledged FinishPort. */
+  finished: boolean;
+  /** A FinishPort in progress; concurrent ones wait for it instead of repeating it. */
+  finishing: Promise<void> | undefined;
+}
+
+/**
+ * Live ctxs by id, and by owner (the instance that prepared them) so that
+ * closing an instance can release its ctxs. Insertion order is creation
+ * order, which lets expiry stop at the first ctx that is young enough.
+ */
+export class CtxTable<Owner> {
+  private readonly byId = new Map<string, Ctx<Owner>>();
+  private readonly byOwner = new Map<Owner, Set<Ctx<Owner>>>();
+
+  /** `now` is monotonic milliseconds, so that expiry survives wall-clock jumps. */
+  constructor(private readonly now: () => number = () => performance.now()) {}
+
+  get size(): number {
+    return this.byId.size;
+  }
+
+  add(owner: Owner, ctxIn: PortCtxIn, ctxOut: PortCtxOut | undefined): Ctx<Owner> {
+    const ctx: Ctx<Owner> = {
+      id: newId(),
+      owner,
+      ctxIn,
+      ctxOut,
+      createdAt: this.now(),
+      finished: false,
+      finishing: undefined,
+    };
+    this.byId.set(ctx.id, ctx);
+    let owned = this.byOwner.get(owner);
+    if (owned === undefined) {
+      owned = new Set();
+      this.byOwner.set(owner, owned);
+    }
+    owned.add(ctx);
+    return ctx;
+  }
+
+  get(id: string): Ctx<Owner> | undefined {
+    return this.byId.get(id);
+  }
+
+  /** Removes the ctx from the table; later lookups by its id miss. */
+  remove(ctx: Ctx<Owner>): void {
+    if (this.byId.get(ctx.id) !== ctx) return;
+    this.byId.delete(ctx.id);
+    const owned = this.byOwner.get(ctx.owner);
+    owned?.delete(ctx);
+    if (owned?.size === 0) this.byOwner.delete(ctx.owner);
+  }
+
+  /** The owner's live ctxs, as a snapshot safe to iterate while removing. */
+  ownedBy(owner: Owner): Ctx<Owner>[] {
+    return [...(this.byOwner.get(owner) ?? [])];
+  }
+
+  countOwnedBy(owner: Owner): number {
+    return this.byOwner.get(owner)?.size ?? 0;
+  }
+
+  /** Live ctxs created before `cutoff` (table clock), oldest first. */
+  createdBefore(cutoff: number): Ctx<Owner>[] {
+    const old: Ctx<Owner>[] = [];
+    for (const ctx of this.byId.values()) {
+      if (ctx.createdAt >= cutoff) break;
+      old.push(ctx);
+    }
+    return old;
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * The provider contract: what a VIF plug provider implements.
+ *
+ * It follows OVN's plug_class (lib/plug-provider.h of the plugging-providers
+ * series): a class registered under a type, opened as one shared instance,
+ * and asked to prepare, finish and release each port change. Every callback
+ * may return a value or a promise. Throwing a PlugError answers the caller
+ * with that status and reason; throwing anything else is a provider bug and
+ * answers INTERNAL with reason PROVIDER_ERROR. Either way the registry stays
+ * consistent: a failed callback changes nothing the registry owns.
+ */
+
+/** What the caller is doing with the port (OVN's plug_op_type). */
+export type OpType = 'create' | 'remove';
+
+/**
+ * What the caller tells the provider about the port (OVN's plug_port_ctx_in).
+ * Owned by the registry and kept, unchanged, for the finish and destroy calls
+ * of the same ctx.
+ */
+export interface PortCtxIn {
+  readonly opType: OpType;
+  /** Whether the chassis uses DPDK. */
+  readonly useDpdk: boolean;
+  /** The logical port's name; useful to track per-port resources. */
+  readonly lportName: string;
+  /**
+   * The logical port's options as OVN forwards them. By convention a provider
+   * reads only its own "vif-plug:<type>:<key>" keys.
+   */
+  readonly lportOptions: ReadonlyMap<string, string>;
+  /** The existing interface when the caller knows one ('' otherwise). */
+  readonly ifaceName: string;
+  readonly ifaceType: string;
+  readonly ifaceOptions: ReadonlyMap<string, string>;
+}
+
+/** The interface a provider asks for (OVN's plug_port_ctx_out). */
+export interface PortCtxOut {
+  /** The Port and Interface name. */
+  readonly name: string;
+  /** The Interface type; '' leaves it unset (a system netdev). */
+  readonly type: string;
+  /** Options to set on the Interface. */
+  readonly ifaceOptions: ReadonlyMap<string, string>;
+}
+
+/**
+ * A provider's answer to preparePort. `plug: true` asks the caller to go
+ * ahead; for a create it must carry `out`. `plug: false` declines and must say
+ * why: a stable UPPER_SNAKE `reason` and a `message` for people. A provider
+ * that cannot answer at all (bad options, no matching hardware) throws a
+ * PlugError instead.
+ */
+export type PrepareResult =
+  | { readonly plug: true; readonly out?: PortCtxOut }
+  | { readonly plug: false; readonly reason: string; readonly message: string };
+
+/** A provider class (OVN's plug_class), registered under its type. */
+export interface ProviderClass {
+  /** The type the class is registered under, e.g. "dummy". */
+  readonly type: string;
+
+  /**
+   * Interface option keys the class owns. A caller updating an interface
+   * deletes those of them that the provider no longer returns and leaves
+   * every other key alone.
+   */
+  readonly maintainedIfaceOptions: readonly string[];
+
+  /**
+   * Called once when the class is registered. Throwing refuses the
+   * registration (FAILED_PRECONDITION, PROVIDER_INIT_FAILED) and the class is
+   * not registered. Optional.
+   */
+  init?(): void | Promise<void>;
+
+  /**
+   * Called when the class is unregistered, never while an instance is open.
+   * Throwing refuses the unregistration and the class stays registered.
+   * Optional.
+   */
+  destroy?(): void | Promise<void>;
+
+  /**
+   * Creates the class's instance. Called only when no instance is open; the
+   * registry hands the same instance to every caller until it is closed.
+   * Throwing refuses the open (FAILED_PRECONDITION, PROVIDER_OPEN_FAILED).
+   */
+  open(): ProviderInstance | Promise<ProviderInstance>;
+}
+
+/** An open instance of a provider class (OVN's struct plug). */
+export interface ProviderInstance {
+  /**
+   * Periodic work, e.g. re-reading the hardware. Returns true if something
+   * changed that a controller should act on (its lookup tables). Must be
+   * bounded in time: it runs while callers wait. Optional (never changes).
+   */
+  run?(): boolean | Promise<boolean>;
+
+  /**
+   * Releases the instance. Called once, after every call in flight on the
+   * instance finished and every ctx it held was destroyed. Optional.
+   */
+  close?(): void | Promise<void>;
+
+  /**
+   * Decides what to do for a port. For a create, returns the interface to
+   * create or update; for a remove, whether the caller may remove it (a
+   * provider may veto). Must be cheap and side-effect free: controllers call
+   * it for every plugged port on every iteration. Whatever the answer refers
+   * to is held until destroyPortCtx (create) or finishPort (remove).
+   */
+  preparePort(ctxIn: PortCtxIn): PrepareResult | Promise<PrepareResult>;
+
+  /**
+   * The caller committed the change prepared for ctxIn. `ctxOut` is the
+   * answer of preparePort for a create and undefined for a remove. Called at
+   * most once per successful prepare. Optional (nothing to do).
+   */
+  finishPort?(ctxIn: PortCtxIn, ctxOut: PortCtxOut | undefined): void | Promise<void>;
+
+  /**
+   * Releases what preparePort allocated for a create, whether or not the
+   * change was committed or finished. Never called for a remove. Optional.
+   */
+  destroyPortCtx?(ctxIn: PortCtxIn, ctxOut: PortCtxOut): void | Promise<void>;
+}
+
+/** Makes a fresh class object; a class may be registered again after unregistering. */
+export type ProviderFactory = () => ProviderClass;

@@ -1,0 +1,149 @@
+import { Server, ServerCredentials } from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+
+import { VifPlugService } from '../gen/vifplug/v1/vifplug';
+import type { Registry } from '../registry';
+import { Health, HealthService, ServingStatus } from './health';
+import { LIMITS } from './limits';
+import { bindTarget, claimSocketPath, protectSocket, releaseSocket, type ListenAddress } from './listen';
+import { DescriptorIndex, ReflectionV1AlphaService, ReflectionV1Service, reflectionImplementation } from './reflection';
+import type { EdgeContext } from './unary';
+import { implement, vifPlugHandlers } from './vifplug-service';
+
+export const VIFPLUG_SERVICE = 'vifplug.v1.VifPlug';
+
+export interface ServerConfig {
+  readonly registry: Registry;
+  readonly listen: readonly ListenAddress[];
+  readonly logger: Logger;
+  /** Permission bits of unix sockets. */
+  readonly socketMode?: number;
+  /** How long in-flight calls may take to finish at shutdown before they are cancelled. */
+  readonly shutdownGraceMs?: number;
+}
+
+/** A bound address and the target a client dials to reach it. */
+export interface Endpoint {
+  readonly address: ListenAddress;
+  readonly target: string;
+}
+
+const DEFAULT_SOCKET_MODE = 0o660;
+const DEFAULT_GRACE_MS = 10_000;
+
+/**
+ * The gRPC server: VifPlug over the registry, health and reflection, on unix
+ * sockets and TCP. `start` binds every address or none; `shutdown` stops
+ * accepting, lets calls in flight finish within the grace period, and removes
+ * the sockets it created.
+ */
+export class VifplugServer {
+  readonly health = new Health([VIFPLUG_SERVICE]);
+  private readonly grpc: Server;
+  private readonly sockets: { path: string; inode: number }[] = [];
+  private readonly bound: Endpoint[] = [];
+  private draining = false;
+  private stopping: Promise<void> | undefined;
+
+  constructor(private readonly config: ServerConfig) {
+    this.grpc = new Server({
+      'grpc.max_receive_message_length': LIMITS.maxMessageBytes,
+      'grpc.enable_channelz': 0,
+    });
+    const edge: EdgeContext = { logger: config.logger, isDraining: () => this.draining };
+    let index: DescriptorIndex | undefined;
+    const reflection = reflectionImplementation(
+      () => (index ??= DescriptorIndex.served()),
+      [VIFPLUG_SERVICE, 'grpc.health.v1.Health', 'grpc.reflection.v1.ServerReflection', 'grpc.reflection.v1alpha.ServerReflection'],
+    );
+    this.grpc.addService(VifPlugService, implement(VifPlugService, vifPlugHandlers(config.registry), edge));
+    this.grpc.addService(HealthService, this.health.implementation(edge));
+    this.grpc.addService(ReflectionV1Service, reflection);
+    this.grpc.addService(ReflectionV1AlphaService, reflection);
+  }
+
+  get endpoints(): readonly Endpoint[] {
+    return this.bound;
+  }
+
+  async start(): Promise<void> {
+    try {
+      for (const address of this.config.listen) await this.bind(address);
+    } catch (err) {
+      this.grpc.forceShutdown();
+      await this.releaseSockets();
+      throw err;
+    }
+    this.health.setAll(ServingStatus.SERVING);
+  }
+
+  /** Graceful stop; safe to call more than once. */
+  shutdown(): Promise<void> {
+    this.stopping ??= this.stop();
+    return this.stopping;
+  }
+
+  /** Cancels whatever is still in flight (a second signal, or a test's cleanup). */
+  forceShutdown(): void {
+    this.draining = true;
+    this.grpc.forceShutdown();
+  }
+
+  private async stop(): Promise<void> {
+    this.draining = true;
+    this.health.setAll(ServingStatus.NOT_SERVING);
+    this.health.endWatches();
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.config.logger.warn({ graceMs: this.grace }, 'calls still in flight after the grace period; cancelling them');
+        this.grpc.forceShutdown();
+        resolve();
+      }, this.grace);
+      this.grpc.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    await this.releaseSockets();
+  }
+
+  private get grace(): number {
+    return this.config.shutdownGraceMs ?? DEFAULT_GRACE_MS;
+  }
+
+  private async bind(address: ListenAddress): Promise<void> {
+    if (address.kind === 'unix') {
+      await claimSocketPath(address.path);
+      // The socket must never be reachable with looser bits than asked for,
+      // not even between bind and chmod.
+      const umask = process.umask(0o177);
+      try {
+        await this.bindAsync(address);
+      } finally {
+        process.umask(umask);
+      }
+      const inode = await protectSocket(address.path, this.config.socketMode ?? DEFAULT_SOCKET_MODE);
+      this.sockets.push({ path: address.path, inode });
+      this.bound.push({ address, target: bindTarget(address) });
+      return;
+    }
+    const port = await this.bindAsync(address);
+    const actual = { ...address, port };
+    this.bound.push({ address: actual, target: bindTarget(actual) });
+  }
+
+  private bindAsync(address: ListenAddress): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.grpc.bindAsync(bindTarget(address), ServerCredentials.createInsecure(), (err, port) => {
+        if (err) reject(new Error(`cannot listen on ${address.spec}: ${err.message}`));
+        else resolve(port);
+      });
+    });
+  }
+
+  private async releaseSockets(): Promise<void> {
+    for (const { path, inode } of this.sockets.splice(0)) {
+      await releaseSocket(path, inode).catch((err: unknown) => this.config.logger.warn({ err, path }, 'could not remove the socket'));
+    }
+  }
+}

@@ -1,0 +1,97 @@
+import { OpType as WireOpType } from '../gen/vifplug/v1/vifplug';
+import { invalidField, missingField, type OpType, type PortCtxIn } from '../registry';
+import { LIMITS } from './limits';
+
+const TYPE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+
+/** A provider type: required, short, and safe to echo in messages and logs. */
+export function providerType(value: string, field = 'type'): string {
+  if (value === '') throw missingField(field, 'a provider type such as "dummy" or "representor"');
+  if (value.length > LIMITS.maxTypeLength) {
+    throw invalidField(field, `at most ${LIMITS.maxTypeLength} characters, got ${value.length}`);
+  }
+  if (!TYPE_PATTERN.test(value)) {
+    throw invalidField(field, 'letters, digits, "_", "." and "-" only, starting with a letter or digit');
+  }
+  return value;
+}
+
+/** An id the daemon handed out (instance_id, ctx_id). */
+export function id(value: string, field: string, what: string): string {
+  if (value === '') throw missingField(field, what);
+  if (value.length > LIMITS.maxIdLength) {
+    throw invalidField(field, `at most ${LIMITS.maxIdLength} characters, got ${value.length}; use the id the daemon returned`);
+  }
+  return value;
+}
+
+/** An optional id: '' means "all" where the API says so. */
+export function optionalId(value: string, field: string): string {
+  if (value.length > LIMITS.maxIdLength) {
+    throw invalidField(field, `at most ${LIMITS.maxIdLength} characters, got ${value.length}; use the id the daemon returned`);
+  }
+  return value;
+}
+
+export function opType(value: WireOpType): OpType {
+  switch (value) {
+    case WireOpType.OP_TYPE_CREATE:
+      return 'create';
+    case WireOpType.OP_TYPE_REMOVE:
+      return 'remove';
+    case WireOpType.OP_TYPE_UNSPECIFIED:
+      throw missingField('op_type', 'OP_TYPE_CREATE or OP_TYPE_REMOVE');
+    default:
+      throw invalidField('op_type', `unknown value ${String(value)}; use OP_TYPE_CREATE or OP_TYPE_REMOVE`);
+  }
+}
+
+function name(value: string, field: string, required: boolean): string {
+  if (required && value === '') throw missingField(field, 'the logical port name');
+  if (value.length > LIMITS.maxNameLength) {
+    throw invalidField(field, `at most ${LIMITS.maxNameLength} characters, got ${value.length}`);
+  }
+  return value;
+}
+
+function options(map: Map<string, string>, field: string): Map<string, string> {
+  if (map.size > LIMITS.maxOptions) {
+    throw invalidField(field, `at most ${LIMITS.maxOptions} entries, got ${map.size}`);
+  }
+  for (const [key, value] of map) {
+    if (key.length > LIMITS.maxOptionKeyLength) {
+      throw invalidField(field, `keys are at most ${LIMITS.maxOptionKeyLength} characters, got one of ${key.length}`);
+    }
+    if (value.length > LIMITS.maxOptionValueLength) {
+      throw invalidField(
+        field,
+        `values are at most ${LIMITS.maxOptionValueLength} characters, got ${value.length} for key "${key.slice(0, 64)}"`,
+      );
+    }
+  }
+  return map;
+}
+
+/** The wire fields of a PreparePort request that describe the port. */
+export interface WirePortRequest {
+  readonly opType: WireOpType;
+  readonly useDpdk: boolean;
+  readonly lportName: string;
+  readonly lportOptions: Map<string, string>;
+  readonly ifaceName: string;
+  readonly ifaceType: string;
+  readonly ifaceOptions: Map<string, string>;
+}
+
+/** Checks a port request and turns it into the provider's ctx_in. */
+export function portCtxIn(req: WirePortRequest): PortCtxIn {
+  return {
+    opType: opType(req.opType),
+    useDpdk: req.useDpdk,
+    lportName: name(req.lportName, 'lport_name', true),
+    lportOptions: options(req.lportOptions, 'lport_options'),
+    ifaceName: name(req.ifaceName, 'iface_name', false),
+    ifaceType: name(req.ifaceType, 'iface_type', false),
+    ifaceOptions: options(req.ifaceOptions, 'iface_options'),
+  };
+}

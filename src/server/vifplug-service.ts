@@ -1,0 +1,120 @@
+import type { UntypedServiceImplementation, handleUnaryCall } from '@grpc/grpc-js';
+
+import {
+  ProviderKind,
+  VifPlugService,
+  type PreparePortResponse,
+  type ProviderInfo as WireProviderInfo,
+  type VifPlugServer,
+} from '../gen/vifplug/v1/vifplug';
+import { PlugError, type ProviderInfo, type Registry } from '../registry';
+import { adaptUnary, type EdgeContext, type UnaryHandler } from './unary';
+import * as valid from './validate';
+
+/** The VifPlug methods as plain async functions over the registry. */
+export type VifPlugHandlers = {
+  [K in keyof VifPlugService]: VifPlugServer[K] extends handleUnaryCall<infer Req, infer Res> ? UnaryHandler<Req, Res> : never;
+};
+
+const NO_OPTIONS: ReadonlyMap<string, string> = new Map();
+
+export function vifPlugHandlers(registry: Registry): VifPlugHandlers {
+  return {
+    async register(req) {
+      const type = valid.providerType(req.type);
+      if (req.endpoint !== '') {
+        throw new PlugError(
+          'UNIMPLEMENTED',
+          'REMOTE_PROVIDER_UNSUPPORTED',
+          'out-of-process providers are not supported yet; leave endpoint empty to register a built-in type',
+          { metadata: { type } },
+        );
+      }
+      return { provider: wireInfo(await registry.register(type)) };
+    },
+
+    async unregister(req) {
+      await registry.unregister(valid.providerType(req.type));
+      return {};
+    },
+
+    async listProviders() {
+      return { providers: registry.list().map(wireInfo), builtinTypes: registry.builtinTypes() };
+    },
+
+    async open(req) {
+      const opened = await registry.open(valid.providerType(req.type));
+      return { instanceId: opened.instanceId, maintainedIfaceOptions: [...opened.maintainedIfaceOptions] };
+    },
+
+    async close(req) {
+      await registry.close(valid.id(req.instanceId, 'instance_id', 'the instance_id that Open returned'));
+      return {};
+    },
+
+    async run(req) {
+      return { changed: await registry.run(valid.optionalId(req.instanceId, 'instance_id')) };
+    },
+
+    async preparePort(req): Promise<PreparePortResponse> {
+      const instanceId = valid.id(req.instanceId, 'instance_id', 'the instance_id that Open returned');
+      const answer = await registry.preparePort(instanceId, valid.portCtxIn(req));
+      if (!answer.plug) {
+        return {
+          plug: false,
+          ctxId: '',
+          name: '',
+          type: '',
+          ifaceOptions: new Map(),
+          declineReason: answer.reason,
+          declineMessage: answer.message,
+        };
+      }
+      return {
+        plug: true,
+        ctxId: answer.ctxId,
+        name: answer.out?.name ?? '',
+        type: answer.out?.type ?? '',
+        // Only read by the encoder; no copy on the hot path.
+        ifaceOptions: (answer.out?.ifaceOptions ?? NO_OPTIONS) as Map<string, string>,
+        declineReason: '',
+        declineMessage: '',
+      };
+    },
+
+    async finishPort(req) {
+      await registry.finishPort(valid.id(req.ctxId, 'ctx_id', 'the ctx_id that PreparePort returned'));
+      return {};
+    },
+
+    async destroyCtx(req) {
+      await registry.destroyCtx(valid.id(req.ctxId, 'ctx_id', 'the ctx_id that PreparePort returned'));
+      return {};
+    },
+  };
+}
+
+function wireInfo(info: ProviderInfo): WireProviderInfo {
+  return {
+    type: info.type,
+    kind: ProviderKind.PROVIDER_KIND_BUILTIN,
+    maintainedIfaceOptions: [...info.maintainedIfaceOptions],
+    open: info.open,
+    instanceId: info.instanceId,
+  };
+}
+
+/** grpc-js implementation of a service whose handlers are plain functions. */
+export function implement<S extends Record<string, { path: string }>>(
+  service: S,
+  handlers: { [K in keyof S]: UnaryHandler<never, unknown> },
+  edge: EdgeContext,
+): UntypedServiceImplementation {
+  const impl: UntypedServiceImplementation = {};
+  for (const key of Object.keys(service) as (keyof S & string)[]) {
+    impl[key] = adaptUnary(service[key].path, handlers[key] as UnaryHandler<unknown, unknown>, edge);
+  }
+  return impl;
+}
+
+export { VifPlugService };

@@ -1,0 +1,84 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+
+import { VifplugClient } from '../../src/client/client';
+import { createLogger } from '../../src/log';
+import { builtinProviders } from '../../src/providers/builtins';
+import { Registry, type ProviderFactory } from '../../src/registry';
+import { parseListen } from '../../src/server/listen';
+import { VifplugServer } from '../../src/server/server';
+
+export interface LogLine {
+  level: string;
+  msg: string;
+  [key: string]: unknown;
+}
+
+export interface TestServer {
+  readonly server: VifplugServer;
+  readonly registry: Registry;
+  readonly client: VifplugClient;
+  readonly socketPath: string;
+  readonly target: string;
+  readonly logs: LogLine[];
+  /** Another client on the same socket. */
+  newClient(): VifplugClient;
+  stop(): Promise<void>;
+}
+
+/** A temporary directory removed by the returned function. */
+export function tempDir(prefix = 'vifplug-test-'): { path: string; remove(): void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/**
+ * The real server on a real unix socket in this process, with the given
+ * providers registered, and a real client connected to it.
+ */
+export async function startTestServer(
+  options: { providers?: string[]; builtins?: Map<string, ProviderFactory>; shutdownGraceMs?: number; tcp?: boolean } = {},
+): Promise<TestServer> {
+  const dir = tempDir();
+  const socketPath = join(dir.path, 'vifplug.sock');
+  const logs: LogLine[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString().split('\n')) if (line) logs.push(JSON.parse(line) as LogLine);
+      done();
+    },
+  });
+  const logger = createLogger('debug', sink);
+  const builtins = options.builtins ?? builtinProviders();
+  const registry = new Registry({ builtins });
+  for (const type of options.providers ?? []) await registry.register(type);
+  const listen = [parseListen(`unix://${socketPath}`)];
+  if (options.tcp) listen.push(parseListen('127.0.0.1:0'));
+  const server = new VifplugServer({ registry, listen, logger, shutdownGraceMs: options.shutdownGraceMs ?? 2000 });
+  await server.start();
+  const target = `unix://${socketPath}`;
+  const clients: VifplugClient[] = [];
+  const newClient = () => {
+    const c = new VifplugClient(target);
+    clients.push(c);
+    return c;
+  };
+  const client = newClient();
+  return {
+    server,
+    registry,
+    client,
+    socketPath,
+    target,
+    logs,
+    newClient,
+    stop: async () => {
+      for (const c of clients) c.close();
+      await server.shutdown();
+      await registry.destroyAll();
+      dir.remove();
+    },
+  };
+}
