@@ -20,6 +20,7 @@ const REQUESTS: { [M in VifPlugMethod]: { fromPartial(object: object): RequestOf
   preparePort: api.PreparePortRequest,
   finishPort: api.FinishPortRequest,
   destroyCtx: api.DestroyCtxRequest,
+  listRepresentors: api.ListRepresentorsRequest,
 };
 
 /** A failed call: the status, and the ErrorInfo reason the daemon attached. */
@@ -133,6 +134,10 @@ export class VifplugClient {
 
   destroyCtx(ctxId: string, options?: CallOptions): Promise<api.DestroyCtxResponse> {
     return this.call('destroyCtx', { ctxId }, options);
+  }
+
+  listRepresentors(type = '', options?: CallOptions): Promise<api.ListRepresentorsResponse> {
+    return this.call('listRepresentors', { type }, options);
   }
 
   /** grpc.health.v1.Health/Check of `service` ("" = the whole daemon). */

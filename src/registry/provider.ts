@@ -88,6 +88,37 @@ export interface ProviderClass {
    * Throwing refuses the open (FAILED_PRECONDITION, PROVIDER_OPEN_FAILED).
    */
   open(): ProviderInstance | Promise<ProviderInstance>;
+
+  /**
+   * Lists the hardware ports the class can plug, as it sees them now (the
+   * ListRepresentors RPC). Must not block for long. Optional: classes that
+   * plug no hardware ports leave it out.
+   */
+  listRepresentors?(): readonly Representor[] | Promise<readonly Representor[]>;
+}
+
+/** A port of an SR-IOV / SmartNIC eswitch that a provider can plug. */
+export interface Representor {
+  /** The representor netdev; '' while the port has none yet. */
+  readonly netdev: string;
+  /** 0 when unknown. */
+  readonly ifindex: number;
+  /** devlink flavour: physical, pcipf, pcivf, pcisf or virtual. */
+  readonly flavour: string;
+  /** The devlink device, e.g. "pci/0000:07:00.0"; "pci/<address>" when seen in sysfs only. */
+  readonly device: string;
+  readonly portIndex?: number;
+  readonly controller?: number;
+  readonly pfnum?: number;
+  readonly vfnum?: number;
+  readonly sfnum?: number;
+  readonly external?: boolean;
+  /** The PF MAC that selects the port, '' when none is known. */
+  readonly pfMac: string;
+  readonly source: 'devlink' | 'sysfs';
+  readonly physPortName: string;
+  /** The lport options that select this port; empty if none can. */
+  readonly lportOptions: ReadonlyMap<string, string>;
 }
 
 /** An open instance of a provider class (OVN's struct plug). */

@@ -9,6 +9,7 @@ import type {
   ProviderClass,
   ProviderFactory,
   ProviderInstance,
+  Representor,
 } from './provider';
 
 /** How a registered class is implemented. */
@@ -291,6 +292,22 @@ export class Registry {
     if (ctx === undefined) return;
     this.ctxs.remove(ctx);
     await this.release(ctx);
+  }
+
+  /** The hardware ports class `type` can plug. */
+  async listRepresentors(type: string): Promise<readonly Representor[]> {
+    const entry = this.classes.get(type);
+    if (entry === undefined) throw providerNotFound(type);
+    if (entry.cls.listRepresentors === undefined) {
+      throw new PlugError('UNIMPLEMENTED', 'LISTING_UNSUPPORTED', `provider "${type}" plugs no hardware ports and has nothing to list`, {
+        metadata: { type },
+      });
+    }
+    try {
+      return await entry.cls.listRepresentors();
+    } catch (err) {
+      throw isPlugError(err) ? err : providerBug(type, 'listRepresentors', describeError(err), err);
+    }
   }
 
   /** Closes every instance and unregisters every class (shutdown). */

@@ -26,7 +26,7 @@ export class DescriptorIndex {
       const name = fromBinary(FileDescriptorProtoSchema, raw).name;
       const file = registry.getFile(name);
       if (file === undefined) throw new Error(`descriptor set lost ${name}`);
-      this.files.set(name, { raw, deps: file.dependencies.map((d) => d.name) });
+      this.files.set(name, { raw, deps: file.dependencies.map((d) => d.proto.name) });
       this.indexFile(file);
     }
   }
@@ -62,7 +62,7 @@ export class DescriptorIndex {
   }
 
   private indexFile(file: DescFile): void {
-    const add = (name: string) => this.symbols.set(name, file.name);
+    const add = (name: string) => this.symbols.set(name, file.proto.name);
     const addMessage = (message: DescMessage) => {
       add(message.typeName);
       for (const field of message.fields) add(`${message.typeName}.${field.name}`);

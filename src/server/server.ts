@@ -46,10 +46,9 @@ export class VifplugServer {
   private stopping: Promise<void> | undefined;
 
   constructor(private readonly config: ServerConfig) {
-    this.grpc = new Server({
-      'grpc.max_receive_message_length': LIMITS.maxMessageBytes,
-      'grpc.enable_channelz': 0,
-    });
+    // Channelz stays on: grpc-js 1.14 tracks sessions for forceShutdown only
+    // when channelz is enabled, so disabling it leaves cancelled calls hanging.
+    this.grpc = new Server({ 'grpc.max_receive_message_length': LIMITS.maxMessageBytes });
     const edge: EdgeContext = { logger: config.logger, isDraining: () => this.draining };
     let index: DescriptorIndex | undefined;
     const reflection = reflectionImplementation(

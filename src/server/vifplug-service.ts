@@ -5,9 +5,10 @@ import {
   VifPlugService,
   type PreparePortResponse,
   type ProviderInfo as WireProviderInfo,
+  type Representor as WireRepresentor,
   type VifPlugServer,
 } from '../gen/vifplug/v1/vifplug';
-import { PlugError, type ProviderInfo, type Registry } from '../registry';
+import { PlugError, type ProviderInfo, type Registry, type Representor } from '../registry';
 import { adaptUnary, type EdgeContext, type UnaryHandler } from './unary';
 import * as valid from './validate';
 
@@ -91,6 +92,30 @@ export function vifPlugHandlers(registry: Registry): VifPlugHandlers {
       await registry.destroyCtx(valid.id(req.ctxId, 'ctx_id', 'the ctx_id that PreparePort returned'));
       return {};
     },
+
+    async listRepresentors(req) {
+      const type = req.type === '' ? 'representor' : valid.providerType(req.type);
+      return { representors: (await registry.listRepresentors(type)).map(wireRepresentor) };
+    },
+  };
+}
+
+function wireRepresentor(r: Representor): WireRepresentor {
+  return {
+    netdev: r.netdev,
+    ifindex: r.ifindex,
+    flavour: r.flavour,
+    device: r.device,
+    portIndex: r.portIndex,
+    controller: r.controller,
+    pfnum: r.pfnum,
+    vfnum: r.vfnum,
+    sfnum: r.sfnum,
+    external: r.external,
+    pfMac: r.pfMac,
+    source: r.source,
+    physPortName: r.physPortName,
+    lportOptions: new Map(r.lportOptions),
   };
 }
 

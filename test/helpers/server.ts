@@ -5,10 +5,10 @@ import { Writable } from 'node:stream';
 
 import { VifplugClient } from '../../src/client/client';
 import { createLogger } from '../../src/log';
-import { builtinProviders } from '../../src/providers/builtins';
 import { Registry, type ProviderFactory } from '../../src/registry';
 import { parseListen } from '../../src/server/listen';
 import { VifplugServer } from '../../src/server/server';
+import { withTestProviders } from './test-providers';
 
 export interface LogLine {
   level: string;
@@ -51,7 +51,7 @@ export async function startTestServer(
     },
   });
   const logger = createLogger('debug', sink);
-  const builtins = options.builtins ?? builtinProviders();
+  const builtins = options.builtins ?? withTestProviders();
   const registry = new Registry({ builtins });
   for (const type of options.providers ?? []) await registry.register(type);
   const listen = [parseListen(`unix://${socketPath}`)];

@@ -274,6 +274,71 @@ export interface DestroyCtxRequest {
 export interface DestroyCtxResponse {
 }
 
+export interface ListRepresentorsRequest {
+  /** The provider type; empty means "representor". */
+  type: string;
+}
+
+export interface ListRepresentorsResponse {
+  /** Sorted by device, then flavour, controller, pfnum, vfnum, sfnum. */
+  representors: Representor[];
+}
+
+/**
+ * A port of an SR-IOV / SmartNIC eswitch, as devlink and sysfs show it.
+ *
+ * The representor provider reads these lport options:
+ *   vif-plug:representor:pf-mac  the MAC of the PF as the host sees it
+ *                                (host switchdev: the local PF netdev's
+ *                                address; DPU: the host PF's MAC, shown on the
+ *                                DPU as the "function hw_addr" of the pcipf
+ *                                port). Required; any case, colon form.
+ *   vif-plug:representor:vf-num  the VF number on that PF, decimal 0-65535.
+ *                                Absent or empty: the PF representor itself.
+ *   vif-plug:representor:sf-num  the sub-function number on that PF, decimal
+ *                                0-4294967295; excludes vf-num.
+ * It answers name = the representor netdev, type "" (a system interface)
+ * and no iface options.
+ */
+export interface Representor {
+  /** The representor netdev; empty while the port has none yet. */
+  netdev: string;
+  /** The netdev's ifindex; 0 when unknown. */
+  ifindex: number;
+  /** devlink port flavour: "physical", "pcipf", "pcivf", "pcisf" or "virtual". */
+  flavour: string;
+  /**
+   * The devlink device ("pci/0000:07:00.0", "auxiliary/mlx5_core.eth.0",
+   * "netdevsim/netdevsim10"); in sysfs-only mode "pci/<PCI address>".
+   */
+  device: string;
+  /** The devlink port index, when devlink shows the port. */
+  portIndex?: number | undefined;
+  controller?: number | undefined;
+  pfnum?: number | undefined;
+  vfnum?: number | undefined;
+  sfnum?:
+    | number
+    | undefined;
+  /** True for ports of an external controller (a DPU's host). */
+  external?:
+    | boolean
+    | undefined;
+  /** The PF MAC that selects this port ("" when none is known). */
+  pfMac: string;
+  /** Where the port was seen: "devlink" or "sysfs". */
+  source: string;
+  /** The netdev's phys_port_name ("pf0vf3", "c1pf0"), when it has one. */
+  physPortName: string;
+  /** The lport options that select this port; empty if it cannot be selected. */
+  lportOptions: Map<string, string>;
+}
+
+export interface Representor_LportOptionsEntry {
+  key: string;
+  value: string;
+}
+
 function createBaseProviderInfo(): ProviderInfo {
   return { type: "", kind: 0, maintainedIfaceOptions: [], open: false, instanceId: "" };
 }
@@ -2254,6 +2319,565 @@ export const DestroyCtxResponse: MessageFns<DestroyCtxResponse> = {
   },
 };
 
+function createBaseListRepresentorsRequest(): ListRepresentorsRequest {
+  return { type: "" };
+}
+
+export const ListRepresentorsRequest: MessageFns<ListRepresentorsRequest> = {
+  encode(message: ListRepresentorsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.type !== "") {
+      writer.uint32(10).string(message.type);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListRepresentorsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListRepresentorsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.type = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListRepresentorsRequest {
+    return { type: isSet(object.type) ? globalThis.String(object.type) : "" };
+  },
+
+  toJSON(message: ListRepresentorsRequest): unknown {
+    const obj: any = {};
+    if (message.type !== "") {
+      obj.type = message.type;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListRepresentorsRequest>, I>>(base?: I): ListRepresentorsRequest {
+    return ListRepresentorsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListRepresentorsRequest>, I>>(object: I): ListRepresentorsRequest {
+    const message = createBaseListRepresentorsRequest();
+    message.type = object.type ?? "";
+    return message;
+  },
+};
+
+function createBaseListRepresentorsResponse(): ListRepresentorsResponse {
+  return { representors: [] };
+}
+
+export const ListRepresentorsResponse: MessageFns<ListRepresentorsResponse> = {
+  encode(message: ListRepresentorsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.representors) {
+      Representor.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListRepresentorsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListRepresentorsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.representors.push(Representor.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListRepresentorsResponse {
+    return {
+      representors: globalThis.Array.isArray(object?.representors)
+        ? object.representors.map((e: any) => Representor.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ListRepresentorsResponse): unknown {
+    const obj: any = {};
+    if (message.representors?.length) {
+      obj.representors = message.representors.map((e) => Representor.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListRepresentorsResponse>, I>>(base?: I): ListRepresentorsResponse {
+    return ListRepresentorsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListRepresentorsResponse>, I>>(object: I): ListRepresentorsResponse {
+    const message = createBaseListRepresentorsResponse();
+    message.representors = object.representors?.map((e) => Representor.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseRepresentor(): Representor {
+  return {
+    netdev: "",
+    ifindex: 0,
+    flavour: "",
+    device: "",
+    portIndex: undefined,
+    controller: undefined,
+    pfnum: undefined,
+    vfnum: undefined,
+    sfnum: undefined,
+    external: undefined,
+    pfMac: "",
+    source: "",
+    physPortName: "",
+    lportOptions: new Map(),
+  };
+}
+
+export const Representor: MessageFns<Representor> = {
+  encode(message: Representor, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.netdev !== "") {
+      writer.uint32(10).string(message.netdev);
+    }
+    if (message.ifindex !== 0) {
+      writer.uint32(16).uint32(message.ifindex);
+    }
+    if (message.flavour !== "") {
+      writer.uint32(26).string(message.flavour);
+    }
+    if (message.device !== "") {
+      writer.uint32(34).string(message.device);
+    }
+    if (message.portIndex !== undefined) {
+      writer.uint32(40).uint32(message.portIndex);
+    }
+    if (message.controller !== undefined) {
+      writer.uint32(48).uint32(message.controller);
+    }
+    if (message.pfnum !== undefined) {
+      writer.uint32(56).uint32(message.pfnum);
+    }
+    if (message.vfnum !== undefined) {
+      writer.uint32(64).uint32(message.vfnum);
+    }
+    if (message.sfnum !== undefined) {
+      writer.uint32(72).uint32(message.sfnum);
+    }
+    if (message.external !== undefined) {
+      writer.uint32(80).bool(message.external);
+    }
+    if (message.pfMac !== "") {
+      writer.uint32(90).string(message.pfMac);
+    }
+    if (message.source !== "") {
+      writer.uint32(98).string(message.source);
+    }
+    if (message.physPortName !== "") {
+      writer.uint32(106).string(message.physPortName);
+    }
+    message.lportOptions.forEach((value, key) => {
+      Representor_LportOptionsEntry.encode({ key: key as any, value }, writer.uint32(114).fork()).join();
+    });
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Representor {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRepresentor();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.netdev = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.ifindex = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.flavour = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.device = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.portIndex = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.controller = reader.uint32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.pfnum = reader.uint32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.vfnum = reader.uint32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.sfnum = reader.uint32();
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.external = reader.bool();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.pfMac = reader.string();
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.source = reader.string();
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.physPortName = reader.string();
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            const entry14 = Representor_LportOptionsEntry.decode(reader, reader.uint32());
+            if (entry14.value !== undefined) {
+              message.lportOptions.set(entry14.key, entry14.value);
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Representor {
+    return {
+      netdev: isSet(object.netdev) ? globalThis.String(object.netdev) : "",
+      ifindex: isSet(object.ifindex) ? globalThis.Number(object.ifindex) : 0,
+      flavour: isSet(object.flavour) ? globalThis.String(object.flavour) : "",
+      device: isSet(object.device) ? globalThis.String(object.device) : "",
+      portIndex: isSet(object.portIndex)
+        ? globalThis.Number(object.portIndex)
+        : isSet(object.port_index)
+        ? globalThis.Number(object.port_index)
+        : undefined,
+      controller: isSet(object.controller) ? globalThis.Number(object.controller) : undefined,
+      pfnum: isSet(object.pfnum) ? globalThis.Number(object.pfnum) : undefined,
+      vfnum: isSet(object.vfnum) ? globalThis.Number(object.vfnum) : undefined,
+      sfnum: isSet(object.sfnum) ? globalThis.Number(object.sfnum) : undefined,
+      external: isSet(object.external) ? globalThis.Boolean(object.external) : undefined,
+      pfMac: isSet(object.pfMac)
+        ? globalThis.String(object.pfMac)
+        : isSet(object.pf_mac)
+        ? globalThis.String(object.pf_mac)
+        : "",
+      source: isSet(object.source) ? globalThis.String(object.source) : "",
+      physPortName: isSet(object.physPortName)
+        ? globalThis.String(object.physPortName)
+        : isSet(object.phys_port_name)
+        ? globalThis.String(object.phys_port_name)
+        : "",
+      lportOptions: isObject(object.lportOptions)
+        ? (globalThis.Object.entries(object.lportOptions) as [string, any][]).reduce(
+          (acc: Map<string, string>, [key, value]: [string, any]) => {
+            acc.set(key, globalThis.String(value));
+            return acc;
+          },
+          new Map(),
+        )
+        : isObject(object.lport_options)
+        ? (globalThis.Object.entries(object.lport_options) as [string, any][]).reduce(
+          (acc: Map<string, string>, [key, value]: [string, any]) => {
+            acc.set(key, globalThis.String(value));
+            return acc;
+          },
+          new Map(),
+        )
+        : new Map(),
+    };
+  },
+
+  toJSON(message: Representor): unknown {
+    const obj: any = {};
+    if (message.netdev !== "") {
+      obj.netdev = message.netdev;
+    }
+    if (message.ifindex !== 0) {
+      obj.ifindex = Math.round(message.ifindex);
+    }
+    if (message.flavour !== "") {
+      obj.flavour = message.flavour;
+    }
+    if (message.device !== "") {
+      obj.device = message.device;
+    }
+    if (message.portIndex !== undefined) {
+      obj.portIndex = Math.round(message.portIndex);
+    }
+    if (message.controller !== undefined) {
+      obj.controller = Math.round(message.controller);
+    }
+    if (message.pfnum !== undefined) {
+      obj.pfnum = Math.round(message.pfnum);
+    }
+    if (message.vfnum !== undefined) {
+      obj.vfnum = Math.round(message.vfnum);
+    }
+    if (message.sfnum !== undefined) {
+      obj.sfnum = Math.round(message.sfnum);
+    }
+    if (message.external !== undefined) {
+      obj.external = message.external;
+    }
+    if (message.pfMac !== "") {
+      obj.pfMac = message.pfMac;
+    }
+    if (message.source !== "") {
+      obj.source = message.source;
+    }
+    if (message.physPortName !== "") {
+      obj.physPortName = message.physPortName;
+    }
+    if (message.lportOptions?.size) {
+      obj.lportOptions = {};
+      message.lportOptions.forEach((v, k) => {
+        obj.lportOptions[k] = v;
+      });
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Representor>, I>>(base?: I): Representor {
+    return Representor.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Representor>, I>>(object: I): Representor {
+    const message = createBaseRepresentor();
+    message.netdev = object.netdev ?? "";
+    message.ifindex = object.ifindex ?? 0;
+    message.flavour = object.flavour ?? "";
+    message.device = object.device ?? "";
+    message.portIndex = object.portIndex ?? undefined;
+    message.controller = object.controller ?? undefined;
+    message.pfnum = object.pfnum ?? undefined;
+    message.vfnum = object.vfnum ?? undefined;
+    message.sfnum = object.sfnum ?? undefined;
+    message.external = object.external ?? undefined;
+    message.pfMac = object.pfMac ?? "";
+    message.source = object.source ?? "";
+    message.physPortName = object.physPortName ?? "";
+    message.lportOptions = (() => {
+      const m = new Map();
+      (object.lportOptions as Map<string, string> ?? new Map()).forEach((value, key) => {
+        if (value !== undefined) {
+          m.set(key, globalThis.String(value));
+        }
+      });
+      return m;
+    })();
+    return message;
+  },
+};
+
+function createBaseRepresentor_LportOptionsEntry(): Representor_LportOptionsEntry {
+  return { key: "", value: "" };
+}
+
+export const Representor_LportOptionsEntry: MessageFns<Representor_LportOptionsEntry> = {
+  encode(message: Representor_LportOptionsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Representor_LportOptionsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRepresentor_LportOptionsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Representor_LportOptionsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: Representor_LportOptionsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Representor_LportOptionsEntry>, I>>(base?: I): Representor_LportOptionsEntry {
+    return Representor_LportOptionsEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Representor_LportOptionsEntry>, I>>(
+    object: I,
+  ): Representor_LportOptionsEntry {
+    const message = createBaseRepresentor_LportOptionsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
 /** VifPlug is the provider registry and the port plugging cycle. */
 export type VifPlugService = typeof VifPlugService;
 export const VifPlugService = {
@@ -2446,6 +3070,26 @@ export const VifPlugService = {
     responseSerialize: (value: DestroyCtxResponse): Buffer => Buffer.from(DestroyCtxResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): DestroyCtxResponse => DestroyCtxResponse.decode(value),
   },
+  /**
+   * ListRepresentors lists the ports a hardware provider can plug, as it
+   * sees them now, with the lport options that select each one (OVN issue
+   * #169 asked for this). Read-only; does not need an open instance.
+   * Errors:
+   *   NOT_FOUND            PROVIDER_NOT_FOUND: the type is not registered.
+   *   UNIMPLEMENTED        LISTING_UNSUPPORTED: the provider plugs no
+   *                        hardware ports (e.g. "dummy").
+   */
+  listRepresentors: {
+    path: "/vifplug.v1.VifPlug/ListRepresentors" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListRepresentorsRequest): Buffer =>
+      Buffer.from(ListRepresentorsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListRepresentorsRequest => ListRepresentorsRequest.decode(value),
+    responseSerialize: (value: ListRepresentorsResponse): Buffer =>
+      Buffer.from(ListRepresentorsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListRepresentorsResponse => ListRepresentorsResponse.decode(value),
+  },
 } as const;
 
 export interface VifPlugServer extends UntypedServiceImplementation {
@@ -2565,6 +3209,16 @@ export interface VifPlugServer extends UntypedServiceImplementation {
    *   INVALID_ARGUMENT     MISSING_FIELD: empty ctx_id.
    */
   destroyCtx: handleUnaryCall<DestroyCtxRequest, DestroyCtxResponse>;
+  /**
+   * ListRepresentors lists the ports a hardware provider can plug, as it
+   * sees them now, with the lport options that select each one (OVN issue
+   * #169 asked for this). Read-only; does not need an open instance.
+   * Errors:
+   *   NOT_FOUND            PROVIDER_NOT_FOUND: the type is not registered.
+   *   UNIMPLEMENTED        LISTING_UNSUPPORTED: the provider plugs no
+   *                        hardware ports (e.g. "dummy").
+   */
+  listRepresentors: handleUnaryCall<ListRepresentorsRequest, ListRepresentorsResponse>;
 }
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
