@@ -53,7 +53,36 @@ export interface ClientOptions {
   readonly credentials?: ChannelCredentials;
   /** Deadline of every call unless the call gives its own (default 5 s). */
   readonly deadlineMs?: number;
+  /**
+   * Attempts per call when the daemon is UNAVAILABLE (restarting, draining),
+   * within the call's deadline; 1 disables retries. Default 5.
+   */
+  readonly maxAttempts?: number;
   readonly channelOptions?: ChannelOptions;
+}
+
+/**
+ * Methods that are safe to send again after UNAVAILABLE: read-only or
+ * idempotent ones. Register, Unregister and Close are not: had the first
+ * attempt reached the daemon, a retry would answer ALREADY_EXISTS / NOT_FOUND
+ * for a call that succeeded.
+ */
+export const RETRYABLE_METHODS = ['ListProviders', 'Open', 'Run', 'PreparePort', 'FinishPort', 'DestroyCtx', 'ListRepresentors'] as const;
+
+/** gRPC service config: retries on UNAVAILABLE with exponential backoff, done by grpc-js itself. */
+function serviceConfig(maxAttempts: number): string {
+  const retryPolicy = {
+    maxAttempts,
+    initialBackoff: '0.05s',
+    maxBackoff: '1s',
+    backoffMultiplier: 2,
+    retryableStatusCodes: ['UNAVAILABLE'],
+  };
+  const name = [
+    ...RETRYABLE_METHODS.map((method) => ({ service: 'vifplug.v1.VifPlug', method })),
+    { service: 'grpc.health.v1.Health', method: 'Check' },
+  ];
+  return JSON.stringify({ methodConfig: maxAttempts > 1 ? [{ name, retryPolicy }] : [] });
 }
 
 export interface CallOptions {
@@ -71,7 +100,15 @@ export class VifplugClient {
   private readonly deadlineMs: number;
 
   constructor(target: string, options: ClientOptions = {}) {
-    this.grpc = new Client(target, options.credentials ?? grpcCredentials.createInsecure(), options.channelOptions);
+    const maxAttempts = Math.min(Math.max(options.maxAttempts ?? 5, 1), 5);
+    this.grpc = new Client(target, options.credentials ?? grpcCredentials.createInsecure(), {
+      'grpc.service_config': serviceConfig(maxAttempts),
+      // A sidecar restarts in well under a second; reconnect at that pace
+      // rather than grpc's 1 s to 120 s backoff meant for remote servers.
+      'grpc.initial_reconnect_backoff_ms': 100,
+      'grpc.max_reconnect_backoff_ms': 2000,
+      ...options.channelOptions,
+    });
     this.deadlineMs = options.deadlineMs ?? 5000;
   }
 

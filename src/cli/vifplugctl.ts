@@ -1,0 +1,371 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+
+import { credentials, type ChannelCredentials } from '@grpc/grpc-js';
+
+import { Code, ServingStatus, VifplugClient, VifplugError } from '../client/client';
+import { healthCheckResponse_ServingStatusToJSON } from '../gen/grpc/health/v1/health';
+import * as api from '../gen/vifplug/v1/vifplug';
+import { VERSION } from '../version';
+import { cell, table } from './table';
+
+/** Exit codes scripts can rely on. */
+export const EXIT = {
+  ok: 0,
+  /** The daemon answered with an error status. */
+  failed: 1,
+  usage: 2,
+  /** The daemon could not be reached in time (UNAVAILABLE, DEADLINE_EXCEEDED). */
+  unreachable: 3,
+  /** Health is not SERVING, or the provider declined the port. */
+  negative: 4,
+} as const;
+
+const DEFAULT_SOCKET = '/run/vifplug/vifplug.sock';
+const REPRESENTOR_OPTION = 'vif-plug:representor:';
+
+const USAGE = `Usage: vifplugctl [--socket PATH | --addr HOST:PORT] [--json] COMMAND [ARGS]
+
+The operator's client of vifplugd.
+
+Commands:
+  health [SERVICE]                 gRPC health of the daemon ("" by default) or of a service
+  providers                        registered provider classes and built-in types
+  register TYPE                    register a built-in provider class
+  unregister TYPE                  unregister a provider class
+  open TYPE                        open (or get) the instance of a provider type
+  close INSTANCE_ID                close an instance
+  run [INSTANCE_ID]                run one or every instance; says whether something changed
+  prepare --lport NAME (--instance ID | --type TYPE) [--op create|remove]
+          [--option KEY=VALUE]... [--iface-name N] [--iface-type T] [--iface-option KEY=VALUE]...
+          [--dpdk] [--finish] [--destroy]
+                                   PreparePort, optionally followed by FinishPort and DestroyCtx
+  finish CTX_ID                    FinishPort
+  destroy CTX_ID                   DestroyCtx
+  representors [--type TYPE] [--pf-mac MAC]
+                                   what the representor provider can plug, and the options selecting it
+  lookup --pf-mac MAC [--vf-num N | --sf-num N]
+                                   which representor a port with these options would get (nothing is kept)
+
+Connection:
+  --socket PATH         unix socket of the daemon [VIFPLUG_SOCKET] (default ${DEFAULT_SOCKET})
+  --addr HOST:PORT      TCP address instead [VIFPLUG_ADDR]
+  --tls-ca FILE         CA bundle to verify the daemon's certificate (turns TLS on)
+  --tls-cert FILE, --tls-key FILE
+                        client certificate and key for mutual TLS
+  --tls-server-name N   name to verify in the daemon's certificate (default: the host of --addr)
+  --timeout SECONDS     deadline of each call (default 5)
+  --json                machine-readable output (proto3 JSON); errors too, on stdout
+
+Exit status: 0 ok, 1 the daemon answered an error, 2 bad usage, 3 the daemon is unreachable,
+4 not SERVING (health) or the provider declined the port (prepare, lookup).
+
+Examples:
+  vifplugctl health
+  vifplugctl providers
+  vifplugctl representors --pf-mac 10:70:fd:df:9c:3a
+  vifplugctl lookup --pf-mac 10:70:fd:df:9c:3a --vf-num 4
+  vifplugctl prepare --type dummy --lport lsp1 --option vif-plug-type=dummy --finish --destroy
+  vifplugctl --addr 10.0.0.5:50051 --tls-ca ca.pem --tls-cert me.pem --tls-key me.key --json providers`;
+
+class UsageError extends Error {}
+
+const OPTIONS = {
+  socket: { type: 'string' },
+  addr: { type: 'string' },
+  'tls-ca': { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'tls-server-name': { type: 'string' },
+  timeout: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean' },
+  instance: { type: 'string' },
+  type: { type: 'string' },
+  lport: { type: 'string' },
+  op: { type: 'string' },
+  option: { type: 'string', multiple: true },
+  'iface-name': { type: 'string' },
+  'iface-type': { type: 'string' },
+  'iface-option': { type: 'string', multiple: true },
+  dpdk: { type: 'boolean' },
+  finish: { type: 'boolean' },
+  destroy: { type: 'boolean' },
+  'pf-mac': { type: 'string' },
+  'vf-num': { type: 'string' },
+  'sf-num': { type: 'string' },
+} as const;
+
+type Values = ReturnType<typeof parse>['values'];
+
+function parse(argv: string[]) {
+  return parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+}
+
+interface Output {
+  json: boolean;
+  print(human: string, json: unknown): void;
+}
+
+export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse(argv);
+  } catch (err) {
+    return usageError((err as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return EXIT.ok;
+  }
+  if (values.version) {
+    process.stdout.write(`vifplugctl ${VERSION}\n`);
+    return EXIT.ok;
+  }
+  const out: Output = {
+    json: values.json === true,
+    print(human, json) {
+      process.stdout.write(`${this.json ? JSON.stringify(json, null, 2) : human}\n`);
+    },
+  };
+  let client: VifplugClient | undefined;
+  try {
+    const [command, ...args] = positionals;
+    if (command === undefined) throw new UsageError('no command given');
+    client = connect(values, env);
+    return await run(command, args, values, client, out);
+  } catch (err) {
+    if (err instanceof UsageError) return usageError(err.message);
+    if (err instanceof VifplugError) return callFailed(err, out);
+    throw err;
+  } finally {
+    client?.close();
+  }
+}
+
+function connect(values: Values, env: NodeJS.ProcessEnv): VifplugClient {
+  const addr = values.addr ?? (values.socket === undefined ? env.VIFPLUG_ADDR : undefined);
+  const socket = values.socket ?? env.VIFPLUG_SOCKET ?? DEFAULT_SOCKET;
+  if (values.addr !== undefined && values.socket !== undefined) throw new UsageError('give --socket or --addr, not both');
+  const timeout = values.timeout === undefined ? 5 : Number(values.timeout);
+  if (!Number.isFinite(timeout) || timeout <= 0) throw new UsageError(`--timeout "${values.timeout}" is not a positive number of seconds`);
+  const target = addr !== undefined && addr !== '' ? addr : `unix://${socket.startsWith('/') ? socket : `${process.cwd()}/${socket}`}`;
+  const tls = values['tls-ca'] !== undefined || values['tls-cert'] !== undefined || values['tls-key'] !== undefined;
+  if (tls && target.startsWith('unix:')) throw new UsageError('TLS applies to --addr (TCP) only');
+  const channelOptions: Record<string, string> = {};
+  if (values['tls-server-name'] !== undefined) channelOptions['grpc.ssl_target_name_override'] = values['tls-server-name'];
+  return new VifplugClient(target, {
+    credentials: tls ? tlsCredentials(values) : undefined,
+    deadlineMs: timeout * 1000,
+    channelOptions,
+  });
+}
+
+function tlsCredentials(values: Values): ChannelCredentials {
+  const read = (flag: 'tls-ca' | 'tls-cert' | 'tls-key') => {
+    const file = values[flag];
+    if (file === undefined) return null;
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw new UsageError(`--${flag} ${file}: ${(err as Error).message}`);
+    }
+  };
+  const [cert, key] = [read('tls-cert'), read('tls-key')];
+  if ((cert === null) !== (key === null)) throw new UsageError('--tls-cert and --tls-key go together');
+  return credentials.createSsl(read('tls-ca'), key, cert);
+}
+
+async function run(command: string, args: string[], values: Values, client: VifplugClient, out: Output): Promise<number> {
+  const arg = (name: string, optional = false): string => {
+    const value = args[0];
+    if (value === undefined && !optional) throw new UsageError(`${command} needs ${name}`);
+    if (args.length > 1) throw new UsageError(`${command} takes one ${name}, got ${args.length}`);
+    return value ?? '';
+  };
+  switch (command) {
+    case 'health': {
+      const service = arg('SERVICE', true);
+      const status = await client.health(service);
+      const name = healthCheckResponse_ServingStatusToJSON(status);
+      out.print(name, { service, status: name });
+      return status === ServingStatus.SERVING ? EXIT.ok : EXIT.negative;
+    }
+    case 'providers': {
+      arg('nothing', true);
+      const res = await client.listProviders();
+      out.print(
+        `${table(
+          ['TYPE', 'KIND', 'OPEN', 'INSTANCE', 'MAINTAINED OPTIONS'],
+          res.providers.map((p) => [p.type, kindName(p.kind), cell(p.open), cell(p.instanceId), cell(p.maintainedIfaceOptions.join(','))]),
+        )}\nbuilt-in types: ${res.builtinTypes.join(', ')}`,
+        api.ListProvidersResponse.toJSON(res),
+      );
+      return EXIT.ok;
+    }
+    case 'register': {
+      const res = await client.register(arg('TYPE'));
+      out.print(`registered ${res.provider?.type}`, api.RegisterResponse.toJSON(res));
+      return EXIT.ok;
+    }
+    case 'unregister': {
+      const type = arg('TYPE');
+      await client.unregister(type);
+      out.print(`unregistered ${type}`, {});
+      return EXIT.ok;
+    }
+    case 'open': {
+      const res = await client.open(arg('TYPE'));
+      out.print(res.instanceId, api.OpenResponse.toJSON(res));
+      return EXIT.ok;
+    }
+    case 'close': {
+      const id = arg('INSTANCE_ID');
+      await client.closeInstance(id);
+      out.print(`closed ${id}`, {});
+      return EXIT.ok;
+    }
+    case 'run': {
+      const res = await client.run(arg('INSTANCE_ID', true));
+      out.print(res.changed ? 'changed' : 'unchanged', api.RunResponse.toJSON(res));
+      return EXIT.ok;
+    }
+    case 'prepare':
+      arg('nothing', true);
+      return prepare(values, client, out);
+    case 'finish': {
+      const id = arg('CTX_ID');
+      await client.finishPort(id);
+      out.print(`finished ${id}`, {});
+      return EXIT.ok;
+    }
+    case 'destroy': {
+      const id = arg('CTX_ID');
+      await client.destroyCtx(id);
+      out.print(`destroyed ${id}`, {});
+      return EXIT.ok;
+    }
+    case 'representors':
+      arg('nothing', true);
+      return representors(values, client, out);
+    case 'lookup':
+      arg('nothing', true);
+      return lookup(values, client, out);
+    default:
+      throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
+async function prepare(values: Values, client: VifplugClient, out: Output): Promise<number> {
+  if (values.lport === undefined) throw new UsageError('prepare needs --lport NAME');
+  if ((values.instance === undefined) === (values.type === undefined)) throw new UsageError('prepare needs --instance ID or --type TYPE');
+  const op = values.op ?? 'create';
+  if (op !== 'create' && op !== 'remove') throw new UsageError(`--op "${op}" is not create or remove`);
+  const instanceId = values.instance ?? (await client.open(values.type!)).instanceId;
+  const res = await client.preparePort({
+    instanceId,
+    opType: op === 'create' ? api.OpType.OP_TYPE_CREATE : api.OpType.OP_TYPE_REMOVE,
+    useDpdk: values.dpdk === true,
+    lportName: values.lport,
+    lportOptions: keyValues(values.option, '--option'),
+    ifaceName: values['iface-name'] ?? '',
+    ifaceType: values['iface-type'] ?? '',
+    ifaceOptions: keyValues(values['iface-option'], '--iface-option'),
+  });
+  if (res.plug && values.finish) await client.finishPort(res.ctxId);
+  if (res.plug && values.destroy) await client.destroyCtx(res.ctxId);
+  const human = res.plug
+    ? [
+        `plug:     yes`,
+        `ctx:      ${res.ctxId}${values.destroy ? ' (destroyed)' : values.finish ? ' (finished)' : ''}`,
+        ...(op === 'create'
+          ? [`name:     ${res.name}`, `type:     ${cell(res.type)}`, `options:  ${cell([...res.ifaceOptions].map(([k, v]) => `${k}=${v}`).join(' '))}`]
+          : []),
+      ].join('\n')
+    : `plug:     no\nreason:   ${res.declineReason}\nmessage:  ${res.declineMessage}`;
+  out.print(human, api.PreparePortResponse.toJSON(res));
+  return res.plug ? EXIT.ok : EXIT.negative;
+}
+
+async function representors(values: Values, client: VifplugClient, out: Output): Promise<number> {
+  const res = await client.listRepresentors(values.type ?? '');
+  const mac = values['pf-mac']?.toLowerCase();
+  const shown = mac === undefined ? res.representors : res.representors.filter((r) => r.pfMac === mac);
+  out.print(
+    table(
+      ['NETDEV', 'FLAVOUR', 'DEVICE', 'CTRL', 'PF', 'VF', 'SF', 'EXT', 'PF MAC', 'SOURCE', 'SELECT WITH'],
+      shown.map((r) => [
+        cell(r.netdev),
+        r.flavour,
+        r.device,
+        cell(r.controller),
+        cell(r.pfnum),
+        cell(r.vfnum),
+        cell(r.sfnum),
+        cell(r.external),
+        cell(r.pfMac),
+        r.source,
+        cell([...r.lportOptions].map(([k, v]) => `${k.startsWith(REPRESENTOR_OPTION) ? k.slice(REPRESENTOR_OPTION.length) : k}=${v}`).join(' ')),
+      ]),
+    ),
+    api.ListRepresentorsResponse.toJSON({ representors: shown }),
+  );
+  return EXIT.ok;
+}
+
+async function lookup(values: Values, client: VifplugClient, out: Output): Promise<number> {
+  const mac = values['pf-mac'];
+  if (mac === undefined) throw new UsageError('lookup needs --pf-mac MAC');
+  const options = new Map([[`${REPRESENTOR_OPTION}pf-mac`, mac]]);
+  if (values['vf-num'] !== undefined) options.set(`${REPRESENTOR_OPTION}vf-num`, values['vf-num']);
+  if (values['sf-num'] !== undefined) options.set(`${REPRESENTOR_OPTION}sf-num`, values['sf-num']);
+  const { instanceId } = await client.open(values.type ?? 'representor');
+  const res = await client.preparePort({ instanceId, opType: api.OpType.OP_TYPE_CREATE, lportName: 'vifplugctl-lookup', lportOptions: options });
+  if (res.plug) await client.destroyCtx(res.ctxId);
+  const json = { ...(api.PreparePortResponse.toJSON(res) as object), ctxId: undefined };
+  out.print(res.plug ? res.name : `declined: ${res.declineReason}: ${res.declineMessage}`, json);
+  return res.plug ? EXIT.ok : EXIT.negative;
+}
+
+function keyValues(pairs: string[] | undefined, flag: string): Map<string, string> {
+  const map = new Map<string, string>();
+  for (const pair of pairs ?? []) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new UsageError(`${flag} "${pair}" is not KEY=VALUE`);
+    map.set(pair.slice(0, eq), pair.slice(eq + 1));
+  }
+  return map;
+}
+
+function kindName(kind: api.ProviderKind): string {
+  return api.providerKindToJSON(kind).replace('PROVIDER_KIND_', '').toLowerCase();
+}
+
+function usageError(message: string): number {
+  process.stderr.write(`vifplugctl: ${message}\nTry 'vifplugctl --help'.\n`);
+  return EXIT.usage;
+}
+
+function callFailed(err: VifplugError, out: Output): number {
+  const unreachable = err.code === Code.UNAVAILABLE || err.code === Code.DEADLINE_EXCEEDED;
+  if (out.json) {
+    out.print('', { error: { code: err.codeName, reason: err.reason, message: err.status?.message ?? err.message, metadata: Object.fromEntries(err.metadata) } });
+  } else {
+    const reason = err.reason === '' ? '' : ` (${err.reason})`;
+    process.stderr.write(`vifplugctl: ${err.codeName}${reason}: ${err.status?.message ?? err.message.replace(/^[^:]+: [A-Z_]+: /, '')}\n`);
+  }
+  return unreachable ? EXIT.unreachable : EXIT.failed;
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2), process.env).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      process.stderr.write(`vifplugctl: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,44 @@
+import { join } from 'node:path';
+
+import { afterEach, expect, it } from 'vitest';
+
+import { Code, VifplugClient } from '../../src/client/client';
+import { createLogger } from '../../src/log';
+import { Registry } from '../../src/registry';
+import { parseListen } from '../../src/server/listen';
+import { VifplugServer } from '../../src/server/server';
+import { tempDir } from '../helpers/server';
+import { withTestProviders } from '../helpers/test-providers';
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function serveLater(socket: string, afterMs: number): Promise<VifplugServer> {
+  await new Promise((r) => setTimeout(r, afterMs));
+  const registry = new Registry({ builtins: withTestProviders() });
+  await registry.register('dummy');
+  const server = new VifplugServer({ registry, listen: [parseListen(`unix://${socket}`)], logger: createLogger('silent') });
+  await server.start();
+  cleanups.push(() => server.shutdown());
+  return server;
+}
+
+it('retries a safe call while the daemon is starting, within the deadline', async () => {
+  const dir = tempDir();
+  cleanups.push(() => dir.remove());
+  const socket = join(dir.path, 'late.sock');
+  const client = new VifplugClient(`unix://${socket}`, { deadlineMs: 5000 });
+  cleanups.push(() => client.close());
+  const [opened] = await Promise.all([client.open('dummy'), serveLater(socket, 300)]);
+  expect(opened.instanceId).not.toBe('');
+});
+
+it('does not retry when retries are off, and says UNAVAILABLE', async () => {
+  const dir = tempDir();
+  cleanups.push(() => dir.remove());
+  const client = new VifplugClient(`unix://${join(dir.path, 'none.sock')}`, { maxAttempts: 1, deadlineMs: 2000 });
+  cleanups.push(() => client.close());
+  await expect(client.open('dummy')).rejects.toMatchObject({ code: Code.UNAVAILABLE, reason: '' });
+});
