@@ -1,3 +1,5 @@
+import { performance } from 'node:perf_hooks';
+
 import pino, { type Logger } from 'pino';
 
 export type { Logger };
@@ -17,4 +19,41 @@ export function createLogger(level: string, destination: pino.DestinationStream 
     },
     destination,
   );
+}
+
+/**
+ * Lets `burst` events per key through in each window and counts the rest, so
+ * that a controller retrying the same failing port every loop iteration
+ * cannot flood the log. The next line let through reports how many were
+ * suppressed. Keys are few (method and reason); the table is bounded anyway.
+ */
+export class RateLimiter {
+  private readonly windows = new Map<string, { start: number; passed: number; suppressed: number }>();
+
+  constructor(
+    private readonly windowMs = 10_000,
+    private readonly burst = 5,
+    private readonly maxKeys = 1024,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
+
+  /** undefined: drop this event; a number: log it, noting that many suppressed before it. */
+  admit(key: string): number | undefined {
+    const now = this.now();
+    let w = this.windows.get(key);
+    if (w === undefined || now - w.start >= this.windowMs) {
+      const suppressed = w?.suppressed ?? 0;
+      if (w === undefined && this.windows.size >= this.maxKeys) this.windows.delete(this.windows.keys().next().value!);
+      w = { start: now, passed: 0, suppressed };
+      this.windows.set(key, w);
+    }
+    if (w.passed >= this.burst) {
+      w.suppressed++;
+      return undefined;
+    }
+    w.passed++;
+    const suppressed = w.suppressed;
+    w.suppressed = 0;
+    return suppressed;
+  }
 }

@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util';
 
-import { parseListen, type ListenAddress } from '../server/listen';
+import { DEFAULT_LIMITS } from '../registry';
+import { isLoopback, parseListen, type ListenAddress } from '../server/listen';
 
 /** A command-line mistake: printed with a hint, exit code 2. */
 export class UsageError extends Error {
@@ -18,23 +19,58 @@ export interface DaemonConfig {
   readonly providers: readonly string[];
   readonly logLevel: LogLevel;
   readonly socketMode: number;
+  /** A group name or number for unix sockets. */
+  readonly socketGroup: string | undefined;
+  readonly tls: { readonly certFile: string; readonly keyFile: string; readonly clientCaFile?: string } | undefined;
+  readonly insecureTcp: boolean;
+  readonly metricsListen: Extract<ListenAddress, { kind: 'tcp' }> | undefined;
   readonly shutdownGraceMs: number;
+  readonly maxCtxs: number;
+  readonly ctxTtlMs: number;
+  readonly providerTimeoutMs: number;
+  readonly maxProviderCalls: number;
+  readonly sysfsRoot: string;
+  readonly devlinkBin: string;
+  readonly ipBin: string;
+  readonly resyncIntervalMs: number;
 }
 
 export type ParsedCommand = { readonly kind: 'run'; readonly config: DaemonConfig } | { readonly kind: 'help' } | { readonly kind: 'version' };
 
+interface Flag {
+  readonly env: string;
+  readonly arg: string;
+  readonly help: string;
+  readonly multiple?: boolean;
+  readonly boolean?: boolean;
+}
+
 /**
- * Every flag, with its environment variable and default. Flags win over the
- * environment, which wins over the default; a repeatable flag's variable takes
- * a comma-separated list.
+ * Every flag, with its environment variable. Flags win over the environment,
+ * which wins over the default; a repeatable flag's variable takes a
+ * comma-separated list; a boolean variable takes 1/true/yes or 0/false/no.
  */
 const FLAGS = {
   listen: { env: 'VIFPLUG_LISTEN', multiple: true, arg: 'ADDR', help: `where to serve: unix:///abs/path.sock, unix:rel.sock or HOST:PORT; repeatable (default ${DEFAULT_LISTEN})` },
-  providers: { env: 'VIFPLUG_PROVIDERS', multiple: false, arg: 'LIST', help: 'built-in provider types registered at start, comma-separated, or "none" (default: every built-in)' },
-  'log-level': { env: 'VIFPLUG_LOG_LEVEL', multiple: false, arg: 'LEVEL', help: `${LOG_LEVELS.join(', ')} (default info)` },
-  'socket-mode': { env: 'VIFPLUG_SOCKET_MODE', multiple: false, arg: 'OCTAL', help: 'permission bits of unix sockets (default 0660)' },
-  'shutdown-grace': { env: 'VIFPLUG_SHUTDOWN_GRACE', multiple: false, arg: 'SECONDS', help: 'how long calls in flight may finish after SIGTERM (default 10)' },
-} as const;
+  providers: { env: 'VIFPLUG_PROVIDERS', arg: 'LIST', help: 'built-in provider types registered at start, comma-separated, or "none" (default: every built-in)' },
+  'log-level': { env: 'VIFPLUG_LOG_LEVEL', arg: 'LEVEL', help: `${LOG_LEVELS.join(', ')} (default info)` },
+  'socket-mode': { env: 'VIFPLUG_SOCKET_MODE', arg: 'OCTAL', help: 'permission bits of unix sockets (default 0660)' },
+  'socket-group': { env: 'VIFPLUG_SOCKET_GROUP', arg: 'GROUP', help: 'group (name or number) that owns unix sockets (default: the daemon\'s)' },
+  'tls-cert': { env: 'VIFPLUG_TLS_CERT', arg: 'FILE', help: 'PEM certificate (chain) for TCP listeners; re-read on SIGHUP' },
+  'tls-key': { env: 'VIFPLUG_TLS_KEY', arg: 'FILE', help: 'PEM private key of --tls-cert' },
+  'tls-client-ca': { env: 'VIFPLUG_TLS_CLIENT_CA', arg: 'FILE', help: 'PEM CA bundle: TCP clients must present a certificate it signed (mutual TLS)' },
+  'insecure-tcp': { env: 'VIFPLUG_INSECURE_TCP', boolean: true, arg: '', help: 'allow plaintext TCP on non-loopback addresses (refused by default)' },
+  'metrics-listen': { env: 'VIFPLUG_METRICS_LISTEN', arg: 'HOST:PORT', help: 'serve Prometheus metrics at http://HOST:PORT/metrics (default: off)' },
+  'max-ctx': { env: 'VIFPLUG_MAX_CTX', arg: 'N', help: `live ctxs; PreparePort beyond it is RESOURCE_EXHAUSTED (default ${DEFAULT_LIMITS.maxCtxs})` },
+  'ctx-ttl': { env: 'VIFPLUG_CTX_TTL', arg: 'SECONDS', help: `ctxs not released after this long are reaped; 0 never (default ${DEFAULT_LIMITS.ctxTtlMs / 1000})` },
+  'provider-timeout': { env: 'VIFPLUG_PROVIDER_TIMEOUT', arg: 'SECONDS', help: `longest a provider callback may take (default ${DEFAULT_LIMITS.providerTimeoutMs / 1000})` },
+  'max-provider-calls': { env: 'VIFPLUG_MAX_PROVIDER_CALLS', arg: 'N', help: `concurrent calls per provider instance (default ${DEFAULT_LIMITS.maxCallsPerInstance})` },
+  'shutdown-grace': { env: 'VIFPLUG_SHUTDOWN_GRACE', arg: 'SECONDS', help: 'how long calls in flight may finish after SIGTERM (default 10)' },
+  'sysfs-root': { env: 'VIFPLUG_SYSFS_ROOT', arg: 'DIR', help: 'directory laid out like /sys, e.g. the host\'s /sys mounted in a container (default /sys)' },
+  'devlink-bin': { env: 'VIFPLUG_DEVLINK_BIN', arg: 'PATH', help: 'iproute2 devlink executable; missing or failing means sysfs only (default: devlink on PATH)' },
+  'ip-bin': { env: 'VIFPLUG_IP_BIN', arg: 'PATH', help: 'iproute2 ip executable, for link events (default: ip on PATH)' },
+  'resync-interval': { env: 'VIFPLUG_RESYNC_INTERVAL', arg: 'SECONDS', help: 'full hardware re-read period besides events; 0 never (default 60)' },
+} as const satisfies Record<string, Flag>;
 
 type FlagName = keyof typeof FLAGS;
 
@@ -46,14 +82,15 @@ export function usage(builtins: readonly string[]): string {
     '',
     'Flags (each also read from the environment variable shown):',
   ];
-  for (const [name, flag] of Object.entries(FLAGS)) {
-    lines.push(`  --${name} ${flag.arg}`.padEnd(32) + `[${flag.env}]`);
+  for (const [name, flag] of Object.entries(FLAGS) as [string, Flag][]) {
+    lines.push(`  --${name}${flag.arg ? ` ${flag.arg}` : ''}`.padEnd(32) + `[${flag.env}]`);
     lines.push(`      ${flag.help}`);
   }
   lines.push('  --help, -h                    this text', '  --version                     the version', '');
   lines.push(`Built-in providers: ${builtins.join(', ')}`, '');
-  lines.push('Exit status: 0 after a clean shutdown (SIGTERM, SIGINT), 1 on a runtime failure, 2 on bad flags.');
-  lines.push('', 'Example:', '  vifplugd --listen unix:///run/vifplug/vifplug.sock --listen 127.0.0.1:50051 --providers dummy');
+  lines.push('Signals: SIGTERM/SIGINT drain and exit; SIGHUP re-reads the TLS files.');
+  lines.push('Exit status: 0 after a clean shutdown, 1 on a runtime failure, 2 on bad flags.');
+  lines.push('', 'Example:', '  vifplugd --listen unix:///run/vifplug/vifplug.sock --listen 127.0.0.1:50051 --providers dummy,representor');
   return lines.join('\n');
 }
 
@@ -63,7 +100,9 @@ export function parseDaemonArgs(argv: readonly string[], env: NodeJS.ProcessEnv,
     help: { type: 'boolean', short: 'h' },
     version: { type: 'boolean' },
   };
-  for (const [name, flag] of Object.entries(FLAGS)) options[name] = { type: 'string', multiple: flag.multiple };
+  for (const [name, flag] of Object.entries(FLAGS) as [string, Flag][]) {
+    options[name] = flag.boolean ? { type: 'boolean' } : { type: 'string', multiple: flag.multiple === true };
+  }
   let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
   try {
     ({ values } = parseArgs({ args: [...argv], options, allowPositionals: false, strict: true }));
@@ -77,26 +116,45 @@ export function parseDaemonArgs(argv: readonly string[], env: NodeJS.ProcessEnv,
     const given = values[name];
     if (Array.isArray(given)) return given.map(String);
     if (typeof given === 'string') return [given];
-    const fromEnv = env[FLAGS[name].env];
+    const flag: Flag = FLAGS[name];
+    const fromEnv = env[flag.env];
     if (fromEnv === undefined || fromEnv === '') return [];
-    return FLAGS[name].multiple ? fromEnv.split(',').map((s) => s.trim()).filter(Boolean) : [fromEnv];
+    return flag.multiple ? fromEnv.split(',').map((s) => s.trim()).filter(Boolean) : [fromEnv];
   };
   const one = (name: FlagName): string | undefined => raw(name)[0];
+  const bool = (name: FlagName): boolean => {
+    if (values[name] === true) return true;
+    const fromEnv = env[FLAGS[name].env];
+    if (fromEnv === undefined || /^(|0|false|no)$/i.test(fromEnv)) return false;
+    if (/^(1|true|yes)$/i.test(fromEnv)) return true;
+    throw new UsageError(`${FLAGS[name].env}="${fromEnv}" is not 1/true/yes or 0/false/no`);
+  };
+  const seconds = (name: FlagName, fallback: number): number => parseNumber(name, one(name), fallback, true);
+  const count = (name: FlagName, fallback: number): number => {
+    const n = parseNumber(name, one(name), fallback, false);
+    if (n < 1) throw new UsageError(`--${name} must be at least 1`);
+    return n;
+  };
 
-  const listenSpecs = raw('listen');
-  const listen: ListenAddress[] = [];
-  for (const spec of listenSpecs.length > 0 ? listenSpecs : [DEFAULT_LISTEN]) {
-    try {
-      listen.push(parseListen(spec));
-    } catch (err) {
-      throw new UsageError(`--listen ${(err as Error).message}`);
+  const listen = parseListenFlags(raw('listen'));
+  const tls = parseTls(one('tls-cert'), one('tls-key'), one('tls-client-ca'));
+  const insecureTcp = bool('insecure-tcp');
+  const tcp = listen.filter((a) => a.kind === 'tcp');
+  if (tls !== undefined && tcp.length === 0) throw new UsageError('--tls-cert applies to TCP listeners, and no --listen HOST:PORT is given');
+  for (const address of tcp) {
+    if (tls === undefined && !insecureTcp && !isLoopback(address)) {
+      throw new UsageError(
+        `--listen ${address.spec} would serve plaintext gRPC beyond this host; anyone who reaches it could plug interfaces. ` +
+          'Give --tls-cert and --tls-key (and --tls-client-ca for mutual TLS), listen on loopback, or pass --insecure-tcp',
+      );
     }
   }
-  const seen = new Set<string>();
-  for (const address of listen) {
-    const key = address.kind === 'unix' ? address.path : `${address.host}:${address.port}`;
-    if (seen.has(key) && !(address.kind === 'tcp' && address.port === 0)) throw new UsageError(`--listen ${address.spec} is given twice`);
-    seen.add(key);
+  let metricsListen: DaemonConfig['metricsListen'];
+  const metrics = one('metrics-listen');
+  if (metrics !== undefined) {
+    const address = parseAddress('metrics-listen', metrics);
+    if (address.kind !== 'tcp') throw new UsageError('--metrics-listen takes HOST:PORT: Prometheus scrapes over TCP');
+    metricsListen = address;
   }
 
   return {
@@ -106,9 +164,49 @@ export function parseDaemonArgs(argv: readonly string[], env: NodeJS.ProcessEnv,
       providers: parseProviders(one('providers'), builtins),
       logLevel: parseLogLevel(one('log-level') ?? 'info'),
       socketMode: parseMode(one('socket-mode') ?? '0660'),
-      shutdownGraceMs: parseSeconds('shutdown-grace', one('shutdown-grace') ?? '10') * 1000,
+      socketGroup: one('socket-group'),
+      tls,
+      insecureTcp,
+      metricsListen,
+      shutdownGraceMs: seconds('shutdown-grace', 10) * 1000,
+      maxCtxs: count('max-ctx', DEFAULT_LIMITS.maxCtxs),
+      ctxTtlMs: seconds('ctx-ttl', DEFAULT_LIMITS.ctxTtlMs / 1000) * 1000,
+      providerTimeoutMs: seconds('provider-timeout', DEFAULT_LIMITS.providerTimeoutMs / 1000) * 1000,
+      maxProviderCalls: count('max-provider-calls', DEFAULT_LIMITS.maxCallsPerInstance),
+      sysfsRoot: one('sysfs-root') ?? '/sys',
+      devlinkBin: one('devlink-bin') ?? 'devlink',
+      ipBin: one('ip-bin') ?? 'ip',
+      resyncIntervalMs: seconds('resync-interval', 60) * 1000,
     },
   };
+}
+
+function parseAddress(flag: string, spec: string): ListenAddress {
+  try {
+    return parseListen(spec);
+  } catch (err) {
+    throw new UsageError(`--${flag} ${(err as Error).message}`);
+  }
+}
+
+function parseListenFlags(specs: string[]): ListenAddress[] {
+  const listen = (specs.length > 0 ? specs : [DEFAULT_LISTEN]).map((spec) => parseAddress('listen', spec));
+  const seen = new Set<string>();
+  for (const address of listen) {
+    const key = address.kind === 'unix' ? address.path : `${address.host}:${address.port}`;
+    if (seen.has(key) && !(address.kind === 'tcp' && address.port === 0)) throw new UsageError(`--listen ${address.spec} is given twice`);
+    seen.add(key);
+  }
+  return listen;
+}
+
+function parseTls(certFile: string | undefined, keyFile: string | undefined, clientCaFile: string | undefined): DaemonConfig['tls'] {
+  if (certFile === undefined && keyFile === undefined) {
+    if (clientCaFile !== undefined) throw new UsageError('--tls-client-ca needs --tls-cert and --tls-key: mutual TLS is TLS first');
+    return undefined;
+  }
+  if (certFile === undefined || keyFile === undefined) throw new UsageError('--tls-cert and --tls-key go together');
+  return { certFile, keyFile, ...(clientCaFile === undefined ? {} : { clientCaFile }) };
 }
 
 function parseProviders(value: string | undefined, builtins: readonly string[]): string[] {
@@ -137,7 +235,9 @@ function parseMode(value: string): number {
   return mode;
 }
 
-function parseSeconds(flag: string, value: string): number {
-  if (!/^\d+(\.\d+)?$/.test(value)) throw new UsageError(`--${flag} "${value}" is not a number of seconds`);
+function parseNumber(flag: string, value: string | undefined, fallback: number, fractional: boolean): number {
+  if (value === undefined) return fallback;
+  const pattern = fractional ? /^\d+(\.\d+)?$/ : /^\d+$/;
+  if (!pattern.test(value)) throw new UsageError(`--${flag} "${value}" is not ${fractional ? 'a number of seconds' : 'a whole number'}`);
   return Number(value);
 }

@@ -1,15 +1,20 @@
 #!/usr/bin/env node
+import type { Server as HttpServer } from 'node:http';
+
 import { createLogger, type Logger } from '../log';
-import { builtinProviders } from '../providers/builtins';
+import { BUILTIN_TYPES, builtinProviders } from '../providers/builtins';
 import { Registry, describeError } from '../registry';
+import { resolveGroup } from '../server/listen';
+import { Metrics } from '../server/metrics';
+import { serveMetrics } from '../server/metrics-endpoint';
 import { VifplugServer } from '../server/server';
+import { CertificateFiles } from '../server/tls';
 import { VERSION } from '../version';
 import { UsageError, parseDaemonArgs, usage, type DaemonConfig } from './daemon-config';
 
 /** vifplugd: parse flags, register the start-up providers, serve until SIGTERM or SIGINT. */
 async function main(): Promise<number> {
-  const builtins = builtinProviders();
-  const builtinTypes = [...builtins.keys()].sort();
+  const builtinTypes = [...BUILTIN_TYPES].sort();
   let config: DaemonConfig;
   try {
     const command = parseDaemonArgs(process.argv.slice(2), process.env, builtinTypes);
@@ -30,56 +35,85 @@ async function main(): Promise<number> {
 
   const logger = createLogger(config.logLevel);
   guardProcess(logger);
+  // Listen for the stop signals before anything else: one that arrives while
+  // starting must still end in a clean shutdown, not in the default kill.
+  const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+  let server: VifplugServer | undefined;
   const registry = new Registry({
-    builtins,
+    builtins: builtinProviders({ ...config, logger }),
     onFault: ({ type, operation, error }) => logger.warn({ provider: type, operation, err: error }, `provider "${type}" failed in ${operation}`),
+    limits: {
+      maxCtxs: config.maxCtxs,
+      ctxTtlMs: config.ctxTtlMs,
+      providerTimeoutMs: config.providerTimeoutMs,
+      maxCallsPerInstance: config.maxProviderCalls,
+    },
   });
 
-  for (const type of config.providers) {
+  process.on('SIGHUP', () => {
+    if (config.tls === undefined) return logger.info('SIGHUP: no TLS files to re-read');
     try {
-      await registry.register(type);
+      server?.reloadCertificates();
+      logger.info({ cert: config.tls.certFile }, 'SIGHUP: TLS files re-read; new connections use them');
     } catch (err) {
-      logger.fatal({ provider: type, err }, `cannot register provider "${type}": ${describeError(err)}`);
-      return 1;
+      logger.error({ err }, `SIGHUP: keeping the previous TLS files: ${describeError(err)}`);
     }
-  }
-
-  const server = new VifplugServer({
-    registry,
-    listen: config.listen,
-    logger,
-    socketMode: config.socketMode,
-    shutdownGraceMs: config.shutdownGraceMs,
   });
+  let metricsServer: HttpServer | undefined;
   try {
+    for (const type of config.providers) {
+      await registry.register(type).catch((err: unknown) => {
+        throw new Error(`cannot register provider "${type}": ${describeError(err)}`, { cause: err });
+      });
+    }
+    const metrics = config.metricsListen === undefined ? undefined : new Metrics(registry);
+    server = new VifplugServer({
+      registry,
+      listen: config.listen,
+      logger,
+      socketMode: config.socketMode,
+      socketGroup: config.socketGroup === undefined ? undefined : await resolveGroup(config.socketGroup),
+      tls: config.tls === undefined ? undefined : new CertificateFiles(config.tls),
+      insecureTcp: config.insecureTcp,
+      metrics,
+      shutdownGraceMs: config.shutdownGraceMs,
+    });
     await server.start();
+    if (metrics !== undefined && config.metricsListen !== undefined) {
+      const served = await serveMetrics(config.metricsListen, metrics, logger);
+      metricsServer = served.server;
+      logger.info({ metrics: `http://${config.metricsListen.host}:${served.port}/metrics` }, 'serving metrics');
+    }
   } catch (err) {
     logger.fatal({ err }, describeError(err));
     await registry.destroyAll();
     return 1;
   }
+  const running = server;
   logger.info(
     {
       version: VERSION,
       node: process.version,
-      listen: server.endpoints.map((e) => e.target),
+      listen: running.endpoints.map((e) => e.target),
+      tls: config.tls === undefined ? 'off' : config.tls.clientCaFile === undefined ? 'tls' : 'mutual',
       providers: registry.list().map((p) => p.type),
     },
     'vifplugd serving',
   );
 
-  const signal = await new Promise<NodeJS.Signals>((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'));
-    process.once('SIGINT', () => resolve('SIGINT'));
-  });
+  const signal = await stopSignal;
   logger.info({ signal, graceMs: config.shutdownGraceMs }, 'shutting down: draining calls in flight');
   const force = () => {
     logger.warn('second signal: cancelling calls in flight');
-    server.forceShutdown();
+    running.forceShutdown();
   };
   process.once('SIGTERM', force);
   process.once('SIGINT', force);
-  await server.shutdown();
+  metricsServer?.close();
+  await running.shutdown();
   await registry.destroyAll();
   logger.info('vifplugd stopped');
   return 0;

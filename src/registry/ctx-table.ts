@@ -30,7 +30,7 @@ export class CtxTable<Owner> {
   private readonly byOwner = new Map<Owner, Set<Ctx<Owner>>>();
 
   /** `now` is monotonic milliseconds, so that expiry survives wall-clock jumps. */
-  constructor(private readonly now: () => number = () => performance.now()) {}
+  constructor(readonly now: () => number = () => performance.now()) {}
 
   get size(): number {
     return this.byId.size;

@@ -1,12 +1,14 @@
 export * from './errors';
 export * from './provider';
-export { Registry } from './registry';
+export { DEFAULT_LIMITS, Registry } from './registry';
 export type {
+  CallerContext,
   OpenedInstance,
   PrepareAnswer,
   ProviderFault,
   ProviderInfo,
   ProviderKind,
+  RegistryLimits,
   RegistryOptions,
   RegistryStats,
 } from './registry';

@@ -48,6 +48,33 @@ export interface RegistryOptions {
   readonly builtins: ReadonlyMap<string, ProviderFactory>;
   /** Told about provider failures that cannot be answered to a caller. */
   readonly onFault?: (fault: ProviderFault) => void;
+  readonly limits?: Partial<RegistryLimits>;
+}
+
+/** Bounds that keep a misbehaving caller or provider from exhausting the daemon. */
+export interface RegistryLimits {
+  /** Live ctxs; PreparePort beyond it is RESOURCE_EXHAUSTED. */
+  readonly maxCtxs: number;
+  /** A ctx neither finished-and-destroyed nor destroyed this long after PreparePort is reaped; 0 never reaps. */
+  readonly ctxTtlMs: number;
+  /** Provider calls under way per instance; more is RESOURCE_EXHAUSTED (retry shortly). */
+  readonly maxCallsPerInstance: number;
+  /** How long a provider callback may take before its caller gets DEADLINE_EXCEEDED. */
+  readonly providerTimeoutMs: number;
+}
+
+export const DEFAULT_LIMITS: RegistryLimits = {
+  maxCtxs: 100_000,
+  ctxTtlMs: 300_000,
+  maxCallsPerInstance: 1024,
+  providerTimeoutMs: 10_000,
+};
+
+/** What the edge knows about the caller of a call: its deadline and whether it gave up. */
+export interface CallerContext {
+  /** Milliseconds since the epoch; Infinity when the caller set none. */
+  readonly deadline: number;
+  isCancelled(): boolean;
 }
 
 /** Counts for health checks, metrics and invariant tests. */
@@ -57,6 +84,8 @@ export interface RegistryStats {
   readonly ctxs: number;
   /** Provider calls under way. */
   readonly inflight: number;
+  /** Ctxs reaped for outliving the ctx TTL, since start. */
+  readonly reapedCtxs: number;
 }
 
 interface ClassEntry {
@@ -94,9 +123,20 @@ export class Registry {
   private readonly instances = new Map<string, Instance>();
   private readonly ctxs = new CtxTable<Instance>();
   private readonly lifecycle = new KeyedQueue();
+  private readonly limits: RegistryLimits;
+  private readonly reaper: NodeJS.Timeout | undefined;
   private inflight = 0;
+  private reaped = 0;
 
-  constructor(private readonly options: RegistryOptions) {}
+  constructor(private readonly options: RegistryOptions) {
+    this.limits = { ...DEFAULT_LIMITS, ...options.limits };
+    if (this.limits.ctxTtlMs > 0) {
+      // Expiry is checked a few times per TTL, so a ctx lives at most ~1.25 TTL.
+      const every = Math.min(Math.max(this.limits.ctxTtlMs / 4, 50), 60_000);
+      this.reaper = setInterval(() => this.reapExpired(), every);
+      this.reaper.unref();
+    }
+  }
 
   builtinTypes(): string[] {
     return [...this.options.builtins.keys()].sort();
@@ -108,6 +148,7 @@ export class Registry {
       instances: this.instances.size,
       ctxs: this.ctxs.size,
       inflight: this.inflight,
+      reapedCtxs: this.reaped,
     };
   }
 
@@ -248,11 +289,27 @@ export class Registry {
     return results.some((r) => r.status === 'fulfilled' && r.value);
   }
 
-  /** Asks the instance's provider about a port; a positive answer creates a ctx. */
-  preparePort(instanceId: string, ctxIn: PortCtxIn): Promise<PrepareAnswer> {
+  /**
+   * Asks the instance's provider about a port; a positive answer creates a
+   * ctx. If the caller gave up meanwhile, whatever the provider prepared is
+   * released instead of being left to the TTL.
+   */
+  preparePort(instanceId: string, ctxIn: PortCtxIn, caller?: CallerContext): Promise<PrepareAnswer> {
     const instance = this.instances.get(instanceId);
     if (instance === undefined || instance.closing) return Promise.reject(instanceNotFound(instanceId));
-    return this.call(instance, 'preparePort', async () => this.admit(instance, ctxIn, await instance.impl.preparePort(ctxIn)));
+    if (this.ctxs.size >= this.limits.maxCtxs) return Promise.reject(this.ctxLimit());
+    return this.call(
+      instance,
+      'preparePort',
+      () => {
+        const result = instance.impl.preparePort(ctxIn);
+        return isThenable(result) ? result.then((r) => this.admit(instance, ctxIn, r, caller)) : this.admit(instance, ctxIn, result, caller);
+      },
+      caller,
+      (late) => {
+        if (late.plug) void this.destroyCtx(late.ctxId).catch(() => undefined);
+      },
+    );
   }
 
   /** The caller committed the change of `ctxId`; a remove ctx is released. */
@@ -312,6 +369,7 @@ export class Registry {
 
   /** Closes every instance and unregisters every class (shutdown). */
   async destroyAll(): Promise<void> {
+    if (this.reaper !== undefined) clearInterval(this.reaper);
     for (const instance of [...this.instances.values()]) {
       await this.close(instance.id).catch((error: unknown) => this.fault(instance.type, 'close', error));
     }
@@ -340,8 +398,27 @@ export class Registry {
     return (await this.call(instance, 'run', () => instance.impl.run?.())) === true;
   }
 
+  /** Removes ctxs older than the TTL and releases what their providers hold. */
+  reapExpired(): number {
+    if (this.limits.ctxTtlMs <= 0) return 0;
+    const expired = this.ctxs.createdBefore(this.ctxs.now() - this.limits.ctxTtlMs);
+    for (const ctx of expired) {
+      this.ctxs.remove(ctx);
+      this.reaped++;
+      this.release(ctx).catch((error: unknown) => this.fault(ctx.owner.type, 'destroyPortCtx', error));
+    }
+    return expired.length;
+  }
+
   /** Checks a provider's prepare answer and, if positive, records the ctx. */
-  private admit(instance: Instance, ctxIn: PortCtxIn, result: PrepareResult): PrepareAnswer {
+  private admit(instance: Instance, ctxIn: PortCtxIn, result: PrepareResult, caller?: CallerContext): PrepareAnswer {
+    if (caller?.isCancelled()) {
+      if (result?.plug === true && ctxIn.opType === 'create' && result.out) {
+        const out = result.out;
+        void this.quietly(instance.type, 'destroyPortCtx', () => instance.impl.destroyPortCtx?.(ctxIn, out));
+      }
+      throw new PlugError('CANCELLED', 'CALLER_GONE', 'the caller cancelled the call or its deadline passed; nothing was kept');
+    }
     if (result?.plug === false) {
       if (!result.reason || !result.message) {
         throw providerBug(instance.type, 'preparePort', 'declined without a reason and a message');
@@ -354,8 +431,21 @@ export class Registry {
       if (!result.out?.name) throw providerBug(instance.type, 'preparePort', 'accepted a create without an interface name');
       out = result.out;
     }
+    if (this.ctxs.size >= this.limits.maxCtxs) {
+      if (out !== undefined) void this.quietly(instance.type, 'destroyPortCtx', () => instance.impl.destroyPortCtx?.(ctxIn, out));
+      throw this.ctxLimit();
+    }
     const ctx = this.ctxs.add(instance, ctxIn, out);
     return { plug: true, ctxId: ctx.id, out };
+  }
+
+  private ctxLimit(): PlugError {
+    return new PlugError(
+      'RESOURCE_EXHAUSTED',
+      'CTX_LIMIT',
+      `${this.ctxs.size} ctxs are live, the limit is ${this.limits.maxCtxs}: finish and destroy the ctxs of ports already prepared (or raise --max-ctx)`,
+      { metadata: { limit: String(this.limits.maxCtxs) }, retryAfterMs: 1000 },
+    );
   }
 
   /** Releases what the provider holds for a ctx already removed from the table. */
@@ -370,21 +460,88 @@ export class Registry {
   }
 
   /**
-   * Every provider callback on an open instance goes through here: it is
-   * counted in flight (Close waits for it) and whatever it throws that is not
-   * a PlugError becomes INTERNAL / PROVIDER_ERROR.
+   * Every provider callback on an open instance goes through here. It is
+   * counted in flight (Close waits for it, and an instance takes only so many
+   * at once); it gets at most the provider timeout, or what is left of the
+   * caller's deadline; whatever it throws that is not a PlugError becomes
+   * INTERNAL / PROVIDER_ERROR. A callback that overruns is abandoned: the
+   * caller is answered, the slot is freed, and a late result goes to `late`.
    */
-  private async call<T>(instance: Instance, operation: string, fn: () => T | Promise<T>): Promise<T> {
+  private call<T>(
+    instance: Instance,
+    operation: string,
+    fn: () => T | Promise<T>,
+    caller?: CallerContext,
+    late?: (result: T) => void,
+  ): Promise<T> {
+    if (instance.inflight >= this.limits.maxCallsPerInstance) {
+      return Promise.reject(
+        new PlugError(
+          'RESOURCE_EXHAUSTED',
+          'PROVIDER_BUSY',
+          `provider "${instance.type}" already has ${instance.inflight} calls under way; retry shortly`,
+          { metadata: { type: instance.type }, retryAfterMs: 100 },
+        ),
+      );
+    }
+    this.enter(instance);
+    let result: T | Promise<T>;
+    try {
+      result = fn();
+    } catch (err) {
+      this.leave(instance);
+      return Promise.reject(this.providerError(instance, operation, err));
+    }
+    if (!isThenable(result)) {
+      this.leave(instance);
+      return Promise.resolve(result);
+    }
+    const budget = Math.min(this.limits.providerTimeoutMs, (caller?.deadline ?? Infinity) - Date.now());
+    return new Promise<T>((resolve, reject) => {
+      let settled = false;
+      const timer = setTimeout(() => {
+        settled = true;
+        this.leave(instance);
+        reject(
+          new PlugError(
+            'DEADLINE_EXCEEDED',
+            'PROVIDER_TIMEOUT',
+            `provider "${instance.type}" did not answer ${operation} within ${Math.max(0, Math.round(budget))} ms`,
+            { metadata: { type: instance.type, operation } },
+          ),
+        );
+      }, Math.max(0, budget));
+      (result as Promise<T>).then(
+        (value) => {
+          if (settled) return late?.(value);
+          settled = true;
+          clearTimeout(timer);
+          this.leave(instance);
+          resolve(value);
+        },
+        (err: unknown) => {
+          if (settled) return this.fault(instance.type, `${operation} (after its timeout)`, err);
+          settled = true;
+          clearTimeout(timer);
+          this.leave(instance);
+          reject(this.providerError(instance, operation, err));
+        },
+      );
+    });
+  }
+
+  private enter(instance: Instance): void {
     instance.inflight++;
     this.inflight++;
-    try {
-      return await fn();
-    } catch (err) {
-      throw isPlugError(err) ? err : providerBug(instance.type, operation, describeError(err), err);
-    } finally {
-      this.inflight--;
-      if (--instance.inflight === 0 && instance.drained !== undefined) instance.drained();
-    }
+  }
+
+  private leave(instance: Instance): void {
+    this.inflight--;
+    if (--instance.inflight === 0 && instance.drained !== undefined) instance.drained();
+  }
+
+  private providerError(instance: Instance, operation: string, err: unknown): PlugError {
+    return isPlugError(err) ? err : providerBug(instance.type, operation, describeError(err), err);
   }
 
   private async quietly(type: string, operation: string, fn: () => unknown): Promise<void> {
@@ -398,6 +555,10 @@ export class Registry {
   private fault(type: string, operation: string, error: unknown): void {
     this.options.onFault?.({ type, operation, error });
   }
+}
+
+function isThenable<T>(value: T | Promise<T>): value is Promise<T> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
 }
 
 function opened(instance: Instance): OpenedInstance {

@@ -1,4 +1,4 @@
-import type { ServerWritableStream, UntypedServiceImplementation } from '@grpc/grpc-js';
+import { status as Code, type ServerWritableStream, type UntypedServiceImplementation } from '@grpc/grpc-js';
 
 import {
   HealthCheckResponse_ServingStatus as ServingStatus,
@@ -7,6 +7,7 @@ import {
   type HealthCheckResponse,
 } from '../gen/grpc/health/v1/health';
 import { PlugError } from '../registry';
+import { NO_METRICS } from './metrics';
 import { adaptUnary, type EdgeContext } from './unary';
 
 export { ServingStatus, HealthService };
@@ -70,21 +71,27 @@ export class Health {
         edge,
       ),
       watch: (call: Watcher) => {
+        const done = (edge.metrics ?? NO_METRICS).start(HealthService.watch.path, 'server_stream');
+        done.received();
         const service = call.request.service;
         call.write({ status: this.statuses.get(service) ?? ServingStatus.SERVICE_UNKNOWN });
+        done.sent();
         let set = this.watchers.get(service);
         if (set === undefined) {
           set = new Set();
           this.watchers.set(service, set);
         }
         set.add(call);
-        const forget = () => {
+        let ended = false;
+        const forget = (code: number) => () => {
           set.delete(call);
           if (set.size === 0 && this.watchers.get(service) === set) this.watchers.delete(service);
+          if (!ended) done.end(code);
+          ended = true;
         };
-        call.on('cancelled', forget);
-        call.on('error', forget);
-        call.on('finish', forget);
+        call.on('cancelled', forget(Code.CANCELLED));
+        call.on('error', forget(Code.UNKNOWN));
+        call.on('finish', forget(Code.OK));
       },
     };
   }

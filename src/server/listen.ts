@@ -1,4 +1,4 @@
-import { chmod, lstat, mkdir, unlink } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, readFile, unlink } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { dirname, isAbsolute, resolve } from 'node:path';
 
@@ -71,10 +71,26 @@ export async function claimSocketPath(path: string): Promise<void> {
   });
 }
 
-/** Sets the socket's permission bits; returns its inode, to recognise it at exit. */
-export async function protectSocket(path: string, mode: number): Promise<number> {
+/** Sets the socket's group and permission bits; returns its inode, to recognise it at exit. */
+export async function protectSocket(path: string, mode: number, gid?: number): Promise<number> {
+  if (gid !== undefined) {
+    await chown(path, -1, gid).catch((err: NodeJS.ErrnoException) => {
+      throw new Error(`cannot give ${path} to group ${gid}: ${err.message} (the daemon must run as root or be a member of that group)`);
+    });
+  }
   await chmod(path, mode);
   return (await lstat(path)).ino;
+}
+
+/** A group name or number, as in --socket-group; names are looked up in /etc/group. */
+export async function resolveGroup(group: string, groupFile = '/etc/group'): Promise<number> {
+  if (/^\d+$/.test(group)) return Number(group);
+  const text = await readFile(groupFile, 'utf8').catch(() => '');
+  for (const line of text.split('\n')) {
+    const [name, , gid] = line.split(':');
+    if (name === group && gid !== undefined && /^\d+$/.test(gid)) return Number(gid);
+  }
+  throw new Error(`no group named "${group}" in ${groupFile}; give its number instead`);
 }
 
 /** Removes the socket at exit, unless another process has replaced it meanwhile. */

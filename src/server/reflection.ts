@@ -8,6 +8,8 @@ import { descriptorSetBase64 } from '../gen/descriptor-set';
 import { ServerReflectionService as V1Service, type ServerReflectionRequest, type ServerReflectionResponse } from '../gen/grpc/reflection/v1/reflection';
 import { ServerReflectionService as V1AlphaService } from '../gen/grpc/reflection/v1alpha/reflection';
 
+import { NO_METRICS, type CallMetrics } from './metrics';
+
 export { V1Service as ReflectionV1Service, V1AlphaService as ReflectionV1AlphaService };
 
 /**
@@ -100,10 +102,17 @@ type ReflectionCall = ServerDuplexStream<ServerReflectionRequest, ServerReflecti
  * v1alpha). The two are wire-identical, so one implementation serves both.
  * `services` are the names answered to list_services.
  */
-export function reflectionImplementation(index: () => DescriptorIndex, services: readonly string[]): UntypedServiceImplementation {
+export function reflectionImplementation(
+  path: string,
+  index: () => DescriptorIndex,
+  services: readonly string[],
+  metrics: CallMetrics = NO_METRICS,
+): UntypedServiceImplementation {
   return {
     serverReflectionInfo: (call: ReflectionCall) => {
+      const done = metrics.start(path, 'bidi_stream');
       call.on('data', (request: ServerReflectionRequest) => {
+        done.received();
         let response: ServerReflectionResponse;
         try {
           response = answer(index(), services, request);
@@ -111,9 +120,13 @@ export function reflectionImplementation(index: () => DescriptorIndex, services:
           response = errorResponse(request, Code.INTERNAL, `reflection failed: ${String(err)}`);
         }
         call.write(response);
+        done.sent();
       });
-      call.on('end', () => call.end());
-      call.on('error', () => undefined);
+      call.on('end', () => {
+        call.end();
+        done.end(Code.OK);
+      });
+      call.on('error', () => done.end(Code.CANCELLED));
     },
   };
 }

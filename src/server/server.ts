@@ -5,8 +5,11 @@ import { VifPlugService } from '../gen/vifplug/v1/vifplug';
 import type { Registry } from '../registry';
 import { Health, HealthService, ServingStatus } from './health';
 import { LIMITS } from './limits';
-import { bindTarget, claimSocketPath, protectSocket, releaseSocket, type ListenAddress } from './listen';
+import { RateLimiter } from '../log';
+import { bindTarget, claimSocketPath, isLoopback, protectSocket, releaseSocket, type ListenAddress } from './listen';
+import { NO_METRICS, type CallMetrics } from './metrics';
 import { DescriptorIndex, ReflectionV1AlphaService, ReflectionV1Service, reflectionImplementation } from './reflection';
+import type { CertificateFiles } from './tls';
 import type { EdgeContext } from './unary';
 import { implement, vifPlugHandlers } from './vifplug-service';
 
@@ -18,6 +21,13 @@ export interface ServerConfig {
   readonly logger: Logger;
   /** Permission bits of unix sockets. */
   readonly socketMode?: number;
+  /** Group that owns unix sockets (with socketMode 0660, the group's members may call). */
+  readonly socketGroup?: number;
+  /** TLS (mutual TLS with a client CA) for TCP listeners. */
+  readonly tls?: CertificateFiles;
+  /** Serve plaintext TCP on non-loopback addresses; off by default. */
+  readonly insecureTcp?: boolean;
+  readonly metrics?: CallMetrics;
   /** How long in-flight calls may take to finish at shutdown before they are cancelled. */
   readonly shutdownGraceMs?: number;
 }
@@ -49,16 +59,17 @@ export class VifplugServer {
     // Channelz stays on: grpc-js 1.14 tracks sessions for forceShutdown only
     // when channelz is enabled, so disabling it leaves cancelled calls hanging.
     this.grpc = new Server({ 'grpc.max_receive_message_length': LIMITS.maxMessageBytes });
-    const edge: EdgeContext = { logger: config.logger, isDraining: () => this.draining };
+    const metrics = config.metrics ?? NO_METRICS;
+    const edge: EdgeContext = { logger: config.logger, metrics, failures: new RateLimiter(), isDraining: () => this.draining };
+    // Built on first use: start-up does not pay for descriptors nobody asked for.
     let index: DescriptorIndex | undefined;
-    const reflection = reflectionImplementation(
-      () => (index ??= DescriptorIndex.served()),
-      [VIFPLUG_SERVICE, 'grpc.health.v1.Health', 'grpc.reflection.v1.ServerReflection', 'grpc.reflection.v1alpha.ServerReflection'],
-    );
+    const descriptors = () => (index ??= DescriptorIndex.served());
+    const served = [VIFPLUG_SERVICE, 'grpc.health.v1.Health', 'grpc.reflection.v1.ServerReflection', 'grpc.reflection.v1alpha.ServerReflection'];
     this.grpc.addService(VifPlugService, implement(VifPlugService, vifPlugHandlers(config.registry), edge));
     this.grpc.addService(HealthService, this.health.implementation(edge));
-    this.grpc.addService(ReflectionV1Service, reflection);
-    this.grpc.addService(ReflectionV1AlphaService, reflection);
+    for (const service of [ReflectionV1Service, ReflectionV1AlphaService]) {
+      this.grpc.addService(service, reflectionImplementation(service.serverReflectionInfo.path, descriptors, served, metrics));
+    }
   }
 
   get endpoints(): readonly Endpoint[] {
@@ -74,6 +85,11 @@ export class VifplugServer {
       throw err;
     }
     this.health.setAll(ServingStatus.SERVING);
+  }
+
+  /** Re-reads the TLS files (SIGHUP); new connections use them, a failure keeps the old ones. */
+  reloadCertificates(): void {
+    this.config.tls?.reload();
   }
 
   /** Graceful stop; safe to call more than once. */
@@ -111,6 +127,11 @@ export class VifplugServer {
   }
 
   private async bind(address: ListenAddress): Promise<void> {
+    if (address.kind === 'tcp' && this.config.tls === undefined && !isLoopback(address) && !this.config.insecureTcp) {
+      throw new Error(
+        `refusing plaintext TCP on ${address.spec}: anyone who reaches it could plug interfaces; give --tls-cert and --tls-key (and --tls-client-ca), listen on loopback, or pass --insecure-tcp`,
+      );
+    }
     if (address.kind === 'unix') {
       await claimSocketPath(address.path);
       // The socket must never be reachable with looser bits than asked for,
@@ -121,7 +142,7 @@ export class VifplugServer {
       } finally {
         process.umask(umask);
       }
-      const inode = await protectSocket(address.path, this.config.socketMode ?? DEFAULT_SOCKET_MODE);
+      const inode = await protectSocket(address.path, this.config.socketMode ?? DEFAULT_SOCKET_MODE, this.config.socketGroup);
       this.sockets.push({ path: address.path, inode });
       this.bound.push({ address, target: bindTarget(address) });
       return;
@@ -132,8 +153,9 @@ export class VifplugServer {
   }
 
   private bindAsync(address: ListenAddress): Promise<number> {
+    const credentials = address.kind === 'tcp' && this.config.tls !== undefined ? this.config.tls.credentials() : ServerCredentials.createInsecure();
     return new Promise((resolve, reject) => {
-      this.grpc.bindAsync(bindTarget(address), ServerCredentials.createInsecure(), (err, port) => {
+      this.grpc.bindAsync(bindTarget(address), credentials, (err, port) => {
         if (err) reject(new Error(`cannot listen on ${address.spec}: ${err.message}`));
         else resolve(port);
       });

@@ -1,29 +1,38 @@
-import type { Metadata, ServerUnaryCall, handleUnaryCall, sendUnaryData } from '@grpc/grpc-js';
+import { status as Code, type Metadata, type ServerUnaryCall, type handleUnaryCall, type sendUnaryData } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 
+import { RateLimiter } from '../log';
 import { PlugError, newId } from '../registry';
+import { NO_METRICS, type CallEnd, type CallMetrics } from './metrics';
 import { asPlugError, toServiceError } from './status';
 
 /** A service method as plain code: a request in, a response or a thrown error out. */
 export type UnaryHandler<Req, Res> = (request: Req, call: ServerUnaryCall<Req, Res>) => Promise<Res>;
 
-/** What every call shares: where to log, and whether the server is draining. */
+/** What every call shares: where to log and count, and whether the server is draining. */
 export interface EdgeContext {
   readonly logger: Logger;
+  readonly metrics?: CallMetrics;
+  /** Limits repeated failure lines per method and reason. */
+  readonly failures?: RateLimiter;
   isDraining(): boolean;
 }
 
 /**
  * Adapts a plain handler to grpc-js. This is the one place where errors become
  * statuses: whatever the handler throws or rejects with is answered as a
- * status with ErrorInfo, logged once, and never escapes as an unhandled
- * rejection (grpc-js ignores a handler's returned promise).
+ * status with ErrorInfo, counted, logged (rate-limited per method and
+ * reason), and never escapes as an unhandled rejection (grpc-js ignores a
+ * handler's returned promise).
  */
 export function adaptUnary<Req, Res>(path: string, handler: UnaryHandler<Req, Res>, edge: EdgeContext): handleUnaryCall<Req, Res> {
+  const metrics = edge.metrics ?? NO_METRICS;
+  const failures = edge.failures ?? new RateLimiter();
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
     const started = performance.now();
+    const done = metrics.start(path, 'unary');
     if (edge.isDraining()) {
-      fail(path, call, callback, edge, started, draining());
+      fail(path, call, callback, edge, failures, done, started, draining());
       return;
     }
     let answer: Promise<Res>;
@@ -33,8 +42,14 @@ export function adaptUnary<Req, Res>(path: string, handler: UnaryHandler<Req, Re
       answer = Promise.reject(err);
     }
     answer.then(
-      (response) => callback(null, response),
-      (err: unknown) => fail(path, call, callback, edge, started, err),
+      (response) => {
+        callback(null, response);
+        done.end(Code.OK);
+        if (edge.logger.isLevelEnabled('debug')) {
+          edge.logger.debug({ method: path, code: 'OK', requestId: requestId(call.metadata), durationMs: elapsed(started) }, 'call');
+        }
+      },
+      (err: unknown) => fail(path, call, callback, edge, failures, done, started, err),
     );
   };
 }
@@ -44,28 +59,38 @@ function fail<Req, Res>(
   call: ServerUnaryCall<Req, Res>,
   callback: sendUnaryData<Res>,
   edge: EdgeContext,
+  failures: RateLimiter,
+  done: CallEnd,
   started: number,
   err: unknown,
 ): void {
   const error = asPlugError(err);
+  const serviceError = toServiceError(error);
   try {
-    callback(toServiceError(error));
+    callback(serviceError);
   } catch (sendErr) {
     edge.logger.error({ err: sendErr, method: path }, 'could not send an error status');
   }
+  done.end(serviceError.code!);
+  // Provider bugs are always logged with their stack; expected failures are rate-limited.
+  const internal = error.status === 'INTERNAL';
+  const suppressed = internal ? 0 : failures.admit(`${path} ${error.reason}`);
+  if (suppressed === undefined) return;
   const entry = {
     method: path,
     code: error.status,
     reason: error.reason,
     peer: safePeer(call),
     requestId: requestId(call.metadata),
-    durationMs: Math.round((performance.now() - started) * 1000) / 1000,
+    durationMs: elapsed(started),
+    ...(suppressed > 0 ? { suppressedSimilar: suppressed } : {}),
   };
-  if (error.status === 'INTERNAL') {
-    edge.logger.error({ ...entry, err: error.cause ?? error }, error.message);
-  } else {
-    edge.logger.info(entry, error.message);
-  }
+  if (internal) edge.logger.error({ ...entry, err: error.cause ?? error }, error.message);
+  else edge.logger.info(entry, error.message);
+}
+
+function elapsed(started: number): number {
+  return Math.round((performance.now() - started) * 1000) / 1000;
 }
 
 function draining(): PlugError {

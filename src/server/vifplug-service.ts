@@ -1,4 +1,4 @@
-import type { UntypedServiceImplementation, handleUnaryCall } from '@grpc/grpc-js';
+import type { ServerUnaryCall, UntypedServiceImplementation, handleUnaryCall } from '@grpc/grpc-js';
 
 import {
   ProviderKind,
@@ -8,7 +8,7 @@ import {
   type Representor as WireRepresentor,
   type VifPlugServer,
 } from '../gen/vifplug/v1/vifplug';
-import { PlugError, type ProviderInfo, type Registry, type Representor } from '../registry';
+import { PlugError, type CallerContext, type ProviderInfo, type Registry, type Representor } from '../registry';
 import { adaptUnary, type EdgeContext, type UnaryHandler } from './unary';
 import * as valid from './validate';
 
@@ -57,9 +57,9 @@ export function vifPlugHandlers(registry: Registry): VifPlugHandlers {
       return { changed: await registry.run(valid.optionalId(req.instanceId, 'instance_id')) };
     },
 
-    async preparePort(req): Promise<PreparePortResponse> {
+    async preparePort(req, call): Promise<PreparePortResponse> {
       const instanceId = valid.id(req.instanceId, 'instance_id', 'the instance_id that Open returned');
-      const answer = await registry.preparePort(instanceId, valid.portCtxIn(req));
+      const answer = await registry.preparePort(instanceId, valid.portCtxIn(req), callerOf(call));
       if (!answer.plug) {
         return {
           plug: false,
@@ -116,6 +116,15 @@ function wireRepresentor(r: Representor): WireRepresentor {
     source: r.source,
     physPortName: r.physPortName,
     lportOptions: new Map(r.lportOptions),
+  };
+}
+
+/** The caller's deadline and cancellation, as the registry needs them. */
+function callerOf(call: ServerUnaryCall<unknown, unknown>): CallerContext {
+  const deadline = call.getDeadline();
+  return {
+    deadline: deadline instanceof Date ? deadline.getTime() : deadline,
+    isCancelled: () => call.cancelled,
   };
 }
 

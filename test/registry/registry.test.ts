@@ -149,7 +149,7 @@ describe('Registry interleavings', () => {
     p.steps.close.release();
     await close;
     expect(p.calls).toEqual(['init', 'open', 'prepare lsp1', 'destroyCtx lsp1', 'close']);
-    expect(r.stats()).toEqual({ classes: 1, instances: 0, ctxs: 0, inflight: 0 });
+    expect(r.stats()).toEqual({ classes: 1, instances: 0, ctxs: 0, inflight: 0, reapedCtxs: 0 });
     if (answer.plug) expect((await rejection(r.finishPort(answer.ctxId))).reason).toBe('CTX_NOT_FOUND');
   });
 
@@ -201,7 +201,7 @@ describe('Registry interleavings', () => {
     const { instanceId } = await r.open('dummy');
     await r.preparePort(instanceId, port('lsp1'));
     await r.destroyAll();
-    expect(r.stats()).toEqual({ classes: 1, instances: 0, ctxs: 0, inflight: 0 });
+    expect(r.stats()).toEqual({ classes: 1, instances: 0, ctxs: 0, inflight: 0, reapedCtxs: 0 });
     expect(faults).toEqual(['stubborn unregister']);
   });
 });

@@ -1,0 +1,32 @@
+import { createServer, type Server } from 'node:http';
+
+import type { Logger } from 'pino';
+
+import type { ListenAddress } from './listen';
+import type { Metrics } from './metrics';
+
+/**
+ * Serves GET /metrics for Prometheus on a TCP address (Prometheus cannot
+ * scrape a unix socket). Nothing else is served; the body holds no secrets.
+ */
+export async function serveMetrics(address: Extract<ListenAddress, { kind: 'tcp' }>, metrics: Metrics, logger: Logger): Promise<{ server: Server; port: number }> {
+  const server = createServer((req, res) => {
+    if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: scrape /metrics\n');
+      return;
+    }
+    metrics.prometheus.metrics().then(
+      (body) => res.writeHead(200, { 'content-type': metrics.prometheus.contentType }).end(body),
+      (err: unknown) => {
+        logger.error({ err }, 'could not collect metrics');
+        res.writeHead(500, { 'content-type': 'text/plain' }).end('could not collect metrics\n');
+      },
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err) => reject(new Error(`cannot serve metrics on ${address.spec}: ${err.message}`)));
+    server.listen(address.port, address.host, () => resolve());
+  });
+  const bound = server.address();
+  return { server, port: typeof bound === 'object' && bound !== null ? bound.port : address.port };
+}
