@@ -412,7 +412,7 @@ export class Registry {
 
   /** Checks a provider's prepare answer and, if positive, records the ctx. */
   private admit(instance: Instance, ctxIn: PortCtxIn, result: PrepareResult, caller?: CallerContext): PrepareAnswer {
-    if (caller?.isCancelled()) {
+    if (caller !== undefined && (caller.isCancelled() || Date.now() >= caller.deadline)) {
       if (result?.plug === true && ctxIn.opType === 'create' && result.out) {
         const out = result.out;
         void this.quietly(instance.type, 'destroyPortCtx', () => instance.impl.destroyPortCtx?.(ctxIn, out));

@@ -5,7 +5,7 @@ import { Writable } from 'node:stream';
 
 import { VifplugClient } from '../../src/client/client';
 import { createLogger } from '../../src/log';
-import { Registry, type ProviderFactory } from '../../src/registry';
+import { Registry, type ProviderFactory, type RegistryLimits } from '../../src/registry';
 import { parseListen } from '../../src/server/listen';
 import { VifplugServer } from '../../src/server/server';
 import { withTestProviders } from './test-providers';
@@ -39,7 +39,13 @@ export function tempDir(prefix = 'vifplug-test-'): { path: string; remove(): voi
  * providers registered, and a real client connected to it.
  */
 export async function startTestServer(
-  options: { providers?: string[]; builtins?: Map<string, ProviderFactory>; shutdownGraceMs?: number; tcp?: boolean } = {},
+  options: {
+    providers?: string[];
+    builtins?: Map<string, ProviderFactory>;
+    shutdownGraceMs?: number;
+    tcp?: boolean;
+    limits?: Partial<RegistryLimits>;
+  } = {},
 ): Promise<TestServer> {
   const dir = tempDir();
   const socketPath = join(dir.path, 'vifplug.sock');
@@ -52,7 +58,11 @@ export async function startTestServer(
   });
   const logger = createLogger('debug', sink);
   const builtins = options.builtins ?? withTestProviders();
-  const registry = new Registry({ builtins });
+  const registry = new Registry({
+    builtins,
+    limits: options.limits,
+    onFault: (f) => logger.warn({ provider: f.type, operation: f.operation, err: f.error }, 'provider fault'),
+  });
   for (const type of options.providers ?? []) await registry.register(type);
   const listen = [parseListen(`unix://${socketPath}`)];
   if (options.tcp) listen.push(parseListen('127.0.0.1:0'));
