@@ -10,8 +10,8 @@ import { bindTarget, claimSocketPath, isLoopback, protectSocket, releaseSocket, 
 import { NO_METRICS, type CallMetrics } from './metrics';
 import { DescriptorIndex, ReflectionV1AlphaService, ReflectionV1Service, reflectionImplementation } from './reflection';
 import type { CertificateFiles } from './tls';
-import type { EdgeContext } from './unary';
-import { implement, vifPlugHandlers } from './vifplug-service';
+import { implement, tolerant, type EdgeContext } from './unary';
+import { vifPlugHandlers } from './vifplug-service';
 
 export const VIFPLUG_SERVICE = 'vifplug.v1.VifPlug';
 
@@ -65,8 +65,8 @@ export class VifplugServer {
     let index: DescriptorIndex | undefined;
     const descriptors = () => (index ??= DescriptorIndex.served());
     const served = [VIFPLUG_SERVICE, 'grpc.health.v1.Health', 'grpc.reflection.v1.ServerReflection', 'grpc.reflection.v1alpha.ServerReflection'];
-    this.grpc.addService(VifPlugService, implement(VifPlugService, vifPlugHandlers(config.registry), edge));
-    this.grpc.addService(HealthService, this.health.implementation(edge));
+    this.grpc.addService(tolerant(VifPlugService), implement(VifPlugService, vifPlugHandlers(config.registry), edge));
+    this.grpc.addService(tolerant(HealthService), this.health.implementation(edge));
     for (const service of [ReflectionV1Service, ReflectionV1AlphaService]) {
       this.grpc.addService(service, reflectionImplementation(service.serverReflectionInfo.path, descriptors, served, metrics));
     }

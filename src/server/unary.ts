@@ -1,8 +1,16 @@
-import { status as Code, type Metadata, type ServerUnaryCall, type handleUnaryCall, type sendUnaryData } from '@grpc/grpc-js';
+import {
+  status as Code,
+  type Metadata,
+  type ServerUnaryCall,
+  type ServiceDefinition,
+  type UntypedServiceImplementation,
+  type handleUnaryCall,
+  type sendUnaryData,
+} from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 
 import { RateLimiter } from '../log';
-import { PlugError, newId } from '../registry';
+import { PlugError, describeError, newId } from '../registry';
 import { NO_METRICS, type CallEnd, type CallMetrics } from './metrics';
 import { asPlugError, toServiceError } from './status';
 
@@ -35,6 +43,10 @@ export function adaptUnary<Req, Res>(path: string, handler: UnaryHandler<Req, Re
       fail(path, call, callback, edge, failures, done, started, draining());
       return;
     }
+    if (call.request instanceof MalformedRequest) {
+      fail(path, call, callback, edge, failures, done, started, call.request.error());
+      return;
+    }
     let answer: Promise<Res>;
     try {
       answer = handler(call.request, call);
@@ -52,6 +64,53 @@ export function adaptUnary<Req, Res>(path: string, handler: UnaryHandler<Req, Re
       (err: unknown) => fail(path, call, callback, edge, failures, done, started, err),
     );
   };
+}
+
+/** grpc-js implementation of a service whose unary handlers are plain functions. */
+export function implement<S extends Record<string, { path: string }>>(
+  service: S,
+  handlers: { [K in keyof S]: UnaryHandler<never, unknown> },
+  edge: EdgeContext,
+): UntypedServiceImplementation {
+  const impl: UntypedServiceImplementation = {};
+  for (const key of Object.keys(service) as (keyof S & string)[]) {
+    impl[key] = adaptUnary(service[key].path, handlers[key] as UnaryHandler<unknown, unknown>, edge);
+  }
+  return impl;
+}
+
+/** A request whose bytes are not the message they claim to be. */
+class MalformedRequest {
+  constructor(private readonly cause: unknown) {}
+
+  error(): PlugError {
+    return new PlugError('INVALID_ARGUMENT', 'MALFORMED_REQUEST', `the request is not a valid protobuf message of this method: ${describeError(this.cause)}`, {
+      cause: this.cause,
+    });
+  }
+}
+
+/**
+ * The service definition with decoding that cannot throw: grpc-js answers a
+ * request it cannot decode with INTERNAL, which tells the caller "our bug";
+ * decoding failures reach the handler adapter instead and are answered
+ * INVALID_ARGUMENT.
+ */
+export function tolerant<S extends ServiceDefinition>(service: S): S {
+  const out: Record<string, unknown> = {};
+  for (const [key, method] of Object.entries(service)) {
+    out[key] = {
+      ...method,
+      requestDeserialize: (bytes: Buffer) => {
+        try {
+          return method.requestDeserialize(bytes);
+        } catch (err) {
+          return new MalformedRequest(err);
+        }
+      },
+    };
+  }
+  return out as S;
 }
 
 function fail<Req, Res>(

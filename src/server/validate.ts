@@ -16,6 +16,14 @@ export function providerType(value: string, field = 'type'): string {
   return value;
 }
 
+/** Where an out-of-process provider serves; '' for a built-in class. */
+export function endpoint(value: string): string {
+  if (value.length > LIMITS.maxNameLength) {
+    throw invalidField('endpoint', `at most ${LIMITS.maxNameLength} characters, got ${value.length}`);
+  }
+  return value;
+}
+
 /** An id the daemon handed out (instance_id, ctx_id). */
 export function id(value: string, field: string, what: string): string {
   if (value === '') throw missingField(field, what);

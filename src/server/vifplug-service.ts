@@ -1,4 +1,4 @@
-import type { ServerUnaryCall, UntypedServiceImplementation, handleUnaryCall } from '@grpc/grpc-js';
+import type { ServerUnaryCall, handleUnaryCall } from '@grpc/grpc-js';
 
 import {
   ProviderKind,
@@ -9,7 +9,7 @@ import {
   type VifPlugServer,
 } from '../gen/vifplug/v1/vifplug';
 import { PlugError, type CallerContext, type ProviderInfo, type Registry, type Representor } from '../registry';
-import { adaptUnary, type EdgeContext, type UnaryHandler } from './unary';
+import type { UnaryHandler } from './unary';
 import * as valid from './validate';
 
 /** The VifPlug methods as plain async functions over the registry. */
@@ -23,7 +23,7 @@ export function vifPlugHandlers(registry: Registry): VifPlugHandlers {
   return {
     async register(req) {
       const type = valid.providerType(req.type);
-      if (req.endpoint !== '') {
+      if (valid.endpoint(req.endpoint) !== '') {
         throw new PlugError(
           'UNIMPLEMENTED',
           'REMOTE_PROVIDER_UNSUPPORTED',
@@ -136,19 +136,6 @@ function wireInfo(info: ProviderInfo): WireProviderInfo {
     open: info.open,
     instanceId: info.instanceId,
   };
-}
-
-/** grpc-js implementation of a service whose handlers are plain functions. */
-export function implement<S extends Record<string, { path: string }>>(
-  service: S,
-  handlers: { [K in keyof S]: UnaryHandler<never, unknown> },
-  edge: EdgeContext,
-): UntypedServiceImplementation {
-  const impl: UntypedServiceImplementation = {};
-  for (const key of Object.keys(service) as (keyof S & string)[]) {
-    impl[key] = adaptUnary(service[key].path, handlers[key] as UnaryHandler<unknown, unknown>, edge);
-  }
-  return impl;
 }
 
 export { VifPlugService };
