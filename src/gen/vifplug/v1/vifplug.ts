@@ -39,9 +39,22 @@ export const protobufFileName = "vifplug/v1/vifplug.proto";
  *   RESOURCE_EXHAUSTED   a documented limit was reached.
  *   UNIMPLEMENTED        a feature this daemon does not offer.
  *   INTERNAL             a bug in vifplug or in a provider; report it.
+ *   DEADLINE_EXCEEDED    the provider did not answer in time.
  * Reasons common to every RPC: MISSING_FIELD and INVALID_FIELD
- * (INVALID_ARGUMENT, ErrorInfo metadata "field"), DRAINING (UNAVAILABLE),
- * PROVIDER_ERROR (INTERNAL: the provider failed unexpectedly).
+ * (INVALID_ARGUMENT, ErrorInfo metadata "field"), MALFORMED_REQUEST
+ * (INVALID_ARGUMENT: the bytes are not this method's request message),
+ * DRAINING (UNAVAILABLE), PROVIDER_ERROR (INTERNAL: the provider failed
+ * unexpectedly), PROVIDER_TIMEOUT (DEADLINE_EXCEEDED), PROVIDER_BUSY
+ * (RESOURCE_EXHAUSTED: too many calls on one instance; retry shortly).
+ *
+ * Limits (the daemon's defaults; see vifplugd --help): a request message is at
+ * most 1 MiB; a provider type 1-64 characters of [A-Za-z0-9_.-]; ids 64
+ * characters; lport_name, iface_name, iface_type and endpoint 1024
+ * characters; each options map 512 entries, keys 256 and values 4096
+ * characters. At most 100,000 live ctxs (--max-ctx; then RESOURCE_EXHAUSTED,
+ * reason CTX_LIMIT); a ctx not released within 300 s (--ctx-ttl) is reaped
+ * and then NOT_FOUND; 1024 concurrent calls per provider instance
+ * (--max-provider-calls); 10 s per provider callback (--provider-timeout).
  *
  * Deadlines: every call is answered from memory; clients should set a
  * deadline of a few seconds (PreparePort on hardware providers may refresh
