@@ -42,8 +42,13 @@ async function main(): Promise<number> {
     process.once('SIGINT', () => resolve('SIGINT'));
   });
   let server: VifplugServer | undefined;
+  let metrics: Metrics | undefined;
   const registry = new Registry({
-    builtins: builtinProviders({ ...config, logger }),
+    builtins: builtinProviders({
+      ...config,
+      logger,
+      onRefreshed: (provider, seconds, ok) => metrics?.refreshed(provider, seconds, ok ? 'ok' : 'error'),
+    }),
     onFault: ({ type, operation, error }) => logger.warn({ provider: type, operation, err: error }, `provider "${type}" failed in ${operation}`),
     limits: {
       maxCtxs: config.maxCtxs,
@@ -69,7 +74,7 @@ async function main(): Promise<number> {
         throw new Error(`cannot register provider "${type}": ${describeError(err)}`, { cause: err });
       });
     }
-    const metrics = config.metricsListen === undefined ? undefined : new Metrics(registry);
+    metrics = config.metricsListen === undefined ? undefined : new Metrics(registry);
     server = new VifplugServer({
       registry,
       listen: config.listen,

@@ -1,0 +1,272 @@
+/**
+ * Keeps the lookup index current: full re-reads, one at a time, triggered by
+ * Run, by lookup misses (rate-limited), by monitor events (debounced) and by
+ * the periodic resync. A refresh replaces the index as a whole; it never
+ * patches it from an event, so a lost or reordered event costs at most a
+ * delay, never a wrong table.
+ *
+ * It also carries the rename guard. A representor whose netdev first appears
+ * while we run, under a kernel-assigned name (eth<N>), is usually renamed by
+ * udev moments later (fixture 16: eth6 becomes enp6s0f0npf0sf88); plugging it
+ * under the old name would create an OVS port that breaks on the rename.
+ * ovn-vif refuses such ports until it sees a udev "move" event, forever if
+ * none comes (udev rules that keep eth names, a missed event). Here the port
+ * is refused with UNAVAILABLE only during a settle window after it was first
+ * seen, then accepted under whatever name it has. Netdevs present at start-up
+ * are trusted: they have had time to be renamed.
+ */
+
+import type { Logger } from 'pino';
+
+import { RateLimiter } from '../../log';
+import type { DevlinkSource } from './devlink';
+import { buildInventory, type PortEntry } from './inventory';
+import { LookupIndex } from './lookup-index';
+import { ProcessMonitor } from './monitor';
+import { collectSnapshot } from './snapshot';
+import type { SysfsReader } from './sysfs';
+
+export interface MonitorCommand {
+  readonly name: string;
+  readonly bin: string;
+  readonly args: readonly string[];
+  readonly isEvent: (line: string) => boolean;
+  readonly isUnsupported: (stderr: string) => boolean;
+}
+
+export interface LiveInventoryOptions {
+  readonly devlink: DevlinkSource;
+  readonly sysfs: SysfsReader;
+  readonly logger: Logger;
+  readonly now: () => number;
+  /** How long a newly seen eth<N> netdev is left to udev before it is plugged under that name. */
+  readonly settleMs: number;
+  /** Lookup misses re-read the hardware at most this often. */
+  readonly missRefreshIntervalMs: number;
+  /** Events are gathered this long before one refresh. */
+  readonly debounceMs: number;
+  /** Periodic full re-read; 0 disables. */
+  readonly resyncIntervalMs: number;
+  readonly monitors: readonly MonitorCommand[];
+  readonly monitorRestartMs: number;
+  /** Told how long each full re-read took and whether it succeeded (metrics). */
+  readonly onRefreshed?: (seconds: number, ok: boolean) => void;
+}
+
+/** Kernel-assigned names that udev typically replaces. */
+const KERNEL_NAME_RE = /^eth[0-9]+$/;
+
+interface Sighting {
+  readonly at: number;
+  /** Seen after start-up (the first refresh). */
+  readonly runtime: boolean;
+}
+
+export class LiveInventory {
+  private current: LookupIndex | undefined;
+  private _generation = 0;
+  private inFlight: Promise<void> | undefined;
+  private again = false;
+  private stopped = false;
+  private started = false;
+  private debounceTimer: NodeJS.Timeout | undefined;
+  private resyncTimer: NodeJS.Timeout | undefined;
+  private missRefresh: Promise<void> | undefined;
+  private missRefreshAt = 0;
+  private devlinkWorked = false;
+  private devlinkProblem: string | undefined;
+  private readonly sightings = new Map<string, Sighting>();
+  private readonly monitors: ProcessMonitor[] = [];
+  private readonly limiter: RateLimiter;
+
+  constructor(private readonly options: LiveInventoryOptions) {
+    // One line per kind of trouble per minute: they recur on every refresh.
+    this.limiter = new RateLimiter(60_000, 1, 1_000, options.now);
+  }
+
+  /** The current index; start() must have succeeded. */
+  get index(): LookupIndex {
+    if (this.current === undefined) throw new Error('the representor inventory has not been read yet');
+    return this.current;
+  }
+
+  /** Bumped whenever a refresh changes the index's records. */
+  get generation(): number {
+    return this._generation;
+  }
+
+  /**
+   * Monitors first, then the first full read, so that a change during the
+   * read still triggers a follow-up refresh. Throws when the sysfs root is
+   * unusable; devlink problems only degrade to sysfs.
+   */
+  async start(): Promise<void> {
+    for (const command of this.options.monitors) {
+      const monitor = new ProcessMonitor({
+        ...command,
+        logger: this.options.logger,
+        restartDelayMs: this.options.monitorRestartMs,
+        onEvent: () => this.requestRefresh(),
+        onRestart: () => this.requestRefresh(),
+      });
+      this.monitors.push(monitor);
+      monitor.start();
+    }
+    try {
+      await this.refreshShared();
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+    this.started = true;
+    if (this.options.resyncIntervalMs > 0) {
+      this.resyncTimer = setInterval(() => this.refreshSoon(), this.options.resyncIntervalMs);
+      this.resyncTimer.unref();
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.debounceTimer !== undefined) clearTimeout(this.debounceTimer);
+    if (this.resyncTimer !== undefined) clearInterval(this.resyncTimer);
+    this.debounceTimer = this.resyncTimer = undefined;
+    await Promise.all(this.monitors.map((m) => m.stop()));
+    // Let a refresh in flight finish, so nothing touches the host after stop().
+    await this.inFlight?.catch(() => undefined);
+  }
+
+  /** A full re-read, shared with one already in flight; failures are logged and keep the previous index. */
+  refresh(): Promise<void> {
+    return this.refreshShared().catch((err: unknown) => this.logFailure(err));
+  }
+
+  /**
+   * A re-read on a lookup miss: at most one per missRefreshIntervalMs;
+   * concurrent misses share it, later ones within the interval get the index
+   * as it is.
+   */
+  refreshAfterMiss(): Promise<void> {
+    const now = this.options.now();
+    if (this.missRefresh !== undefined && now - this.missRefreshAt < this.options.missRefreshIntervalMs) return this.missRefresh;
+    this.missRefreshAt = now;
+    this.missRefresh = this.refresh();
+    return this.missRefresh;
+  }
+
+  /** For events: one refresh after a short quiet period, however many events arrive. */
+  requestRefresh(): void {
+    if (this.stopped || this.debounceTimer !== undefined) return;
+    this.debounceTimer = setTimeout(() => {
+      this.debounceTimer = undefined;
+      this.refreshSoon();
+    }, this.options.debounceMs);
+    this.debounceTimer.unref();
+  }
+
+  /** Starts a refresh now, or right after the one in flight (which may have read the old state). */
+  private refreshSoon(): void {
+    if (this.stopped) return;
+    if (this.inFlight !== undefined) this.again = true;
+    else void this.refresh();
+  }
+
+  private refreshShared(): Promise<void> {
+    if (this.inFlight !== undefined) return this.inFlight;
+    const started = performance.now();
+    const report = (ok: boolean) => this.options.onRefreshed?.((performance.now() - started) / 1000, ok);
+    const refresh = this.readAndIndex().then(
+      () => report(true),
+      (err: unknown) => {
+        report(false);
+        throw err;
+      },
+    ).finally(() => {
+      this.inFlight = undefined;
+      if (this.again && !this.stopped) {
+        this.again = false;
+        void this.refresh();
+      }
+    });
+    this.inFlight = refresh;
+    return refresh;
+  }
+
+  private async readAndIndex(): Promise<void> {
+    const snapshot = await collectSnapshot(this.options.devlink, this.options.sysfs);
+    if (this.stopped && this.started) return;
+    const { logger } = this.options;
+    if (snapshot.devlink.ok) {
+      if (this.devlinkProblem !== undefined) logger.info('devlink works again; using devlink and sysfs');
+      this.devlinkWorked = true;
+      this.devlinkProblem = undefined;
+    } else {
+      const error = snapshot.devlink.error;
+      if (error.transient && this.devlinkWorked) {
+        // Keep the last good picture: sysfs alone lacks the DPU's function MACs.
+        throw new Error(`${error.message}; keeping the previous inventory`);
+      }
+      if (this.devlinkProblem !== error.message) {
+        logger.warn({ devlink: error.kind }, `devlink unavailable (${error.message}); representors are found through sysfs only`);
+      }
+      this.devlinkProblem = error.message;
+    }
+    for (const warning of snapshot.warnings) {
+      const suppressed = this.limiter.admit(`warning:${warning}`);
+      if (suppressed !== undefined) logger.warn(suppressed > 0 ? { suppressed } : {}, warning);
+    }
+    // Building for 16k ports takes some tens of milliseconds per step; give
+    // waiting lookups and RPCs a turn between the steps.
+    await yieldToEventLoop();
+    const inventory = buildInventory(snapshot);
+    await yieldToEventLoop();
+    const now = this.options.now();
+    const seen = new Set<string>();
+    for (const entry of inventory.entries) {
+      if (entry.netdev === '') continue;
+      const key = sightingKey(entry);
+      seen.add(key);
+      if (!this.sightings.has(key)) this.sightings.set(key, { at: now, runtime: this.current !== undefined });
+    }
+    for (const key of this.sightings.keys()) if (!seen.has(key)) this.sightings.delete(key);
+    const index = LookupIndex.build(inventory, { pendingUntil: (entry) => this.pendingUntil(entry) });
+    const changed = this.current === undefined || index.fingerprint !== this.current.fingerprint;
+    this.current = index;
+    if (changed) {
+      this._generation++;
+      logger.info(
+        {
+          ports: index.records.length,
+          pfs: index.anchorCount,
+          selectable: index.records.filter((r) => r.lportOptions.size > 0).length,
+          devlink: index.devlinkAvailable,
+        },
+        'representor inventory updated',
+      );
+    }
+  }
+
+  private pendingUntil(entry: PortEntry): number {
+    if (!KERNEL_NAME_RE.test(entry.netdev)) return 0;
+    const sighting = this.sightings.get(sightingKey(entry));
+    return sighting !== undefined && sighting.runtime ? sighting.at + this.options.settleMs : 0;
+  }
+
+  private logFailure(err: unknown): void {
+    const suppressed = this.limiter.admit('refresh-failed');
+    if (suppressed !== undefined) {
+      this.options.logger.warn(
+        { suppressed },
+        `representor refresh failed, the previous inventory stays in use: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
+  }
+}
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** A netdev under a port: a new name, or the same name on another port, is a new sighting. */
+function sightingKey(entry: PortEntry): string {
+  return `${entry.key}\n${entry.netdev}`;
+}

@@ -1,0 +1,256 @@
+/**
+ * The index that answers a lookup in O(1) without I/O: a map from PF MAC to
+ * the PFs that have it, each holding maps from VF / SF number to ports. Built
+ * from an inventory (pure), replaced as a whole on refresh.
+ *
+ * It also produces the listing (ListRepresentors) and a fingerprint by which a
+ * refresh tells whether anything a controller cares about changed.
+ */
+
+import { PlugError } from '../../registry/errors';
+import type { Representor } from '../../registry/provider';
+import type { Anchor, Inventory, PortEntry } from './inventory';
+import { capList, describeAnchor, describePort, describeSearch, summariseNumbers } from './messages';
+import { compareStrings, withoutUndefined } from './objects';
+import { describeFunction, optionsFor, SF_NUM_OPTION, VF_NUM_OPTION, type FunctionSelector, type LookupRequest } from './options';
+
+export type LookupOutcome =
+  | { readonly found: true; readonly entry: PortEntry }
+  | {
+      readonly found: false;
+      readonly error: PlugError;
+      /** Whether re-reading the hardware might change the answer (worth a refresh before answering). */
+      readonly refreshMayHelp: boolean;
+    };
+
+export interface IndexOptions {
+  /**
+   * Until when a port's netdev name is expected to change (0 = settled); see
+   * live-inventory.ts for the rename guard.
+   */
+  readonly pendingUntil?: (entry: PortEntry) => number;
+}
+
+/** How long to suggest waiting for a port that has no netdev yet. */
+export const NOT_READY_RETRY_MS = 1_000;
+
+export class LookupIndex {
+  /** The Representor records, sorted by device, port index and netdev. */
+  readonly records: readonly Representor[];
+  /** Equal for two indexes iff their records are equal. */
+  readonly fingerprint: string;
+
+  private readonly byMac = new Map<string, Anchor[]>();
+  private readonly pending = new Map<string, number>();
+  private readonly pendingTimes: number[];
+
+  private constructor(
+    private readonly inventory: Inventory,
+    options: IndexOptions,
+  ) {
+    for (const anchor of inventory.anchors) {
+      const list = this.byMac.get(anchor.mac);
+      if (list === undefined) this.byMac.set(anchor.mac, [anchor]);
+      else list.push(anchor);
+    }
+    for (const list of this.byMac.values()) list.sort((a, b) => a.tier - b.tier);
+    if (options.pendingUntil !== undefined) {
+      for (const entry of inventory.entries) {
+        const until = options.pendingUntil(entry);
+        if (until > 0) this.pending.set(entry.key, until);
+      }
+    }
+    this.pendingTimes = [...this.pending.values()].sort((a, b) => a - b);
+    this.records = this.buildRecords();
+    this.fingerprint = this.records.map(recordFingerprint).join('\n');
+  }
+
+  static build(inventory: Inventory, options: IndexOptions = {}): LookupIndex {
+    return new LookupIndex(inventory, options);
+  }
+
+  get devlinkAvailable(): boolean {
+    return this.inventory.devlinkAvailable;
+  }
+
+  get anchorCount(): number {
+    return this.inventory.anchors.length;
+  }
+
+  /** Whether some port's rename window ended in (from, to]: its lookups now succeed. */
+  settledBetween(from: number, to: number): boolean {
+    return this.pendingTimes.some((t) => t > from && t <= to);
+  }
+
+  lookup(request: LookupRequest, now: number): LookupOutcome {
+    const anchors = this.byMac.get(request.pfMac);
+    if (anchors === undefined) return this.noPf(request);
+    const best = anchors.filter((a) => a.tier === anchors[0]!.tier);
+    if (best.length > 1) {
+      return fail(request, {
+        status: 'FAILED_PRECONDITION',
+        reason: 'REPRESENTOR_AMBIGUOUS',
+        message: `pf-mac ${request.pfMac} is ambiguous: ${capList(best.map((a) => describeAnchor(a)))} all have it (bonded or VF-LAG ports can share a MAC); refusing to guess which PF is meant`,
+        metadata: { candidates: capList(best.map((a) => a.port.key)) },
+      });
+    }
+    const anchor = best[0]!;
+    const candidates = this.candidates(anchor, request.fn);
+    if (candidates === undefined) {
+      return fail(request, {
+        status: 'NOT_FOUND',
+        reason: 'REPRESENTOR_NOT_FOUND',
+        message: `pf-mac ${request.pfMac} is the local ${describeAnchor(anchor)}: a switchdev host has no separate PF representor (the uplink ${anchor.port.netdev} is the PF itself); set ${VF_NUM_OPTION} or ${SF_NUM_OPTION} to plug a VF or SF representor`,
+        metadata: deviceMetadata(anchor),
+      });
+    }
+    if (candidates.length === 0) return this.noFunction(request, anchor);
+    if (candidates.length > 1) {
+      return fail(request, {
+        status: 'FAILED_PRECONDITION',
+        reason: 'REPRESENTOR_AMBIGUOUS',
+        message: `${describeFunction(request.fn)} of ${describeAnchor(anchor)} is ambiguous: ${capList(candidates.map(describePort))} all match; refusing to guess`,
+        metadata: { ...deviceMetadata(anchor), candidates: capList(candidates.map((c) => c.netdev || c.key)) },
+      });
+    }
+    const entry = candidates[0]!;
+    if (entry.netdev === '') {
+      return fail(request, {
+        status: 'UNAVAILABLE',
+        reason: 'REPRESENTOR_NOT_READY',
+        message: `${describeFunction(request.fn)} of ${describeAnchor(anchor)} is devlink port ${entry.key}, which has no netdev yet (type ${entry.type ?? 'unknown'}): the representor is being created, or its netdev lives in another network namespace; retry later`,
+        metadata: { ...deviceMetadata(anchor), port: entry.key },
+        retryAfterMs: NOT_READY_RETRY_MS,
+        // A re-read may find the netdev registered since.
+        refreshMayHelp: true,
+      });
+    }
+    const until = this.pending.get(entry.key) ?? 0;
+    if (until > now) {
+      return fail(request, {
+        status: 'UNAVAILABLE',
+        reason: 'REPRESENTOR_RENAME_PENDING',
+        message: `${describeFunction(request.fn)} of ${describeAnchor(anchor)} is ${describePort(entry)}, a kernel-assigned name that appeared moments ago and that udev is likely about to rename; retry in ${until - now} ms`,
+        metadata: { ...deviceMetadata(anchor), netdev: entry.netdev },
+        retryAfterMs: until - now,
+      });
+    }
+    return { found: true, entry };
+  }
+
+  /** undefined: the anchor's shape has no such function (a host's PF representor). */
+  private candidates(anchor: Anchor, fn: FunctionSelector): readonly PortEntry[] | undefined {
+    if (fn.kind === 'pf') return anchor.pfReps;
+    return (fn.kind === 'vf' ? anchor.vfs : anchor.sfs).get(fn.num) ?? [];
+  }
+
+  private noPf(request: LookupRequest): LookupOutcome {
+    const seen = [...this.inventory.anchors]
+      .sort((a, b) => compareStrings(a.mac, b.mac))
+      .map((a) => `${a.mac} (${describeAnchor(a)})`);
+    let message = seen.length > 0 ? `no PF has MAC ${request.pfMac}; PFs seen: ${capList(seen)}` : `no PF has MAC ${request.pfMac}; no PF with a MAC was seen at all`;
+    const { pfsWithoutMac, virtualPorts } = this.inventory;
+    if (pfsWithoutMac.length > 0) {
+      message += `; pcipf ports without a MAC (hw_addr 00:00:00:00:00:00 and no smart_nic compat file): ${capList(pfsWithoutMac.map(describePort))}`;
+    }
+    if (virtualPorts > 0) {
+      message += `; ${virtualPorts} devlink port(s) have flavour virtual, as on the host side of a SmartNIC/DPU: plug there, on the DPU, with this PF MAC`;
+    }
+    if (!this.inventory.devlinkAvailable) message += ` (sysfs only: ${this.inventory.devlinkProblem ?? 'devlink unavailable'})`;
+    return fail(request, { status: 'NOT_FOUND', reason: 'REPRESENTOR_NOT_FOUND', message, metadata: {}, refreshMayHelp: true });
+  }
+
+  private noFunction(request: LookupRequest, anchor: Anchor): LookupOutcome {
+    const fn = request.fn;
+    let message: string;
+    if (fn.kind === 'pf') {
+      message = `no PF representor (phys_port_name c<N>pf${anchor.pfnum ?? '<N>'}) under ${anchor.devices.join(' + ')} for ${describeAnchor(anchor)}, MAC ${anchor.mac}`;
+    } else {
+      const present = summariseNumbers((fn.kind === 'vf' ? anchor.vfs : anchor.sfs).keys());
+      message = `no ${describeSearch(anchor, fn.kind, fn.num)} (${describeAnchor(anchor, false)}, MAC ${anchor.mac}); present: ${present}`;
+    }
+    return fail(request, { status: 'NOT_FOUND', reason: 'REPRESENTOR_NOT_FOUND', message, metadata: deviceMetadata(anchor), refreshMayHelp: true });
+  }
+
+  private buildRecords(): Representor[] {
+    // A port is selectable by the options that look it up, and by nothing else:
+    // the listing is derived from the lookup, so they cannot disagree.
+    const selection = new Map<string, { pfMac: string; options: Map<string, string> }>();
+    const owner = new Map<string, string>();
+    const anchors = [...this.inventory.anchors].sort((a, b) => a.tier - b.tier || compareStrings(a.mac, b.mac));
+    for (const anchor of anchors) {
+      // The same steps as lookup(): the MAC must name this PF alone, and the
+      // function exactly one port (ready or not: the options do select it).
+      const rivals = this.byMac.get(anchor.mac)!;
+      const unique = rivals.filter((a) => a.tier === rivals[0]!.tier).length === 1 && rivals[0] === anchor;
+      const claims: [FunctionSelector, readonly PortEntry[]][] = [];
+      if (anchor.pfReps !== undefined) claims.push([{ kind: 'pf' }, anchor.pfReps]);
+      for (const [num, list] of anchor.vfs) claims.push([{ kind: 'vf', num }, list]);
+      for (const [num, list] of anchor.sfs) claims.push([{ kind: 'sf', num }, list]);
+      for (const [fn, list] of claims) {
+        for (const entry of list) if (!owner.has(entry.key)) owner.set(entry.key, anchor.mac);
+        if (!unique || list.length !== 1 || selection.has(list[0]!.key)) continue;
+        selection.set(list[0]!.key, { pfMac: anchor.mac, options: optionsFor(anchor.mac, fn) });
+      }
+    }
+    const records = this.inventory.entries.map((entry): Representor => {
+      const chosen = selection.get(entry.key);
+      return withoutUndefined({
+        netdev: entry.netdev,
+        ifindex: entry.ifindex,
+        flavour: entry.flavour,
+        device: entry.device,
+        portIndex: entry.portIndex,
+        controller: entry.controller,
+        pfnum: entry.pfnum,
+        vfnum: entry.vfnum,
+        sfnum: entry.sfnum,
+        external: entry.external,
+        pfMac: chosen?.pfMac ?? owner.get(entry.key) ?? '',
+        source: entry.source,
+        physPortName: entry.physPortName,
+        lportOptions: chosen?.options ?? new Map<string, string>(),
+      });
+    });
+    return records.sort(compareRecords);
+  }
+}
+
+function compareRecords(a: Representor, b: Representor): number {
+  return (
+    compareStrings(a.device, b.device) ||
+    (a.portIndex ?? Number.MAX_SAFE_INTEGER) - (b.portIndex ?? Number.MAX_SAFE_INTEGER) ||
+    compareStrings(a.netdev, b.netdev) ||
+    compareStrings(a.source, b.source)
+  );
+}
+
+/** Every field of a record, in a fixed order (cheaper than JSON.stringify on 16k records). */
+function recordFingerprint(r: Representor): string {
+  return [r.netdev, r.ifindex, r.flavour, r.device, r.portIndex, r.controller, r.pfnum, r.vfnum, r.sfnum, r.external, r.pfMac, r.source, r.physPortName, ...r.lportOptions.values()].join('\t');
+}
+
+function deviceMetadata(anchor: Anchor): Record<string, string> {
+  return anchor.devices.length > 0 ? { device: anchor.devices.join(',') } : {};
+}
+
+interface Failure {
+  readonly status: 'NOT_FOUND' | 'FAILED_PRECONDITION' | 'UNAVAILABLE';
+  readonly reason: string;
+  readonly message: string;
+  readonly metadata: Record<string, string>;
+  readonly retryAfterMs?: number;
+  /** Whether re-reading the hardware might change the answer (default false). */
+  readonly refreshMayHelp?: boolean;
+}
+
+function fail(request: LookupRequest, failure: Failure): LookupOutcome {
+  const fn = request.fn;
+  const fnMetadata: Record<string, string> = fn.kind === 'vf' ? { vf_num: String(fn.num) } : fn.kind === 'sf' ? { sf_num: String(fn.num) } : {};
+  const error = new PlugError(failure.status, failure.reason, failure.message, {
+    metadata: { pf_mac: request.pfMac, ...fnMetadata, ...failure.metadata },
+    ...(failure.retryAfterMs === undefined ? {} : { retryAfterMs: failure.retryAfterMs }),
+  });
+  return { found: false, error, refreshMayHelp: failure.refreshMayHelp ?? false };
+}
+

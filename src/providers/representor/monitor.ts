@@ -1,0 +1,173 @@
+/**
+ * Long-running event sources: `devlink monitor port` and `ip -o monitor link`
+ * as child processes (no shell). Their output only says "something changed";
+ * the provider then re-reads everything, so the parsing here is deliberately
+ * minimal and a garbled line can at worst cause one extra refresh.
+ *
+ * A child that dies is restarted with exponential backoff (events may have
+ * been lost meanwhile, so a restart also asks for a refresh). A missing
+ * executable or a kernel without the facility is logged once and given up:
+ * the periodic resync, Run and lookup misses still keep the index current.
+ */
+
+import { spawn, type ChildProcess } from 'node:child_process';
+
+import type { Logger } from 'pino';
+
+export interface MonitorOptions {
+  /** For logs, e.g. "devlink monitor". */
+  readonly name: string;
+  readonly bin: string;
+  readonly args: readonly string[];
+  /** Whether an output line reports a change. */
+  readonly isEvent: (line: string) => boolean;
+  /** stderr text meaning the facility is missing (restarting cannot help). */
+  readonly isUnsupported: (stderr: string) => boolean;
+  readonly onEvent: () => void;
+  /** Called after a restart: events may have been lost while the child was down. */
+  readonly onRestart: () => void;
+  readonly logger: Logger;
+  readonly restartDelayMs?: number;
+  readonly maxRestartDelayMs?: number;
+}
+
+/** A line longer than this is not a monitor event line; it is dropped (and counted as a change). */
+export const MAX_LINE_BYTES = 64 * 1024;
+const MAX_STDERR_BYTES = 4 * 1024;
+const STOP_GRACE_MS = 2_000;
+
+export type MonitorState = 'idle' | 'running' | 'waiting' | 'given-up' | 'stopped';
+
+export class ProcessMonitor {
+  private child: ChildProcess | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private failures = 0;
+  private startedAt = 0;
+  private started = false;
+  private _state: MonitorState = 'idle';
+
+  constructor(private readonly options: MonitorOptions) {}
+
+  get state(): MonitorState {
+    return this._state;
+  }
+
+  /** The running child's pid (for diagnostics and tests). */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  start(): void {
+    if (this._state !== 'idle') return;
+    this.launch();
+  }
+
+  /** Stops the child (SIGTERM, then SIGKILL) and any pending restart. */
+  async stop(): Promise<void> {
+    this._state = 'stopped';
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    const child = this.child;
+    this.child = undefined;
+    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      const kill = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
+      child.once('close', () => {
+        clearTimeout(kill);
+        resolve();
+      });
+      child.kill('SIGTERM');
+    });
+  }
+
+  private launch(): void {
+    const { bin, args, logger, name } = this.options;
+    const restart = this.started;
+    this.started = true;
+    this._state = 'running';
+    this.startedAt = performance.now();
+    let child: ChildProcess;
+    try {
+      child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], shell: false, windowsHide: true });
+    } catch (err) {
+      this.giveUp(`cannot start "${bin}": ${String(err)}`);
+      return;
+    }
+    this.child = child;
+    let stderr = '';
+    let partial = '';
+    let discarding = false;
+    child.stdout!.setEncoding('utf8');
+    child.stderr!.setEncoding('utf8');
+    child.stdout!.on('data', (chunk: string) => {
+      const lines = (partial + chunk).split('\n');
+      partial = lines.pop() ?? '';
+      let changed = false;
+      for (const line of lines) {
+        if (discarding) {
+          discarding = false;
+          continue;
+        }
+        if (this.options.isEvent(line)) changed = true;
+      }
+      if (partial.length > MAX_LINE_BYTES) {
+        partial = '';
+        discarding = true;
+        changed = true;
+      }
+      if (changed) this.options.onEvent();
+    });
+    child.stderr!.on('data', (chunk: string) => {
+      stderr = (stderr + chunk).slice(-MAX_STDERR_BYTES);
+    });
+    child.once('spawn', () => {
+      logger.debug({ monitor: name, pid: child.pid }, `${name} started`);
+      if (restart) this.options.onRestart();
+    });
+    child.once('error', (err: NodeJS.ErrnoException) => {
+      // Spawn failures: no 'close' follows when the process never started.
+      if (err.code === 'ENOENT' || err.code === 'EACCES') {
+        this.giveUp(`"${bin}" ${err.code === 'ENOENT' ? 'not found' : 'is not executable'}`);
+      }
+    });
+    child.once('close', (code, signal) => {
+      if (this.child === child) this.child = undefined;
+      if (this._state === 'stopped' || this._state === 'given-up') return;
+      if (this.options.isUnsupported(stderr)) {
+        this.giveUp(stderr.trim().split('\n')[0] ?? 'unsupported');
+        return;
+      }
+      this.scheduleRestart(code === null ? `killed by ${signal}` : `exited with status ${code}`, stderr);
+    });
+  }
+
+  private scheduleRestart(how: string, stderr: string): void {
+    const base = this.options.restartDelayMs ?? 1_000;
+    const max = this.options.maxRestartDelayMs ?? 60_000;
+    // A child that ran for a while was healthy: start the backoff over.
+    if (performance.now() - this.startedAt > max) this.failures = 0;
+    const delay = Math.min(max, base * 2 ** Math.min(this.failures, 16));
+    this.failures++;
+    this._state = 'waiting';
+    const detail = stderr.trim().split('\n')[0]?.slice(0, 200);
+    this.options.logger.warn(
+      { monitor: this.options.name, restartInMs: delay },
+      `${this.options.name} ${how}${detail ? ` (${detail})` : ''}; restarting in ${delay} ms`,
+    );
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      if (this._state === 'waiting') this.launch();
+    }, delay);
+    this.timer.unref();
+  }
+
+  private giveUp(why: string): void {
+    if (this._state === 'given-up' || this._state === 'stopped') return;
+    this._state = 'given-up';
+    this.child = undefined;
+    this.options.logger.warn(
+      { monitor: this.options.name },
+      `${this.options.name} not available (${why}); hardware changes are picked up by Run, lookup misses and the periodic resync instead`,
+    );
+  }
+}

@@ -1,0 +1,38 @@
+/**
+ * Checks on names that come from the host (sysfs directory entries, devlink
+ * output) before they are used in a filesystem path. A kernel never produces
+ * a name that fails them; a broken or hostile devlink, or a tree that is not
+ * sysfs, might.
+ */
+
+/** Linux's IFNAMSIZ: a netdev name has at most 15 bytes. */
+const IFNAMSIZ = 16;
+
+/** The kernel's dev_valid_name(): 1..15 bytes, not "." or "..", no "/", ":" or whitespace. */
+export function isIfName(name: string): boolean {
+  if (name.length === 0 || Buffer.byteLength(name) >= IFNAMSIZ) return false;
+  if (name === '.' || name === '..') return false;
+  return !/[/:\s\x00]/.test(name);
+}
+
+/**
+ * A PCI address (domain:bus:device.function) as sysfs spells it. The domain
+ * is usually 4 hex digits but can be longer (Intel VMD uses 10000:..).
+ */
+const PCI_ADDRESS_RE = /^[0-9a-f]{4,8}:[0-9a-f]{2}:[01][0-9a-f]\.[0-7]$/;
+
+export function isPciAddress(name: string): boolean {
+  return PCI_ADDRESS_RE.test(name);
+}
+
+/** The PCI function number (the digit after the dot) of a PCI address. */
+export function pciFunction(address: string): number {
+  return Number(address.slice(address.lastIndexOf('.') + 1));
+}
+
+/** An auxiliary-bus device name such as mlx5_core.sf.2 or mlx5_core.eth.0. */
+const AUX_DEVICE_RE = /^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)+\.[0-9]+$/;
+
+export function isAuxDevice(name: string): boolean {
+  return AUX_DEVICE_RE.test(name);
+}

@@ -1,0 +1,157 @@
+import { describe, expect, it } from 'vitest';
+
+import { DevlinkJsonError, parseDevlinkPortsJson, parseHandle } from '../../../src/providers/representor/devlink-ports';
+import { devlinkJsonFromText, devlinkTextFromJson, parseDevlinkText, readFixture } from '../../helpers/fake-host';
+
+/** The JSON fixture without its "# source:" line. */
+function jsonFixture(name: string): string {
+  return readFixture(name).split('\n').slice(1).join('\n');
+}
+
+describe('parseDevlinkPortsJson', () => {
+  it('reads the real `devlink -jp port show` output of fixture 06', () => {
+    const { ports, warnings } = parseDevlinkPortsJson(jsonFixture('06-mlx5-external-controller-vf-json.txt'));
+    expect(warnings).toEqual([]);
+    expect(ports).toEqual([
+      {
+        handle: 'pci/0000:06:00.0/2',
+        device: 'pci/0000:06:00.0',
+        bus: 'pci',
+        deviceName: '0000:06:00.0',
+        index: 2,
+        type: 'eth',
+        netdev: 'ens2f0c1pf0vf1',
+        flavour: 'pcivf',
+        controller: 1,
+        pfnum: 0,
+        vfnum: 1,
+        external: true,
+        splittable: false,
+        hwAddr: '00:00:00:00:00:00',
+      },
+    ]);
+  });
+
+  it('agrees with the text form of the same port (fixture 05), through the test converter', () => {
+    const fromText = parseDevlinkPortsJson(JSON.stringify(devlinkJsonFromText(readFixture('05-mlx5-external-controller-vf-text.txt'))));
+    expect(fromText).toEqual(parseDevlinkPortsJson(jsonFixture('06-mlx5-external-controller-vf-json.txt')));
+  });
+
+  it.each([
+    ['01-mlx5-cx6-host-switchdev-devlink-port.txt', 2],
+    ['02-ice-e810-devlink-port-show.txt', 6],
+    ['04-ice-e810-4vf-underscore-rep-names.txt', 5],
+    ['05-mlx5-external-controller-vf-text.txt', 1],
+    ['07-bluefield-arm-sf-external-controller.txt', 3],
+    ['09a-hypervisor-side-vf-virtual-flavour.txt', 10],
+    ['12-mlx5-uplink-port-pci-vs-auxiliary-6.1-vs-6.5.txt', 4],
+    ['14-devlink-monitor-port-sf-lifecycle.txt', 0],
+    ['15a-netdevsim-devlink-port-before-fix.txt', 5],
+    ['15b-netdevsim-devlink-port-after-fix.txt', 5],
+    ['16-mlx5-local-sf-add-and-udev-name.txt', 2],
+  ])('understands every port of %s', (fixture, count) => {
+    const { ports, warnings } = parseDevlinkPortsJson(JSON.stringify(devlinkJsonFromText(readFixture(fixture))));
+    expect(warnings).toEqual([]);
+    expect(ports).toHaveLength(count);
+    for (const port of ports) {
+      expect(port.flavour).toMatch(/^(physical|pcipf|pcivf|pcisf|virtual)$/);
+      expect(`${port.device}/${port.index}`).toBe(port.handle);
+    }
+  });
+
+  it('keeps attributes old kernels omit optional (fixtures 09a, 15a)', () => {
+    const { ports } = parseDevlinkPortsJson(JSON.stringify(devlinkJsonFromText(readFixture('15a-netdevsim-devlink-port-before-fix.txt'))));
+    const vf = ports.find((p) => p.vfnum === 2)!;
+    expect(vf).toEqual({
+      handle: 'netdevsim/netdevsim10/130',
+      device: 'netdevsim/netdevsim10',
+      bus: 'netdevsim',
+      deviceName: 'netdevsim10',
+      index: 130,
+      type: 'eth',
+      netdev: 'eni10npf0vf2',
+      flavour: 'pcivf',
+      pfnum: 0,
+      vfnum: 2,
+    });
+  });
+
+  it('reads function state and the SF number (fixture 07, indentation lost)', () => {
+    const { ports } = parseDevlinkPortsJson(JSON.stringify(devlinkJsonFromText(readFixture('07-bluefield-arm-sf-external-controller.txt'))));
+    expect(ports.find((p) => p.flavour === 'pcisf')).toMatchObject({
+      handle: 'pci/0033:01:00.0/163840',
+      netdev: 'eth1',
+      controller: 1,
+      pfnum: 0,
+      sfnum: 77,
+      external: true,
+      hwAddr: '00:00:00:00:00:00',
+      state: 'inactive',
+      opstate: 'detached',
+    });
+  });
+
+  it('splits handles on the first and last slash, whatever the bus', () => {
+    expect(parseHandle('auxiliary/mlx5_core.eth.0/65535')).toEqual({ bus: 'auxiliary', deviceName: 'mlx5_core.eth.0', index: 65535 });
+    expect(parseHandle('netdevsim/netdevsim10/128')).toEqual({ bus: 'netdevsim', deviceName: 'netdevsim10', index: 128 });
+    for (const bad of ['pci/0000:08:00.0', 'pci//1', '/x/1', 'pci/x/', 'pci/x/01', 'pci/x/-1', 'pci/x/99999999999']) expect(parseHandle(bad)).toBeUndefined();
+  });
+
+  it('accepts an empty dump', () => {
+    expect(parseDevlinkPortsJson('{"port":{}}').ports).toEqual([]);
+    expect(parseDevlinkPortsJson('{}').ports).toEqual([]);
+  });
+
+  it.each(['', 'Failed to connect to devlink Netlink', '[]', '"port"', '{"port":[]}', '{"port": 3}', '{"port":{'])('refuses %j as not its JSON', (text) => {
+    expect(() => parseDevlinkPortsJson(text)).toThrow(DevlinkJsonError);
+  });
+
+  it('drops values of the wrong type or range instead of trusting them', () => {
+    const { ports, warnings } = parseDevlinkPortsJson(
+      JSON.stringify({
+        port: {
+          'pci/0000:01:00.0/1': {
+            type: 'eth',
+            netdev: '../../etc',
+            flavour: 'pcivf',
+            controller: -1,
+            pfnum: 70000,
+            vfnum: '3',
+            sfnum: 1.5,
+            external: 'true',
+            function: { hw_addr: 'not-a-mac' },
+          },
+          'pci/0000:01:00.0/2': { netdev: 'this-name-is-far-too-long', flavour: 'pcivf; rm -rf /' },
+          'bogus-handle': { netdev: 'eth0' },
+          'pci/0000:01:00.0/3': 'not an object',
+        },
+      }),
+    );
+    expect(ports).toEqual([
+      { handle: 'pci/0000:01:00.0/1', device: 'pci/0000:01:00.0', bus: 'pci', deviceName: '0000:01:00.0', index: 1, type: 'eth', flavour: 'pcivf' },
+      { handle: 'pci/0000:01:00.0/2', device: 'pci/0000:01:00.0', bus: 'pci', deviceName: '0000:01:00.0', index: 2 },
+    ]);
+    expect(warnings).toHaveLength(4);
+  });
+});
+
+describe('the devlink text parser of the test helpers', () => {
+  it('reads fixture 14 as a sequence of monitor events', () => {
+    const events = parseDevlinkText(readFixture('14-devlink-monitor-port-sf-lifecycle.txt'));
+    expect(events.map((e) => [e.event, e.attrs.type, e.attrs.netdev ?? null])).toEqual([
+      ['new', 'notset', null],
+      ['new', 'eth', null],
+      ['new', 'eth', 'eth3'],
+      ['new', 'eth', 'eth3'],
+      ['new', 'eth', null],
+      ['new', 'notset', null],
+      ['del', 'notset', null],
+    ]);
+    expect(events[0]!.attrs.function).toEqual({ hw_addr: '00:00:00:00:00:00', state: 'inactive', opstate: 'detached', roce: 'enable' });
+  });
+
+  it('round-trips through the text the stand-in prints without -j', () => {
+    const json = devlinkJsonFromText(readFixture('02-ice-e810-devlink-port-show.txt'));
+    expect(devlinkJsonFromText(devlinkTextFromJson(json))).toEqual(json);
+  });
+});

@@ -1,0 +1,151 @@
+/**
+ * Drives the representor provider class the way the registry does (init,
+ * open, preparePort, run, listRepresentors, close, destroy), against a
+ * FakeHost, with a controllable clock and captured logs.
+ */
+
+import { Writable } from 'node:stream';
+
+import pino from 'pino';
+import { expect } from 'vitest';
+
+import { createRepresentorProvider, type RepresentorTuning } from '../../../src/providers/representor/provider';
+import { PF_MAC_OPTION, SF_NUM_OPTION, VF_NUM_OPTION } from '../../../src/providers/representor/options';
+import { isPlugError, type PlugError } from '../../../src/registry/errors';
+import type { PortCtxIn, PrepareResult, ProviderClass, ProviderInstance, Representor } from '../../../src/registry/provider';
+import type { FakeHost } from '../../helpers/fake-host';
+
+export interface LogLine {
+  level: number;
+  msg: string;
+  [key: string]: unknown;
+}
+
+export function captureLogger(): { logger: pino.Logger; lines: LogLine[] } {
+  const lines: LogLine[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString().split('\n')) if (line) lines.push(JSON.parse(line) as LogLine);
+      done();
+    },
+  });
+  return { logger: pino({ level: 'debug' }, sink), lines };
+}
+
+/** A clock that moves only when told to. */
+export class FakeClock {
+  private t = 1_000_000;
+  now = (): number => this.t;
+  advance(ms: number): void {
+    this.t += ms;
+  }
+}
+
+export interface Harness {
+  readonly host: FakeHost;
+  readonly cls: ProviderClass;
+  readonly instance: ProviderInstance;
+  readonly clock: FakeClock;
+  readonly logs: LogLine[];
+  /** preparePort(create) with these lport options. */
+  prepare(options: Record<string, string>): Promise<PrepareResult>;
+  /** The netdev a create is answered with; fails the test on an error. */
+  netdevFor(options: Record<string, string>): Promise<string>;
+  /** The PlugError a create is answered with; fails the test on success or another error type. */
+  errorFor(options: Record<string, string>): Promise<PlugError>;
+  list(): Promise<readonly Representor[]>;
+  run(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export interface HarnessOptions extends RepresentorTuning {
+  readonly resyncIntervalMs?: number;
+  readonly devlinkBin?: string;
+  /** Use the host's EOPNOTSUPP-capable filesystem seam. */
+  readonly hostFs?: boolean;
+}
+
+export async function startProvider(host: FakeHost, options: HarnessOptions = {}): Promise<Harness> {
+  const { logger, lines } = captureLogger();
+  const clock = new FakeClock();
+  const { resyncIntervalMs, devlinkBin, hostFs, ...tuning } = options;
+  const cls = createRepresentorProvider(
+    {
+      sysfsRoot: host.sysfsRoot,
+      devlinkBin: devlinkBin ?? host.devlinkBin,
+      ipBin: host.ipBin,
+      resyncIntervalMs: resyncIntervalMs ?? 0,
+      logger,
+    },
+    { now: clock.now, monitors: false, ...(hostFs ? { fs: host.fs() } : {}), ...tuning },
+  );
+  await cls.init?.();
+  const instance = await cls.open();
+  const prepare = async (lportOptions: Record<string, string>): Promise<PrepareResult> =>
+    instance.preparePort(ctxIn('create', lportOptions));
+  return {
+    host,
+    cls,
+    instance,
+    clock,
+    logs: lines,
+    prepare,
+    async netdevFor(lportOptions) {
+      let result: PrepareResult;
+      try {
+        result = await prepare(lportOptions);
+      } catch (err) {
+        throw new Error(`expected a representor for ${JSON.stringify(lportOptions)}, got ${isPlugError(err) ? `${err.status}/${err.reason}: ${err.message}` : String(err)}`);
+      }
+      expect(result.plug).toBe(true);
+      if (!result.plug) throw new Error('unreachable');
+      expect(result.out?.type).toBe('');
+      expect(result.out?.ifaceOptions.size).toBe(0);
+      return result.out!.name;
+    },
+    async errorFor(lportOptions) {
+      let error: unknown;
+      try {
+        const result = await prepare(lportOptions);
+        error = new Error(`expected an error for ${JSON.stringify(lportOptions)}, got ${JSON.stringify(result.plug ? result.out?.name : result)}`);
+      } catch (err) {
+        error = err;
+      }
+      if (!isPlugError(error)) throw error;
+      return error;
+    },
+    list: async () => (await cls.listRepresentors!()) ?? [],
+    run: async () => (await instance.run!()) === true,
+    async close() {
+      await instance.close?.();
+      await cls.destroy?.();
+    },
+  };
+}
+
+export function ctxIn(opType: 'create' | 'remove', lportOptions: Record<string, string>): PortCtxIn {
+  return {
+    opType,
+    useDpdk: false,
+    lportName: 'lp-1',
+    lportOptions: new Map(Object.entries(lportOptions)),
+    ifaceName: '',
+    ifaceType: '',
+    ifaceOptions: new Map(),
+  };
+}
+
+/** The lport options selecting VF `vf` (or SF, or the PF representor) of the PF with `mac`. */
+export function select(mac: string, fn: { vf?: number | string; sf?: number | string } = {}): Record<string, string> {
+  const options: Record<string, string> = { [PF_MAC_OPTION]: mac };
+  if (fn.vf !== undefined) options[VF_NUM_OPTION] = String(fn.vf);
+  if (fn.sf !== undefined) options[SF_NUM_OPTION] = String(fn.sf);
+  return options;
+}
+
+/** A MAC from a fixture's text: `link/ether X` or `MAC : X`. */
+export function macIn(text: string, pattern: RegExp): string {
+  const m = pattern.exec(text);
+  if (!m) throw new Error(`no MAC matching ${pattern} in the fixture`);
+  return m[1]!;
+}

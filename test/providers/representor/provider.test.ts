@@ -1,0 +1,257 @@
+/**
+ * The provider class as the registry drives it: the public entry point,
+ * option checking at the edge, ambiguity, remove, init failures, devlink
+ * failing in every way it can, the monitors and the periodic resync.
+ */
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { afterEach, describe, expect, it, vi } from 'vitest';
+
+import { REPRESENTOR_TYPE, representorProvider } from '../../../src/providers/representor';
+import type { ProviderClass, ProviderInstance, Representor } from '../../../src/registry/provider';
+import { FakeHost, devlinkJsonFromText, layOutDevlinkHost, readFixture, type DevlinkJson } from '../../helpers/fake-host';
+import { captureLogger, ctxIn, select, startProvider, type Harness } from './harness';
+
+const PF_MAC = '10:70:fd:df:9c:3a';
+
+let host: FakeHost | undefined;
+let harness: Harness | undefined;
+const cleanups: (() => Promise<void> | void)[] = [];
+
+afterEach(async () => {
+  await harness?.close();
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  host?.remove();
+  harness = undefined;
+  host = undefined;
+});
+
+function cx6(): { host: FakeHost; json: DevlinkJson } {
+  host = new FakeHost();
+  const json = devlinkJsonFromText(readFixture('01x-mlx5-cx6-host-switchdev-vfs-0-4-extended.txt'));
+  layOutDevlinkHost(host, json, { uplinks: { enp7s0f0: { address: PF_MAC } } });
+  return { host, json };
+}
+
+describe('representorProvider (the public entry point)', () => {
+  it('registers as "representor", maintains no interface options, and plugs with the daemon-side config', async () => {
+    const { host: h } = cx6();
+    const { logger } = captureLogger();
+    const cls = representorProvider({ sysfsRoot: h.sysfsRoot, devlinkBin: h.devlinkBin, ipBin: h.ipBin, resyncIntervalMs: 0, logger });
+    expect(cls.type).toBe(REPRESENTOR_TYPE);
+    expect(REPRESENTOR_TYPE).toBe('representor');
+    expect(cls.maintainedIfaceOptions).toEqual([]);
+    await cls.init!();
+    cleanups.push(() => cls.destroy!());
+    const instance = await cls.open();
+    const result = await instance.preparePort(ctxIn('create', select(PF_MAC, { vf: 4 })));
+    expect(result).toEqual({ plug: true, out: { name: 'enp7s0f0_4', type: '', ifaceOptions: new Map() } });
+    await instance.close?.();
+  });
+
+  it('fails init, telling the operator about --sysfs-root, when the root is not laid out like /sys', async () => {
+    const empty = mkdtempSync(join(tmpdir(), 'vifplug-nosys-'));
+    cleanups.push(() => rmSync(empty, { recursive: true, force: true }));
+    const { logger } = captureLogger();
+    const cls = representorProvider({ sysfsRoot: empty, devlinkBin: 'devlink', ipBin: 'ip', resyncIntervalMs: 0, logger });
+    await expect(cls.init!()).rejects.toThrow(/class\/net.*--sysfs-root/);
+  });
+
+  it('does not fail init when devlink is missing; sysfs serves and says why', async () => {
+    const { host: h } = cx6();
+    harness = await startProvider(h, { devlinkBin: join(h.dir, 'no-such-devlink') });
+    expect(await harness.netdevFor(select(PF_MAC, { vf: 4 }))).toBe('enp7s0f0_4');
+    expect((await harness.list()).every((r) => r.source === 'sysfs')).toBe(true);
+    expect(harness.logs.some((l) => l.msg.includes('not found; install iproute2 or pass --devlink-bin'))).toBe(true);
+  });
+});
+
+describe('options are checked before anything touches the host', () => {
+  const hostile = ['../../etc/passwd', '$(reboot)', '; rm -rf /', '`id`', '4; reboot', '4\n5', '/sys/class/net/eth0', '.*'];
+
+  it.each(hostile)('refuses %j as a vf-num, a sf-num and a pf-mac without running anything', async (value) => {
+    if (harness === undefined) {
+      const { host: h } = cx6();
+      harness = await startProvider(h);
+    }
+    const dumps = harness.host.portDumps();
+    for (const options of [select(PF_MAC, { vf: value }), select(PF_MAC, { sf: value }), select(value, { vf: 1 })]) {
+      const error = await harness.errorFor(options);
+      expect([error.status, error.reason]).toEqual(['INVALID_ARGUMENT', 'INVALID_OPTION']);
+    }
+    expect(harness.host.portDumps()).toBe(dumps);
+  });
+
+  it('never vetoes a remove, whatever the options', async () => {
+    const { host: h } = cx6();
+    harness = await startProvider(h);
+    expect(await harness.instance.preparePort(ctxIn('remove', { 'vif-plug:representor:vf-num': '3abc' }))).toEqual({ plug: true });
+    expect(await harness.instance.preparePort(ctxIn('remove', {}))).toEqual({ plug: true });
+  });
+});
+
+describe('ambiguity is an error, never a guess', () => {
+  it('names both ports when two match the same VF', async () => {
+    const { host: h, json } = cx6();
+    // A second port claiming vfnum 2 on the same device (e.g. a shared devlink instance).
+    json.port['pci/0000:07:00.0/131075'] = { type: 'eth', netdev: 'enp7s0f1_2', flavour: 'pcivf', controller: 0, pfnum: 1, vfnum: 2, external: false };
+    layOutDevlinkHost(h, { port: { 'pci/0000:07:00.0/131075': json.port['pci/0000:07:00.0/131075']! } });
+    h.setDevlinkPorts(json);
+    harness = await startProvider(h);
+    const error = await harness.errorFor(select(PF_MAC, { vf: 2 }));
+    expect([error.status, error.reason]).toEqual(['FAILED_PRECONDITION', 'REPRESENTOR_AMBIGUOUS']);
+    expect(error.message).toContain('enp7s0f0_2');
+    expect(error.message).toContain('enp7s0f1_2');
+    const listed = (await harness.list()).filter((r) => r.vfnum === 2);
+    expect(listed.map((r) => r.lportOptions.size)).toEqual([0, 0]);
+    // The others stay selectable.
+    expect(await harness.netdevFor(select(PF_MAC, { vf: 3 }))).toBe('enp7s0f0_3');
+  });
+
+  it('names both PFs when two uplinks share the MAC (bond / VF-LAG)', async () => {
+    host = new FakeHost();
+    const json = devlinkJsonFromText(readFixture('02-ice-e810-devlink-port-show.txt'));
+    layOutDevlinkHost(host, json, { uplinks: { enp8s0f0np0: { address: '40:a6:b7:18:dd:68' }, enp8s0f1np1: { address: '40:a6:b7:18:dd:68' } } });
+    harness = await startProvider(host);
+    const error = await harness.errorFor(select('40:a6:b7:18:dd:68', { vf: 0 }));
+    expect([error.status, error.reason]).toEqual(['FAILED_PRECONDITION', 'REPRESENTOR_AMBIGUOUS']);
+    expect(error.message).toContain('enp8s0f0np0');
+    expect(error.message).toContain('enp8s0f1np1');
+  });
+});
+
+describe('devlink failing', () => {
+  it('times out a hung devlink and serves from sysfs', async () => {
+    const { host: h } = cx6();
+    h.setDevlinkBehaviour('hang');
+    harness = await startProvider(h, { devlinkTimeoutMs: 300 });
+    expect(await harness.netdevFor(select(PF_MAC, { vf: 1 }))).toBe('enp7s0f0_1');
+    expect(harness.logs.some((l) => l.msg.includes('did not finish within 300 ms'))).toBe(true);
+  });
+
+  for (const behaviour of ['garbage', 'huge', 'fail', 'hang'] as const) {
+    it(`keeps the last good inventory when devlink starts to misbehave (${behaviour})`, async () => {
+      host = new FakeHost();
+      // A DPU: only devlink knows the host PF's MAC, so falling back to sysfs would lose it.
+      const json = devlinkJsonFromText(
+        [
+          'pci/0000:03:00.0/65535: type eth netdev p0 flavour physical port 0',
+          'pci/0000:03:00.0/196608: type eth netdev pf0hpf flavour pcipf controller 1 pfnum 0 external true',
+          '  function:',
+          '    hw_addr b8:3f:d2:e1:8f:dc',
+          'pci/0000:03:00.0/196609: type eth netdev pf0vf0 flavour pcivf controller 1 pfnum 0 vfnum 0 external true',
+        ].join('\n'),
+      );
+      layOutDevlinkHost(host, json, { uplinks: { p0: { address: 'b8:3f:d2:e1:8f:00' } } });
+      // The timeout must leave room for the stand-in (a node process) to start on a loaded machine.
+      harness = await startProvider(host, { devlinkTimeoutMs: 3000, devlinkMaxOutputBytes: 1024 * 1024 });
+      const before = await harness.list();
+      host.setDevlinkBehaviour(behaviour);
+      expect(await harness.run()).toBe(false);
+      expect(await harness.list()).toEqual(before);
+      expect(await harness.netdevFor(select('b8:3f:d2:e1:8f:dc', { vf: 0 }))).toBe('pf0vf0');
+      expect(harness.logs.some((l) => l.msg.includes('keeping the previous inventory'))).toBe(true);
+      // It recovers without a restart.
+      host.setDevlinkBehaviour('ok');
+      expect(await harness.run()).toBe(false);
+      expect(harness.logs.filter((l) => l.msg.includes('representor refresh failed'))).toHaveLength(1);
+    });
+  }
+
+  it('switches to sysfs when the kernel loses devlink, and back when it returns', async () => {
+    const { host: h } = cx6();
+    harness = await startProvider(h);
+    h.setDevlinkBehaviour('no-netlink');
+    expect(await harness.run()).toBe(true);
+    expect((await harness.list()).every((r) => r.source === 'sysfs')).toBe(true);
+    expect(await harness.netdevFor(select(PF_MAC, { vf: 4 }))).toBe('enp7s0f0_4');
+    h.setDevlinkBehaviour('ok');
+    expect(await harness.run()).toBe(true);
+    expect((await harness.list()).every((r) => r.source === 'devlink')).toBe(true);
+  });
+});
+
+describe('event-driven refresh', () => {
+  async function liveProvider(h: FakeHost, resyncIntervalMs = 0): Promise<{ cls: ProviderClass; instance: ProviderInstance; lines: ReturnType<typeof captureLogger>['lines'] }> {
+    const { logger, lines } = captureLogger();
+    const cls = representorProvider({ sysfsRoot: h.sysfsRoot, devlinkBin: h.devlinkBin, ipBin: h.ipBin, resyncIntervalMs, logger });
+    await cls.init!();
+    const instance = await cls.open();
+    cleanups.push(async () => {
+      await instance.close?.();
+      await cls.destroy!();
+    });
+    return { cls, instance, lines };
+  }
+
+  const netdevs = async (cls: ProviderClass): Promise<string[]> => ((await cls.listRepresentors!()) as Representor[]).map((r) => r.netdev);
+
+  it('re-reads when `devlink monitor port` reports a port, without run() or a lookup', async () => {
+    const { host: h, json } = cx6();
+    const { cls } = await liveProvider(h);
+    await vi.waitFor(() => expect(h.monitorPids('devlink')).toHaveLength(1));
+    json.port['pci/0000:07:00.0/6'] = { type: 'eth', netdev: 'enp7s0f0_5', flavour: 'pcivf', controller: 0, pfnum: 0, vfnum: 5, external: false };
+    h.setDevlinkPorts(json);
+    expect(await netdevs(cls)).not.toContain('enp7s0f0_5');
+    h.emitDevlinkEvent('[port,new] pci/0000:07:00.0/6: type eth netdev enp7s0f0_5 flavour pcivf controller 0 pfnum 0 vfnum 5 external false splittable false');
+    await vi.waitFor(async () => expect(await netdevs(cls)).toContain('enp7s0f0_5'), { timeout: 10_000 });
+  });
+
+  it('re-reads when `ip -o monitor link` reports a rename', async () => {
+    const { host: h } = cx6();
+    h.setDevlinkBehaviour('no-netlink');
+    const { cls } = await liveProvider(h);
+    await vi.waitFor(() => expect(h.monitorPids('ip')).toHaveLength(1));
+    h.renameNetdev('enp7s0f0_3', 'tap-vm-3');
+    h.emitLinkEvent('9: tap-vm-3: <BROADCAST,MULTICAST> mtu 1500 qdisc noop state DOWN group default \\    link/ether 02:00:00:00:00:03 brd ff:ff:ff:ff:ff:ff');
+    await vi.waitFor(async () => expect(await netdevs(cls)).toContain('tap-vm-3'), { timeout: 10_000 });
+  });
+
+  it('restarts a monitor that dies, and re-reads since events may have been lost', async () => {
+    const { host: h, json } = cx6();
+    const { cls } = await liveProvider(h);
+    await vi.waitFor(() => expect(h.monitorPids('devlink')).toHaveLength(1));
+    json.port['pci/0000:07:00.0/7'] = { type: 'eth', netdev: 'enp7s0f0_6', flavour: 'pcivf', controller: 0, pfnum: 0, vfnum: 6, external: false };
+    h.setDevlinkPorts(json);
+    process.kill(h.monitorPids('devlink')[0]!, 'SIGKILL');
+    await vi.waitFor(() => expect(h.monitorPids('devlink')).toHaveLength(2), { timeout: 10_000 });
+    await vi.waitFor(async () => expect(await netdevs(cls)).toContain('enp7s0f0_6'), { timeout: 10_000 });
+  });
+
+  it('gives up on the devlink monitor, logging once, when the kernel has no devlink', async () => {
+    const { host: h } = cx6();
+    h.setDevlinkBehaviour('no-netlink');
+    const { lines } = await liveProvider(h);
+    await vi.waitFor(() => expect(lines.some((l) => l.msg.includes('devlink monitor not available (Failed to connect to devlink Netlink)'))).toBe(true));
+    expect(lines.filter((l) => l.msg.includes('devlink monitor not available'))).toHaveLength(1);
+    expect(h.invocations('devlink').filter((a) => a.includes('monitor'))).toHaveLength(1);
+  });
+
+  it('stops every child process on destroy', async () => {
+    const { host: h } = cx6();
+    const { logger } = captureLogger();
+    const cls = representorProvider({ sysfsRoot: h.sysfsRoot, devlinkBin: h.devlinkBin, ipBin: h.ipBin, resyncIntervalMs: 50, logger });
+    await cls.init!();
+    await vi.waitFor(() => expect([...h.monitorPids('devlink'), ...h.monitorPids('ip')]).toHaveLength(2));
+    await cls.destroy!();
+    for (const pid of [...h.monitorPids('devlink'), ...h.monitorPids('ip')]) {
+      expect(() => process.kill(pid, 0)).toThrow(/ESRCH/);
+    }
+    // No resync after destroy.
+    const dumps = h.portDumps();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(h.portDumps()).toBe(dumps);
+  });
+
+  it('picks up changes through the periodic resync alone', async () => {
+    const { host: h, json } = cx6();
+    const { cls } = await liveProvider(h, 50);
+    delete json.port['pci/0000:07:00.0/5'];
+    h.setDevlinkPorts(json);
+    h.removeNetdev('enp7s0f0_4');
+    await vi.waitFor(async () => expect(await netdevs(cls)).not.toContain('enp7s0f0_4'), { timeout: 10_000 });
+  });
+});
