@@ -11,7 +11,10 @@ import { expect } from 'vitest';
 
 import { createRepresentorProvider, type RepresentorTuning } from '../../../src/providers/representor/provider';
 import { PF_MAC_OPTION, SF_NUM_OPTION, VF_NUM_OPTION } from '../../../src/providers/representor/options';
-import { isPlugError, type PlugError } from '../../../src/registry/errors';
+import { VifplugClient, VifplugError } from '../../../src/client/client';
+import { OpType } from '../../../src/gen/vifplug/v1/vifplug';
+import { PlugError, isPlugError } from '../../../src/registry/errors';
+import { spawnDaemon } from '../../helpers/daemon';
 import type { PortCtxIn, PrepareResult, ProviderClass, ProviderInstance, Representor } from '../../../src/registry/provider';
 import type { FakeHost } from '../../helpers/fake-host';
 
@@ -41,7 +44,18 @@ export class FakeClock {
   }
 }
 
-export interface Harness {
+/** What lookup tests need, whether they drive the provider in-process or a real daemon over gRPC. */
+export interface LookupHarness {
+  readonly host: FakeHost;
+  readonly logs: { msg: string }[];
+  netdevFor(options: Record<string, string>): Promise<string>;
+  errorFor(options: Record<string, string>): Promise<PlugError>;
+  list(): Promise<readonly Representor[]>;
+  run(): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export interface Harness extends LookupHarness {
   readonly host: FakeHost;
   readonly cls: ProviderClass;
   readonly instance: ProviderInstance;
@@ -148,4 +162,57 @@ export function macIn(text: string, pattern: RegExp): string {
   const m = pattern.exec(text);
   if (!m) throw new Error(`no MAC matching ${pattern} in the fixture`);
   return m[1]!;
+}
+
+/**
+ * The same lookups through a real vifplugd started with --sysfs-root and
+ * --devlink-bin pointing at the fake host, and a real gRPC client: exactly
+ * what an operator would run against a copy of a host's /sys.
+ */
+export async function startDaemon(host: FakeHost, options: { resyncIntervalMs?: number } = {}): Promise<LookupHarness> {
+  const socket = `${host.dir}/vifplug.sock`;
+  const daemon = await spawnDaemon([
+    '--listen', `unix://${socket}`,
+    '--providers', 'representor',
+    '--sysfs-root', host.sysfsRoot,
+    '--devlink-bin', host.devlinkBin,
+    '--ip-bin', host.ipBin,
+    '--resync-interval', String((options.resyncIntervalMs ?? 0) / 1000),
+    '--log-level', 'debug',
+  ]);
+  const client = new VifplugClient(`unix://${socket}`, { maxAttempts: 1 });
+  const { instanceId } = await client.open('representor');
+  const prepare = (lportOptions: Record<string, string>) =>
+    client.preparePort({ instanceId, opType: OpType.OP_TYPE_CREATE, lportName: 'lp-1', lportOptions: new Map(Object.entries(lportOptions)) });
+  return {
+    host,
+    logs: daemon.logs,
+    async netdevFor(lportOptions) {
+      const answer = await prepare(lportOptions).catch((err: unknown) => {
+        throw new Error(`expected a representor for ${JSON.stringify(lportOptions)}, got ${String(err)}`);
+      });
+      expect(answer).toMatchObject({ plug: true, type: '' });
+      expect(answer.ifaceOptions.size).toBe(0);
+      await client.destroyCtx(answer.ctxId);
+      return answer.name;
+    },
+    async errorFor(lportOptions) {
+      const outcome = await prepare(lportOptions).then(
+        (answer) => new Error(`expected an error for ${JSON.stringify(lportOptions)}, got ${answer.name}`),
+        (err: unknown) => err,
+      );
+      if (!(outcome instanceof VifplugError)) throw outcome;
+      return new PlugError(outcome.codeName as PlugError['status'], outcome.reason, outcome.status?.message ?? outcome.message, {
+        metadata: Object.fromEntries(outcome.metadata),
+      });
+    },
+    async list() {
+      return (await client.listRepresentors()).representors.map((r) => ({ ...r, source: r.source as 'devlink' | 'sysfs' }));
+    },
+    run: async () => (await client.run(instanceId)).changed,
+    async close() {
+      client.close();
+      expect(await daemon.stop('SIGTERM')).toBe(0);
+    },
+  };
 }

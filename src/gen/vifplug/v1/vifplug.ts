@@ -305,13 +305,26 @@ export interface ListRepresentorsResponse {
  *                                (host switchdev: the local PF netdev's
  *                                address; DPU: the host PF's MAC, shown on the
  *                                DPU as the "function hw_addr" of the pcipf
- *                                port). Required; any case, colon form.
- *   vif-plug:representor:vf-num  the VF number on that PF, decimal 0-65535.
+ *                                port, or in the smart_nic/pf/config file of
+ *                                older kernels). Required; any case, colon form.
+ *   vif-plug:representor:vf-num  the VF number on that PF, decimal 0-65535
+ *                                without sign, spaces or leading zeros.
  *                                Absent or empty: the PF representor itself.
  *   vif-plug:representor:sf-num  the sub-function number on that PF, decimal
  *                                0-4294967295; excludes vf-num.
+ * Any other vif-plug:representor:* key is refused, so that a typo cannot
+ * silently select the PF representor.
  * It answers name = the representor netdev, type "" (a system interface)
- * and no iface options.
+ * and no iface options; a REMOVE is never vetoed. Its errors:
+ *   INVALID_ARGUMENT     INVALID_OPTION: a missing or malformed option
+ *                        (ErrorInfo metadata "option").
+ *   NOT_FOUND            REPRESENTOR_NOT_FOUND: nothing matches; the message
+ *                        says what was searched and what exists.
+ *   FAILED_PRECONDITION  REPRESENTOR_AMBIGUOUS: two ports match; both named.
+ *   UNAVAILABLE          REPRESENTOR_NOT_READY: the port has no netdev yet;
+ *                        REPRESENTOR_RENAME_PENDING: its netdev appeared
+ *                        under a kernel name (eth<N>) that udev is likely to
+ *                        change; both retryable, with a RetryInfo.
  */
 export interface Representor {
   /** The representor netdev; empty while the port has none yet. */
