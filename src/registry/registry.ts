@@ -57,7 +57,7 @@ export interface RegistryLimits {
   readonly maxCtxs: number;
   /** A ctx neither finished-and-destroyed nor destroyed this long after PreparePort is reaped; 0 never reaps. */
   readonly ctxTtlMs: number;
-  /** Provider calls under way per instance; more is RESOURCE_EXHAUSTED (retry shortly). */
+  /** Provider calls under way per instance beyond which PreparePort and Run are RESOURCE_EXHAUSTED (retry shortly); releases always go through. */
   readonly maxCallsPerInstance: number;
   /** How long a provider callback may take before its caller gets DEADLINE_EXCEEDED. */
   readonly providerTimeoutMs: number;
@@ -474,7 +474,11 @@ export class Registry {
     caller?: CallerContext,
     late?: (result: T) => void,
   ): Promise<T> {
-    if (instance.inflight >= this.limits.maxCallsPerInstance) {
+    // Only work that adds load is refused when busy: finishing and releasing
+    // ctxs must always go through, or a controller releasing many ports at
+    // once would leak them.
+    const sheddable = operation === 'preparePort' || operation === 'run';
+    if (sheddable && instance.inflight >= this.limits.maxCallsPerInstance) {
       return Promise.reject(
         new PlugError(
           'RESOURCE_EXHAUSTED',
