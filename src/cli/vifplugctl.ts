@@ -6,7 +6,9 @@ import { credentials, type ChannelCredentials } from '@grpc/grpc-js';
 
 import { Code, ServingStatus, VifplugClient, VifplugError } from '../client/client';
 import { healthCheckResponse_ServingStatusToJSON } from '../gen/grpc/health/v1/health';
+import { Status } from '../gen/google/rpc/status';
 import * as api from '../gen/vifplug/v1/vifplug';
+import { codeName as codeNameOf } from '../grpc-status';
 import { VERSION } from '../version';
 import { cell, table } from './table';
 
@@ -37,12 +39,13 @@ Commands:
   open TYPE                        open (or get) the instance of a provider type
   close INSTANCE_ID                close an instance
   run [INSTANCE_ID]                run one or every instance; says whether something changed
-  prepare --lport NAME (--instance ID | --type TYPE) [--op create|remove]
+  prepare --lport NAME... (--instance ID | --type TYPE) [--op create|remove]
           [--option KEY=VALUE]... [--iface-name N] [--iface-type T] [--iface-option KEY=VALUE]...
           [--dpdk] [--finish] [--destroy]
-                                   PreparePort, optionally followed by FinishPort and DestroyCtx
-  finish CTX_ID                    FinishPort
-  destroy CTX_ID                   DestroyCtx
+                                   PreparePort (PreparePorts for several --lport), optionally
+                                   followed by FinishPort and DestroyCtx
+  finish CTX_ID... [--destroy]     FinishPort (FinishPorts for several ids, or with --destroy)
+  destroy CTX_ID...                DestroyCtx (DestroyCtxs for several ids)
   representors [--type TYPE] [--pf-mac MAC]
                                    what the representor provider can plug, and the options selecting it
   lookup --pf-mac MAC [--vf-num N | --sf-num N]
@@ -84,7 +87,7 @@ const OPTIONS = {
   version: { type: 'boolean' },
   instance: { type: 'string' },
   type: { type: 'string' },
-  lport: { type: 'string' },
+  lport: { type: 'string', multiple: true },
   op: { type: 'string' },
   option: { type: 'string', multiple: true },
   'iface-name': { type: 'string' },
@@ -237,16 +240,22 @@ async function run(command: string, args: string[], values: Values, client: Vifp
       arg('nothing', true);
       return prepare(values, client, out);
     case 'finish': {
-      const id = arg('CTX_ID');
-      await client.finishPort(id);
-      out.print(`finished ${id}`, {});
-      return EXIT.ok;
+      if (args.length === 0) throw new UsageError('finish needs CTX_ID...');
+      if (args.length === 1 && !values.destroy) {
+        await client.finishPort(args[0]!);
+        out.print(`finished ${args[0]}`, {});
+        return EXIT.ok;
+      }
+      return perCtx(args, (await client.finishPorts(args, values.destroy === true)).results, values.destroy ? 'finished and destroyed' : 'finished', out);
     }
     case 'destroy': {
-      const id = arg('CTX_ID');
-      await client.destroyCtx(id);
-      out.print(`destroyed ${id}`, {});
-      return EXIT.ok;
+      if (args.length === 0) throw new UsageError('destroy needs CTX_ID...');
+      if (args.length === 1) {
+        await client.destroyCtx(args[0]!);
+        out.print(`destroyed ${args[0]}`, {});
+        return EXIT.ok;
+      }
+      return perCtx(args, (await client.destroyCtxs(args)).results, 'destroyed', out);
     }
     case 'representors':
       arg('nothing', true);
@@ -260,21 +269,23 @@ async function run(command: string, args: string[], values: Values, client: Vifp
 }
 
 async function prepare(values: Values, client: VifplugClient, out: Output): Promise<number> {
-  if (values.lport === undefined) throw new UsageError('prepare needs --lport NAME');
+  const lports = values.lport ?? [];
+  if (lports.length === 0) throw new UsageError('prepare needs --lport NAME');
   if ((values.instance === undefined) === (values.type === undefined)) throw new UsageError('prepare needs --instance ID or --type TYPE');
   const op = values.op ?? 'create';
   if (op !== 'create' && op !== 'remove') throw new UsageError(`--op "${op}" is not create or remove`);
-  const instanceId = values.instance ?? (await client.open(values.type!)).instanceId;
-  const res = await client.preparePort({
-    instanceId,
+  const port = (lportName: string): api.PortRequest => ({
     opType: op === 'create' ? api.OpType.OP_TYPE_CREATE : api.OpType.OP_TYPE_REMOVE,
     useDpdk: values.dpdk === true,
-    lportName: values.lport,
+    lportName,
     lportOptions: keyValues(values.option, '--option'),
     ifaceName: values['iface-name'] ?? '',
     ifaceType: values['iface-type'] ?? '',
     ifaceOptions: keyValues(values['iface-option'], '--iface-option'),
   });
+  const instanceId = values.instance ?? (await client.open(values.type!)).instanceId;
+  if (lports.length > 1) return prepareMany(instanceId, lports.map(port), values, client, out);
+  const res = await client.preparePort({ instanceId, ...port(lports[0]!) });
   if (res.plug && values.finish) await client.finishPort(res.ctxId);
   if (res.plug && values.destroy) await client.destroyCtx(res.ctxId);
   const human = res.plug
@@ -288,6 +299,34 @@ async function prepare(values: Values, client: VifplugClient, out: Output): Prom
     : `plug:     no\nreason:   ${res.declineReason}\nmessage:  ${res.declineMessage}`;
   out.print(human, api.PreparePortResponse.toJSON(res));
   return res.plug ? EXIT.ok : EXIT.negative;
+}
+
+/** Several lports at once: PreparePorts, then FinishPorts for the prepared ones if asked. */
+async function prepareMany(instanceId: string, ports: api.PortRequest[], values: Values, client: VifplugClient, out: Output): Promise<number> {
+  const { results } = await client.preparePorts(instanceId, ports);
+  const ctxIds = results.flatMap((r) => (r.result?.$case === 'prepared' && r.result.value.plug ? [r.result.value.ctxId] : []));
+  if (ctxIds.length > 0 && (values.finish || values.destroy)) {
+    if (values.finish) await client.finishPorts(ctxIds, values.destroy === true);
+    else await client.destroyCtxs(ctxIds);
+  }
+  const rows = results.map((r, i) => {
+    const lport = ports[i]!.lportName;
+    if (r.result?.$case === 'error') return [lport, 'error', '-', '-', `${codeNameOf(r.result.value.code)}: ${r.result.value.message}`];
+    const p = r.result!.value;
+    return [lport, p.plug ? 'yes' : 'no', cell(p.ctxId), cell(p.name), p.plug ? cell(p.type) : `${p.declineReason}: ${p.declineMessage}`];
+  });
+  out.print(table(['LPORT', 'PLUG', 'CTX', 'NAME', 'TYPE / WHY NOT'], rows), api.PreparePortsResponse.toJSON({ results }));
+  return results.every((r) => r.result?.$case === 'prepared' && r.result.value.plug) ? EXIT.ok : results.some((r) => r.result?.$case === 'error') ? EXIT.failed : EXIT.negative;
+}
+
+/** One line per ctx id of a batch call; exit 1 if any failed. */
+function perCtx(ids: string[], results: Status[], done: string, out: Output): number {
+  const lines = ids.map((id, i) => {
+    const s = results[i]!;
+    return s.code === 0 ? `${done} ${id}` : `${id}: ${codeNameOf(s.code)}: ${s.message}`;
+  });
+  out.print(lines.join('\n'), { results: results.map((s) => Status.toJSON(s)) });
+  return results.every((s) => s.code === 0) ? EXIT.ok : EXIT.failed;
 }
 
 async function representors(values: Values, client: VifplugClient, out: Output): Promise<number> {

@@ -5,8 +5,7 @@ import { createLogger, type Logger } from '../log';
 import { BUILTIN_TYPES, builtinProviders } from '../providers/builtins';
 import { Registry, describeError } from '../registry';
 import { resolveGroup } from '../server/listen';
-import { Metrics } from '../server/metrics';
-import { serveMetrics } from '../server/metrics-endpoint';
+import type { Metrics } from '../server/metrics';
 import { VifplugServer } from '../server/server';
 import { CertificateFiles } from '../server/tls';
 import { VERSION } from '../version';
@@ -74,7 +73,10 @@ async function main(): Promise<number> {
         throw new Error(`cannot register provider "${type}": ${describeError(err)}`, { cause: err });
       });
     }
-    metrics = config.metricsListen === undefined ? undefined : new Metrics(registry);
+    // prom-client is loaded only when metrics are asked for: it costs start-up time.
+    if (config.metricsListen !== undefined) {
+      metrics = new (require('../server/metrics') as typeof import('../server/metrics')).Metrics(registry);
+    }
     server = new VifplugServer({
       registry,
       listen: config.listen,
@@ -88,6 +90,7 @@ async function main(): Promise<number> {
     });
     await server.start();
     if (metrics !== undefined && config.metricsListen !== undefined) {
+      const { serveMetrics } = require('../server/metrics-endpoint') as typeof import('../server/metrics-endpoint');
       const served = await serveMetrics(config.metricsListen, metrics, logger);
       metricsServer = served.server;
       logger.info({ metrics: `http://${config.metricsListen.host}:${served.port}/metrics` }, 'serving metrics');

@@ -21,6 +21,9 @@ const REQUESTS: { [M in VifPlugMethod]: { fromPartial(object: object): RequestOf
   finishPort: api.FinishPortRequest,
   destroyCtx: api.DestroyCtxRequest,
   listRepresentors: api.ListRepresentorsRequest,
+  preparePorts: api.PreparePortsRequest,
+  finishPorts: api.FinishPortsRequest,
+  destroyCtxs: api.DestroyCtxsRequest,
 };
 
 /** A failed call: the status, and the ErrorInfo reason the daemon attached. */
@@ -67,7 +70,18 @@ export interface ClientOptions {
  * attempt reached the daemon, a retry would answer ALREADY_EXISTS / NOT_FOUND
  * for a call that succeeded.
  */
-export const RETRYABLE_METHODS = ['ListProviders', 'Open', 'Run', 'PreparePort', 'FinishPort', 'DestroyCtx', 'ListRepresentors'] as const;
+export const RETRYABLE_METHODS = [
+  'ListProviders',
+  'Open',
+  'Run',
+  'PreparePort',
+  'FinishPort',
+  'DestroyCtx',
+  'ListRepresentors',
+  'PreparePorts',
+  'FinishPorts',
+  'DestroyCtxs',
+] as const;
 
 /** gRPC service config: retries on UNAVAILABLE with exponential backoff, done by grpc-js itself. */
 function serviceConfig(maxAttempts: number): string {
@@ -175,6 +189,20 @@ export class VifplugClient {
 
   listRepresentors(type = '', options?: CallOptions): Promise<api.ListRepresentorsResponse> {
     return this.call('listRepresentors', { type }, options);
+  }
+
+  /** PreparePort for many ports of one instance: one result (prepared or error) per port, in order. */
+  preparePorts(instanceId: string, ports: Partial<api.PortRequest>[], options?: CallOptions): Promise<api.PreparePortsResponse> {
+    return this.call('preparePorts', { instanceId, ports: ports.map((p) => api.PortRequest.fromPartial(p)) }, options);
+  }
+
+  /** FinishPort for many ctxs, releasing each one that finished when `destroy` is set. */
+  finishPorts(ctxIds: string[], destroy = false, options?: CallOptions): Promise<api.FinishPortsResponse> {
+    return this.call('finishPorts', { ctxIds, destroy }, options);
+  }
+
+  destroyCtxs(ctxIds: string[], options?: CallOptions): Promise<api.DestroyCtxsResponse> {
+    return this.call('destroyCtxs', { ctxIds }, options);
   }
 
   /** grpc.health.v1.Health/Check of `service` ("" = the whole daemon). */

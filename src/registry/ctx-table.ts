@@ -21,13 +21,13 @@ export interface Ctx<Owner> {
 }
 
 /**
- * Live ctxs by id, and by owner (the instance that prepared them) so that
- * closing an instance can release its ctxs. Insertion order is creation
- * order, which lets expiry stop at the first ctx that is young enough.
+ * Live ctxs by id. Insertion order is creation order, which lets expiry stop
+ * at the first ctx that is young enough. There is deliberately no index by
+ * owner: it would cost every ctx memory for the sake of Close, which is rare
+ * and may well scan.
  */
 export class CtxTable<Owner> {
   private readonly byId = new Map<string, Ctx<Owner>>();
-  private readonly byOwner = new Map<Owner, Set<Ctx<Owner>>>();
 
   /** `now` is monotonic milliseconds, so that expiry survives wall-clock jumps. */
   constructor(readonly now: () => number = () => performance.now()) {}
@@ -47,12 +47,6 @@ export class CtxTable<Owner> {
       finishing: undefined,
     };
     this.byId.set(ctx.id, ctx);
-    let owned = this.byOwner.get(owner);
-    if (owned === undefined) {
-      owned = new Set();
-      this.byOwner.set(owner, owned);
-    }
-    owned.add(ctx);
     return ctx;
   }
 
@@ -62,20 +56,14 @@ export class CtxTable<Owner> {
 
   /** Removes the ctx from the table; later lookups by its id miss. */
   remove(ctx: Ctx<Owner>): void {
-    if (this.byId.get(ctx.id) !== ctx) return;
-    this.byId.delete(ctx.id);
-    const owned = this.byOwner.get(ctx.owner);
-    owned?.delete(ctx);
-    if (owned?.size === 0) this.byOwner.delete(ctx.owner);
+    if (this.byId.get(ctx.id) === ctx) this.byId.delete(ctx.id);
   }
 
   /** The owner's live ctxs, as a snapshot safe to iterate while removing. */
   ownedBy(owner: Owner): Ctx<Owner>[] {
-    return [...(this.byOwner.get(owner) ?? [])];
-  }
-
-  countOwnedBy(owner: Owner): number {
-    return this.byOwner.get(owner)?.size ?? 0;
+    const owned: Ctx<Owner>[] = [];
+    for (const ctx of this.byId.values()) if (ctx.owner === owner) owned.push(ctx);
+    return owned;
   }
 
   /** Live ctxs created before `cutoff` (table clock), oldest first. */

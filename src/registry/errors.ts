@@ -78,3 +78,15 @@ export function describeError(err: unknown): string {
   if (err instanceof Error) return err.message || err.name;
   return String(err);
 }
+
+/** The same error about a field of one item of a batch: `ports[3].lport_name`. */
+export function forItem(err: PlugError, path: string): PlugError {
+  if (err.fieldViolations.length === 0) return err;
+  const field = (f: string) => `${path}.${f}`;
+  return new PlugError(err.status, err.reason, `${path}.${err.message}`, {
+    metadata: { ...err.metadata, ...(err.metadata.field === undefined ? {} : { field: field(err.metadata.field) }) },
+    fieldViolations: err.fieldViolations.map((v) => ({ field: field(v.field), description: v.description })),
+    retryAfterMs: err.retryAfterMs,
+    cause: err.cause,
+  });
+}

@@ -152,6 +152,11 @@ export class Registry {
     };
   }
 
+  /** Throws INSTANCE_NOT_FOUND unless `instanceId` names an open instance that takes new calls. */
+  assertOpen(instanceId: string): void {
+    this.openInstance(instanceId);
+  }
+
   list(): ProviderInfo[] {
     return [...this.classes.keys()].sort().map((type) => this.info(type, this.classes.get(type)!));
   }

@@ -7,7 +7,7 @@ import {
   type HealthCheckResponse,
 } from '../gen/grpc/health/v1/health';
 import { PlugError } from '../registry';
-import { NO_METRICS } from './metrics';
+import { NO_METRICS } from './call-metrics';
 import { adaptUnary, type EdgeContext } from './unary';
 
 export { ServingStatus, HealthService };

@@ -16,4 +16,6 @@ export const LIMITS = {
   maxOptions: 512,
   maxOptionKeyLength: 256,
   maxOptionValueLength: 4096,
+  /** Ports or ctx ids in one PreparePorts, FinishPorts or DestroyCtxs call. */
+  maxBatch: 1024,
 } as const;

@@ -1,14 +1,13 @@
 import type { ServerDuplexStream, UntypedServiceImplementation } from '@grpc/grpc-js';
 import { status as Code } from '@grpc/grpc-js';
-import { createFileRegistry, fromBinary, type DescFile, type DescMessage } from '@bufbuild/protobuf';
+import type { DescFile, DescMessage } from '@bufbuild/protobuf';
 import { BinaryReader } from '@bufbuild/protobuf/wire';
-import { FileDescriptorProtoSchema, FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
 
 import { descriptorSetBase64 } from '../gen/descriptor-set';
 import { ServerReflectionService as V1Service, type ServerReflectionRequest, type ServerReflectionResponse } from '../gen/grpc/reflection/v1/reflection';
 import { ServerReflectionService as V1AlphaService } from '../gen/grpc/reflection/v1alpha/reflection';
 
-import { NO_METRICS, type CallMetrics } from './metrics';
+import { NO_METRICS, type CallMetrics } from './call-metrics';
 
 export { V1Service as ReflectionV1Service, V1AlphaService as ReflectionV1AlphaService };
 
@@ -22,6 +21,10 @@ export class DescriptorIndex {
   private readonly symbols = new Map<string, string>();
 
   constructor(setBytes: Uint8Array) {
+    // Loaded here, not at start-up: the descriptor machinery costs tens of
+    // milliseconds to load and only reflection clients need it.
+    const { createFileRegistry, fromBinary } = require('@bufbuild/protobuf') as typeof import('@bufbuild/protobuf');
+    const { FileDescriptorProtoSchema, FileDescriptorSetSchema } = require('@bufbuild/protobuf/wkt') as typeof import('@bufbuild/protobuf/wkt');
     // Validates the whole set (names, map entries, references) before serving any of it.
     const registry = createFileRegistry(fromBinary(FileDescriptorSetSchema, setBytes));
     for (const raw of rawFiles(setBytes)) {

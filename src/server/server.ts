@@ -7,7 +7,7 @@ import { Health, HealthService, ServingStatus } from './health';
 import { LIMITS } from './limits';
 import { RateLimiter } from '../log';
 import { bindTarget, claimSocketPath, isLoopback, protectSocket, releaseSocket, type ListenAddress } from './listen';
-import { NO_METRICS, type CallMetrics } from './metrics';
+import { NO_METRICS, type CallMetrics } from './call-metrics';
 import { DescriptorIndex, ReflectionV1AlphaService, ReflectionV1Service, reflectionImplementation } from './reflection';
 import type { CertificateFiles } from './tls';
 import { implement, tolerant, type EdgeContext } from './unary';

@@ -21,10 +21,21 @@ export function asPlugError(err: unknown): PlugError {
 
 /**
  * The grpc-js error for a PlugError: the status code, the message as
- * grpc-message, and google.rpc.Status with ErrorInfo (always), BadRequest
- * (field violations) and RetryInfo (retryable waits) as details.
+ * grpc-message, and the google.rpc.Status of toStatus in the trailer.
  */
 export function toServiceError(err: PlugError): Partial<ServiceError> {
+  const status = toStatus(err);
+  const trailer = new Metadata();
+  trailer.set(STATUS_DETAILS_KEY, Buffer.from(Status.encode(status).finish()));
+  return { code: status.code, details: status.message, metadata: trailer };
+}
+
+/**
+ * google.rpc.Status for a PlugError, with ErrorInfo (always), BadRequest
+ * (field violations) and RetryInfo (retryable waits) as details; also the
+ * per-item error of batch calls.
+ */
+export function toStatus(err: PlugError): Status {
   const code = Code[err.status];
   const message = bounded(err.message, MAX_MESSAGE);
   const metadata = new Map<string, string>();
@@ -54,9 +65,7 @@ export function toServiceError(err: PlugError): Partial<ServiceError> {
       value: Buffer.from(RetryInfo.encode({ retryDelay }).finish()),
     });
   }
-  const trailer = new Metadata();
-  trailer.set(STATUS_DETAILS_KEY, Buffer.from(Status.encode({ code, message, details }).finish()));
-  return { code, details: message, metadata: trailer };
+  return { code, message, details };
 }
 
 function bounded(text: string, max: number): string {

@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 
 import { RateLimiter } from '../log';
 import { PlugError, describeError, newId } from '../registry';
-import { NO_METRICS, type CallEnd, type CallMetrics } from './metrics';
+import { NO_METRICS, type CallEnd, type CallMetrics } from './call-metrics';
 import { asPlugError, toServiceError } from './status';
 
 /** A service method as plain code: a request in, a response or a thrown error out. */

@@ -3,12 +3,24 @@ import type { ServerUnaryCall, handleUnaryCall } from '@grpc/grpc-js';
 import {
   ProviderKind,
   VifPlugService,
+  type PortResult,
   type PreparePortResponse,
   type ProviderInfo as WireProviderInfo,
   type Representor as WireRepresentor,
   type VifPlugServer,
 } from '../gen/vifplug/v1/vifplug';
-import { PlugError, type CallerContext, type ProviderInfo, type Registry, type Representor } from '../registry';
+import type { Status } from '../gen/google/rpc/status';
+import {
+  PlugError,
+  forItem,
+  type CallerContext,
+  type PortCtxIn,
+  type PrepareAnswer,
+  type ProviderInfo,
+  type Registry,
+  type Representor,
+} from '../registry';
+import { asPlugError, toStatus } from './status';
 import type { UnaryHandler } from './unary';
 import * as valid from './validate';
 
@@ -59,28 +71,40 @@ export function vifPlugHandlers(registry: Registry): VifPlugHandlers {
 
     async preparePort(req, call): Promise<PreparePortResponse> {
       const instanceId = valid.id(req.instanceId, 'instance_id', 'the instance_id that Open returned');
-      const answer = await registry.preparePort(instanceId, valid.portCtxIn(req), callerOf(call));
-      if (!answer.plug) {
-        return {
-          plug: false,
-          ctxId: '',
-          name: '',
-          type: '',
-          ifaceOptions: new Map(),
-          declineReason: answer.reason,
-          declineMessage: answer.message,
-        };
-      }
-      return {
-        plug: true,
-        ctxId: answer.ctxId,
-        name: answer.out?.name ?? '',
-        type: answer.out?.type ?? '',
-        // Only read by the encoder; no copy on the hot path.
-        ifaceOptions: (answer.out?.ifaceOptions ?? NO_OPTIONS) as Map<string, string>,
-        declineReason: '',
-        declineMessage: '',
-      };
+      return wirePrepared(await registry.preparePort(instanceId, valid.portCtxIn(req), callerOf(call)));
+    },
+
+    async preparePorts(req, call) {
+      const instanceId = valid.id(req.instanceId, 'instance_id', 'the instance_id that Open returned');
+      valid.batch(req.ports.length, 'ports');
+      registry.assertOpen(instanceId);
+      const caller = callerOf(call);
+      const results = await Promise.all(
+        req.ports.map((port, i): Promise<PortResult> => {
+          let ctxIn: PortCtxIn;
+          try {
+            ctxIn = valid.portCtxIn(port);
+          } catch (err) {
+            return Promise.resolve(failed(forItem(asPlugError(err), `ports[${i}]`)));
+          }
+          return registry.preparePort(instanceId, ctxIn, caller).then(
+            (answer) => ({ result: { $case: 'prepared', value: wirePrepared(answer) } }),
+            (err: unknown) => failed(asPlugError(err)),
+          );
+        }),
+      );
+      return { results };
+    },
+
+    async finishPorts(req) {
+      valid.batch(req.ctxIds.length, 'ctx_ids');
+      const finish = (ctxId: string) => registry.finishPort(ctxId).then(() => (req.destroy ? registry.destroyCtx(ctxId) : undefined));
+      return { results: await Promise.all(req.ctxIds.map((id, i) => eachCtx(id, i, finish))) };
+    },
+
+    async destroyCtxs(req) {
+      valid.batch(req.ctxIds.length, 'ctx_ids');
+      return { results: await Promise.all(req.ctxIds.map((id, i) => eachCtx(id, i, (ctxId) => registry.destroyCtx(ctxId)))) };
     },
 
     async finishPort(req) {
@@ -117,6 +141,49 @@ function wireRepresentor(r: Representor): WireRepresentor {
     physPortName: r.physPortName,
     lportOptions: new Map(r.lportOptions),
   };
+}
+
+function wirePrepared(answer: PrepareAnswer): PreparePortResponse {
+  if (!answer.plug) {
+    return {
+      plug: false,
+      ctxId: '',
+      name: '',
+      type: '',
+      ifaceOptions: new Map(),
+      declineReason: answer.reason,
+      declineMessage: answer.message,
+    };
+  }
+  return {
+    plug: true,
+    ctxId: answer.ctxId,
+    name: answer.out?.name ?? '',
+    type: answer.out?.type ?? '',
+    // Only read by the encoder; no copy on the hot path.
+    ifaceOptions: (answer.out?.ifaceOptions ?? NO_OPTIONS) as Map<string, string>,
+    declineReason: '',
+    declineMessage: '',
+  };
+}
+
+function failed(err: PlugError): PortResult {
+  return { result: { $case: 'error', value: toStatus(err) } };
+}
+
+const OK: Status = { code: 0, message: '', details: [] };
+
+/** One ctx of a FinishPorts / DestroyCtxs call: its own validation, its own status. */
+function eachCtx(ctxId: string, i: number, op: (ctxId: string) => Promise<unknown>): Promise<Status> {
+  try {
+    valid.id(ctxId, 'ctx_id', 'the ctx_id that PreparePort returned');
+  } catch (err) {
+    return Promise.resolve(toStatus(forItem(asPlugError(err), `ctx_ids[${i}]`)));
+  }
+  return op(ctxId).then(
+    () => OK,
+    (err: unknown) => toStatus(asPlugError(err)),
+  );
 }
 
 /** The caller's deadline and cancellation, as the registry needs them. */

@@ -62,6 +62,23 @@ describe('vifplugctl', () => {
     expect(JSON.parse((await ctl('run', '--json', instance)).stdout)).toEqual({ changed: true });
   });
 
+  it('prepares, finishes and destroys several ports with the batch calls', async () => {
+    const res = await ctl('prepare', '--type', 'dummy', '--lport', 'lsp-a', '--lport', 'lsp-b', '--finish', '--destroy');
+    expect(res.code).toBe(0);
+    expect(res.stdout).toMatch(/^LPORT\s+PLUG\s+CTX\s+NAME\s+TYPE \/ WHY NOT$/m);
+    expect(res.stdout).toMatch(/^lsp-a\s+yes\s+\S{22}\s+lsp-a\s+internal$/m);
+    expect(t.registry.stats().ctxs).toBe(0);
+
+    const json = JSON.parse((await ctl('--json', 'prepare', '--type', 'dummy', '--lport', 'x1', '--lport', 'x2')).stdout) as { results: { prepared: { ctxId: string } }[] };
+    const ids = json.results.map((r) => r.prepared.ctxId);
+    const finished = await ctl('finish', ...ids, 'no-such-ctx');
+    expect(finished.code).toBe(1);
+    expect(finished.stdout).toContain(`finished ${ids[0]}`);
+    expect(finished.stdout).toMatch(/^no-such-ctx: NOT_FOUND: no live ctx/m);
+    expect((await ctl('destroy', ...ids)).stdout).toBe(`destroyed ${ids[0]}\ndestroyed ${ids[1]}\n`);
+    expect(t.registry.stats().ctxs).toBe(0);
+  });
+
   it('exits 4 when the provider declines, with its reason', async () => {
     const res = await ctl('prepare', '--type', 'declines', '--lport', 'lsp3');
     expect(res.code).toBe(4);

@@ -22,7 +22,12 @@ const ALLOWED: Record<VifPlugMethod, number[]> = {
   finishPort: [Code.OK, Code.INVALID_ARGUMENT, Code.NOT_FOUND],
   destroyCtx: [Code.OK, Code.INVALID_ARGUMENT],
   listRepresentors: [Code.OK, Code.INVALID_ARGUMENT, Code.NOT_FOUND, Code.UNIMPLEMENTED],
+  preparePorts: [Code.OK, Code.INVALID_ARGUMENT, Code.NOT_FOUND],
+  finishPorts: [Code.OK, Code.INVALID_ARGUMENT],
+  destroyCtxs: [Code.OK, Code.INVALID_ARGUMENT],
 };
+/** Codes a single item of a batch may fail with. */
+const ITEM_CODES = [Code.INVALID_ARGUMENT, Code.NOT_FOUND, Code.RESOURCE_EXHAUSTED];
 const TYPES = ['dummy', 'declines', 'slow'];
 
 let t: TestServer;
@@ -59,6 +64,8 @@ const options = fc.oneof(
 );
 const opType = fc.oneof(fc.constantFrom(0, 1, 2), fc.integer({ min: -3, max: 50 }));
 
+const port = fc.record({ opType, useDpdk: fc.boolean(), lportName: text, lportOptions: options, ifaceName: text, ifaceType: text, ifaceOptions: options });
+
 const request: fc.Arbitrary<{ method: VifPlugMethod; body: Record<string, unknown> }> = fc.oneof(
   fc.record({ method: fc.constant('register' as const), body: fc.record({ type: text, endpoint: fc.oneof(fc.constant(''), text) }) }),
   fc.record({ method: fc.constant('unregister' as const), body: fc.record({ type: text }) }),
@@ -85,7 +92,20 @@ const request: fc.Arbitrary<{ method: VifPlugMethod; body: Record<string, unknow
   { arbitrary: fc.record({ method: fc.constant('finishPort' as const), body: fc.record({ ctxId: idFrom(ctxIds) }) }), weight: 3 },
   { arbitrary: fc.record({ method: fc.constant('destroyCtx' as const), body: fc.record({ ctxId: idFrom(ctxIds) }) }), weight: 3 },
   fc.record({ method: fc.constant('listRepresentors' as const), body: fc.record({ type: text }) }),
+  fc.record({ method: fc.constant('preparePorts' as const), body: fc.record({ instanceId: idFrom(instanceIds), ports: fc.array(port, { maxLength: 6 }) }) }),
+  fc.record({ method: fc.constant('finishPorts' as const), body: fc.record({ ctxIds: fc.array(idFrom(ctxIds), { maxLength: 6 }), destroy: fc.boolean() }) }),
+  fc.record({ method: fc.constant('destroyCtxs' as const), body: fc.record({ ctxIds: fc.array(idFrom(ctxIds), { maxLength: 6 }) }) }),
 );
+
+type ItemStatus = { code: number; details: { typeUrl: string }[] };
+/** Every failed item of a batch is explained like a failed call. */
+function checkItems(method: string, statuses: ItemStatus[]): void {
+  for (const s of statuses) {
+    if (s.code === Code.OK) continue;
+    expect(ITEM_CODES, `${method} item failed with ${s.code}`).toContain(s.code);
+    expect(s.details[0]?.typeUrl).toBe('type.googleapis.com/google.rpc.ErrorInfo');
+  }
+}
 
 it('10,000 generated requests get only documented codes, each error explained, and leave the registry consistent', async () => {
   const clients = [t.client, t.newClient(), t.newClient(), t.newClient()];
@@ -99,6 +119,12 @@ it('10,000 generated requests get only documented codes, each error explained, a
             const res = (await clients[i % clients.length]!.call(method, body as never)) as unknown as Record<string, unknown>;
             if (method === 'open') instanceIds.push(res.instanceId as string);
             if (method === 'preparePort' && res.plug) ctxIds.push(res.ctxId as string);
+            if (method === 'preparePorts') {
+              const results = res.results as { result?: { $case: string; value: { plug?: boolean; ctxId?: string } & ItemStatus } }[];
+              for (const r of results) if (r.result?.$case === 'prepared' && r.result.value.plug) ctxIds.push(r.result.value.ctxId!);
+              checkItems(method, results.filter((r) => r.result?.$case === 'error').map((r) => r.result!.value));
+            }
+            if (method === 'finishPorts' || method === 'destroyCtxs') checkItems(method, res.results as ItemStatus[]);
           } catch (err) {
             if (!(err instanceof VifplugError)) throw err;
             expect(ALLOWED[method], `${method} answered ${err.codeName}: ${err.message}`).toContain(err.code);

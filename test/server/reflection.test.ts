@@ -62,6 +62,9 @@ describe.each<ReflectionVersion>(['v1', 'v1alpha'])('server reflection %s, used 
       'FinishPort',
       'DestroyCtx',
       'ListRepresentors',
+      'PreparePorts',
+      'FinishPorts',
+      'DestroyCtxs',
     ]);
     const api = files.find((f) => f.name === 'vifplug/v1/vifplug.proto')!;
     expect(api.sourceCodeInfo?.location.some((l) => l.leadingComments.includes('Idempotent'))).toBe(true);

@@ -22,16 +22,12 @@ export function dummyProvider(): ProviderClass {
   };
 }
 
+/** The same options for every port; shared, since every live ctx keeps its answer. */
+const IFACE_OPTIONS: ReadonlyMap<string, string> = new Map([[DUMMY_OPTION, 'value']]);
+
 function preparePort(ctxIn: PortCtxIn): PrepareResult {
   if (ctxIn.opType !== 'create') return { plug: true };
-  return {
-    plug: true,
-    out: {
-      name: interfaceName(ctxIn.lportName),
-      type: 'internal',
-      ifaceOptions: new Map([[DUMMY_OPTION, 'value']]),
-    },
-  };
+  return { plug: true, out: { name: interfaceName(ctxIn.lportName), type: 'internal', ifaceOptions: IFACE_OPTIONS } };
 }
 
 /**
@@ -39,9 +35,8 @@ function preparePort(ctxIn: PortCtxIn): PrepareResult {
  * the middle of a UTF-8 sequence: the answer must stay a valid proto string.
  */
 export function interfaceName(lportName: string): string {
-  if (lportName.length < IFNAMSIZ && Buffer.byteLength(lportName) < IFNAMSIZ) return lportName;
+  if (Buffer.byteLength(lportName) < IFNAMSIZ) return lportName;
   const bytes = Buffer.from(lportName, 'utf8');
-  if (bytes.length < IFNAMSIZ) return lportName;
   let end = IFNAMSIZ - 1;
   while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--;
   return bytes.toString('utf8', 0, end);

@@ -7,6 +7,7 @@
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
 import type { handleUnaryCall, UntypedServiceImplementation } from "@grpc/grpc-js";
+import { Status } from "../../google/rpc/status";
 
 export const protobufPackage = "vifplug.v1";
 
@@ -363,6 +364,72 @@ export interface Representor {
 export interface Representor_LportOptionsEntry {
   key: string;
   value: string;
+}
+
+/**
+ * One port of a PreparePorts call: the fields of PreparePortRequest but the
+ * instance.
+ */
+export interface PortRequest {
+  opType: OpType;
+  useDpdk: boolean;
+  lportName: string;
+  lportOptions: Map<string, string>;
+  ifaceName: string;
+  ifaceType: string;
+  ifaceOptions: Map<string, string>;
+}
+
+export interface PortRequest_LportOptionsEntry {
+  key: string;
+  value: string;
+}
+
+export interface PortRequest_IfaceOptionsEntry {
+  key: string;
+  value: string;
+}
+
+export interface PreparePortsRequest {
+  /** The open instance to ask. Required. */
+  instanceId: string;
+  /** At most 1024. */
+  ports: PortRequest[];
+}
+
+/**
+ * The outcome for one port: what PreparePort would have answered, or the
+ * status it would have failed with.
+ */
+export interface PortResult {
+  result?: { $case: "prepared"; value: PreparePortResponse } | { $case: "error"; value: Status } | undefined;
+}
+
+export interface PreparePortsResponse {
+  /** One per port, in request order. */
+  results: PortResult[];
+}
+
+export interface FinishPortsRequest {
+  /** At most 1024. */
+  ctxIds: string[];
+  /** Also release each ctx that finished. */
+  destroy: boolean;
+}
+
+export interface FinishPortsResponse {
+  /** One per ctx_id, in order; code 0 (OK) or why that one failed. */
+  results: Status[];
+}
+
+export interface DestroyCtxsRequest {
+  /** At most 1024. */
+  ctxIds: string[];
+}
+
+export interface DestroyCtxsResponse {
+  /** One per ctx_id, in order; code 0 (OK) or why that one failed. */
+  results: Status[];
 }
 
 function createBaseProviderInfo(): ProviderInfo {
@@ -2904,6 +2971,992 @@ export const Representor_LportOptionsEntry: MessageFns<Representor_LportOptionsE
   },
 };
 
+function createBasePortRequest(): PortRequest {
+  return {
+    opType: 0,
+    useDpdk: false,
+    lportName: "",
+    lportOptions: new Map(),
+    ifaceName: "",
+    ifaceType: "",
+    ifaceOptions: new Map(),
+  };
+}
+
+export const PortRequest: MessageFns<PortRequest> = {
+  encode(message: PortRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.opType !== 0) {
+      writer.uint32(8).int32(message.opType);
+    }
+    if (message.useDpdk !== false) {
+      writer.uint32(16).bool(message.useDpdk);
+    }
+    if (message.lportName !== "") {
+      writer.uint32(26).string(message.lportName);
+    }
+    message.lportOptions.forEach((value, key) => {
+      PortRequest_LportOptionsEntry.encode({ key: key as any, value }, writer.uint32(34).fork()).join();
+    });
+    if (message.ifaceName !== "") {
+      writer.uint32(42).string(message.ifaceName);
+    }
+    if (message.ifaceType !== "") {
+      writer.uint32(50).string(message.ifaceType);
+    }
+    message.ifaceOptions.forEach((value, key) => {
+      PortRequest_IfaceOptionsEntry.encode({ key: key as any, value }, writer.uint32(58).fork()).join();
+    });
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PortRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePortRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.opType = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.useDpdk = reader.bool();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.lportName = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            const entry4 = PortRequest_LportOptionsEntry.decode(reader, reader.uint32());
+            if (entry4.value !== undefined) {
+              message.lportOptions.set(entry4.key, entry4.value);
+            }
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.ifaceName = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.ifaceType = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            const entry7 = PortRequest_IfaceOptionsEntry.decode(reader, reader.uint32());
+            if (entry7.value !== undefined) {
+              message.ifaceOptions.set(entry7.key, entry7.value);
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PortRequest {
+    return {
+      opType: isSet(object.opType)
+        ? opTypeFromJSON(object.opType)
+        : isSet(object.op_type)
+        ? opTypeFromJSON(object.op_type)
+        : 0,
+      useDpdk: isSet(object.useDpdk)
+        ? globalThis.Boolean(object.useDpdk)
+        : isSet(object.use_dpdk)
+        ? globalThis.Boolean(object.use_dpdk)
+        : false,
+      lportName: isSet(object.lportName)
+        ? globalThis.String(object.lportName)
+        : isSet(object.lport_name)
+        ? globalThis.String(object.lport_name)
+        : "",
+      lportOptions: isObject(object.lportOptions)
+        ? (globalThis.Object.entries(object.lportOptions) as [string, any][]).reduce(
+          (acc: Map<string, string>, [key, value]: [string, any]) => {
+            acc.set(key, globalThis.String(value));
+            return acc;
+          },
+          new Map(),
+        )
+        : isObject(object.lport_options)
+        ? (globalThis.Object.entries(object.lport_options) as [string, any][]).reduce(
+          (acc: Map<string, string>, [key, value]: [string, any]) => {
+            acc.set(key, globalThis.String(value));
+            return acc;
+          },
+          new Map(),
+        )
+        : new Map(),
+      ifaceName: isSet(object.ifaceName)
+        ? globalThis.String(object.ifaceName)
+        : isSet(object.iface_name)
+        ? globalThis.String(object.iface_name)
+        : "",
+      ifaceType: isSet(object.ifaceType)
+        ? globalThis.String(object.ifaceType)
+        : isSet(object.iface_type)
+        ? globalThis.String(object.iface_type)
+        : "",
+      ifaceOptions: isObject(object.ifaceOptions)
+        ? (globalThis.Object.entries(object.ifaceOptions) as [string, any][]).reduce(
+          (acc: Map<string, string>, [key, value]: [string, any]) => {
+            acc.set(key, globalThis.String(value));
+            return acc;
+          },
+          new Map(),
+        )
+        : isObject(object.iface_options)
+        ? (globalThis.Object.entries(object.iface_options) as [string, any][]).reduce(
+          (acc: Map<string, string>, [key, value]: [string, any]) => {
+            acc.set(key, globalThis.String(value));
+            return acc;
+          },
+          new Map(),
+        )
+        : new Map(),
+    };
+  },
+
+  toJSON(message: PortRequest): unknown {
+    const obj: any = {};
+    if (message.opType !== 0) {
+      obj.opType = opTypeToJSON(message.opType);
+    }
+    if (message.useDpdk !== false) {
+      obj.useDpdk = message.useDpdk;
+    }
+    if (message.lportName !== "") {
+      obj.lportName = message.lportName;
+    }
+    if (message.lportOptions?.size) {
+      obj.lportOptions = {};
+      message.lportOptions.forEach((v, k) => {
+        obj.lportOptions[k] = v;
+      });
+    }
+    if (message.ifaceName !== "") {
+      obj.ifaceName = message.ifaceName;
+    }
+    if (message.ifaceType !== "") {
+      obj.ifaceType = message.ifaceType;
+    }
+    if (message.ifaceOptions?.size) {
+      obj.ifaceOptions = {};
+      message.ifaceOptions.forEach((v, k) => {
+        obj.ifaceOptions[k] = v;
+      });
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PortRequest>, I>>(base?: I): PortRequest {
+    return PortRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PortRequest>, I>>(object: I): PortRequest {
+    const message = createBasePortRequest();
+    message.opType = object.opType ?? 0;
+    message.useDpdk = object.useDpdk ?? false;
+    message.lportName = object.lportName ?? "";
+    message.lportOptions = (() => {
+      const m = new Map();
+      (object.lportOptions as Map<string, string> ?? new Map()).forEach((value, key) => {
+        if (value !== undefined) {
+          m.set(key, globalThis.String(value));
+        }
+      });
+      return m;
+    })();
+    message.ifaceName = object.ifaceName ?? "";
+    message.ifaceType = object.ifaceType ?? "";
+    message.ifaceOptions = (() => {
+      const m = new Map();
+      (object.ifaceOptions as Map<string, string> ?? new Map()).forEach((value, key) => {
+        if (value !== undefined) {
+          m.set(key, globalThis.String(value));
+        }
+      });
+      return m;
+    })();
+    return message;
+  },
+};
+
+function createBasePortRequest_LportOptionsEntry(): PortRequest_LportOptionsEntry {
+  return { key: "", value: "" };
+}
+
+export const PortRequest_LportOptionsEntry: MessageFns<PortRequest_LportOptionsEntry> = {
+  encode(message: PortRequest_LportOptionsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PortRequest_LportOptionsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePortRequest_LportOptionsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PortRequest_LportOptionsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: PortRequest_LportOptionsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PortRequest_LportOptionsEntry>, I>>(base?: I): PortRequest_LportOptionsEntry {
+    return PortRequest_LportOptionsEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PortRequest_LportOptionsEntry>, I>>(
+    object: I,
+  ): PortRequest_LportOptionsEntry {
+    const message = createBasePortRequest_LportOptionsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBasePortRequest_IfaceOptionsEntry(): PortRequest_IfaceOptionsEntry {
+  return { key: "", value: "" };
+}
+
+export const PortRequest_IfaceOptionsEntry: MessageFns<PortRequest_IfaceOptionsEntry> = {
+  encode(message: PortRequest_IfaceOptionsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PortRequest_IfaceOptionsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePortRequest_IfaceOptionsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PortRequest_IfaceOptionsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: PortRequest_IfaceOptionsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PortRequest_IfaceOptionsEntry>, I>>(base?: I): PortRequest_IfaceOptionsEntry {
+    return PortRequest_IfaceOptionsEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PortRequest_IfaceOptionsEntry>, I>>(
+    object: I,
+  ): PortRequest_IfaceOptionsEntry {
+    const message = createBasePortRequest_IfaceOptionsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBasePreparePortsRequest(): PreparePortsRequest {
+  return { instanceId: "", ports: [] };
+}
+
+export const PreparePortsRequest: MessageFns<PreparePortsRequest> = {
+  encode(message: PreparePortsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.instanceId !== "") {
+      writer.uint32(10).string(message.instanceId);
+    }
+    for (const v of message.ports) {
+      PortRequest.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PreparePortsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePreparePortsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.instanceId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.ports.push(PortRequest.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PreparePortsRequest {
+    return {
+      instanceId: isSet(object.instanceId)
+        ? globalThis.String(object.instanceId)
+        : isSet(object.instance_id)
+        ? globalThis.String(object.instance_id)
+        : "",
+      ports: globalThis.Array.isArray(object?.ports) ? object.ports.map((e: any) => PortRequest.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: PreparePortsRequest): unknown {
+    const obj: any = {};
+    if (message.instanceId !== "") {
+      obj.instanceId = message.instanceId;
+    }
+    if (message.ports?.length) {
+      obj.ports = message.ports.map((e) => PortRequest.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PreparePortsRequest>, I>>(base?: I): PreparePortsRequest {
+    return PreparePortsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PreparePortsRequest>, I>>(object: I): PreparePortsRequest {
+    const message = createBasePreparePortsRequest();
+    message.instanceId = object.instanceId ?? "";
+    message.ports = object.ports?.map((e) => PortRequest.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBasePortResult(): PortResult {
+  return { result: undefined };
+}
+
+export const PortResult: MessageFns<PortResult> = {
+  encode(message: PortResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    switch (message.result?.$case) {
+      case "prepared":
+        PreparePortResponse.encode(message.result.value, writer.uint32(10).fork()).join();
+        break;
+      case "error":
+        Status.encode(message.result.value, writer.uint32(18).fork()).join();
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PortResult {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePortResult();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.result = { $case: "prepared", value: PreparePortResponse.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.result = { $case: "error", value: Status.decode(reader, reader.uint32()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PortResult {
+    return {
+      result: isSet(object.prepared)
+        ? { $case: "prepared", value: PreparePortResponse.fromJSON(object.prepared) }
+        : isSet(object.error)
+        ? { $case: "error", value: Status.fromJSON(object.error) }
+        : undefined,
+    };
+  },
+
+  toJSON(message: PortResult): unknown {
+    const obj: any = {};
+    if (message.result?.$case === "prepared") {
+      obj.prepared = PreparePortResponse.toJSON(message.result.value);
+    } else if (message.result?.$case === "error") {
+      obj.error = Status.toJSON(message.result.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PortResult>, I>>(base?: I): PortResult {
+    return PortResult.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PortResult>, I>>(object: I): PortResult {
+    const message = createBasePortResult();
+    switch (object.result?.$case) {
+      case "prepared": {
+        if (object.result?.value !== undefined && object.result?.value !== null) {
+          message.result = { $case: "prepared", value: PreparePortResponse.fromPartial(object.result.value) };
+        }
+        break;
+      }
+      case "error": {
+        if (object.result?.value !== undefined && object.result?.value !== null) {
+          message.result = { $case: "error", value: Status.fromPartial(object.result.value) };
+        }
+        break;
+      }
+    }
+    return message;
+  },
+};
+
+function createBasePreparePortsResponse(): PreparePortsResponse {
+  return { results: [] };
+}
+
+export const PreparePortsResponse: MessageFns<PreparePortsResponse> = {
+  encode(message: PreparePortsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.results) {
+      PortResult.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PreparePortsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePreparePortsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.results.push(PortResult.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PreparePortsResponse {
+    return {
+      results: globalThis.Array.isArray(object?.results) ? object.results.map((e: any) => PortResult.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: PreparePortsResponse): unknown {
+    const obj: any = {};
+    if (message.results?.length) {
+      obj.results = message.results.map((e) => PortResult.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PreparePortsResponse>, I>>(base?: I): PreparePortsResponse {
+    return PreparePortsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PreparePortsResponse>, I>>(object: I): PreparePortsResponse {
+    const message = createBasePreparePortsResponse();
+    message.results = object.results?.map((e) => PortResult.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseFinishPortsRequest(): FinishPortsRequest {
+  return { ctxIds: [], destroy: false };
+}
+
+export const FinishPortsRequest: MessageFns<FinishPortsRequest> = {
+  encode(message: FinishPortsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.ctxIds) {
+      writer.uint32(10).string(v!);
+    }
+    if (message.destroy !== false) {
+      writer.uint32(16).bool(message.destroy);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FinishPortsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFinishPortsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.ctxIds.push(reader.string());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.destroy = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FinishPortsRequest {
+    return {
+      ctxIds: globalThis.Array.isArray(object?.ctxIds)
+        ? object.ctxIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.ctx_ids)
+        ? object.ctx_ids.map((e: any) => globalThis.String(e))
+        : [],
+      destroy: isSet(object.destroy) ? globalThis.Boolean(object.destroy) : false,
+    };
+  },
+
+  toJSON(message: FinishPortsRequest): unknown {
+    const obj: any = {};
+    if (message.ctxIds?.length) {
+      obj.ctxIds = message.ctxIds;
+    }
+    if (message.destroy !== false) {
+      obj.destroy = message.destroy;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FinishPortsRequest>, I>>(base?: I): FinishPortsRequest {
+    return FinishPortsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FinishPortsRequest>, I>>(object: I): FinishPortsRequest {
+    const message = createBaseFinishPortsRequest();
+    message.ctxIds = object.ctxIds?.map((e) => e) || [];
+    message.destroy = object.destroy ?? false;
+    return message;
+  },
+};
+
+function createBaseFinishPortsResponse(): FinishPortsResponse {
+  return { results: [] };
+}
+
+export const FinishPortsResponse: MessageFns<FinishPortsResponse> = {
+  encode(message: FinishPortsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.results) {
+      Status.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): FinishPortsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseFinishPortsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.results.push(Status.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): FinishPortsResponse {
+    return {
+      results: globalThis.Array.isArray(object?.results) ? object.results.map((e: any) => Status.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: FinishPortsResponse): unknown {
+    const obj: any = {};
+    if (message.results?.length) {
+      obj.results = message.results.map((e) => Status.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<FinishPortsResponse>, I>>(base?: I): FinishPortsResponse {
+    return FinishPortsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<FinishPortsResponse>, I>>(object: I): FinishPortsResponse {
+    const message = createBaseFinishPortsResponse();
+    message.results = object.results?.map((e) => Status.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseDestroyCtxsRequest(): DestroyCtxsRequest {
+  return { ctxIds: [] };
+}
+
+export const DestroyCtxsRequest: MessageFns<DestroyCtxsRequest> = {
+  encode(message: DestroyCtxsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.ctxIds) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DestroyCtxsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDestroyCtxsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.ctxIds.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DestroyCtxsRequest {
+    return {
+      ctxIds: globalThis.Array.isArray(object?.ctxIds)
+        ? object.ctxIds.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.ctx_ids)
+        ? object.ctx_ids.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: DestroyCtxsRequest): unknown {
+    const obj: any = {};
+    if (message.ctxIds?.length) {
+      obj.ctxIds = message.ctxIds;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DestroyCtxsRequest>, I>>(base?: I): DestroyCtxsRequest {
+    return DestroyCtxsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DestroyCtxsRequest>, I>>(object: I): DestroyCtxsRequest {
+    const message = createBaseDestroyCtxsRequest();
+    message.ctxIds = object.ctxIds?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseDestroyCtxsResponse(): DestroyCtxsResponse {
+  return { results: [] };
+}
+
+export const DestroyCtxsResponse: MessageFns<DestroyCtxsResponse> = {
+  encode(message: DestroyCtxsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.results) {
+      Status.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DestroyCtxsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDestroyCtxsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.results.push(Status.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): DestroyCtxsResponse {
+    return {
+      results: globalThis.Array.isArray(object?.results) ? object.results.map((e: any) => Status.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: DestroyCtxsResponse): unknown {
+    const obj: any = {};
+    if (message.results?.length) {
+      obj.results = message.results.map((e) => Status.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<DestroyCtxsResponse>, I>>(base?: I): DestroyCtxsResponse {
+    return DestroyCtxsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<DestroyCtxsResponse>, I>>(object: I): DestroyCtxsResponse {
+    const message = createBaseDestroyCtxsResponse();
+    message.results = object.results?.map((e) => Status.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 /** VifPlug is the provider registry and the port plugging cycle. */
 export type VifPlugService = typeof VifPlugService;
 export const VifPlugService = {
@@ -3116,6 +4169,55 @@ export const VifPlugService = {
       Buffer.from(ListRepresentorsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListRepresentorsResponse => ListRepresentorsResponse.decode(value),
   },
+  /**
+   * PreparePorts is PreparePort for many ports of one instance in one call,
+   * for controllers that reconcile many ports per iteration (the model is
+   * kubelet DRA's NodePrepareResources). Every port gets its own answer or its
+   * own error (a google.rpc.Status with an ErrorInfo, as PreparePort would
+   * fail), in request order; one port's failure does not fail the others.
+   * Errors of the call as a whole:
+   *   INVALID_ARGUMENT     MISSING_FIELD: empty instance_id; INVALID_FIELD:
+   *                        more than 1024 ports.
+   *   NOT_FOUND            INSTANCE_NOT_FOUND: the instance is not open.
+   */
+  preparePorts: {
+    path: "/vifplug.v1.VifPlug/PreparePorts" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PreparePortsRequest): Buffer => Buffer.from(PreparePortsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PreparePortsRequest => PreparePortsRequest.decode(value),
+    responseSerialize: (value: PreparePortsResponse): Buffer =>
+      Buffer.from(PreparePortsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PreparePortsResponse => PreparePortsResponse.decode(value),
+  },
+  /**
+   * FinishPorts is FinishPort for many ctxs; with `destroy`, each ctx that
+   * finished is then released as DestroyCtx releases it (what a controller
+   * does after a successful commit). One result per ctx_id, in order; the
+   * call as a whole fails only with INVALID_ARGUMENT for more than 1024 ids.
+   */
+  finishPorts: {
+    path: "/vifplug.v1.VifPlug/FinishPorts" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: FinishPortsRequest): Buffer => Buffer.from(FinishPortsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): FinishPortsRequest => FinishPortsRequest.decode(value),
+    responseSerialize: (value: FinishPortsResponse): Buffer => Buffer.from(FinishPortsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): FinishPortsResponse => FinishPortsResponse.decode(value),
+  },
+  /**
+   * DestroyCtxs is DestroyCtx for many ctxs (after a failed commit). Unknown
+   * ids are OK. One result per ctx_id, in order.
+   */
+  destroyCtxs: {
+    path: "/vifplug.v1.VifPlug/DestroyCtxs" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DestroyCtxsRequest): Buffer => Buffer.from(DestroyCtxsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DestroyCtxsRequest => DestroyCtxsRequest.decode(value),
+    responseSerialize: (value: DestroyCtxsResponse): Buffer => Buffer.from(DestroyCtxsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DestroyCtxsResponse => DestroyCtxsResponse.decode(value),
+  },
 } as const;
 
 export interface VifPlugServer extends UntypedServiceImplementation {
@@ -3245,6 +4347,30 @@ export interface VifPlugServer extends UntypedServiceImplementation {
    *                        hardware ports (e.g. "dummy").
    */
   listRepresentors: handleUnaryCall<ListRepresentorsRequest, ListRepresentorsResponse>;
+  /**
+   * PreparePorts is PreparePort for many ports of one instance in one call,
+   * for controllers that reconcile many ports per iteration (the model is
+   * kubelet DRA's NodePrepareResources). Every port gets its own answer or its
+   * own error (a google.rpc.Status with an ErrorInfo, as PreparePort would
+   * fail), in request order; one port's failure does not fail the others.
+   * Errors of the call as a whole:
+   *   INVALID_ARGUMENT     MISSING_FIELD: empty instance_id; INVALID_FIELD:
+   *                        more than 1024 ports.
+   *   NOT_FOUND            INSTANCE_NOT_FOUND: the instance is not open.
+   */
+  preparePorts: handleUnaryCall<PreparePortsRequest, PreparePortsResponse>;
+  /**
+   * FinishPorts is FinishPort for many ctxs; with `destroy`, each ctx that
+   * finished is then released as DestroyCtx releases it (what a controller
+   * does after a successful commit). One result per ctx_id, in order; the
+   * call as a whole fails only with INVALID_ARGUMENT for more than 1024 ids.
+   */
+  finishPorts: handleUnaryCall<FinishPortsRequest, FinishPortsResponse>;
+  /**
+   * DestroyCtxs is DestroyCtx for many ctxs (after a failed commit). Unknown
+   * ids are OK. One result per ctx_id, in order.
+   */
+  destroyCtxs: handleUnaryCall<DestroyCtxsRequest, DestroyCtxsResponse>;
 }
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;

@@ -1,0 +1,30 @@
+/**
+ * What the server reports about each call, as an interface: the Prometheus
+ * implementation (metrics.ts) is loaded only when --metrics-listen asks for it.
+ */
+
+/** gRPC method kinds, as go-grpc-prometheus labels them. */
+export type GrpcType = 'unary' | 'client_stream' | 'server_stream' | 'bidi_stream';
+
+/** What the server tells about each call; `start` returns the call's end. */
+export interface CallMetrics {
+  start(path: string, type: GrpcType): CallEnd;
+}
+
+export interface CallEnd {
+  /** A message was sent on a stream (unary calls count theirs in `end`). */
+  sent(): void;
+  /** A message was received on a stream. */
+  received(): void;
+  end(code: number): void;
+}
+
+const NOOP_END: CallEnd = { sent: () => undefined, received: () => undefined, end: () => undefined };
+
+/** For daemons without --metrics-listen: nothing is counted, nothing costs. */
+export const NO_METRICS: CallMetrics = { start: () => NOOP_END };
+
+/** Hardware-refresh observations a provider reports (inventory re-reads). */
+export interface RefreshObserver {
+  refreshed(provider: string, seconds: number, result: 'ok' | 'error'): void;
+}
