@@ -72,6 +72,7 @@ export class LiveInventory {
   private debounceTimer: NodeJS.Timeout | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
   private missRefresh: Promise<void> | undefined;
+  private followUp: Promise<void> | undefined;
   private missRefreshAt = 0;
   private devlinkWorked = false;
   private devlinkProblem: string | undefined;
@@ -138,6 +139,22 @@ export class LiveInventory {
   /** A full re-read, shared with one already in flight; failures are logged and keep the previous index. */
   refresh(): Promise<void> {
     return this.refreshShared().catch((err: unknown) => this.logFailure(err));
+  }
+
+  /**
+   * A full re-read that starts after this call (Run: a refresh already in
+   * flight may have read the hardware before the change the caller made).
+   * Concurrent callers share it.
+   */
+  refreshAfterNow(): Promise<void> {
+    if (this.inFlight === undefined) return this.refresh();
+    this.followUp ??= this.inFlight
+      .catch(() => undefined)
+      .then(() => {
+        this.followUp = undefined;
+        return this.refresh();
+      });
+    return this.followUp;
   }
 
   /**

@@ -41,6 +41,8 @@ export class LookupIndex {
   readonly fingerprint: string;
 
   private readonly byMac = new Map<string, Anchor[]>();
+  /** Per MAC, only the anchors of the best tier: what lookup() chooses among, precomputed off the hot path. */
+  private readonly best = new Map<string, readonly Anchor[]>();
   private readonly pending = new Map<string, number>();
   private readonly pendingTimes: number[];
 
@@ -53,7 +55,10 @@ export class LookupIndex {
       if (list === undefined) this.byMac.set(anchor.mac, [anchor]);
       else list.push(anchor);
     }
-    for (const list of this.byMac.values()) list.sort((a, b) => a.tier - b.tier);
+    for (const [mac, list] of this.byMac) {
+      list.sort((a, b) => a.tier - b.tier);
+      this.best.set(mac, list.filter((a) => a.tier === list[0]!.tier));
+    }
     if (options.pendingUntil !== undefined) {
       for (const entry of inventory.entries) {
         const until = options.pendingUntil(entry);
@@ -83,9 +88,8 @@ export class LookupIndex {
   }
 
   lookup(request: LookupRequest, now: number): LookupOutcome {
-    const anchors = this.byMac.get(request.pfMac);
-    if (anchors === undefined) return this.noPf(request);
-    const best = anchors.filter((a) => a.tier === anchors[0]!.tier);
+    const best = this.best.get(request.pfMac);
+    if (best === undefined) return this.noPf(request);
     if (best.length > 1) {
       return fail(request, {
         status: 'FAILED_PRECONDITION',

@@ -157,7 +157,7 @@ class RepresentorInstance implements ProviderInstance {
 
   /** Re-reads the hardware; true if the index changed, or a pending rename settled, since this instance's last run. */
   async run(): Promise<boolean> {
-    await this.live.refresh();
+    await this.live.refreshAfterNow();
     const now = this.now();
     const changed = this.live.generation !== this.lastGeneration || this.live.index.settledBetween(this.lastRunAt, now);
     this.lastGeneration = this.live.generation;
