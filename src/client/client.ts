@@ -9,6 +9,12 @@ export type VifPlugMethod = keyof Service;
 type RequestOf<M extends VifPlugMethod> = Parameters<Service[M]['requestSerialize']>[0];
 type ResponseOf<M extends VifPlugMethod> = ReturnType<Service[M]['responseDeserialize']>;
 
+interface UnaryDef<Req, Res> {
+  readonly path: string;
+  requestSerialize(value: Req): Buffer;
+  responseDeserialize(value: Buffer): Res;
+}
+
 /** Request codecs by method, to fill defaults into partial requests. */
 const REQUESTS: { [M in VifPlugMethod]: { fromPartial(object: object): RequestOf<M> } } = {
   register: api.RegisterRequest,
@@ -128,26 +134,8 @@ export class VifplugClient {
 
   /** Calls any VifPlug method; the request may omit fields (proto defaults). */
   call<M extends VifPlugMethod>(method: M, request: Partial<RequestOf<M>> = {}, options: CallOptions = {}): Promise<ResponseOf<M>> {
-    const def = api.VifPlugService[method] as unknown as {
-      path: string;
-      requestSerialize(value: RequestOf<M>): Buffer;
-      responseDeserialize(value: Buffer): ResponseOf<M>;
-    };
-    const full = REQUESTS[method].fromPartial(request);
-    return new Promise((resolve, reject) => {
-      this.grpc.makeUnaryRequest(
-        def.path,
-        def.requestSerialize,
-        def.responseDeserialize,
-        full,
-        options.metadata ?? new Metadata(),
-        { deadline: Date.now() + (options.deadlineMs ?? this.deadlineMs) },
-        (err, response) => {
-          if (err) reject(new VifplugError(err, def.path.slice(def.path.lastIndexOf('/') + 1)));
-          else resolve(response!);
-        },
-      );
-    });
+    const def = api.VifPlugService[method] as unknown as UnaryDef<RequestOf<M>, ResponseOf<M>>;
+    return this.unary(def, REQUESTS[method].fromPartial(request), options);
   }
 
   register(type: string, options?: CallOptions): Promise<api.RegisterResponse> {
@@ -206,19 +194,23 @@ export class VifplugClient {
   }
 
   /** grpc.health.v1.Health/Check of `service` ("" = the whole daemon). */
-  health(service = '', options: CallOptions = {}): Promise<HealthCheckResponse_ServingStatus> {
-    const def = HealthService.check;
+  async health(service = '', options: CallOptions = {}): Promise<HealthCheckResponse_ServingStatus> {
+    return (await this.unary(HealthService.check, { service }, options)).status;
+  }
+
+  /** One unary call with the client's deadline; failures become VifplugError. */
+  private unary<Req, Res>(def: UnaryDef<Req, Res>, request: Req, options: CallOptions): Promise<Res> {
     return new Promise((resolve, reject) => {
       this.grpc.makeUnaryRequest(
         def.path,
         def.requestSerialize,
         def.responseDeserialize,
-        { service },
+        request,
         options.metadata ?? new Metadata(),
         { deadline: Date.now() + (options.deadlineMs ?? this.deadlineMs) },
         (err, response) => {
-          if (err) reject(new VifplugError(err, 'Health.Check'));
-          else resolve(response!.status);
+          if (err) reject(new VifplugError(err, def.path.slice(def.path.lastIndexOf('/') + 1)));
+          else resolve(response!);
         },
       );
     });
