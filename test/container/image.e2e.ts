@@ -1,0 +1,443 @@
+/**
+ * The container test (`npm run test:container`): builds the top-level
+ * Dockerfile unchanged with podman, runs the image as a sidecar would run
+ * (read-only root, no capabilities, no new privileges, the socket directory
+ * from the host, a fake host /sys mounted read-only), and checks it from the
+ * host through the socket. Then it runs deploy/systemd/vifplugd.service
+ * under systemd in a container standing in for a host, hardening and all.
+ * Needs root, or podman, runc and mmdebstrap installed; see
+ * shared/design/containers.md for why each step is as it is.
+ */
+
+import { execFileSync } from 'node:child_process';
+import { chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { ServingStatus, VifplugClient } from '../../src/client/client';
+import { OpType } from '../../src/gen/vifplug/v1/vifplug';
+import { buildFakeSysfs, type FakeHost } from './fake-sysfs';
+import { describeOutput, ensureBaseImage, ensureTools, Podman, writeContainersConf } from './podman';
+
+const ROOT = join(__dirname, '..', '..');
+/** The local stand-in for node:24-bookworm-slim; kept between runs. */
+const BASE_IMAGE = 'localhost/vifplug-test/node:24-bookworm-slim';
+/** The image's user (Dockerfile USER). */
+const UID = 65532;
+
+const started = Date.now();
+const timings: string[] = [];
+function log(line: string): void {
+  process.stderr.write(`[container test +${((Date.now() - started) / 1000).toFixed(1)}s] ${line}\n`);
+}
+async function phase<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  const t0 = Date.now();
+  try {
+    return await fn();
+  } finally {
+    timings.push(`${name} ${((Date.now() - t0) / 1000).toFixed(1)}s`);
+  }
+}
+
+let work: string;
+let podman: Podman;
+let image: string | undefined;
+let container: string | undefined;
+let socketDir: string;
+let host: FakeHost;
+let help: string;
+let client: VifplugClient;
+let systemdBase: Promise<void> | undefined;
+let systemdImage: string | undefined;
+let systemdContainer: string | undefined;
+
+/** The daemon's logs, for failure messages. */
+async function containerLogs(): Promise<string> {
+  if (container === undefined) return '(no container)';
+  const result = await podman.run(['logs', container]);
+  return describeOutput(result);
+}
+
+/** The CA bundle npm needs inside the build on machines behind a TLS-intercepting proxy (containers.md). */
+function hostCaBundle(): string | undefined {
+  const candidates = [process.env.NODE_EXTRA_CA_CERTS, '/etc/ssl/certs/ca-certificates.crt'];
+  return candidates.find((path): path is string => path !== undefined && path !== '' && existsSync(path));
+}
+
+/** HEAD when the test started: the build labels the image with it. */
+const REVISION = (() => {
+  try {
+    return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return 'unknown';
+  }
+})();
+
+async function buildImage(tag: string): Promise<void> {
+  const version = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+  const ca = hostCaBundle();
+  await podman.must(
+    [
+      'build',
+      // OCI images have no HEALTHCHECK; the docker format keeps it.
+      '--format',
+      'docker',
+      // The three stages at once: the build's critical path is npm ci + tsc, not apt + npm ci + npm ci + tsc.
+      '--jobs',
+      '3',
+      '--build-arg',
+      `NODE_IMAGE=${BASE_IMAGE}`,
+      '--build-arg',
+      `VERSION=${version}`,
+      '--build-arg',
+      `REVISION=${REVISION}`,
+      // Mounted for RUN steps only: the stand-in's npm trusts it; the image does not keep it.
+      ...(ca === undefined ? [] : ['--volume', `${ca}:/host-ca.crt:ro`]),
+      '--tag',
+      tag,
+      '--file',
+      join(ROOT, 'Dockerfile'),
+      ROOT,
+    ],
+    { hint: 'the image did not build (the end of the build log is below)', timeoutMs: 280_000 },
+  );
+}
+
+/** Debian with systemd, to run deploy/systemd/vifplugd.service as a host would. */
+const SYSTEMD_BASE = `localhost/vifplug-container-test-systemd-base:${process.pid}`;
+
+async function buildSystemdBase(): Promise<void> {
+  const dir = join(work, 'systemd-base');
+  mkdirSync(dir);
+  writeFileSync(
+    join(dir, 'Containerfile'),
+    [
+      'ARG BASE',
+      'FROM ${BASE}',
+      // procps: /bin/kill, for the unit's ExecReload, as every full host install has it.
+      'RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends systemd systemd-sysv iproute2 procps \\',
+      ' && apt-get clean && rm -rf /var/lib/apt/lists/*',
+      'CMD ["/sbin/init"]',
+      '',
+    ].join('\n'),
+  );
+  await podman.must(['build', '--build-arg', `BASE=${BASE_IMAGE}`, '--tag', SYSTEMD_BASE, dir], {
+    hint: 'cannot install systemd into the base image',
+    timeoutMs: 200_000,
+  });
+}
+
+/**
+ * The systemd host: vifplug installed as `npm install -g` would (the
+ * image's /app, which holds what the package ships plus its production
+ * dependencies), the unit from deploy/systemd, enabled.
+ */
+async function buildSystemdHost(tag: string): Promise<void> {
+  const dir = join(work, 'systemd-host');
+  mkdirSync(dir);
+  copyFileSync(join(ROOT, 'deploy', 'systemd', 'vifplugd.service'), join(dir, 'vifplugd.service'));
+  writeFileSync(
+    join(dir, 'Containerfile'),
+    [
+      'ARG APP',
+      'ARG BASE',
+      'FROM ${APP} AS app',
+      'FROM ${BASE}',
+      'COPY --from=app /app /usr/local/lib/node_modules/vifplug',
+      'RUN chmod 0755 /usr/local/lib/node_modules/vifplug/dist/cli/vifplugd.js \\',
+      ' && ln -s ../lib/node_modules/vifplug/dist/cli/vifplugd.js /usr/local/bin/vifplugd',
+      'COPY vifplugd.service /etc/systemd/system/vifplugd.service',
+      'RUN systemctl enable vifplugd.service',
+      '',
+    ].join('\n'),
+  );
+  await podman.must(['build', '--build-arg', `APP=${image!}`, '--build-arg', `BASE=${SYSTEMD_BASE}`, '--tag', tag, dir]);
+}
+
+async function waitUntilServing(socket: string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  let last = '';
+  while (Date.now() < deadline) {
+    const state = await podman.run(['inspect', '--format', '{{.State.Status}} {{.State.ExitCode}}', container!]);
+    if (!state.stdout.startsWith('running')) {
+      throw new Error(`the container stopped before serving (state: ${state.stdout.trim()})\n${await containerLogs()}`);
+    }
+    if (existsSync(socket)) {
+      try {
+        if ((await client.health('', { deadlineMs: 1000 })) === ServingStatus.SERVING) return;
+      } catch (err) {
+        last = String(err);
+      }
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`vifplugd did not serve on ${socket} within 30 s (last health answer: ${last || 'no socket'})\n${await containerLogs()}`);
+}
+
+beforeAll(async () => {
+  work = mkdtempSync(join(tmpdir(), 'vifplug-container-test-'));
+  const tools = await phase('tools', () => ensureTools(log));
+  podman = new Podman(await writeContainersConf(work));
+  await phase('base image', () => ensureBaseImage(podman, BASE_IMAGE, join(work, 'base'), tools, log));
+
+  const tag = `localhost/vifplug-container-test:${process.pid}`;
+  log(`building the Dockerfile as ${tag}`);
+  await phase('build', () => buildImage(tag));
+  image = tag;
+  // The systemd host's packages while the image is tested (alongside the
+  // build, they slowed it down by as much as they took).
+  systemdBase = buildSystemdBase();
+  systemdBase.catch(() => undefined); // awaited, and reported, by the systemd tests
+
+  help = (await podman.must(['run', '--rm', '--no-healthcheck', '--network=none', image, '--help'], { hint: 'the image does not run `vifplugd --help`' }))
+    .stdout;
+
+  // The socket directory as a host would provide it, owned by the image's user.
+  socketDir = join(work, 'run-vifplug');
+  mkdirSync(socketDir, { mode: 0o750 });
+  chownSync(socketDir, UID, UID);
+  host = buildFakeSysfs(join(work, 'sys'));
+  client = new VifplugClient(`unix://${join(socketDir, 'vifplug.sock')}`);
+
+  const name = `vifplug-container-test-${process.pid}`;
+  await phase('start', async () => {
+    await podman.must([
+      'run',
+      '--detach',
+      '--name',
+      name,
+      // As the Kubernetes example runs it; --read-only-tmpfs=false: no writable /tmp or /run either, as with Docker.
+      '--read-only',
+      '--read-only-tmpfs=false',
+      '--cap-drop=ALL',
+      '--security-opt=no-new-privileges',
+      // The test talks through the socket; the representor provider falls back to sysfs.
+      '--network=none',
+      '--volume',
+      `${socketDir}:/run/vifplug`,
+      '--volume',
+      `${host.root}:/host/sys:ro`,
+      image!,
+      '--sysfs-root',
+      '/host/sys',
+    ]);
+    container = name;
+    await waitUntilServing(join(socketDir, 'vifplug.sock'));
+  });
+  log(`serving; setup took ${timings.join(', ')}`);
+});
+
+afterAll(async () => {
+  client?.close();
+  // A build still running would recreate what is removed below.
+  await systemdBase?.catch(() => undefined);
+  if (podman !== undefined) {
+    for (const name of [container, systemdContainer]) if (name !== undefined) await podman.run(['rm', '--force', '--time', '0', name]);
+    // The images under test go; the base image and the builds' cached layers
+    // stay (--no-prune), so that the next run rebuilds only what changed.
+    for (const tag of [image, systemdImage, SYSTEMD_BASE]) if (tag !== undefined) await podman.run(['rmi', '--force', '--no-prune', tag]);
+  }
+  if (work !== undefined) rmSync(work, { recursive: true, force: true });
+  log(`done in ${((Date.now() - started) / 1000).toFixed(1)}s (${timings.join(', ')})`);
+});
+
+describe('the image', () => {
+  it('runs vifplugd as a numeric non-root user, with a health check, OCI labels and the socket volume', async () => {
+    const inspect = JSON.parse((await podman.must(['image', 'inspect', image!])).stdout) as {
+      Size: number;
+      /** podman shows it here; Docker under Config. */
+      Healthcheck?: { Test: string[] };
+      Config: {
+        User: string;
+        Entrypoint: string[];
+        Cmd?: string[] | null;
+        Volumes?: Record<string, object>;
+        Labels: Record<string, string>;
+        Healthcheck?: { Test: string[] };
+        StopSignal?: string;
+      };
+    }[];
+    const config = inspect[0]!.Config;
+    const healthcheck = inspect[0]!.Healthcheck ?? config.Healthcheck;
+    expect(config.User).toBe(`${UID}:${UID}`);
+    expect(config.Entrypoint).toEqual(['node', '/app/dist/cli/vifplugd.js']);
+    // The base image's CMD ["node"] must not reach the daemon as an argument.
+    expect(config.Cmd ?? []).toEqual([]);
+    expect(Object.keys(config.Volumes ?? {})).toContain('/run/vifplug');
+    expect(healthcheck?.Test.join(' '), 'no HEALTHCHECK: was the image built with --format docker?').toContain('/app/scripts/container/healthcheck.js');
+    expect(config.Labels['org.opencontainers.image.title']).toBe('vifplug');
+    expect(config.Labels['org.opencontainers.image.revision']).toBe(REVISION);
+    expect(config.Labels['org.opencontainers.image.licenses']).toBe('Apache-2.0');
+
+    const base = JSON.parse((await podman.must(['image', 'inspect', BASE_IMAGE])).stdout) as { Size: number }[];
+    const mb = (bytes: number) => `${(bytes / 1e6).toFixed(0)} MB`;
+    log(`image size ${mb(inspect[0]!.Size)} (stand-in base ${mb(base[0]!.Size)}, vifplug's layers ${mb(inspect[0]!.Size - base[0]!.Size)})`);
+
+    expect(help).toMatch(/^Usage: vifplugd/m);
+    // devlink and ip, for the representor provider in the host's network
+    // namespace; and no file of the app that is not root's or that anyone may write.
+    const script = 'command -v devlink; command -v ip; find /app ! -type l \\( ! -user 0 -o -perm -o+w \\) -print';
+    const inside = await podman.must(['run', '--rm', '--no-healthcheck', '--network=none', '--entrypoint', 'sh', image!, '-c', script]);
+    expect(inside.stdout.trim().split('\n')).toEqual([expect.stringMatching(/\/devlink$/), expect.stringMatching(/\/ip$/)]);
+  });
+});
+
+describe('the running container, from the host through the socket', () => {
+  it('answers health SERVING for the daemon and for vifplug.v1.VifPlug', async () => {
+    expect(await client.health('')).toBe(ServingStatus.SERVING);
+    expect(await client.health('vifplug.v1.VifPlug')).toBe(ServingStatus.SERVING);
+  });
+
+  it('plugs a dummy port: Open, PreparePort, FinishPort, DestroyCtx', async () => {
+    const instance = await client.open('dummy');
+    const port = await client.preparePort({
+      instanceId: instance.instanceId,
+      opType: OpType.OP_TYPE_CREATE,
+      lportName: 'lsp-ct1',
+      lportOptions: new Map([['vif-plug-type', 'dummy']]),
+    });
+    expect(port.plug).toBe(true);
+    expect(port.name).toBe('lsp-ct1');
+    await client.finishPort(port.ctxId);
+    await client.destroyCtx(port.ctxId);
+  });
+
+  it('looks up a VF representor in the host /sys mounted read-only', async (ctx) => {
+    const providers = await client.listProviders();
+    if (!providers.builtinTypes.includes('representor')) {
+      log(
+        `SKIPPED the representor lookup: this daemon has no representor provider yet ` +
+          `(built-in types: ${providers.builtinTypes.join(', ')}); it runs once the provider lands`,
+      );
+      ctx.skip();
+    }
+    const instance = await client.open('representor');
+    const port = await client.preparePort({
+      instanceId: instance.instanceId,
+      opType: OpType.OP_TYPE_CREATE,
+      lportName: 'lsp-vf2',
+      lportOptions: new Map([
+        ['vif-plug-type', 'representor'],
+        ['vif-plug:representor:pf-mac', host.pfMac],
+        ['vif-plug:representor:vf-num', '2'],
+      ]),
+    });
+    expect(port.plug, `declined: ${port.declineReason} ${port.declineMessage}\n${await containerLogs()}`).toBe(true);
+    expect(port.name).toBe(host.vfRepresentors.get(2));
+    await client.destroyCtx(port.ctxId);
+
+    const listed = await client.listRepresentors('representor');
+    expect(listed.representors.map((r) => r.netdev)).toEqual(expect.arrayContaining([...host.vfRepresentors.values()]));
+  });
+
+  it('runs the daemon as uid/gid 65532 with no capabilities and no new privileges', async () => {
+    const pid = (await podman.must(['inspect', '--format', '{{.State.Pid}}', container!])).stdout.trim();
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const field = (name: string) => new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(status)?.[1]?.split(/\s+/);
+    expect(readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')).toContain('/app/dist/cli/vifplugd.js');
+    expect(field('Uid')).toEqual([`${UID}`, `${UID}`, `${UID}`, `${UID}`]);
+    expect(field('Gid')).toEqual([`${UID}`, `${UID}`, `${UID}`, `${UID}`]);
+    expect(field('CapEff')).toEqual(['0000000000000000']);
+    expect(field('NoNewPrivs')).toEqual(['1']);
+    expect((await podman.must(['exec', container!, 'id', '-u'])).stdout.trim()).toBe(`${UID}`);
+  });
+
+  it('writes nothing outside the socket volume', async () => {
+    // Apart from what the runtime itself adds: the mount points and the files
+    // it bind-mounts into /etc (hosts, hostname, resolv.conf).
+    const runtimes = new Set(['/etc', '/etc/hosts', '/etc/hostname', '/etc/resolv.conf', '/host', '/host/sys', '/run', '/run/vifplug', '/run/.containerenv']);
+    const diff = await podman.must(['diff', container!]);
+    const changes = diff.stdout
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((line) => line !== '' && !runtimes.has(line.slice(2)));
+    expect(changes).toEqual([]);
+    expect(readdirSync(socketDir)).toEqual(['vifplug.sock']);
+  });
+
+  it("passes the image's HEALTHCHECK", async () => {
+    const result = await podman.run(['healthcheck', 'run', container!]);
+    if (result.code !== 0) {
+      const health = await podman.run(['inspect', '--format', '{{json .State.Health}}', container!]);
+      throw new Error(`podman healthcheck run exited with ${result.code}\n${describeOutput(result)}health: ${health.stdout}\n${await containerLogs()}`);
+    }
+  });
+
+  it('drains on SIGTERM (podman stop), removes its socket and exits 0', async () => {
+    const t0 = Date.now();
+    await podman.must(['stop', '--time', '20', container!]);
+    const stopMs = Date.now() - t0;
+    const exit = (await podman.must(['inspect', '--format', '{{.State.ExitCode}}', container!])).stdout.trim();
+    const logs = await containerLogs();
+    expect(exit, logs).toBe('0');
+    expect(logs).toContain('vifplugd stopped');
+    // Well inside the timeout: the daemon exited on SIGTERM, it was not killed.
+    expect(stopMs, logs).toBeLessThan(15_000);
+    expect(existsSync(join(socketDir, 'vifplug.sock'))).toBe(false);
+  });
+});
+
+describe('deploy/systemd/vifplugd.service under systemd, in a container standing in for a host', () => {
+  /** Runs a command in the systemd container. */
+  const inHost = (...command: string[]) => podman.must(['exec', systemdContainer!, ...command]);
+  const unitProperty = async (name: string) => (await inHost('systemctl', 'show', '--property', name, '--value', 'vifplugd')).stdout.trim();
+  const journal = async () => (await podman.run(['exec', systemdContainer!, 'journalctl', '--unit', 'vifplugd', '--no-pager'])).stdout;
+
+  beforeAll(async () => {
+    await phase('systemd base', () => systemdBase!);
+    const tag = `localhost/vifplug-container-test-systemd:${process.pid}`;
+    await phase('systemd host', () => buildSystemdHost(tag));
+    systemdImage = tag;
+    const name = `vifplug-container-test-systemd-${process.pid}`;
+    // CAP_SYS_ADMIN: systemd needs it to set up the unit's mount namespace
+    // (ProtectSystem=, PrivateTmp=, ...), as it has on a real host.
+    await podman.must(['run', '--detach', '--name', name, '--systemd=always', '--cap-add=SYS_ADMIN', '--network=none', tag]);
+    systemdContainer = name;
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const state = await podman.run(['exec', name, 'systemctl', 'is-active', 'vifplugd']);
+      const served = state.stdout.trim() === 'active' && (await journal()).includes('vifplugd serving');
+      if (served) break;
+      if (Date.now() > deadline) {
+        const status = await podman.run(['exec', name, 'systemctl', 'status', '--no-pager', 'vifplugd']);
+        throw new Error(`vifplugd.service did not come up within 30 s\n${describeOutput(status)}\n${await journal()}`);
+      }
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  });
+
+  it('serves on /run/vifplug/vifplug.sock: the health probe passes', async () => {
+    const probe = await podman.run(['exec', systemdContainer!, 'node', '/usr/local/lib/node_modules/vifplug/scripts/container/healthcheck.js', 'unix:///run/vifplug/vifplug.sock']);
+    expect(probe.code, describeOutput(probe) + (await journal())).toBe(0);
+  });
+
+  it('runs as a dynamic non-root user, without capabilities, with no new privileges and a seccomp filter', async () => {
+    const pid = await unitProperty('MainPID');
+    const status = (await inHost('cat', `/proc/${pid}/status`)).stdout;
+    const field = (name: string) => new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(status)?.[1]?.trim();
+    expect(field('Uid')?.split(/\s+/)[0]).not.toBe('0');
+    expect(field('CapEff')).toBe('0000000000000000');
+    expect(field('CapBnd')).toBe('0000000000000000');
+    expect(field('NoNewPrivs')).toBe('1');
+    expect(field('Seccomp')).toBe('2');
+  });
+
+  it("keeps its helpers (ip monitor) running under the unit's syscall filter", async () => {
+    // Let a failing helper show: the daemon restarts it after 1 s, then 2 s.
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(await journal()).not.toMatch(/monitor exited with status/);
+  });
+
+  it('reloads on systemctl reload and stops on systemctl stop with exit status 0, removing the socket directory', async () => {
+    await inHost('systemctl', 'reload', 'vifplugd');
+    expect(await unitProperty('ActiveState')).toBe('active');
+    expect(await unitProperty('NRestarts')).toBe('0');
+    await inHost('systemctl', 'stop', 'vifplugd');
+    expect(await unitProperty('ExecMainStatus'), await journal()).toBe('0');
+    expect(await unitProperty('Result')).toBe('success');
+    expect(await journal()).toContain('vifplugd stopped');
+    expect((await podman.run(['exec', systemdContainer!, 'test', '-e', '/run/vifplug'])).code).not.toBe(0);
+  });
+});
