@@ -1,23 +1,25 @@
 import { randomBytes } from 'node:crypto';
 
-const ID_BYTES = 16;
+/** 18 bytes: 144 bits from the CSPRNG, exactly 24 base64url characters. */
+const ID_BYTES = 18;
+const ID_CHARS = 24;
 const POOL_IDS = 256;
 
-let pool = Buffer.alloc(0);
+let pool = '';
 let offset = 0;
 
 /**
- * A fresh opaque id: 128 bits from the system CSPRNG, base64url (22 chars).
+ * A fresh opaque id: 144 bits from the system CSPRNG, base64url (24 chars).
  * Ids are unguessable so that one client cannot finish or destroy another's
- * ctx by counting; entropy is drawn in batches because PreparePort creates one
- * per call.
+ * ctx by counting. PreparePort makes one per call, so entropy is drawn and
+ * encoded 256 ids at a time: one native call per batch instead of two per id.
  */
 export function newId(): string {
   if (offset === pool.length) {
-    pool = randomBytes(ID_BYTES * POOL_IDS);
+    pool = randomBytes(ID_BYTES * POOL_IDS).toString('base64url');
     offset = 0;
   }
-  const id = pool.toString('base64url', offset, offset + ID_BYTES);
-  offset += ID_BYTES;
+  const id = pool.slice(offset, offset + ID_CHARS);
+  offset += ID_CHARS;
   return id;
 }

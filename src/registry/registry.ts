@@ -308,7 +308,8 @@ export class Registry {
       'preparePort',
       () => {
         const result = instance.impl.preparePort(ctxIn);
-        return isThenable(result) ? result.then((r) => this.admit(instance, ctxIn, r, caller)) : this.admit(instance, ctxIn, result, caller);
+        // Only an answer that took time can find its caller gone.
+        return isThenable(result) ? result.then((r) => this.admit(instance, ctxIn, r, caller)) : this.admit(instance, ctxIn, result);
       },
       caller,
       (late) => {

@@ -8,7 +8,7 @@ export const LIMITS = {
   maxMessageBytes: 1024 * 1024,
   /** Provider type: 1 to 64 characters of [A-Za-z0-9_.-], starting alphanumeric. */
   maxTypeLength: 64,
-  /** instance_id and ctx_id (the daemon's own ids are 22 characters). */
+  /** instance_id and ctx_id (the daemon's own ids are 24 characters). */
   maxIdLength: 64,
   /** lport_name, iface_name, iface_type, in characters. */
   maxNameLength: 1024,

@@ -186,13 +186,22 @@ function eachCtx(ctxId: string, i: number, op: (ctxId: string) => Promise<unknow
   );
 }
 
-/** The caller's deadline and cancellation, as the registry needs them. */
+/** The caller's deadline and cancellation, as the registry needs them (read only if it waits). */
+class GrpcCaller implements CallerContext {
+  constructor(private readonly call: ServerUnaryCall<unknown, unknown>) {}
+
+  get deadline(): number {
+    const deadline = this.call.getDeadline();
+    return deadline instanceof Date ? deadline.getTime() : deadline;
+  }
+
+  isCancelled(): boolean {
+    return this.call.cancelled;
+  }
+}
+
 function callerOf(call: ServerUnaryCall<unknown, unknown>): CallerContext {
-  const deadline = call.getDeadline();
-  return {
-    deadline: deadline instanceof Date ? deadline.getTime() : deadline,
-    isCancelled: () => call.cancelled,
-  };
+  return new GrpcCaller(call);
 }
 
 function wireInfo(info: ProviderInfo): WireProviderInfo {

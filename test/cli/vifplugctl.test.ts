@@ -66,7 +66,7 @@ describe('vifplugctl', () => {
     const res = await ctl('prepare', '--type', 'dummy', '--lport', 'lsp-a', '--lport', 'lsp-b', '--finish', '--destroy');
     expect(res.code).toBe(0);
     expect(res.stdout).toMatch(/^LPORT\s+PLUG\s+CTX\s+NAME\s+TYPE \/ WHY NOT$/m);
-    expect(res.stdout).toMatch(/^lsp-a\s+yes\s+\S{22}\s+lsp-a\s+internal$/m);
+    expect(res.stdout).toMatch(/^lsp-a\s+yes\s+\S{24}\s+lsp-a\s+internal$/m);
     expect(t.registry.stats().ctxs).toBe(0);
 
     const json = JSON.parse((await ctl('--json', 'prepare', '--type', 'dummy', '--lport', 'x1', '--lport', 'x2')).stdout) as { results: { prepared: { ctxId: string } }[] };
