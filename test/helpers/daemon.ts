@@ -16,8 +16,12 @@ export interface Daemon {
 }
 
 /** Runs the compiled vifplugd as an operator would; resolves once it logs that it serves (or exits). */
-export async function spawnDaemon(args: string[], env: NodeJS.ProcessEnv = {}, options: { waitForServing?: boolean } = {}): Promise<Daemon> {
-  const proc = spawn(process.execPath, [DAEMON, ...args], {
+export async function spawnDaemon(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  options: { waitForServing?: boolean; nodeArgs?: string[] } = {},
+): Promise<Daemon> {
+  const proc = spawn(process.execPath, [...(options.nodeArgs ?? []), DAEMON, ...args], {
     env: { PATH: process.env.PATH, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -28,7 +28,7 @@ export interface SoakReport {
   readonly reapedCtxs: number;
   readonly rssMiB: { readonly start: number; readonly afterWarmup: number; readonly end: number };
   readonly heapUsedMiB: { readonly afterWarmup: number; readonly end: number };
-  /** Heap used (MiB) sampled every tenth of the run, to see growth rather than one noisy point. */
+  /** Heap used (MiB) after a full GC with no call under way, after each tenth of the run: growth here is memory kept. */
   readonly heapSeriesMiB: number[];
 }
 
@@ -48,9 +48,15 @@ export async function soak(options: SoakOptions): Promise<SoakReport> {
       '--metrics-listen', '127.0.0.1:0',
       '--ctx-ttl', String(options.ctxTtlSeconds),
       '--log-level', 'info',
-    ], {}, { waitForServing: false });
+    ], {}, { waitForServing: false, nodeArgs: ['--expose-gc', '--require', join(__dirname, 'gc-on-signal.js')] });
     const metricsUrl = await metricsAddress(daemon);
     const sample = async () => parseMetrics(await (await fetch(metricsUrl)).text());
+    /** The daemon's heap after a full GC while no call is under way: what it keeps, not garbage. */
+    const keptHeapMiB = async () => {
+      daemon!.proc.kill('SIGUSR2');
+      await new Promise((r) => setTimeout(r, 200));
+      return Math.round(((await sample()).nodejs_heap_size_used_bytes! / 2 ** 20) * 10) / 10;
+    };
     const start = await sample();
 
     const target = `unix://${socket}`;
@@ -58,31 +64,30 @@ export async function soak(options: SoakOptions): Promise<SoakReport> {
     const unexpected: string[] = [];
     let next = 0;
     let disconnects = 0;
-    let afterWarmup: Record<string, number> | undefined;
-    const warmup = Math.min(Math.floor(options.cycles / 10), 20_000);
-    const tenth = Math.max(1, Math.floor(options.cycles / 10));
-    const series: Promise<number>[] = [];
+    const series: number[] = [];
+    const slots = await Promise.all(
+      Array.from({ length: options.clients }, async () => {
+        const client = new VifplugClient(target, { deadlineMs: 10_000 });
+        return { client, instanceId: (await client.open('dummy')).instanceId };
+      }),
+    );
 
-    const worker = async (w: number) => {
-      let client = new VifplugClient(target, { deadlineMs: 10_000 });
-      const { instanceId } = await client.open('dummy');
-      while (next < options.cycles) {
+    const work = async (slot: (typeof slots)[number], w: number, end: number) => {
+      while (next < end) {
         const i = next++;
-        if (i === warmup) afterWarmup = await sample();
-        if (i % tenth === 0) series.push(sample().then((m) => Math.round((m.nodejs_heap_size_used_bytes! / 2 ** 20) * 10) / 10));
         const lportName = `lsp-${w}-${i}`;
         const drop = Math.random() < options.disconnectRate;
         try {
-          const pending = client.preparePort({ instanceId, opType: OpType.OP_TYPE_CREATE, lportName });
+          const pending = slot.client.preparePort({ instanceId: slot.instanceId, opType: OpType.OP_TYPE_CREATE, lportName });
           if (drop) {
             disconnects++;
-            client.close();
-            client = new VifplugClient(target, { deadlineMs: 10_000 });
+            slot.client.close();
+            slot.client = new VifplugClient(target, { deadlineMs: 10_000 });
           }
           const prepared = await pending;
           if (prepared.name !== lportName.slice(0, 15)) unexpected.push(`wrong answer for ${lportName}: ${prepared.name}`);
-          await client.finishPort(prepared.ctxId);
-          await client.destroyCtx(prepared.ctxId);
+          await slot.client.finishPort(prepared.ctxId);
+          await slot.client.destroyCtx(prepared.ctxId);
         } catch (err) {
           const name = err instanceof VifplugError ? err.codeName : String(err);
           if (drop && err instanceof VifplugError && (err.code === Code.CANCELLED || err.code === Code.UNAVAILABLE)) {
@@ -92,12 +97,20 @@ export async function soak(options: SoakOptions): Promise<SoakReport> {
           }
         }
       }
-      client.close();
     };
 
-    const t0 = performance.now();
-    await Promise.all(Array.from({ length: options.clients }, (_, w) => worker(w)));
-    const seconds = (performance.now() - t0) / 1000;
+    // Ten phases; between them, with no call under way, the heap the daemon keeps is sampled.
+    let busy = 0;
+    let afterWarmup: Record<string, number> | undefined;
+    for (let phase = 1; phase <= 10; phase++) {
+      const t0 = performance.now();
+      await Promise.all(slots.map((slot, w) => work(slot, w, Math.round((options.cycles * phase) / 10))));
+      busy += performance.now() - t0;
+      series.push(await keptHeapMiB());
+      if (phase === 1) afterWarmup = await sample();
+    }
+    for (const slot of slots) slot.client.close();
+    const seconds = busy / 1000;
 
     // Ctxs orphaned by a disconnect (answered, but the answer never reached the client) live until the TTL.
     let end = await sample();
