@@ -1,4 +1,6 @@
+import { spawnSync } from 'node:child_process';
 import { copyFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 import { credentials } from '@grpc/grpc-js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -7,6 +9,8 @@ import { Code, ServingStatus, VifplugClient } from '../../src/client/client';
 import { makePki, type Pki } from '../helpers/certs';
 import { runDaemon, spawnDaemon, type Daemon } from '../helpers/daemon';
 import { tempDir } from '../helpers/server';
+
+const CTL = join(__dirname, '..', '..', 'dist', 'cli', 'vifplugctl.js');
 
 let dir: ReturnType<typeof tempDir>;
 let pki: Pki;
@@ -69,6 +73,11 @@ describe('TLS', () => {
     const trusted = client(target, { cert: pki.clientCert, key: pki.clientKey });
     expect(await trusted.health()).toBe(ServingStatus.SERVING);
     expect((await trusted.open('dummy')).instanceId).not.toBe('');
+
+    // The operator's CLI speaks mutual TLS too, and says so when it is refused.
+    const ctl = (...args: string[]) => spawnSync(process.execPath, [CTL, '--addr', target, '--tls-ca', pki.caCert, ...args, 'health'], { encoding: 'utf8' });
+    expect(ctl('--tls-cert', pki.clientCert, '--tls-key', pki.clientKey)).toMatchObject({ status: 0, stdout: 'SERVING\n' });
+    expect(ctl('--timeout', '2').status).toBe(3);
   });
 
   it('re-reads its certificate on SIGHUP, and keeps the old one if the new files are bad', async () => {
