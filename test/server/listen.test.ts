@@ -5,7 +5,7 @@ import { bindTarget, isLoopback, parseListen } from '../../src/server/listen';
 describe('parseListen', () => {
   it.each([
     ['unix:///run/vifplug/vifplug.sock', { kind: 'unix', path: '/run/vifplug/vifplug.sock' }],
-    ['unix:vifplug.sock', { kind: 'unix', path: '/work/vifplug.sock' }],
+    ['unix:vifplug.sock', { kind: 'unix', path: '/srv/vifplug.sock' }],
     ['unix:/abs.sock', { kind: 'unix', path: '/abs.sock' }],
     ['/var/lib/kubelet/plugins/vifplug.sock', { kind: 'unix', path: '/var/lib/kubelet/plugins/vifplug.sock' }],
     ['127.0.0.1:50051', { kind: 'tcp', host: '127.0.0.1', port: 50051 }],
@@ -13,11 +13,11 @@ describe('parseListen', () => {
     ['[::1]:50051', { kind: 'tcp', host: '::1', port: 50051 }],
     ['0.0.0.0:50051', { kind: 'tcp', host: '0.0.0.0', port: 50051 }],
   ])('%s', (spec, expected) => {
-    expect(parseListen(spec, '/work')).toMatchObject({ spec, ...expected });
+    expect(parseListen(spec, '/srv')).toMatchObject({ spec, ...expected });
   });
 
   it.each(['', 'unix:', 'unix://relative.sock', 'host', 'host:port', ':50051', '127.0.0.1:65536', 'http://x:1', '[::1]50051'])('refuses %j', (spec) => {
-    expect(() => parseListen(spec, '/work')).toThrow(/listen address|absolute path|out of range|no socket path/);
+    expect(() => parseListen(spec, '/srv')).toThrow(/listen address|absolute path|out of range|no socket path/);
   });
 
   it('gives grpc-js targets and tells loopback apart', () => {
