@@ -1,5 +1,5 @@
 import { OpType as WireOpType } from '../gen/vifplug/v1/vifplug';
-import { invalidField, missingField, type OpType, type PortCtxIn } from '../registry';
+import { NO_OPTIONS, invalidField, missingField, type OpType, type PortCtxIn } from '../registry';
 import { LIMITS } from './limits';
 
 const TYPE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
@@ -66,12 +66,6 @@ function name(value: string, field: string, required: boolean): string {
   }
   return value;
 }
-
-/**
- * A ctx keeps its ctx_in until released; an empty Map costs ~200 bytes, and
- * most requests carry an empty iface_options, so they all share this one.
- */
-const NO_OPTIONS: ReadonlyMap<string, string> = new Map();
 
 function options(map: Map<string, string>, field: string): ReadonlyMap<string, string> {
   if (map.size === 0) return NO_OPTIONS;

@@ -11,6 +11,7 @@ import {
 } from '../gen/vifplug/v1/vifplug';
 import type { Status } from '../gen/google/rpc/status';
 import {
+  NO_OPTIONS,
   PlugError,
   forItem,
   type CallerContext,
@@ -28,8 +29,6 @@ import * as valid from './validate';
 export type VifPlugHandlers = {
   [K in keyof VifPlugService]: VifPlugServer[K] extends handleUnaryCall<infer Req, infer Res> ? UnaryHandler<Req, Res> : never;
 };
-
-const NO_OPTIONS: ReadonlyMap<string, string> = new Map();
 
 export function vifPlugHandlers(registry: Registry): VifPlugHandlers {
   return {
@@ -150,7 +149,7 @@ function wirePrepared(answer: PrepareAnswer): PreparePortResponse {
       ctxId: '',
       name: '',
       type: '',
-      ifaceOptions: new Map(),
+      ifaceOptions: NO_OPTIONS as Map<string, string>,
       declineReason: answer.reason,
       declineMessage: answer.message,
     };

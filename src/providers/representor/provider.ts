@@ -20,7 +20,7 @@
 import type { Logger } from 'pino';
 
 import type { PlugError } from '../../registry/errors';
-import type { PortCtxIn, PrepareResult, ProviderClass, ProviderInstance, Representor } from '../../registry/provider';
+import { NO_OPTIONS, type PortCtxIn, type PrepareResult, type ProviderClass, type ProviderInstance, type Representor } from '../../registry/provider';
 import { execDevlinkSource } from './devlink';
 import { LiveInventory, type MonitorCommand } from './live-inventory';
 import { parseRepresentorOptions } from './options';
@@ -187,8 +187,6 @@ class RepresentorInstance implements ProviderInstance {
     throw error;
   }
 }
-
-const NO_OPTIONS: ReadonlyMap<string, string> = new Map();
 
 function plugged(netdev: string): PrepareResult {
   return { plug: true, out: { name: netdev, type: '', ifaceOptions: NO_OPTIONS } };
