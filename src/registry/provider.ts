@@ -63,6 +63,22 @@ export type PrepareResult =
   | { readonly plug: true; readonly out?: PortCtxOut }
   | { readonly plug: false; readonly reason: string; readonly message: string };
 
+/**
+ * What the registry tells a provider callback about its time: the deadline
+ * of its answer (the provider timeout, or less if the caller's deadline is
+ * nearer) and a signal that fires when nobody waits for the answer any more
+ * (the caller cancelled, or the deadline passed). A callback that does I/O
+ * passes both on (a remote provider sends them to its process); one that
+ * answers at once may ignore them. Whatever a callback answers after the
+ * signal fired is not kept: a prepared create is released with
+ * destroyPortCtx.
+ */
+export interface CallBudget {
+  /** Milliseconds since the epoch. */
+  readonly deadline: number;
+  readonly signal: AbortSignal;
+}
+
 /** A provider class (OVN's plug_class), registered under its type. */
 export interface ProviderClass {
   /** The type the class is registered under, e.g. "dummy". */
@@ -135,7 +151,7 @@ export interface ProviderInstance {
    * changed that a controller should act on (its lookup tables). Must be
    * bounded in time: it runs while callers wait. Optional (never changes).
    */
-  run?(): boolean | Promise<boolean>;
+  run?(budget?: CallBudget): boolean | Promise<boolean>;
 
   /**
    * Releases the instance. Called once, after every call in flight on the
@@ -150,20 +166,20 @@ export interface ProviderInstance {
    * it for every plugged port on every iteration. Whatever the answer refers
    * to is held until destroyPortCtx (create) or finishPort (remove).
    */
-  preparePort(ctxIn: PortCtxIn): PrepareResult | Promise<PrepareResult>;
+  preparePort(ctxIn: PortCtxIn, budget?: CallBudget): PrepareResult | Promise<PrepareResult>;
 
   /**
    * The caller committed the change prepared for ctxIn. `ctxOut` is the
    * answer of preparePort for a create and undefined for a remove. Called at
    * most once per successful prepare. Optional (nothing to do).
    */
-  finishPort?(ctxIn: PortCtxIn, ctxOut: PortCtxOut | undefined): void | Promise<void>;
+  finishPort?(ctxIn: PortCtxIn, ctxOut: PortCtxOut | undefined, budget?: CallBudget): void | Promise<void>;
 
   /**
    * Releases what preparePort allocated for a create, whether or not the
    * change was committed or finished. Never called for a remove. Optional.
    */
-  destroyPortCtx?(ctxIn: PortCtxIn, ctxOut: PortCtxOut): void | Promise<void>;
+  destroyPortCtx?(ctxIn: PortCtxIn, ctxOut: PortCtxOut, budget?: CallBudget): void | Promise<void>;
 }
 
 /** Makes a fresh class object; a class may be registered again after unregistering. */

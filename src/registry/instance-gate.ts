@@ -1,0 +1,302 @@
+import { PlugError, describeError, isPlugError } from './errors';
+import type { CallBudget, PortCtxIn, PrepareResult, ProviderInstance } from './provider';
+
+/** What the edge knows about the caller of a call: its deadline and whether it gave up. */
+export interface CallerContext {
+  /** Milliseconds since the epoch; Infinity when the caller set none. */
+  readonly deadline: number;
+  isCancelled(): boolean;
+  /**
+   * Calls `listener` once if the caller gives up; returns a function that
+   * stops listening. Optional: without it cancellation is only noticed when
+   * the provider answers.
+   */
+  onCancel?(listener: () => void): () => void;
+}
+
+/** A provider failure no caller can be told about (a late answer, Close, shutdown). */
+export interface ProviderFault {
+  readonly type: string;
+  readonly operation: string;
+  readonly error: unknown;
+}
+
+export interface GateLimits {
+  /** Provider calls under way per instance beyond which PreparePort and Run are RESOURCE_EXHAUSTED (retry shortly); releases always go through. */
+  readonly maxCallsPerInstance: number;
+  /** How long a provider callback may take before its caller gets DEADLINE_EXCEEDED. */
+  readonly providerTimeoutMs: number;
+}
+
+/** An open instance as the gate sees it: what it calls and what it counts. */
+export interface GatedInstance {
+  readonly id: string;
+  readonly type: string;
+  readonly impl: ProviderInstance;
+  /** Set by Close once it owns the instance: no new PreparePort may start. */
+  closing: boolean;
+  /** Provider calls under way on this instance. */
+  inflight: number;
+  /** Wakes a Close waiting for `inflight` to reach zero. */
+  drained: (() => void) | undefined;
+}
+
+/** The operations the gate refuses first when an instance is busy: they add load. */
+type Sheddable = 'preparePort' | 'run';
+type Operation = Sheddable | 'finishPort' | 'destroyPortCtx';
+
+/**
+ * The one gate every provider callback on an open instance passes, whether
+ * the provider lives in this process or behind a socket:
+ *
+ * - load shedding: an instance takes only so many calls at once, but
+ *   finishing and releasing ctxs always go through, or a controller releasing
+ *   many ports at once would leak them;
+ * - the in-flight count that Close waits for;
+ * - timeouts: a callback gets at most the provider timeout, or what is left
+ *   of the caller's deadline, and is told so (CallBudget); one that overruns
+ *   is abandoned, its caller answered DEADLINE_EXCEEDED and its slot freed;
+ * - late results: an answer that arrives after its caller left is not kept,
+ *   and what a prepare created for nobody is released with destroyPortCtx;
+ * - provider errors: whatever a callback throws that is not a PlugError is a
+ *   provider bug, INTERNAL / PROVIDER_ERROR.
+ */
+export class InstanceGate {
+  private calls = 0;
+
+  constructor(
+    private readonly limits: GateLimits,
+    private readonly onFault?: (fault: ProviderFault) => void,
+  ) {}
+
+  /** Provider calls under way on every instance. */
+  get inflight(): number {
+    return this.calls;
+  }
+
+  /** Resolves once no call is under way on `instance`. */
+  drained(instance: GatedInstance): Promise<void> {
+    if (instance.inflight === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      instance.drained = resolve;
+    });
+  }
+
+  /**
+   * PreparePort through the gate. The provider's answer goes to `admit`
+   * (which checks it and records the ctx) only while someone waits for it;
+   * a positive create answer that nobody takes (the caller gave up, the
+   * budget ran out, or `admit` refused it) is released at once.
+   */
+  prepare<A>(instance: GatedInstance, ctxIn: PortCtxIn, caller: CallerContext | undefined, admit: (result: PrepareResult) => A): Promise<A> {
+    return this.gated(
+      instance,
+      'preparePort',
+      (budget) => {
+        const result = instance.impl.preparePort(ctxIn, budget);
+        // Only an answer that took time can find its caller gone.
+        if (!isThenable(result)) return this.hand(instance, ctxIn, result, undefined, budget, admit);
+        return result.then((r) => this.hand(instance, ctxIn, r, caller, budget, admit));
+      },
+      caller,
+    );
+  }
+
+  /** Run, FinishPort or DestroyCtx through the gate. */
+  call<T>(instance: GatedInstance, operation: Operation, fn: (budget: CallBudget) => T | Promise<T>, caller?: CallerContext): Promise<T> {
+    return this.gated(instance, operation, fn, caller);
+  }
+
+  private gated<T>(instance: GatedInstance, operation: Operation, fn: (budget: Budget) => T | Promise<T>, caller?: CallerContext): Promise<T> {
+    if ((operation === 'preparePort' || operation === 'run') && instance.inflight >= this.limits.maxCallsPerInstance) {
+      return Promise.reject(busy(instance));
+    }
+    this.enter(instance);
+    const budget = new Budget(this.limits.providerTimeoutMs, caller);
+    let result: T | Promise<T>;
+    try {
+      result = fn(budget);
+    } catch (err) {
+      this.leave(instance);
+      return Promise.reject(this.providerError(instance, operation, err));
+    }
+    if (!isThenable(result)) {
+      this.leave(instance);
+      return Promise.resolve(result);
+    }
+    return this.await(instance, operation, result, budget, caller);
+  }
+
+  /** Runs a provider callback whose failure no caller can be told about. */
+  async quietly(type: string, operation: string, fn: () => unknown): Promise<void> {
+    try {
+      await fn();
+    } catch (error) {
+      this.fault(type, operation, error);
+    }
+  }
+
+  fault(type: string, operation: string, error: unknown): void {
+    this.onFault?.({ type, operation, error });
+  }
+
+  /** Waits for an asynchronous callback within its budget. */
+  private await<T>(instance: GatedInstance, operation: Operation, pending: Promise<T>, budget: Budget, caller: CallerContext | undefined): Promise<T> {
+    const timeoutMs = Math.max(0, budget.deadline - Date.now());
+    return new Promise<T>((resolve, reject) => {
+      let settled = false;
+      const stopListening = caller?.onCancel?.(() => budget.abort('the caller cancelled the call'));
+      const settle = () => {
+        settled = true;
+        clearTimeout(timer);
+        stopListening?.();
+        this.leave(instance);
+      };
+      const timer = setTimeout(() => {
+        settle();
+        budget.abandon();
+        reject(
+          new PlugError(
+            'DEADLINE_EXCEEDED',
+            'PROVIDER_TIMEOUT',
+            `provider "${instance.type}" did not answer ${operation} within ${Math.round(timeoutMs)} ms`,
+            { metadata: { type: instance.type, operation } },
+          ),
+        );
+      }, timeoutMs);
+      pending.then(
+        (value) => {
+          if (settled) return;
+          settle();
+          resolve(value);
+        },
+        (err: unknown) => {
+          if (settled) {
+            // A callback told that it was abandoned may well fail for it.
+            if (!budget.told && err !== ABANDONED) this.fault(instance.type, `${operation} (after its timeout)`, err);
+            return;
+          }
+          settle();
+          reject(this.providerError(instance, operation, err));
+        },
+      );
+    });
+  }
+
+  /** Gives a prepare answer to whoever still waits for it, or releases it. */
+  private hand<A>(
+    instance: GatedInstance,
+    ctxIn: PortCtxIn,
+    result: PrepareResult,
+    caller: CallerContext | undefined,
+    budget: Budget,
+    admit: (result: PrepareResult) => A,
+  ): A {
+    if (budget.abandoned) {
+      this.release(instance, ctxIn, result);
+      throw ABANDONED;
+    }
+    if (caller !== undefined && (caller.isCancelled() || Date.now() >= caller.deadline)) {
+      this.release(instance, ctxIn, result);
+      throw new PlugError('CANCELLED', 'CALLER_GONE', 'the caller cancelled the call or its deadline passed; nothing was kept');
+    }
+    try {
+      return admit(result);
+    } catch (err) {
+      this.release(instance, ctxIn, result);
+      throw err;
+    }
+  }
+
+  /** Releases what a positive create answer holds; it never became a ctx. */
+  private release(instance: GatedInstance, ctxIn: PortCtxIn, result: PrepareResult): void {
+    if (result?.plug !== true || ctxIn.opType !== 'create' || result.out === undefined) return;
+    const out = result.out;
+    this.call(instance, 'destroyPortCtx', (budget) => instance.impl.destroyPortCtx?.(ctxIn, out, budget)).catch((err: unknown) =>
+      this.fault(instance.type, 'destroyPortCtx', err),
+    );
+  }
+
+  private enter(instance: GatedInstance): void {
+    instance.inflight++;
+    this.calls++;
+  }
+
+  private leave(instance: GatedInstance): void {
+    this.calls--;
+    if (--instance.inflight === 0 && instance.drained !== undefined) {
+      const wake = instance.drained;
+      instance.drained = undefined;
+      wake();
+    }
+  }
+
+  private providerError(instance: GatedInstance, operation: string, err: unknown): PlugError {
+    return isPlugError(err) ? err : providerBug(instance.type, operation, describeError(err), err);
+  }
+}
+
+/**
+ * The time a callback has and the signal that it was abandoned. Both are made
+ * on first use: built-in providers answer at once and never look.
+ */
+class Budget implements CallBudget {
+  private controller: AbortController | undefined;
+  private until: number | undefined;
+  /** The gate gave up on the call: whatever it answers is released, not kept. */
+  abandoned = false;
+
+  constructor(
+    private readonly timeoutMs: number,
+    private readonly caller: CallerContext | undefined,
+  ) {}
+
+  get deadline(): number {
+    this.until ??= Math.min(Date.now() + this.timeoutMs, this.caller?.deadline ?? Infinity);
+    return this.until;
+  }
+
+  get signal(): AbortSignal {
+    this.controller ??= new AbortController();
+    return this.controller.signal;
+  }
+
+  /** Whether the callback looked at the signal and saw it fire. */
+  get told(): boolean {
+    return this.controller?.signal.aborted === true;
+  }
+
+  abandon(): void {
+    this.abandoned = true;
+    this.abort('the provider did not answer in time');
+  }
+
+  abort(reason: string): void {
+    this.controller?.abort(new PlugError('CANCELLED', 'CALLER_GONE', reason));
+  }
+}
+
+/** Thrown into an abandoned call's own promise chain; never reaches a caller. */
+const ABANDONED = new PlugError('DEADLINE_EXCEEDED', 'PROVIDER_TIMEOUT', 'the call was abandoned');
+
+export function isThenable<T>(value: T | Promise<T>): value is Promise<T> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function';
+}
+
+function busy(instance: GatedInstance): PlugError {
+  return new PlugError(
+    'RESOURCE_EXHAUSTED',
+    'PROVIDER_BUSY',
+    `provider "${instance.type}" already has ${instance.inflight} calls under way; retry shortly`,
+    { metadata: { type: instance.type }, retryAfterMs: 100 },
+  );
+}
+
+export function providerBug(type: string, operation: string, what: string, cause?: unknown): PlugError {
+  return new PlugError(
+    'INTERNAL',
+    'PROVIDER_ERROR',
+    `provider "${type}" failed in ${operation}: ${what}; this is a bug in the provider, see the daemon log`,
+    { metadata: { type, operation }, cause },
+  );
+}

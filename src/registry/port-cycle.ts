@@ -1,0 +1,167 @@
+import { CtxTable, type Ctx } from './ctx-table';
+import { PlugError } from './errors';
+import { providerBug, type CallerContext, type GatedInstance, type InstanceGate } from './instance-gate';
+import type { PortCtxIn, PortCtxOut, PrepareResult } from './provider';
+
+/** The registry's answer to PreparePort. */
+export type PrepareAnswer =
+  | { readonly plug: true; readonly ctxId: string; readonly out: PortCtxOut | undefined }
+  | { readonly plug: false; readonly reason: string; readonly message: string };
+
+export interface PortCycleLimits {
+  /** Live ctxs; PreparePort beyond it is RESOURCE_EXHAUSTED. */
+  readonly maxCtxs: number;
+  /** A ctx neither finished-and-destroyed nor destroyed this long after PreparePort is reaped; 0 never reaps. */
+  readonly ctxTtlMs: number;
+}
+
+/**
+ * The port cycle of the seed (prepare -> finish -> ctx destroy) with the ctx
+ * table that lets remote callers refer to a prepared port by id, and the
+ * reaper that releases ctxs their callers forgot. Every provider callback
+ * goes through the instance gate; this module decides what a ctx is and
+ * when it ends.
+ */
+export class PortCycle<Owner extends GatedInstance> {
+  private readonly ctxs = new CtxTable<Owner>();
+  private readonly reaper: NodeJS.Timeout | undefined;
+  private reapedCount = 0;
+
+  constructor(
+    private readonly gate: InstanceGate,
+    private readonly limits: PortCycleLimits,
+  ) {
+    if (limits.ctxTtlMs > 0) {
+      // Expiry is checked a few times per TTL, so a ctx lives at most ~1.25 TTL.
+      const every = Math.min(Math.max(limits.ctxTtlMs / 4, 50), 60_000);
+      this.reaper = setInterval(() => this.reapExpired(), every);
+      this.reaper.unref();
+    }
+  }
+
+  /** Live ctxs. */
+  get size(): number {
+    return this.ctxs.size;
+  }
+
+  /** Ctxs reaped for outliving the TTL, since start. */
+  get reaped(): number {
+    return this.reapedCount;
+  }
+
+  /**
+   * Asks the instance's provider about a port; a positive answer becomes a
+   * ctx. If the caller gave up meanwhile, the gate releases whatever the
+   * provider prepared instead of leaving it to the TTL.
+   */
+  prepare(instance: Owner, ctxIn: PortCtxIn, caller?: CallerContext): Promise<PrepareAnswer> {
+    if (this.ctxs.size >= this.limits.maxCtxs) return Promise.reject(this.ctxLimit());
+    return this.gate.prepare(instance, ctxIn, caller, (result) => this.admit(instance, ctxIn, result));
+  }
+
+  /** The caller committed the change of `ctxId`; a remove ctx is released. */
+  finish(ctxId: string): Promise<void> {
+    const ctx = this.ctxs.get(ctxId);
+    if (ctx === undefined) {
+      return Promise.reject(
+        new PlugError(
+          'NOT_FOUND',
+          'CTX_NOT_FOUND',
+          `no live ctx has id "${ctxId}": it was never created, was already released, or its instance was closed; prepare the port again`,
+          { metadata: { ctx_id: ctxId } },
+        ),
+      );
+    }
+    if (ctx.finished) return Promise.resolve();
+    if (ctx.finishing !== undefined) return ctx.finishing;
+    const instance = ctx.owner;
+    const finishing = this.gate.call(instance, 'finishPort', (budget) => instance.impl.finishPort?.(ctx.ctxIn, ctx.ctxOut, budget)).then(
+      () => {
+        ctx.finished = true;
+        ctx.finishing = undefined;
+        if (ctx.ctxIn.opType === 'remove') this.ctxs.remove(ctx);
+      },
+      (err: unknown) => {
+        ctx.finishing = undefined;
+        throw err;
+      },
+    );
+    ctx.finishing = finishing;
+    return finishing;
+  }
+
+  /** Releases `ctxId`; unknown ids are fine (idempotent). */
+  async destroy(ctxId: string): Promise<void> {
+    const ctx = this.ctxs.get(ctxId);
+    if (ctx === undefined) return;
+    this.ctxs.remove(ctx);
+    await this.release(ctx);
+  }
+
+  /**
+   * Releases every ctx `instance` still holds (its Close, once no call is in
+   * flight on it). Failures are the provider's and go to the fault log.
+   */
+  async releaseOwnedBy(instance: Owner): Promise<void> {
+    const owned = this.ctxs.ownedBy(instance);
+    for (const ctx of owned) this.ctxs.remove(ctx);
+    for (const ctx of owned) {
+      await this.release(ctx).catch((err: unknown) => this.gate.fault(instance.type, 'destroyPortCtx', err));
+    }
+  }
+
+  /** Removes ctxs older than the TTL and releases what their providers hold. */
+  reapExpired(): number {
+    if (this.limits.ctxTtlMs <= 0) return 0;
+    const expired = this.ctxs.createdBefore(this.ctxs.now() - this.limits.ctxTtlMs);
+    for (const ctx of expired) {
+      this.ctxs.remove(ctx);
+      this.reapedCount++;
+      this.release(ctx).catch((error: unknown) => this.gate.fault(ctx.owner.type, 'destroyPortCtx', error));
+    }
+    return expired.length;
+  }
+
+  stop(): void {
+    if (this.reaper !== undefined) clearInterval(this.reaper);
+  }
+
+  /** Checks a provider's prepare answer and, if positive, records the ctx. */
+  private admit(instance: Owner, ctxIn: PortCtxIn, result: PrepareResult): PrepareAnswer {
+    if (result?.plug === false) {
+      if (!result.reason || !result.message) {
+        throw providerBug(instance.type, 'preparePort', 'declined without a reason and a message');
+      }
+      return result;
+    }
+    if (result?.plug !== true) throw providerBug(instance.type, 'preparePort', 'answered neither plug true nor false');
+    let out: PortCtxOut | undefined;
+    if (ctxIn.opType === 'create') {
+      if (!result.out?.name) throw providerBug(instance.type, 'preparePort', 'accepted a create without an interface name');
+      out = result.out;
+    }
+    if (this.ctxs.size >= this.limits.maxCtxs) throw this.ctxLimit();
+    const ctx = this.ctxs.add(instance, ctxIn, out);
+    return { plug: true, ctxId: ctx.id, out };
+  }
+
+  private ctxLimit(): PlugError {
+    return new PlugError(
+      'RESOURCE_EXHAUSTED',
+      'CTX_LIMIT',
+      `${this.ctxs.size} ctxs are live, the limit is ${this.limits.maxCtxs}: finish and destroy the ctxs of ports already prepared (or raise --max-ctx)`,
+      { metadata: { limit: String(this.limits.maxCtxs) }, retryAfterMs: 1000 },
+    );
+  }
+
+  /** Releases what the provider holds for a ctx already removed from the table. */
+  private release(ctx: Ctx<Owner>): Promise<void> {
+    const instance = ctx.owner;
+    return this.gate.call(instance, 'destroyPortCtx', async (budget) => {
+      if (ctx.finishing !== undefined) await ctx.finishing.catch(() => undefined);
+      if (ctx.ctxIn.opType === 'create' && ctx.ctxOut !== undefined) {
+        await instance.impl.destroyPortCtx?.(ctx.ctxIn, ctx.ctxOut, budget);
+      }
+    });
+  }
+}
