@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 
+import { DEFAULT_REPRESENTOR_CONFIG, type RepresentorConfig } from '../providers/representor';
 import { DEFAULT_LIMITS } from '../registry';
 import { isLoopback, parseListen, type ListenAddress } from '../server/listen';
 
@@ -29,10 +30,8 @@ export interface DaemonConfig {
   readonly ctxTtlMs: number;
   readonly providerTimeoutMs: number;
   readonly maxProviderCalls: number;
-  readonly sysfsRoot: string;
-  readonly devlinkBin: string;
-  readonly ipBin: string;
-  readonly resyncIntervalMs: number;
+  /** Handed to the representor provider as it is. */
+  readonly representor: RepresentorConfig;
 }
 
 export type ParsedCommand = { readonly kind: 'run'; readonly config: DaemonConfig } | { readonly kind: 'help' } | { readonly kind: 'version' };
@@ -66,10 +65,10 @@ const FLAGS = {
   'provider-timeout': { env: 'VIFPLUG_PROVIDER_TIMEOUT', arg: 'SECONDS', help: `longest a provider callback may take (default ${DEFAULT_LIMITS.providerTimeoutMs / 1000})` },
   'max-provider-calls': { env: 'VIFPLUG_MAX_PROVIDER_CALLS', arg: 'N', help: `concurrent calls per provider instance (default ${DEFAULT_LIMITS.maxCallsPerInstance})` },
   'shutdown-grace': { env: 'VIFPLUG_SHUTDOWN_GRACE', arg: 'SECONDS', help: 'how long calls in flight may finish after SIGTERM (default 10)' },
-  'sysfs-root': { env: 'VIFPLUG_SYSFS_ROOT', arg: 'DIR', help: 'directory laid out like /sys, e.g. the host\'s /sys mounted in a container (default /sys)' },
-  'devlink-bin': { env: 'VIFPLUG_DEVLINK_BIN', arg: 'PATH', help: 'iproute2 devlink executable; missing or failing means sysfs only (default: devlink on PATH)' },
-  'ip-bin': { env: 'VIFPLUG_IP_BIN', arg: 'PATH', help: 'iproute2 ip executable, for link events (default: ip on PATH)' },
-  'resync-interval': { env: 'VIFPLUG_RESYNC_INTERVAL', arg: 'SECONDS', help: 'full hardware re-read period besides events; 0 never (default 60)' },
+  'sysfs-root': { env: 'VIFPLUG_SYSFS_ROOT', arg: 'DIR', help: `directory laid out like /sys, e.g. the host's /sys mounted in a container (default ${DEFAULT_REPRESENTOR_CONFIG.sysfsRoot})` },
+  'devlink-bin': { env: 'VIFPLUG_DEVLINK_BIN', arg: 'PATH', help: `iproute2 devlink executable; missing or failing means sysfs only (default: ${DEFAULT_REPRESENTOR_CONFIG.devlinkBin} on PATH)` },
+  'ip-bin': { env: 'VIFPLUG_IP_BIN', arg: 'PATH', help: `iproute2 ip executable, for link events (default: ${DEFAULT_REPRESENTOR_CONFIG.ipBin} on PATH)` },
+  'resync-interval': { env: 'VIFPLUG_RESYNC_INTERVAL', arg: 'SECONDS', help: `full hardware re-read period besides events; 0 never (default ${DEFAULT_REPRESENTOR_CONFIG.resyncIntervalMs / 1000})` },
 } as const satisfies Record<string, Flag>;
 
 type FlagName = keyof typeof FLAGS;
@@ -173,10 +172,12 @@ export function parseDaemonArgs(argv: readonly string[], env: NodeJS.ProcessEnv,
       ctxTtlMs: seconds('ctx-ttl', DEFAULT_LIMITS.ctxTtlMs / 1000) * 1000,
       providerTimeoutMs: seconds('provider-timeout', DEFAULT_LIMITS.providerTimeoutMs / 1000) * 1000,
       maxProviderCalls: count('max-provider-calls', DEFAULT_LIMITS.maxCallsPerInstance),
-      sysfsRoot: one('sysfs-root') ?? '/sys',
-      devlinkBin: one('devlink-bin') ?? 'devlink',
-      ipBin: one('ip-bin') ?? 'ip',
-      resyncIntervalMs: seconds('resync-interval', 60) * 1000,
+      representor: {
+        sysfsRoot: one('sysfs-root') ?? DEFAULT_REPRESENTOR_CONFIG.sysfsRoot,
+        devlinkBin: one('devlink-bin') ?? DEFAULT_REPRESENTOR_CONFIG.devlinkBin,
+        ipBin: one('ip-bin') ?? DEFAULT_REPRESENTOR_CONFIG.ipBin,
+        resyncIntervalMs: seconds('resync-interval', DEFAULT_REPRESENTOR_CONFIG.resyncIntervalMs / 1000) * 1000,
+      },
     },
   };
 }

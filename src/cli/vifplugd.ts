@@ -43,11 +43,7 @@ async function main(): Promise<number> {
   let server: VifplugServer | undefined;
   let metrics: Metrics | undefined;
   const registry = new Registry({
-    builtins: builtinProviders({
-      ...config,
-      logger,
-      onRefreshed: (provider, seconds, ok) => metrics?.refreshed(provider, seconds, ok ? 'ok' : 'error'),
-    }),
+    builtins: builtinProviders({ representor: config.representor, logger, onRefreshed: (report) => metrics?.refreshed(report) }),
     onFault: ({ type, operation, error }) => logger.warn({ provider: type, operation, err: error }, `provider "${type}" failed in ${operation}`),
     limits: {
       maxCtxs: config.maxCtxs,

@@ -2,37 +2,24 @@ import type { Logger } from 'pino';
 
 import type { ProviderFactory } from '../registry';
 import { DUMMY_TYPE, dummyProvider } from './dummy/dummy';
-import { REPRESENTOR_TYPE, representorProvider } from './representor';
+import type { RefreshListener } from './refresh-report';
+import { REPRESENTOR_TYPE, representorProvider, type RepresentorConfig } from './representor';
 
-/** What built-in providers need from the daemon's configuration. */
-export interface BuiltinConfig {
-  readonly sysfsRoot: string;
-  readonly devlinkBin: string;
-  readonly ipBin: string;
-  readonly resyncIntervalMs: number;
+/** What the built-in providers are built from: each one's own configuration, plus the daemon's logger and metrics hook. */
+export interface BuiltinOptions {
+  readonly representor: RepresentorConfig;
   readonly logger: Logger;
-  /** Told how long each hardware re-read took (metrics). */
-  readonly onRefreshed?: (provider: string, seconds: number, ok: boolean) => void;
+  readonly onRefreshed?: RefreshListener;
 }
 
 /** The types of the built-in provider classes, for flags and help before any is built. */
 export const BUILTIN_TYPES: readonly string[] = [DUMMY_TYPE, REPRESENTOR_TYPE];
 
-/** The provider classes built into the daemon, by type. */
-export function builtinProviders(config: BuiltinConfig): Map<string, ProviderFactory> {
+/** The provider classes built into the daemon, by type (a fresh class object per registration). */
+export function builtinProviders(options: BuiltinOptions): Map<string, ProviderFactory> {
+  const { representor, ...deps } = options;
   return new Map<string, ProviderFactory>([
     [DUMMY_TYPE, dummyProvider],
-    [
-      REPRESENTOR_TYPE,
-      () =>
-        representorProvider({
-          sysfsRoot: config.sysfsRoot,
-          devlinkBin: config.devlinkBin,
-          ipBin: config.ipBin,
-          resyncIntervalMs: config.resyncIntervalMs,
-          logger: config.logger,
-          onRefreshed: (seconds, ok) => config.onRefreshed?.(REPRESENTOR_TYPE, seconds, ok),
-        }),
-    ],
+    [REPRESENTOR_TYPE, () => representorProvider(representor, deps)],
   ]);
 }

@@ -23,8 +23,3 @@ const NOOP_END: CallEnd = { sent: () => undefined, received: () => undefined, en
 
 /** For daemons without --metrics-listen: nothing is counted, nothing costs. */
 export const NO_METRICS: CallMetrics = { start: () => NOOP_END };
-
-/** Hardware-refresh observations a provider reports (inventory re-reads). */
-export interface RefreshObserver {
-  refreshed(provider: string, seconds: number, result: 'ok' | 'error'): void;
-}

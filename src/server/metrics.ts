@@ -4,7 +4,8 @@ import { status as Code } from '@grpc/grpc-js';
 import { Counter, Gauge, Histogram, Registry as PromRegistry, collectDefaultMetrics } from 'prom-client';
 
 import type { Registry } from '../registry';
-import type { CallEnd, CallMetrics, GrpcType, RefreshObserver } from './call-metrics';
+import type { RefreshReport } from '../providers/refresh-report';
+import type { CallEnd, CallMetrics, GrpcType } from './call-metrics';
 
 /** grpc_code label values: Go's codes.Code.String(), as dashboards built for go-grpc-prometheus expect. */
 const GO_CODE_NAMES: Record<number, string> = {
@@ -34,7 +35,7 @@ const LABELS = ['grpc_type', 'grpc_service', 'grpc_method'] as const;
  * registry's ctxs and the hardware providers' inventories and refreshes.
  * Label children are cached per method so a call costs a few increments.
  */
-export class Metrics implements CallMetrics, RefreshObserver {
+export class Metrics implements CallMetrics {
   readonly prometheus = new PromRegistry();
   private readonly started = new Counter({ name: 'grpc_server_started_total', help: 'RPCs started on the server.', labelNames: LABELS, registers: [this.prometheus] });
   private readonly handled = new Counter({
@@ -123,8 +124,8 @@ export class Metrics implements CallMetrics, RefreshObserver {
     };
   }
 
-  refreshed(provider: string, seconds: number, result: 'ok' | 'error'): void {
-    this.refreshes.inc({ provider, result });
+  refreshed({ provider, seconds, ok }: RefreshReport): void {
+    this.refreshes.inc({ provider, result: ok ? 'ok' : 'error' });
     this.refreshSeconds.observe({ provider }, seconds);
   }
 

@@ -7,6 +7,7 @@
 
 import { execFile } from 'node:child_process';
 
+import { DEFAULT_TIMING } from './config';
 import { DevlinkJsonError, parseDevlinkPortsJson, type ParsedPorts } from './devlink-ports';
 
 /** Why the ports could not be read. */
@@ -46,20 +47,20 @@ export interface DevlinkSource {
 
 export interface DevlinkRunnerOptions {
   readonly bin: string;
-  /** A dump of 16k ports takes well under a second; a hung netlink socket must not stall refreshes. */
+  /** Default: DEFAULT_TIMING.devlinkTimeoutMs. */
   readonly timeoutMs?: number;
-  /** 64 MiB holds ~16k ports with room to spare; beyond that the output is not a real host's. */
+  /** Default: DEFAULT_TIMING.devlinkMaxOutputBytes. */
   readonly maxOutputBytes?: number;
 }
 
-export const DEFAULT_DEVLINK_TIMEOUT_MS = 5_000;
-export const DEFAULT_DEVLINK_MAX_OUTPUT = 64 * 1024 * 1024;
+/** What iproute2 prints when the kernel has no devlink generic-netlink family (fixture 20). */
+export const NO_DEVLINK_NETLINK = /Failed to connect to devlink Netlink/i;
 const MAX_STDERR_IN_MESSAGE = 300;
 
 /** `<bin> -j port show`, parsed. */
 export function execDevlinkSource(options: DevlinkRunnerOptions): DevlinkSource {
-  const timeout = options.timeoutMs ?? DEFAULT_DEVLINK_TIMEOUT_MS;
-  const maxBuffer = options.maxOutputBytes ?? DEFAULT_DEVLINK_MAX_OUTPUT;
+  const timeout = options.timeoutMs ?? DEFAULT_TIMING.devlinkTimeoutMs;
+  const maxBuffer = options.maxOutputBytes ?? DEFAULT_TIMING.devlinkMaxOutputBytes;
   return {
     readPorts: () =>
       new Promise<ParsedPorts>((resolve, reject) => {
@@ -98,7 +99,7 @@ function classify(bin: string, error: ExecError, stderr: string, timeoutMs: numb
     return new DevlinkError('timeout', `${command} did not finish within ${timeoutMs} ms; killed it`);
   }
   const text = firstLines(stderr);
-  if (/Failed to connect to devlink Netlink/i.test(stderr)) {
+  if (NO_DEVLINK_NETLINK.test(stderr)) {
     return new DevlinkError('no-devlink', `the kernel offers no devlink interface (${command}: ${text})`);
   }
   if (typeof error.code === 'string') {

@@ -1,15 +1,8 @@
 /**
  * The `representor` provider: finds SR-IOV / SmartNIC representor netdevs
- * through devlink and sysfs. See provider.ts for the answers it gives.
+ * through devlink and sysfs. See provider.ts for the answers it gives and
+ * config.ts for what it is built from.
  */
 
-import { createRepresentorProvider, REPRESENTOR_TYPE, type RepresentorConfig } from './provider';
-import type { ProviderClass } from '../../registry/provider';
-
-export { REPRESENTOR_TYPE };
-export type { RepresentorConfig };
-
-/** A fresh class object for the registry (a class may be registered again after unregistering). */
-export function representorProvider(config: RepresentorConfig): ProviderClass {
-  return createRepresentorProvider(config);
-}
+export { REPRESENTOR_TYPE, DEFAULT_REPRESENTOR_CONFIG, type RepresentorConfig, type RepresentorDeps } from './config';
+export { createRepresentorProvider as representorProvider } from './provider';

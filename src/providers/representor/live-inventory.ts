@@ -19,38 +19,25 @@
 import type { Logger } from 'pino';
 
 import { RateLimiter } from '../../log';
+import type { RefreshListener } from '../refresh-report';
+import { REPRESENTOR_TYPE, type RefreshTiming } from './config';
 import type { DevlinkSource } from './devlink';
 import { buildInventory, type PortEntry } from './inventory';
 import { LookupIndex } from './lookup-index';
-import { ProcessMonitor } from './monitor';
+import { ProcessMonitor, type MonitorCommand } from './monitor';
 import { collectSnapshot } from './snapshot';
 import type { SysfsReader } from './sysfs';
-
-export interface MonitorCommand {
-  readonly name: string;
-  readonly bin: string;
-  readonly args: readonly string[];
-  readonly isEvent: (line: string) => boolean;
-  readonly isUnsupported: (stderr: string) => boolean;
-}
 
 export interface LiveInventoryOptions {
   readonly devlink: DevlinkSource;
   readonly sysfs: SysfsReader;
   readonly logger: Logger;
   readonly now: () => number;
-  /** How long a newly seen eth<N> netdev is left to udev before it is plugged under that name. */
-  readonly settleMs: number;
-  /** Lookup misses re-read the hardware at most this often. */
-  readonly missRefreshIntervalMs: number;
-  /** Events are gathered this long before one refresh. */
-  readonly debounceMs: number;
+  readonly timing: RefreshTiming;
   /** Periodic full re-read; 0 disables. */
   readonly resyncIntervalMs: number;
   readonly monitors: readonly MonitorCommand[];
-  readonly monitorRestartMs: number;
-  /** Told how long each full re-read took and whether it succeeded (metrics). */
-  readonly onRefreshed?: (seconds: number, ok: boolean) => void;
+  readonly onRefreshed?: RefreshListener;
 }
 
 /** Kernel-assigned names that udev typically replaces. */
@@ -103,10 +90,9 @@ export class LiveInventory {
    */
   async start(): Promise<void> {
     for (const command of this.options.monitors) {
-      const monitor = new ProcessMonitor({
-        ...command,
+      const monitor = new ProcessMonitor(command, {
         logger: this.options.logger,
-        restartDelayMs: this.options.monitorRestartMs,
+        restartDelayMs: this.options.timing.monitorRestartMs,
         onEvent: () => this.requestRefresh(),
         onRestart: () => this.requestRefresh(),
       });
@@ -164,7 +150,7 @@ export class LiveInventory {
    */
   refreshAfterMiss(): Promise<void> {
     const now = this.options.now();
-    if (this.missRefresh !== undefined && now - this.missRefreshAt < this.options.missRefreshIntervalMs) return this.missRefresh;
+    if (this.missRefresh !== undefined && now - this.missRefreshAt < this.options.timing.missRefreshIntervalMs) return this.missRefresh;
     this.missRefreshAt = now;
     this.missRefresh = this.refresh();
     return this.missRefresh;
@@ -176,7 +162,7 @@ export class LiveInventory {
     this.debounceTimer = setTimeout(() => {
       this.debounceTimer = undefined;
       this.refreshSoon();
-    }, this.options.debounceMs);
+    }, this.options.timing.debounceMs);
     this.debounceTimer.unref();
   }
 
@@ -190,7 +176,7 @@ export class LiveInventory {
   private refreshShared(): Promise<void> {
     if (this.inFlight !== undefined) return this.inFlight;
     const started = performance.now();
-    const report = (ok: boolean) => this.options.onRefreshed?.((performance.now() - started) / 1000, ok);
+    const report = (ok: boolean) => this.options.onRefreshed?.({ provider: REPRESENTOR_TYPE, seconds: (performance.now() - started) / 1000, ok });
     const refresh = this.readAndIndex().then(
       () => report(true),
       (err: unknown) => {
@@ -265,7 +251,7 @@ export class LiveInventory {
   private pendingUntil(entry: PortEntry): number {
     if (!KERNEL_NAME_RE.test(entry.netdev)) return 0;
     const sighting = this.sightings.get(sightingKey(entry));
-    return sighting !== undefined && sighting.runtime ? sighting.at + this.options.settleMs : 0;
+    return sighting !== undefined && sighting.runtime ? sighting.at + this.options.timing.settleMs : 0;
   }
 
   private logFailure(err: unknown): void {

@@ -14,7 +14,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 
 import type { Logger } from 'pino';
 
-export interface MonitorOptions {
+import { NO_DEVLINK_NETLINK } from './devlink';
+
+/** A long-running command whose output lines say that something changed. */
+export interface MonitorCommand {
   /** For logs, e.g. "devlink monitor". */
   readonly name: string;
   readonly bin: string;
@@ -23,12 +26,37 @@ export interface MonitorOptions {
   readonly isEvent: (line: string) => boolean;
   /** stderr text meaning the facility is missing (restarting cannot help). */
   readonly isUnsupported: (stderr: string) => boolean;
+}
+
+/** What a monitor tells, and how it paces restarts. */
+export interface MonitorHooks {
   readonly onEvent: () => void;
   /** Called after a restart: events may have been lost while the child was down. */
   readonly onRestart: () => void;
   readonly logger: Logger;
   readonly restartDelayMs?: number;
   readonly maxRestartDelayMs?: number;
+}
+
+/** The iproute2 monitors the representor provider follows. */
+export function iproute2Monitors(bins: { readonly devlinkBin: string; readonly ipBin: string }): MonitorCommand[] {
+  return [
+    {
+      name: 'devlink monitor',
+      bin: bins.devlinkBin,
+      args: ['monitor', 'port'],
+      // Text form: "[port,new] pci/...: ..." headers, indented continuation lines.
+      isEvent: (line) => line.includes('[port,'),
+      isUnsupported: (stderr) => NO_DEVLINK_NETLINK.test(stderr),
+    },
+    {
+      name: 'ip link monitor',
+      bin: bins.ipBin,
+      args: ['-o', 'monitor', 'link'],
+      isEvent: (line) => line.trim() !== '',
+      isUnsupported: (stderr) => /Cannot open netlink socket/i.test(stderr),
+    },
+  ];
 }
 
 /** A line longer than this is not a monitor event line; it is dropped (and counted as a change). */
@@ -46,7 +74,10 @@ export class ProcessMonitor {
   private started = false;
   private _state: MonitorState = 'idle';
 
-  constructor(private readonly options: MonitorOptions) {}
+  constructor(
+    private readonly command: MonitorCommand,
+    private readonly hooks: MonitorHooks,
+  ) {}
 
   get state(): MonitorState {
     return this._state;
@@ -81,7 +112,8 @@ export class ProcessMonitor {
   }
 
   private launch(): void {
-    const { bin, args, logger, name } = this.options;
+    const { bin, args, name } = this.command;
+    const { logger } = this.hooks;
     const restart = this.started;
     this.started = true;
     this._state = 'running';
@@ -108,21 +140,21 @@ export class ProcessMonitor {
           discarding = false;
           continue;
         }
-        if (this.options.isEvent(line)) changed = true;
+        if (this.command.isEvent(line)) changed = true;
       }
       if (partial.length > MAX_LINE_BYTES) {
         partial = '';
         discarding = true;
         changed = true;
       }
-      if (changed) this.options.onEvent();
+      if (changed) this.hooks.onEvent();
     });
     child.stderr!.on('data', (chunk: string) => {
       stderr = (stderr + chunk).slice(-MAX_STDERR_BYTES);
     });
     child.once('spawn', () => {
       logger.debug({ monitor: name, pid: child.pid }, `${name} started`);
-      if (restart) this.options.onRestart();
+      if (restart) this.hooks.onRestart();
     });
     child.once('error', (err: NodeJS.ErrnoException) => {
       // Spawn failures: no 'close' follows when the process never started.
@@ -133,7 +165,7 @@ export class ProcessMonitor {
     child.once('close', (code, signal) => {
       if (this.child === child) this.child = undefined;
       if (this._state === 'stopped' || this._state === 'given-up') return;
-      if (this.options.isUnsupported(stderr)) {
+      if (this.command.isUnsupported(stderr)) {
         this.giveUp(stderr.trim().split('\n')[0] ?? 'unsupported');
         return;
       }
@@ -142,17 +174,17 @@ export class ProcessMonitor {
   }
 
   private scheduleRestart(how: string, stderr: string): void {
-    const base = this.options.restartDelayMs ?? 1_000;
-    const max = this.options.maxRestartDelayMs ?? 60_000;
+    const base = this.hooks.restartDelayMs ?? 1_000;
+    const max = this.hooks.maxRestartDelayMs ?? 60_000;
     // A child that ran for a while was healthy: start the backoff over.
     if (performance.now() - this.startedAt > max) this.failures = 0;
     const delay = Math.min(max, base * 2 ** Math.min(this.failures, 16));
     this.failures++;
     this._state = 'waiting';
     const detail = stderr.trim().split('\n')[0]?.slice(0, 200);
-    this.options.logger.warn(
-      { monitor: this.options.name, restartInMs: delay },
-      `${this.options.name} ${how}${detail ? ` (${detail})` : ''}; restarting in ${delay} ms`,
+    this.hooks.logger.warn(
+      { monitor: this.command.name, restartInMs: delay },
+      `${this.command.name} ${how}${detail ? ` (${detail})` : ''}; restarting in ${delay} ms`,
     );
     this.timer = setTimeout(() => {
       this.timer = undefined;
@@ -165,9 +197,9 @@ export class ProcessMonitor {
     if (this._state === 'given-up' || this._state === 'stopped') return;
     this._state = 'given-up';
     this.child = undefined;
-    this.options.logger.warn(
-      { monitor: this.options.name },
-      `${this.options.name} not available (${why}); hardware changes are picked up by Run, lookup misses and the periodic resync instead`,
+    this.hooks.logger.warn(
+      { monitor: this.command.name },
+      `${this.command.name} not available (${why}); hardware changes are picked up by Run, lookup misses and the periodic resync instead`,
     );
   }
 }

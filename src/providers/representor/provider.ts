@@ -21,78 +21,18 @@ import type { Logger } from 'pino';
 
 import type { PlugError } from '../../registry/errors';
 import { NO_OPTIONS, type PortCtxIn, type PrepareResult, type ProviderClass, type ProviderInstance, type Representor } from '../../registry/provider';
+import { DEFAULT_TIMING, REPRESENTOR_TYPE, type RepresentorConfig, type RepresentorDeps } from './config';
 import { execDevlinkSource } from './devlink';
-import { LiveInventory, type MonitorCommand } from './live-inventory';
+import { LiveInventory } from './live-inventory';
+import { iproute2Monitors } from './monitor';
 import { parseRepresentorOptions } from './options';
-import { nodeSysfs, SysfsReader, type SysfsFs } from './sysfs';
+import { nodeSysfs, SysfsReader } from './sysfs';
 
-export const REPRESENTOR_TYPE = 'representor';
-
-export interface RepresentorConfig {
-  /** A directory laid out like /sys (default /sys in the daemon). */
-  readonly sysfsRoot: string;
-  /** iproute2 devlink executable, run as `<bin> -j port show` and `<bin> monitor port` (default 'devlink' on PATH). */
-  readonly devlinkBin: string;
-  /** iproute2 ip executable, for `ip -o monitor link` (default 'ip'). */
-  readonly ipBin: string;
-  /** Periodic full re-read; 0 disables. */
-  readonly resyncIntervalMs: number;
-  readonly logger: Logger;
-  /** Told how long each full re-read of the hardware took and whether it worked. */
-  readonly onRefreshed?: (seconds: number, ok: boolean) => void;
-}
-
-/** Tuning and seams that the daemon leaves at their defaults and tests replace. */
-export interface RepresentorTuning {
-  /** Filesystem access under sysfsRoot (tests model EOPNOTSUPP reads with it). */
-  readonly fs?: SysfsFs;
-  /** Milliseconds on a monotonic-enough clock; drives the rename guard and the miss rate limit. */
-  readonly now?: () => number;
-  readonly settleMs?: number;
-  readonly missRefreshIntervalMs?: number;
-  readonly debounceMs?: number;
-  readonly devlinkTimeoutMs?: number;
-  readonly devlinkMaxOutputBytes?: number;
-  readonly monitorRestartMs?: number;
-  /** false: start no monitor children. */
-  readonly monitors?: boolean;
-}
-
-/**
- * udev renames a new netdev within milliseconds on an idle host; seconds under
- * load. Three seconds covers that without leaving a controller waiting long.
- */
-export const DEFAULT_SETTLE_MS = 3_000;
-/** "at most one re-read per second" for lookup misses. */
-export const DEFAULT_MISS_REFRESH_INTERVAL_MS = 1_000;
-/** Creating 256 VFs yields hundreds of events within a second; gather them into one refresh. */
-export const DEFAULT_DEBOUNCE_MS = 200;
-
-export function createRepresentorProvider(config: RepresentorConfig, tuning: RepresentorTuning = {}): ProviderClass {
-  const logger = config.logger.child({ provider: REPRESENTOR_TYPE });
-  const now = tuning.now ?? (() => performance.timeOrigin + performance.now());
+export function createRepresentorProvider(config: RepresentorConfig, deps: RepresentorDeps): ProviderClass {
+  const logger = deps.logger.child({ provider: REPRESENTOR_TYPE });
+  const now = deps.now ?? (() => performance.timeOrigin + performance.now());
+  const timing = { ...DEFAULT_TIMING, ...deps.timing };
   let live: LiveInventory | undefined;
-
-  const monitors: MonitorCommand[] =
-    tuning.monitors === false
-      ? []
-      : [
-          {
-            name: 'devlink monitor',
-            bin: config.devlinkBin,
-            args: ['monitor', 'port'],
-            // Text form: "[port,new] pci/...: ..." headers, indented continuation lines.
-            isEvent: (line) => line.includes('[port,'),
-            isUnsupported: (stderr) => /Failed to connect to devlink Netlink/i.test(stderr),
-          },
-          {
-            name: 'ip link monitor',
-            bin: config.ipBin,
-            args: ['-o', 'monitor', 'link'],
-            isEvent: (line) => line.trim() !== '',
-            isUnsupported: (stderr) => /Cannot open netlink socket/i.test(stderr),
-          },
-        ];
 
   return {
     type: REPRESENTOR_TYPE,
@@ -100,21 +40,14 @@ export function createRepresentorProvider(config: RepresentorConfig, tuning: Rep
 
     async init() {
       live = new LiveInventory({
-        devlink: execDevlinkSource({
-          bin: config.devlinkBin,
-          ...(tuning.devlinkTimeoutMs === undefined ? {} : { timeoutMs: tuning.devlinkTimeoutMs }),
-          ...(tuning.devlinkMaxOutputBytes === undefined ? {} : { maxOutputBytes: tuning.devlinkMaxOutputBytes }),
-        }),
-        sysfs: new SysfsReader(config.sysfsRoot, tuning.fs ?? nodeSysfs()),
+        devlink: execDevlinkSource({ bin: config.devlinkBin, timeoutMs: timing.devlinkTimeoutMs, maxOutputBytes: timing.devlinkMaxOutputBytes }),
+        sysfs: new SysfsReader(config.sysfsRoot, deps.fs ?? nodeSysfs()),
         logger,
         now,
-        settleMs: tuning.settleMs ?? DEFAULT_SETTLE_MS,
-        missRefreshIntervalMs: tuning.missRefreshIntervalMs ?? DEFAULT_MISS_REFRESH_INTERVAL_MS,
-        debounceMs: tuning.debounceMs ?? DEFAULT_DEBOUNCE_MS,
+        timing,
         resyncIntervalMs: config.resyncIntervalMs,
-        monitors,
-        monitorRestartMs: tuning.monitorRestartMs ?? 1_000,
-        onRefreshed: config.onRefreshed,
+        monitors: deps.monitors === false ? [] : iproute2Monitors(config),
+        ...(deps.onRefreshed === undefined ? {} : { onRefreshed: deps.onRefreshed }),
       });
       try {
         await live.start();

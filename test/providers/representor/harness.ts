@@ -9,7 +9,8 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { expect } from 'vitest';
 
-import { createRepresentorProvider, type RepresentorTuning } from '../../../src/providers/representor/provider';
+import type { RefreshTiming, RepresentorDeps } from '../../../src/providers/representor/config';
+import { createRepresentorProvider } from '../../../src/providers/representor/provider';
 import { PF_MAC_OPTION, SF_NUM_OPTION, VF_NUM_OPTION } from '../../../src/providers/representor/options';
 import { VifplugClient, VifplugError } from '../../../src/client/client';
 import { OpType } from '../../../src/gen/vifplug/v1/vifplug';
@@ -72,7 +73,7 @@ export interface Harness extends LookupHarness {
   close(): Promise<void>;
 }
 
-export interface HarnessOptions extends RepresentorTuning {
+export interface HarnessOptions extends Partial<RefreshTiming>, Pick<RepresentorDeps, 'fs' | 'now' | 'monitors'> {
   readonly resyncIntervalMs?: number;
   readonly devlinkBin?: string;
   /** Use the host's EOPNOTSUPP-capable filesystem seam. */
@@ -82,16 +83,16 @@ export interface HarnessOptions extends RepresentorTuning {
 export async function startProvider(host: FakeHost, options: HarnessOptions = {}): Promise<Harness> {
   const { logger, lines } = captureLogger();
   const clock = new FakeClock();
-  const { resyncIntervalMs, devlinkBin, hostFs, ...tuning } = options;
+  const { resyncIntervalMs, devlinkBin, hostFs, fs, now, monitors, ...timing } = options;
   const cls = createRepresentorProvider(
+    { sysfsRoot: host.sysfsRoot, devlinkBin: devlinkBin ?? host.devlinkBin, ipBin: host.ipBin, resyncIntervalMs: resyncIntervalMs ?? 0 },
     {
-      sysfsRoot: host.sysfsRoot,
-      devlinkBin: devlinkBin ?? host.devlinkBin,
-      ipBin: host.ipBin,
-      resyncIntervalMs: resyncIntervalMs ?? 0,
       logger,
+      now: now ?? clock.now,
+      monitors: monitors ?? false,
+      timing,
+      ...(hostFs ? { fs: host.fs() } : fs === undefined ? {} : { fs }),
     },
-    { now: clock.now, monitors: false, ...(hostFs ? { fs: host.fs() } : {}), ...tuning },
   );
   await cls.init?.();
   const instance = await cls.open();

@@ -2,7 +2,7 @@ import { join } from 'node:path';
 
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
-import { MAX_LINE_BYTES, ProcessMonitor } from '../../../src/providers/representor/monitor';
+import { MAX_LINE_BYTES, ProcessMonitor, iproute2Monitors } from '../../../src/providers/representor/monitor';
 import { FakeHost } from '../../helpers/fake-host';
 import { captureLogger } from './harness';
 
@@ -18,12 +18,9 @@ afterEach(async () => {
 function devlinkMonitor(h: FakeHost, bin = h.devlinkBin) {
   const { logger, lines } = captureLogger();
   const counts = { events: 0, restarts: 0 };
-  const monitor = new ProcessMonitor({
-    name: 'devlink monitor',
-    bin,
-    args: ['monitor', 'port'],
-    isEvent: (line) => line.includes('[port,'),
-    isUnsupported: (stderr) => stderr.includes('Failed to connect to devlink Netlink'),
+  const command = iproute2Monitors({ devlinkBin: bin, ipBin: h.ipBin })[0]!;
+  expect(command.name).toBe('devlink monitor');
+  const monitor = new ProcessMonitor(command, {
     onEvent: () => counts.events++,
     onRestart: () => counts.restarts++,
     logger,

@@ -40,7 +40,7 @@ describe('representorProvider (the public entry point)', () => {
   it('registers as "representor", maintains no interface options, and plugs with the daemon-side config', async () => {
     const { host: h } = cx6();
     const { logger } = captureLogger();
-    const cls = representorProvider({ sysfsRoot: h.sysfsRoot, devlinkBin: h.devlinkBin, ipBin: h.ipBin, resyncIntervalMs: 0, logger });
+    const cls = representorProvider({ sysfsRoot: h.sysfsRoot, devlinkBin: h.devlinkBin, ipBin: h.ipBin, resyncIntervalMs: 0 }, { logger });
     expect(cls.type).toBe(REPRESENTOR_TYPE);
     expect(REPRESENTOR_TYPE).toBe('representor');
     expect(cls.maintainedIfaceOptions).toEqual([]);
@@ -56,7 +56,7 @@ describe('representorProvider (the public entry point)', () => {
     const empty = mkdtempSync(join(tmpdir(), 'vifplug-nosys-'));
     cleanups.push(() => rmSync(empty, { recursive: true, force: true }));
     const { logger } = captureLogger();
-    const cls = representorProvider({ sysfsRoot: empty, devlinkBin: 'devlink', ipBin: 'ip', resyncIntervalMs: 0, logger });
+    const cls = representorProvider({ sysfsRoot: empty, devlinkBin: 'devlink', ipBin: 'ip', resyncIntervalMs: 0 }, { logger });
     await expect(cls.init!()).rejects.toThrow(/class\/net.*--sysfs-root/);
   });
 
@@ -177,7 +177,7 @@ describe('devlink failing', () => {
 describe('event-driven refresh', () => {
   async function liveProvider(h: FakeHost, resyncIntervalMs = 0): Promise<{ cls: ProviderClass; instance: ProviderInstance; lines: ReturnType<typeof captureLogger>['lines'] }> {
     const { logger, lines } = captureLogger();
-    const cls = representorProvider({ sysfsRoot: h.sysfsRoot, devlinkBin: h.devlinkBin, ipBin: h.ipBin, resyncIntervalMs, logger });
+    const cls = representorProvider({ sysfsRoot: h.sysfsRoot, devlinkBin: h.devlinkBin, ipBin: h.ipBin, resyncIntervalMs }, { logger });
     await cls.init!();
     const instance = await cls.open();
     cleanups.push(async () => {
@@ -233,7 +233,7 @@ describe('event-driven refresh', () => {
   it('stops every child process on destroy', async () => {
     const { host: h } = cx6();
     const { logger } = captureLogger();
-    const cls = representorProvider({ sysfsRoot: h.sysfsRoot, devlinkBin: h.devlinkBin, ipBin: h.ipBin, resyncIntervalMs: 50, logger });
+    const cls = representorProvider({ sysfsRoot: h.sysfsRoot, devlinkBin: h.devlinkBin, ipBin: h.ipBin, resyncIntervalMs: 50 }, { logger });
     await cls.init!();
     await vi.waitFor(() => expect([...h.monitorPids('devlink'), ...h.monitorPids('ip')]).toHaveLength(2));
     await cls.destroy!();
