@@ -19,8 +19,8 @@ beforeAll(async () => {
   daemon = await spawnDaemon([
     '--listen', `unix://${dir.path}/demo.sock`,
     '--sysfs-root', join(DEMO, 'dpu', 'sys'),
-    '--devlink-bin', join(DEMO, 'bin', 'devlink'),
-    '--ip-bin', join(DEMO, 'bin', 'ip'),
+    '--devlink-bin', join(DEMO, 'dpu', 'bin', 'devlink'),
+    '--ip-bin', join(DEMO, 'dpu', 'bin', 'ip'),
   ]);
   client = new VifplugClient(`unix://${dir.path}/demo.sock`);
   instanceId = (await client.open('representor')).instanceId;

@@ -11,7 +11,10 @@ import { Code, VifplugClient } from '../../../src/client/client';
 import { OpType } from '../../../src/gen/vifplug/v1/vifplug';
 import { expectStatus } from '../../helpers/expect-status';
 import { spawnDaemon, type Daemon } from '../../helpers/daemon';
-import { FakeHost, devlinkJsonFromText, layOutDevlinkHost, readFixture, type DevlinkJson } from '../../helpers/fake-host';
+import { devlinkJsonFromText, type DevlinkJson } from '../../helpers/host/devlink-text';
+import { FakeHost } from '../../helpers/host/fake-host';
+import { readFixture } from '../../helpers/host/fixtures';
+import { layOutDevlinkHost } from '../../helpers/host/layouts';
 import { select } from './harness';
 
 const PF_MAC = '10:70:fd:df:9c:3a';

@@ -1,7 +1,11 @@
+import { execFileSync } from 'node:child_process';
+
 import { describe, expect, it } from 'vitest';
 
 import { DevlinkJsonError, parseDevlinkPortsJson, parseHandle } from '../../../src/providers/representor/devlink-ports';
-import { devlinkJsonFromText, devlinkTextFromJson, parseDevlinkText, readFixture } from '../../helpers/fake-host';
+import { devlinkJsonFromText, parseDevlinkText } from '../../helpers/host/devlink-text';
+import { FakeHost } from '../../helpers/host/fake-host';
+import { readFixture } from '../../helpers/host/fixtures';
 
 /** The JSON fixture without its "# source:" line. */
 function jsonFixture(name: string): string {
@@ -152,6 +156,13 @@ describe('the devlink text parser of the test helpers', () => {
 
   it('round-trips through the text the stand-in prints without -j', () => {
     const json = devlinkJsonFromText(readFixture('02-ice-e810-devlink-port-show.txt'));
-    expect(devlinkJsonFromText(devlinkTextFromJson(json))).toEqual(json);
+    const host = new FakeHost();
+    try {
+      host.setDevlinkPorts(json);
+      const text = execFileSync(host.devlinkBin, ['port', 'show'], { encoding: 'utf8' });
+      expect(devlinkJsonFromText(text)).toEqual(json);
+    } finally {
+      host.remove();
+    }
   });
 });

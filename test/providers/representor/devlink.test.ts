@@ -3,7 +3,9 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { DevlinkError, execDevlinkSource } from '../../../src/providers/representor/devlink';
-import { FakeHost, devlinkJsonFromText, readFixture } from '../../helpers/fake-host';
+import { devlinkJsonFromText } from '../../helpers/host/devlink-text';
+import { FakeHost } from '../../helpers/host/fake-host';
+import { readFixture } from '../../helpers/host/fixtures';
 
 let host: FakeHost | undefined;
 afterEach(() => {

@@ -7,14 +7,11 @@
 
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 
-import {
-  EOPNOTSUPP,
-  FakeHost,
-  devlinkJsonFromText,
-  layOutDevlinkHost,
-  readFixture,
-  type DevlinkJson,
-} from '../../helpers/fake-host';
+import { devlinkJsonFromText, type DevlinkJson } from '../../helpers/host/devlink-text';
+import { FakeHost } from '../../helpers/host/fake-host';
+import { readFixture } from '../../helpers/host/fixtures';
+import { layOutDevlinkHost } from '../../helpers/host/layouts';
+import { EOPNOTSUPP } from '../../helpers/host/sysfs-tree';
 import { macIn, select, startDaemon, startProvider, type LookupHarness } from './harness';
 
 // Every lookup runs twice: against the provider in this process, and through a

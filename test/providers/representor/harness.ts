@@ -17,7 +17,7 @@ import { OpType } from '../../../src/gen/vifplug/v1/vifplug';
 import { PlugError, isPlugError } from '../../../src/registry/errors';
 import { spawnDaemon } from '../../helpers/daemon';
 import type { PortCtxIn, PrepareResult, ProviderClass, ProviderInstance, Representor } from '../../../src/registry/provider';
-import type { FakeHost } from '../../helpers/fake-host';
+import type { FakeHost } from '../../helpers/host/fake-host';
 
 export interface LogLine {
   level: number;

@@ -7,7 +7,10 @@
 
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { FakeHost, devlinkJsonFromText, layOutDevlinkHost, parseDevlinkText, readFixture, type DevlinkJson } from '../../helpers/fake-host';
+import { devlinkJsonFromText, parseDevlinkText, type DevlinkJson } from '../../helpers/host/devlink-text';
+import { FakeHost } from '../../helpers/host/fake-host';
+import { readFixture } from '../../helpers/host/fixtures';
+import { layOutDevlinkHost } from '../../helpers/host/layouts';
 import { select, startProvider, type Harness } from './harness';
 
 const PF_MAC = '10:70:fd:df:9c:3a';

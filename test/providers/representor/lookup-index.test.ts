@@ -14,7 +14,7 @@ import { LookupIndex } from '../../../src/providers/representor/lookup-index';
 import { capList, summariseNumbers } from '../../../src/providers/representor/messages';
 import type { LookupRequest } from '../../../src/providers/representor/options';
 import type { NetdevFacts, Snapshot } from '../../../src/providers/representor/snapshot';
-import { devlinkJsonFromText } from '../../helpers/fake-host';
+import { devlinkJsonFromText } from '../../helpers/host/devlink-text';
 
 function snapshot(devlink: DevlinkPort[] | 'unavailable', netdevs: NetdevFacts[]): Snapshot {
   return {

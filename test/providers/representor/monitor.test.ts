@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 
 import { MAX_LINE_BYTES, ProcessMonitor, iproute2Monitors } from '../../../src/providers/representor/monitor';
-import { FakeHost } from '../../helpers/fake-host';
+import { FakeHost } from '../../helpers/host/fake-host';
 import { captureLogger } from './harness';
 
 let host: FakeHost | undefined;

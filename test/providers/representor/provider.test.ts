@@ -12,7 +12,10 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 
 import { REPRESENTOR_TYPE, representorProvider } from '../../../src/providers/representor';
 import type { ProviderClass, ProviderInstance, Representor } from '../../../src/registry/provider';
-import { FakeHost, devlinkJsonFromText, layOutDevlinkHost, readFixture, type DevlinkJson } from '../../helpers/fake-host';
+import { devlinkJsonFromText, type DevlinkJson } from '../../helpers/host/devlink-text';
+import { FakeHost } from '../../helpers/host/fake-host';
+import { readFixture } from '../../helpers/host/fixtures';
+import { layOutDevlinkHost } from '../../helpers/host/layouts';
 import { captureLogger, ctxIn, select, startProvider, type Harness } from './harness';
 
 const PF_MAC = '10:70:fd:df:9c:3a';

@@ -6,7 +6,8 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { FakeHost, generateLargeHost, type LargeHost } from '../../helpers/fake-host';
+import { FakeHost } from '../../helpers/host/fake-host';
+import { generateLargeHost, type LargeHost } from '../../helpers/host/layouts';
 import { select, startProvider, type Harness } from './harness';
 
 let host: FakeHost;

@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { parseSmartNicConfig, SysfsReader, SysfsRootError } from '../../../src/providers/representor/sysfs';
-import { EOPNOTSUPP, FakeHost, linkTarget, readFixture } from '../../helpers/fake-host';
+import { FakeHost } from '../../helpers/host/fake-host';
+import { readFixture } from '../../helpers/host/fixtures';
+import { EOPNOTSUPP } from '../../helpers/host/sysfs-tree';
 
 let host: FakeHost | undefined;
 afterEach(() => {
@@ -20,13 +22,13 @@ describe('the fake sysfs tree', () => {
     host.addNetdev({ name: 'enp7s0f0', parent: { pci: '0000:07:00.0' }, physPortName: 'p0' });
     host.addNetdev({ name: 'enp3s0f0s0', parent: { pci: '0000:03:00.0', aux: 'mlx5_core.sf.2' } });
     host.addNetdev({ name: 'veth0', parent: 'virtual' });
-    expect(linkTarget(host, 'class', 'net', 'enp7s0f0')).toBe('../../devices/pci0000:00/0000:07:00.0/net/enp7s0f0');
-    expect(linkTarget(host, 'class', 'net', 'enp7s0f0', 'device')).toBe('../../../0000:07:00.0');
-    expect(linkTarget(host, 'bus', 'pci', 'devices', '0000:07:00.0')).toBe('../../../devices/pci0000:00/0000:07:00.0');
-    expect(linkTarget(host, 'bus', 'pci', 'devices', '0000:07:00.0', 'virtfn0')).toBe('../0000:07:00.2');
-    expect(linkTarget(host, 'bus', 'pci', 'devices', '0000:07:00.2', 'physfn')).toBe('../0000:07:00.0');
-    expect(linkTarget(host, 'class', 'net', 'enp3s0f0s0', 'device')).toBe('../../../mlx5_core.sf.2');
-    expect(linkTarget(host, 'class', 'net', 'veth0')).toBe('../../devices/virtual/net/veth0');
+    expect(host.linkTarget('class', 'net', 'enp7s0f0')).toBe('../../devices/pci0000:00/0000:07:00.0/net/enp7s0f0');
+    expect(host.linkTarget('class', 'net', 'enp7s0f0', 'device')).toBe('../../../0000:07:00.0');
+    expect(host.linkTarget('bus', 'pci', 'devices', '0000:07:00.0')).toBe('../../../devices/pci0000:00/0000:07:00.0');
+    expect(host.linkTarget('bus', 'pci', 'devices', '0000:07:00.0', 'virtfn0')).toBe('../0000:07:00.2');
+    expect(host.linkTarget('bus', 'pci', 'devices', '0000:07:00.2', 'physfn')).toBe('../0000:07:00.0');
+    expect(host.linkTarget('class', 'net', 'enp3s0f0s0', 'device')).toBe('../../../mlx5_core.sf.2');
+    expect(host.linkTarget('class', 'net', 'veth0')).toBe('../../devices/virtual/net/veth0');
   });
 });
 

@@ -1,0 +1,114 @@
+/**
+ * Hosts laid out from a description: the sysfs side of a devlink listing as
+ * the kernel would show it, and a large generated host for scale tests and
+ * the bench.
+ */
+
+import { kernelPhysPortName, type DevlinkJson, type DevlinkJsonPort } from './devlink-text';
+import type { FakeHost } from './fake-host';
+import { EOPNOTSUPP, type NetdevParent } from './sysfs-tree';
+
+// ---------------------------------------------------------------------------
+// Laying out a host from a devlink listing
+// ---------------------------------------------------------------------------
+
+export interface UplinkSpec {
+  readonly address: string;
+  /** The PCI function the uplink netdev sits on; defaults to the devlink device when it is a PCI one. */
+  readonly pci?: string;
+  readonly smartNicPfMac?: string;
+}
+
+export interface LayoutOptions {
+  /** Uplink (physical port) netdevs by name. */
+  readonly uplinks?: Readonly<Record<string, UplinkSpec>>;
+  /** The phys_switch_id of every switchdev netdev (one switch). */
+  readonly switchId?: string;
+  /** PF of each VF PCI function (flavour virtual ports are VF netdevs). */
+  readonly physfn?: Readonly<Record<string, string>>;
+}
+
+/**
+ * Builds the sysfs side of a devlink listing as the kernel would show it:
+ * every port's netdev under its PCI device (representors are linked to the
+ * PF's device since kernel 5.8), with the phys_port_name the kernel prints
+ * for its flavour (EOPNOTSUPP for virtual ports), uplinks with their MAC.
+ */
+export function layOutDevlinkHost(host: FakeHost, json: DevlinkJson, options: LayoutOptions = {}): void {
+  const switchId = options.switchId ?? 'c2cfc60003a1420c';
+  for (const [handle, attrs] of Object.entries(json.port)) {
+    if (attrs.netdev === undefined) continue;
+    const last = handle.lastIndexOf('/');
+    const first = handle.indexOf('/');
+    const bus = handle.slice(0, first);
+    const dev = handle.slice(first + 1, last);
+    const uplink = options.uplinks?.[attrs.netdev];
+    let parent: NetdevParent;
+    if (uplink?.pci !== undefined) parent = { pci: uplink.pci };
+    else if (bus === 'pci') {
+      const pf = options.physfn?.[dev];
+      if (pf !== undefined) host.addPciDevice(dev, { physfn: pf, vfIndex: Object.keys(options.physfn!).filter((k) => options.physfn![k] === pf).indexOf(dev) });
+      parent = { pci: dev };
+    } else parent = { device: dev, bus };
+    host.addNetdev({
+      name: attrs.netdev,
+      parent,
+      ...(uplink !== undefined ? { address: uplink.address } : {}),
+      ...(uplink?.smartNicPfMac !== undefined ? { smartNicPfMac: uplink.smartNicPfMac } : {}),
+      physPortName: kernelPhysPortName(attrs) ?? EOPNOTSUPP,
+      ...(attrs.flavour === 'virtual' ? {} : { physSwitchId: switchId }),
+    });
+  }
+  host.setDevlinkPorts(json);
+}
+
+// ---------------------------------------------------------------------------
+// A large host: 64 PFs x 256 VFs
+// ---------------------------------------------------------------------------
+
+export interface LargeHost {
+  readonly pfs: readonly { readonly bdf: string; readonly uplink: string; readonly mac: string }[];
+  readonly vfsPerPf: number;
+  /** The representor netdev of VF `vf` of PF number `pf` (index into pfs). */
+  repName(pf: number, vf: number): string;
+  readonly json: DevlinkJson;
+}
+
+/**
+ * A ConnectX-like host with `pfCount` PFs in switchdev mode and `vfsPerPf`
+ * VFs each: devlink JSON and sysfs (uplinks and representors; the VFs' own
+ * PCI functions are left out to keep generation fast, the provider does not
+ * read them). 64 x 256 = 16,384 representors.
+ */
+export function generateLargeHost(host: FakeHost | undefined, pfCount = 64, vfsPerPf = 256): LargeHost {
+  const pfs: { bdf: string; uplink: string; mac: string }[] = [];
+  const port: Record<string, DevlinkJsonPort> = {};
+  const repName = (pf: number, vf: number): string => `r${pf}v${vf}`;
+  for (let p = 0; p < pfCount; p++) {
+    const bus = (0x10 + (p >> 1)).toString(16).padStart(2, '0');
+    const bdf = `0000:${bus}:00.${p & 1}`;
+    const uplink = `enp${p}np${p & 1}`;
+    const mac = `0c:42:a1:00:${(p >> 8).toString(16).padStart(2, '0')}:${(p & 0xff).toString(16).padStart(2, '0')}`;
+    pfs.push({ bdf, uplink, mac });
+    port[`pci/${bdf}/65535`] = { type: 'eth', netdev: uplink, flavour: 'physical', port: p & 1, splittable: false };
+    host?.addNetdev({ name: uplink, parent: { pci: bdf }, address: mac, physPortName: `p${p & 1}`, physSwitchId: `b8cef6030000${bus}` });
+    for (let v = 0; v < vfsPerPf; v++) {
+      const name = repName(p, v);
+      port[`pci/${bdf}/${v + 1}`] = {
+        type: 'eth',
+        netdev: name,
+        flavour: 'pcivf',
+        controller: 0,
+        pfnum: p & 1,
+        vfnum: v,
+        external: false,
+        splittable: false,
+        function: { hw_addr: '00:00:00:00:00:00' },
+      };
+      host?.addNetdev({ name, parent: { pci: bdf }, physPortName: `pf${p & 1}vf${v}`, physSwitchId: `b8cef6030000${bus}` });
+    }
+  }
+  const json = { port };
+  host?.setDevlinkPorts(json);
+  return { pfs, vfsPerPf, repName, json };
+}
