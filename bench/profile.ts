@@ -119,7 +119,7 @@ function loadProfile(dir: string, pid: number): CpuProfile {
 export async function runProfile(options: {
   seconds: number;
   concurrency: number;
-  representorHost: BenchHost | { why: string };
+  representorHost: BenchHost | undefined;
   log: (s: string) => void;
 }): Promise<void> {
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');

@@ -1,28 +1,48 @@
 /**
  * npm run bench [-- --quick] [-- --only grpc,index,memory,startup] [-- --profile]
  *
- * Runs every case on this machine in one go, prints a table and writes
- * bench/results/latest.json. See bench/README.md.
+ * Runs every suite on this machine in one go, prints a table and writes
+ * bench/results/latest.json. See bench/README.md; a new suite is one module in
+ * suites/ and one entry in SUITES below.
  */
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { cpus, loadavg } from 'node:os';
 
 import { RESULTS } from './lib/paths';
 import { formatTable, gitCommit, machine, writeJson, type Row } from './lib/report';
 import { writeHost, type BenchHost } from './lib/hosts';
-import { probeIndex, probeProvider } from './plugins/representor';
 import { runProfile } from './profile';
-import { runGrpc, type Transport } from './suites/grpc';
+import { runGrpc } from './suites/grpc';
 import { runCtxMemory, runIndex } from './suites/in-process';
 import { runStartup } from './suites/startup';
 
-const SUITES = ['index', 'memory', 'startup', 'grpc'] as const;
-type Suite = (typeof SUITES)[number];
+type Settings = ReturnType<typeof settingsFor>;
+
+interface SuiteContext {
+  readonly settings: Settings;
+  /** The fake hosts, smallest first (written only when a suite that needs them runs). */
+  readonly hosts: readonly BenchHost[];
+  readonly log: (line: string) => void;
+}
+
+interface Suite {
+  readonly name: string;
+  /** Whether it runs against the fake hosts. */
+  readonly needsHosts: boolean;
+  run(ctx: SuiteContext): Promise<{ rows: Row[]; details: unknown }>;
+}
+
+/** Every suite, in the order they run; the table lists grpc first. */
+const SUITES: readonly Suite[] = [
+  { name: 'index', needsHosts: true, run: ({ hosts, settings }) => runIndex(hosts, settings.index) },
+  { name: 'memory', needsHosts: false, run: ({ settings }) => runCtxMemory(settings.ctxMemory.inProcess, settings.ctxMemory.server) },
+  { name: 'startup', needsHosts: false, run: ({ settings, log }) => runStartup(settings.startup.starts, log) },
+  { name: 'grpc', needsHosts: true, run: ({ hosts, settings, log }) => runGrpc({ ...settings.grpc, representorHost: largest(hosts), log }) },
+];
+const ROW_ORDER = ['grpc', 'index', 'memory', 'startup'];
 
 interface Args {
   readonly quick: boolean;
-  readonly only: readonly Suite[];
+  readonly only: readonly string[];
   readonly profile: boolean;
   readonly rounds?: number;
   readonly windowMs?: number;
@@ -30,65 +50,43 @@ interface Args {
   readonly profileConcurrency?: number;
 }
 
+const NUMBER_FLAGS = { '--rounds': 'rounds', '--window-ms': 'windowMs', '--profile-seconds': 'profileSeconds', '--profile-concurrency': 'profileConcurrency' } as const;
+
 function parseArgs(argv: readonly string[]): Args {
-  let quick = false;
-  let profile = false;
-  let only: Suite[] = [...SUITES];
-  const numbers: Record<string, number> = {};
+  const names = SUITES.map((s) => s.name);
+  const args: { -readonly [K in keyof Args]: Args[K] } = { quick: false, only: names, profile: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    if (a === '--quick') quick = true;
-    else if (a === '--profile') profile = true;
+    if (a === '--quick') args.quick = true;
+    else if (a === '--profile') args.profile = true;
     else if (a === '--only') {
-      only = (argv[++i] ?? '').split(',').map((s) => s.trim()) as Suite[];
-      const bad = only.filter((s) => !SUITES.includes(s));
-      if (bad.length > 0) throw new Error(`--only: unknown suite(s) ${bad.join(', ')}; suites: ${SUITES.join(', ')}`);
-    } else if (['--rounds', '--window-ms', '--profile-seconds', '--profile-concurrency'].includes(a)) {
+      args.only = (argv[++i] ?? '').split(',').map((s) => s.trim());
+      const bad = args.only.filter((s) => !names.includes(s));
+      if (bad.length > 0) throw new Error(`--only: unknown suite(s) ${bad.join(', ')}; suites: ${names.join(', ')}`);
+    } else if (a in NUMBER_FLAGS) {
       const v = Number(argv[++i]);
       if (!(v > 0)) throw new Error(`${a} needs a positive number`);
-      numbers[a] = v;
+      args[NUMBER_FLAGS[a as keyof typeof NUMBER_FLAGS]] = v;
     } else if (a === '--help' || a === '-h') {
       process.stdout.write(
-        'npm run bench -- [--quick] [--only index,memory,startup,grpc] [--rounds N] [--window-ms MS]\n' +
+        `npm run bench -- [--quick] [--only ${names.join(',')}] [--rounds N] [--window-ms MS]\n` +
           'npm run bench -- --profile [--quick] [--profile-seconds S] [--profile-concurrency C]\n',
       );
       process.exit(0);
     } else throw new Error(`unknown argument ${a} (try --help)`);
   }
-  return {
-    quick,
-    only,
-    profile,
-    ...(numbers['--rounds'] ? { rounds: numbers['--rounds'] } : {}),
-    ...(numbers['--window-ms'] ? { windowMs: numbers['--window-ms'] } : {}),
-    ...(numbers['--profile-seconds'] ? { profileSeconds: numbers['--profile-seconds'] } : {}),
-    ...(numbers['--profile-concurrency'] ? { profileConcurrency: numbers['--profile-concurrency'] } : {}),
-  };
+  return args;
 }
 
-const log = (line: string): void => {
-  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
-};
-
-/** tmpfs when there is one: sysfs lives in memory, the fake one should too. */
-function scratchDir(): string {
-  const base = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
-  const dir = join(base, `vifplug-bench-${process.pid}`);
-  mkdirSync(dir, { recursive: true });
-  return dir;
-}
-
-async function main(): Promise<void> {
-  const args = parseArgs(process.argv.slice(2));
-  if ((globalThis as { gc?: unknown }).gc === undefined) log('warning: run with node --expose-gc so that windows start without garbage');
+function settingsFor(args: Args) {
   const quick = args.quick;
-  const settings = {
+  return {
     quick,
     grpc: {
       rounds: args.rounds ?? (quick ? 3 : 6),
       windowMs: args.windowMs ?? (quick ? 200 : 500),
       warmupMs: quick ? 250 : 600,
-      transports: ['unix', 'tcp'] as Transport[],
+      transports: ['unix', 'tcp'] as const,
       concurrencies: [1, 64],
       batchSizes: [1, 16, 128],
     },
@@ -103,100 +101,99 @@ async function main(): Promise<void> {
     ctxMemory: { inProcess: 100_000, server: quick ? 5_000 : 20_000 },
     startup: { starts: quick ? 3 : 7 },
   };
+}
 
-  const scratch = scratchDir();
+const log = (line: string): void => {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
+};
+
+function largest(hosts: readonly BenchHost[]): BenchHost | undefined {
+  return hosts[hosts.length - 1];
+}
+
+/** One fake host per size, shared by the index suite, the naive lookup and the representor provider. */
+function writeHosts(settings: Settings, cleanups: (() => void)[]): BenchHost[] {
+  const t0 = performance.now();
+  const hosts = settings.index.sizes.map((n) => {
+    const made = writeHost(n / settings.index.vfsPerPf, settings.index.vfsPerPf);
+    cleanups.push(made.cleanup);
+    return made.host;
+  });
+  log(`fake hosts written in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  return hosts;
+}
+
+async function runSuites(ctx: SuiteContext, only: readonly string[]): Promise<{ rows: Row[]; details: Record<string, unknown>; timings: Record<string, number> }> {
+  const rows: Row[] = [];
+  const details: Record<string, unknown> = {};
+  const timings: Record<string, number> = {};
+  for (const suite of SUITES.filter((s) => only.includes(s.name))) {
+    const t0 = performance.now();
+    log(`${suite.name}: running`);
+    const out = await suite.run(ctx);
+    rows.push(...out.rows);
+    details[suite.name] = out.details;
+    timings[suite.name] = Math.round(performance.now() - t0) / 1000;
+    log(`${suite.name}: done in ${timings[suite.name]} s`);
+  }
+  rows.sort((a, b) => ROW_ORDER.indexOf(a.suite) - ROW_ORDER.indexOf(b.suite));
+  return { rows, details, timings };
+}
+
+function report(settings: Settings, started: Date, loadAtStart: number[], out: Awaited<ReturnType<typeof runSuites>>): void {
+  const { rows } = out;
+  const info = machine();
+  const git = gitCommit();
+  const header =
+    `vifplug bench${settings.quick ? ' (quick)' : ''} — ${started.toISOString()}\n` +
+    `machine: ${info.cpuModel} x${info.cpus}, ${(info.totalMemoryBytes / 2 ** 30).toFixed(1)} GiB, ${info.kernel.split(' ').slice(0, 2).join(' ')}; node ${process.version}; commit ${git.commit.slice(0, 12)}${git.dirty ? ` + ${git.changes.length} uncommitted changes (listed in the JSON)` : ''}\n` +
+    `gRPC: ${settings.grpc.rounds} rounds x ${settings.grpc.windowMs} ms per case, alternating; medians over rounds; ratio = median of per-round ratios to the baseline of the same round\n`;
+  const busy = Math.max(loadAtStart[0]!, info.loadavg[0]!) > cpus().length;
+  const warning = busy
+    ? `WARNING: load average ${loadAtStart[0]!.toFixed(1)} at start, ${info.loadavg[0]!.toFixed(1)} at end, on ${cpus().length} CPUs: other processes competed for the CPUs; absolute figures are inflated, ratios less so (alternated)\n`
+    : '';
+  process.stdout.write(`\n${header}${warning}\n${formatTable(rows)}\n`);
+  const failed = rows.filter((r) => r.pass === false || r.error !== undefined);
+  const skipped = rows.filter((r) => r.skipped !== undefined);
+  process.stdout.write(`\n${rows.filter((r) => r.pass === true).length} targets pass, ${failed.length} fail or error, ${skipped.length} skipped\n`);
+  // A smoke check must not replace the figures of the last full run.
+  const path = writeJson(RESULTS, settings.quick ? 'latest-quick.json' : 'latest.json', {
+    schema: 1,
+    timestamp: started.toISOString(),
+    durationSeconds: (Date.now() - started.getTime()) / 1000,
+    git,
+    node: { version: process.version, v8: process.versions.v8, grpcJs: require('@grpc/grpc-js/package.json').version as string },
+    machine: { ...info, loadavgAtStart: loadAtStart },
+    settings,
+    suiteSeconds: out.timings,
+    rows,
+    details: out.details,
+  });
+  process.stdout.write(`results: ${path}\n`);
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  if ((globalThis as { gc?: unknown }).gc === undefined) log('warning: run with node --expose-gc so that windows start without garbage');
+  const settings = settingsFor(args);
   const cleanups: (() => void)[] = [];
   const started = new Date();
   const loadAtStart = loadavg();
   try {
-    // One synthetic host per size, shared by the index, the naive lookup and the representor provider.
-    const needHosts = args.profile || args.only.includes('index') || args.only.includes('grpc');
-    const hosts: BenchHost[] = [];
-    let hostFallback: string | undefined;
-    if (needHosts) {
-      const t0 = performance.now();
-      for (const n of settings.index.sizes) {
-        const made = writeHost(join(scratch, `host-${n}`), n / settings.index.vfsPerPf, settings.index.vfsPerPf);
-        hosts.push(made.host);
-        cleanups.push(made.cleanup);
-        hostFallback ??= made.fallback;
-      }
-      log(`fake hosts (${hosts[0]!.source}) written in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-      if (hostFallback !== undefined) log(`test helper not used: ${hostFallback}`);
-    }
-    const host16k = hosts.find((h) => h.representors === 16384);
-    const provider = probeProvider();
-    const representorHost: BenchHost | { why: string } = !provider.ok ? { why: provider.why } : host16k ?? { why: 'no host' };
-
+    const needHosts = args.profile || SUITES.some((s) => s.needsHosts && args.only.includes(s.name));
+    const hosts = needHosts ? writeHosts(settings, cleanups) : [];
     if (args.profile) {
       await runProfile({
-        seconds: args.profileSeconds ?? (quick ? 2 : 5),
+        seconds: args.profileSeconds ?? (args.quick ? 2 : 5),
         concurrency: args.profileConcurrency ?? 1,
-        representorHost,
+        representorHost: largest(hosts),
         log,
       });
       return;
     }
-
-    const rows: Row[] = [];
-    const details: Record<string, unknown> = {};
-    const timings: Record<string, number> = {};
-    const timed = async <T>(name: Suite, fn: () => Promise<{ rows: Row[]; details: T }>): Promise<void> => {
-      if (!args.only.includes(name)) return;
-      const t0 = performance.now();
-      log(`${name}: running`);
-      const out = await fn();
-      rows.push(...out.rows);
-      details[name] = out.details;
-      timings[name] = Math.round(performance.now() - t0) / 1000;
-      log(`${name}: done in ${timings[name]} s`);
-    };
-
-    await timed('index', () => {
-      const probe = probeIndex();
-      return runIndex(probe.ok ? hosts : { why: probe.why }, settings.index);
-    });
-    await timed('memory', () => runCtxMemory(settings.ctxMemory.inProcess, settings.ctxMemory.server));
-    await timed('startup', () => runStartup(settings.startup.starts, log));
-    await timed('grpc', () => runGrpc({ ...settings.grpc, representorHost, log }));
-
-    const order: Record<string, number> = { grpc: 0, index: 1, memory: 2, startup: 3 };
-    rows.sort((a, b) => order[a.suite]! - order[b.suite]!);
-    const info = machine();
-    const git = gitCommit();
-    const header =
-      `vifplug bench${quick ? ' (quick)' : ''} — ${started.toISOString()}\n` +
-      `machine: ${info.cpuModel} x${info.cpus}, ${(info.totalMemoryBytes / 2 ** 30).toFixed(1)} GiB, ${info.kernel.split(' ').slice(0, 2).join(' ')}; node ${process.version}; commit ${git.commit.slice(0, 12)}${git.dirty ? ` + ${git.changes.length} uncommitted changes (listed in the JSON)` : ''}\n` +
-      `gRPC: ${settings.grpc.rounds} rounds x ${settings.grpc.windowMs} ms per case, alternating; medians over rounds; ratio = median of per-round ratios to the baseline of the same round\n` +
-      `fake host: ${hosts[0]?.source ?? 'none'}${hostFallback ? ` (test helper not used: ${hostFallback})` : ''}\n`;
-    const busy = Math.max(loadAtStart[0]!, info.loadavg[0]!) > cpus().length;
-    const warning = busy
-      ? `WARNING: load average ${loadAtStart[0]!.toFixed(1)} at start, ${info.loadavg[0]!.toFixed(1)} at end, on ${cpus().length} CPUs: other processes competed for the CPUs; absolute figures are inflated, ratios less so (alternated)\n`
-      : '';
-    process.stdout.write(`\n${header}${warning}\n${formatTable(rows)}\n`);
-    const failed = rows.filter((r) => r.pass === false || r.error !== undefined);
-    const skipped = rows.filter((r) => r.skipped !== undefined);
-    process.stdout.write(
-      `\n${rows.filter((r) => r.pass === true).length} targets pass, ${failed.length} fail or error, ${skipped.length} skipped\n`,
-    );
-    // A smoke check must not replace the figures of the last full run.
-    const path = writeJson(RESULTS, quick ? 'latest-quick.json' : 'latest.json', {
-      schema: 1,
-      timestamp: started.toISOString(),
-      durationSeconds: (Date.now() - started.getTime()) / 1000,
-      git,
-      node: { version: process.version, v8: process.versions.v8, grpcJs: require('@grpc/grpc-js/package.json').version as string },
-      machine: { ...info, loadavgAtStart: loadAtStart },
-      settings,
-      fakeHost: { source: hosts[0]?.source ?? 'none', ...(hostFallback ? { testHelperNotUsed: hostFallback } : {}) },
-      suiteSeconds: timings,
-      rows,
-      details,
-    });
-    process.stdout.write(`results: ${path}\n`);
+    report(settings, started, loadAtStart, await runSuites({ settings, hosts, log }, args.only));
   } finally {
     for (const cleanup of cleanups) cleanup();
-    rmSync(scratch, { recursive: true, force: true });
   }
 }
 

@@ -6,11 +6,16 @@
  */
 import { readFileSync } from 'node:fs';
 
+import { parseDevlinkPortsJson } from '../../src/providers/representor/devlink-ports';
+import { buildInventory } from '../../src/providers/representor/inventory';
+import { LookupIndex, type LookupOutcome } from '../../src/providers/representor/lookup-index';
+import { parseRepresentorOptions } from '../../src/providers/representor/options';
+import { collectSnapshot, type Snapshot } from '../../src/providers/representor/snapshot';
+import { SysfsReader } from '../../src/providers/representor/sysfs';
 import { serveParent } from '../lib/ipc';
 import { naiveLookup } from '../lib/naive-lookup';
 import { mean, median, quantileSorted } from '../lib/stats';
 import { pickPorts, representorOptions, type BenchHost } from '../lib/hosts';
-import { probeIndex, type IndexModules } from '../plugins/representor';
 
 export interface IndexRunArg {
   readonly hosts: readonly BenchHost[];
@@ -57,22 +62,27 @@ function dist(values: number[]): Distribution {
 
 let held: unknown;
 
-function build(m: IndexModules, host: BenchHost, text: string) {
+/** Correctness before timing: the lookup must answer the representor the options name. */
+function checkAnswer(out: LookupOutcome, netdev: string, what: string): void {
+  if (!out.found || out.entry.netdev !== netdev) throw new Error(`${what} of ${netdev} answered ${out.found ? out.entry.netdev : out.error.message}`);
+}
+
+function build(host: BenchHost, text: string) {
   const t0 = process.hrtime.bigint();
-  const parsed = m.parseDevlinkPortsJson(text);
+  const parsed = parseDevlinkPortsJson(text);
   const t1 = process.hrtime.bigint();
-  const snapshot = { devlink: { ok: true, ports: parsed.ports, warnings: parsed.warnings }, netdevs: new Map(host.uplinks.map((u) => [u.name, u])), warnings: [] };
-  const inventory = m.buildInventory(snapshot);
+  const snapshot: Snapshot = { devlink: { ok: true, ports: parsed.ports, warnings: parsed.warnings }, netdevs: new Map(host.uplinks.map((u) => [u.name, u])), warnings: [] };
+  const inventory = buildInventory(snapshot);
   const t2 = process.hrtime.bigint();
-  const index = m.buildIndex(inventory);
+  const index = LookupIndex.build(inventory);
   const t3 = process.hrtime.bigint();
   const ms = (a: bigint, b: bigint) => Number(b - a) / 1e6;
   return { index, parse: ms(t0, t1), inventory: ms(t1, t2), index_: ms(t2, t3), total: ms(t0, t3) };
 }
 
-async function runSize(m: IndexModules, host: BenchHost, arg: IndexRunArg): Promise<SizeResult> {
+async function runSize(host: BenchHost, arg: IndexRunArg): Promise<SizeResult> {
   const text = readFileSync(host.devlinkJsonPath, 'utf8');
-  const cold = build(m, host, text).total;
+  const cold = build(host, text).total;
 
   // Retained memory: what a built index keeps alive (median of three builds held in turn).
   const retained: number[] = [];
@@ -80,14 +90,14 @@ async function runSize(m: IndexModules, host: BenchHost, arg: IndexRunArg): Prom
     held = undefined;
     gc();
     const h0 = process.memoryUsage().heapUsed;
-    held = build(m, host, text).index;
+    held = build(host, text).index;
     gc();
     retained.push(process.memoryUsage().heapUsed - h0);
   }
   held = undefined;
   const retainedBytes = median(retained);
 
-  const builds = Array.from({ length: arg.builds }, () => build(m, host, text));
+  const builds = Array.from({ length: arg.builds }, () => build(host, text));
   const index = builds[builds.length - 1]!.index;
   held = undefined;
 
@@ -96,10 +106,9 @@ async function runSize(m: IndexModules, host: BenchHost, arg: IndexRunArg): Prom
   const options = picks.map(representorOptions);
   const now = () => performance.timeOrigin + performance.now();
   for (let i = 0; i < picks.length; i++) {
-    const out = index.lookup(m.parseRepresentorOptions(options[i]!), now());
-    if (!out.found || out.entry?.netdev !== picks[i]!.netdev) throw new Error(`lookup of ${picks[i]!.netdev} answered ${out.entry?.netdev ?? out.error?.message}`);
+    checkAnswer(index.lookup(parseRepresentorOptions(options[i]!), now()), picks[i]!.netdev, 'lookup');
   }
-  const requests = options.map((o) => m.parseRepresentorOptions(o));
+  const requests = options.map((o) => parseRepresentorOptions(o));
   let sink = 0;
   const timed = (variant: 'full' | 'index', batches: number): number[] => {
     const out = new Array<number>(batches);
@@ -107,7 +116,7 @@ async function runSize(m: IndexModules, host: BenchHost, arg: IndexRunArg): Prom
     for (let b = 0; b < batches; b++) {
       const t0 = process.hrtime.bigint();
       if (variant === 'full') {
-        for (let j = 0; j < BATCH; j++) if (index.lookup(m.parseRepresentorOptions(options[k++ & 4095]!), now()).found) sink++;
+        for (let j = 0; j < BATCH; j++) if (index.lookup(parseRepresentorOptions(options[k++ & 4095]!), now()).found) sink++;
       } else {
         for (let j = 0; j < BATCH; j++) if (index.lookup(requests[k++ & 4095]!, now()).found) sink++;
       }
@@ -132,17 +141,15 @@ async function runSize(m: IndexModules, host: BenchHost, arg: IndexRunArg): Prom
   }
 
   let refreshMs: Distribution | undefined;
-  if (m.refresh !== undefined && arg.refreshes > 0) {
-    const r = m.refresh;
+  if (arg.refreshes > 0) {
     const times: number[] = [];
     for (let i = 0; i < arg.refreshes; i++) {
       const t0 = process.hrtime.bigint();
-      const snapshot = await r.collectSnapshot({ readPorts: async () => m.parseDevlinkPortsJson(readFileSync(host.devlinkJsonPath, 'utf8')) }, new r.SysfsReader(host.sysfsRoot));
-      const idx = m.buildIndex(m.buildInventory(snapshot));
+      const snapshot = await collectSnapshot({ readPorts: async () => parseDevlinkPortsJson(readFileSync(host.devlinkJsonPath, 'utf8')) }, new SysfsReader(host.sysfsRoot));
+      const idx = LookupIndex.build(buildInventory(snapshot));
       times.push(Number(process.hrtime.bigint() - t0) / 1e6);
       const pick = picks[i]!;
-      const out = idx.lookup(m.parseRepresentorOptions(options[i]!), now());
-      if (out.entry?.netdev !== pick.netdev) throw new Error(`index refreshed through sysfs answered ${out.entry?.netdev ?? out.error?.message} for ${pick.netdev}`);
+      checkAnswer(idx.lookup(parseRepresentorOptions(options[i]!), now()), pick.netdev, 'index refreshed through sysfs');
     }
     refreshMs = dist(times);
   }
@@ -167,11 +174,9 @@ async function runSize(m: IndexModules, host: BenchHost, arg: IndexRunArg): Prom
 }
 
 serveParent({
-  async run(arg: IndexRunArg) {
-    const m = probeIndex();
-    if (!m.ok) return { skipped: m.why };
+  async run(arg: IndexRunArg): Promise<{ sizes: SizeResult[] }> {
     const sizes: SizeResult[] = [];
-    for (const host of arg.hosts) sizes.push(await runSize(m.value, host, arg));
-    return { sizes, ...(m.note === undefined ? {} : { note: m.note }) };
+    for (const host of arg.hosts) sizes.push(await runSize(host, arg));
+    return { sizes };
   },
 });

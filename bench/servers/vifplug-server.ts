@@ -7,21 +7,16 @@
  */
 import { createLogger } from '../../src/log';
 import { dummyProvider } from '../../src/providers/dummy/dummy';
-import { Registry, type ProviderClass, type ProviderFactory } from '../../src/registry';
+import { representorProvider, type RepresentorConfig } from '../../src/providers/representor';
+import { Registry, type ProviderFactory } from '../../src/registry';
 import { parseListen } from '../../src/server/listen';
 import { VifplugServer } from '../../src/server/server';
 import { serveParent } from '../lib/ipc';
-import { probeProvider } from '../plugins/representor';
-
-export interface RepresentorHostConfig {
-  readonly sysfsRoot: string;
-  readonly devlinkBin: string;
-  readonly ipBin: string;
-}
 
 export interface StartArg {
   readonly unixPath: string;
-  readonly representor?: RepresentorHostConfig;
+  /** Registers the representor provider on this host (no periodic resync: the host does not change). */
+  readonly representor?: Omit<RepresentorConfig, 'resyncIntervalMs'>;
 }
 
 export interface Started {
@@ -38,29 +33,19 @@ serveParent({
   async start(arg: StartArg): Promise<Started> {
     const logger = createLogger('info');
     const builtins = new Map<string, ProviderFactory>([['dummy', dummyProvider]]);
-    let why: string | undefined;
-    if (arg.representor !== undefined) {
-      const mod = probeProvider();
-      if (mod.ok) {
-        const config = { ...arg.representor, resyncIntervalMs: 0, logger };
-        builtins.set('representor', () => mod.value.representorProvider(config) as ProviderClass);
-      } else {
-        why = mod.why;
-      }
-    }
+    const representor = arg.representor;
+    if (representor !== undefined) builtins.set('representor', () => representorProvider({ ...representor, resyncIntervalMs: 0 }, { logger }));
     registry = new Registry({ builtins });
     await registry.register('dummy');
-    let representor: Started['representor'];
-    if (builtins.has('representor')) {
+    let registered: Started['representor'];
+    if (representor !== undefined) {
       const t0 = performance.now();
       try {
         await registry.register('representor');
-        representor = { ok: true, initMs: performance.now() - t0 };
+        registered = { ok: true, initMs: performance.now() - t0 };
       } catch (err) {
-        representor = { ok: false, why: `registering the representor provider failed: ${err instanceof Error ? err.message : String(err)}` };
+        registered = { ok: false, why: `registering the representor provider failed: ${err instanceof Error ? err.message : String(err)}` };
       }
-    } else if (why !== undefined) {
-      representor = { ok: false, why };
     }
     server = new VifplugServer({
       registry,
@@ -71,7 +56,7 @@ serveParent({
     await server.start();
     const unix = server.endpoints.find((e) => e.address.kind === 'unix')!.target;
     const tcp = server.endpoints.find((e) => e.address.kind === 'tcp')!.target;
-    return { unix, tcp, ...(representor === undefined ? {} : { representor }) };
+    return { unix, tcp, ...(registered === undefined ? {} : { representor: registered }) };
   },
 
   /** Releases ctxs the load created, between windows. */

@@ -14,7 +14,7 @@ import { dummyOptions, encodePrepare } from '../lib/requests';
 import type { Started } from '../servers/vifplug-server';
 import { startServer } from './grpc';
 import { BENCH_JS } from '../lib/paths';
-import { judged, skippedRow, type Row } from '../lib/report';
+import { judged, type Row } from '../lib/report';
 import type { BenchHost } from '../lib/hosts';
 
 export const INDEX_TARGETS = {
@@ -25,73 +25,62 @@ export const INDEX_TARGETS = {
 
 const k = (n: number): string => `${n / 1024}k`;
 
-export async function runIndex(hosts: readonly BenchHost[] | { why: string }, arg: Omit<IndexRunArg, 'hosts'>): Promise<{ rows: Row[]; details: unknown }> {
-  const names = ['index build 16k', 'in-process lookup 16k'];
-  if ('why' in hosts) return { rows: names.map((n, i) => skippedRow('index', n, hosts.why, i === 0 ? INDEX_TARGETS.build : INDEX_TARGETS.lookup)), details: {} };
+export async function runIndex(hosts: readonly BenchHost[], arg: Omit<IndexRunArg, 'hosts'>): Promise<{ rows: Row[]; details: unknown }> {
   const child = forkChild('index bench', join(BENCH_JS, 'children', 'index-child.js'), { execArgv: ['--expose-gc'] });
   try {
-    const out = await child.call<{ skipped: string } | { sizes: SizeResult[]; note?: string }>('run', { ...arg, hosts });
-    if ('skipped' in out) {
-      return {
-        rows: [
-          skippedRow('index', 'representor index build 16k', out.skipped, INDEX_TARGETS.build),
-          skippedRow('index', 'in-process lookup 16k', out.skipped, INDEX_TARGETS.lookup),
-          skippedRow('index', 'naive lookup (sysfs scan)', out.skipped),
-        ],
-        details: out,
-      };
-    }
-    const rows: Row[] = [];
-    for (const s of out.sizes) {
-      const big = s.representors >= 16384;
-      const common = { suite: 'index', transport: 'in-proc', concurrency: null };
-      rows.push(
-        judged({
-          ...common,
-          case: `index build ${k(s.representors)} (devlink JSON → index)`,
-          metric: 'build time, median of builds; p99 = slowest',
-          unit: 'ms',
-          median: s.buildMs.total,
-          p99: Math.max(...s.buildMs.all),
-          note: `parse ${s.buildMs.parse.toFixed(1)} + inventory ${s.buildMs.inventory.toFixed(1)} + index ${s.buildMs.index.toFixed(1)} ms; cold ${s.buildMs.cold.toFixed(0)} ms`,
-          ...(big ? { target: INDEX_TARGETS.build } : {}),
-        }),
-        {
-          ...common,
-          case: `index memory ${k(s.representors)}`,
-          metric: 'heapUsed retained by a built index',
-          unit: 'bytes',
-          median: s.retainedBytes,
-          note: `${Math.round(s.retainedBytes / s.representors)} B per representor`,
-        },
-        judged({
-          ...common,
-          case: `in-process lookup ${k(s.representors)} (parse options + lookup)`,
-          metric: 'per lookup, batches of 16',
-          unit: 'ns',
-          median: s.lookupNs.p50,
-          p99: s.lookupNs.p99,
-          note: `index lookup alone p50 ${Math.round(s.lookupOnlyNs.p50)} / p99 ${Math.round(s.lookupOnlyNs.p99)} ns`,
-          ...(big ? { target: INDEX_TARGETS.lookup } : {}),
-        }),
-        {
-          ...common,
-          case: `naive lookup ${k(s.representors)} (sysfs scan per lookup)`,
-          metric: 'per lookup',
-          unit: 'ms',
-          median: s.naiveMs.p50,
-          p99: s.naiveMs.p99,
-          note: `${Math.round((s.naiveMs.p50 * 1e6) / s.lookupNs.p50).toLocaleString('en-US')}x the indexed lookup; ${s.naiveMs.samples} lookups`,
-        },
-      );
-      if (s.refreshMs !== undefined) {
-        rows.push({ ...common, case: `index refresh ${k(s.representors)} through sysfs`, metric: 'collectSnapshot + build', unit: 'ms', median: s.refreshMs.p50, p99: s.refreshMs.p99, note: 'devlink JSON from a file, not exec' });
-      }
-    }
-    return { rows, details: out };
+    const out = await child.call<{ sizes: SizeResult[] }>('run', { ...arg, hosts });
+    return { rows: out.sizes.flatMap(indexRows), details: out };
   } finally {
     await child.stop();
   }
+}
+
+function indexRows(s: SizeResult): Row[] {
+  const big = s.representors >= 16384;
+  const common = { suite: 'index', transport: 'in-proc', concurrency: null };
+  const rows: Row[] = [
+    judged({
+      ...common,
+      case: `index build ${k(s.representors)} (devlink JSON → index)`,
+      metric: 'build time, median of builds; p99 = slowest',
+      unit: 'ms',
+      median: s.buildMs.total,
+      p99: Math.max(...s.buildMs.all),
+      note: `parse ${s.buildMs.parse.toFixed(1)} + inventory ${s.buildMs.inventory.toFixed(1)} + index ${s.buildMs.index.toFixed(1)} ms; cold ${s.buildMs.cold.toFixed(0)} ms`,
+      ...(big ? { target: INDEX_TARGETS.build } : {}),
+    }),
+    {
+      ...common,
+      case: `index memory ${k(s.representors)}`,
+      metric: 'heapUsed retained by a built index',
+      unit: 'bytes',
+      median: s.retainedBytes,
+      note: `${Math.round(s.retainedBytes / s.representors)} B per representor`,
+    },
+    judged({
+      ...common,
+      case: `in-process lookup ${k(s.representors)} (parse options + lookup)`,
+      metric: 'per lookup, batches of 16',
+      unit: 'ns',
+      median: s.lookupNs.p50,
+      p99: s.lookupNs.p99,
+      note: `index lookup alone p50 ${Math.round(s.lookupOnlyNs.p50)} / p99 ${Math.round(s.lookupOnlyNs.p99)} ns`,
+      ...(big ? { target: INDEX_TARGETS.lookup } : {}),
+    }),
+    {
+      ...common,
+      case: `naive lookup ${k(s.representors)} (sysfs scan per lookup)`,
+      metric: 'per lookup',
+      unit: 'ms',
+      median: s.naiveMs.p50,
+      p99: s.naiveMs.p99,
+      note: `${Math.round((s.naiveMs.p50 * 1e6) / s.lookupNs.p50).toLocaleString('en-US')}x the indexed lookup; ${s.naiveMs.samples} lookups`,
+    },
+  ];
+  if (s.refreshMs !== undefined) {
+    rows.push({ ...common, case: `index refresh ${k(s.representors)} through sysfs`, metric: 'collectSnapshot + build', unit: 'ms', median: s.refreshMs.p50, p99: s.refreshMs.p99, note: 'devlink JSON from a file, not exec' });
+  }
+  return rows;
 }
 
 /**
