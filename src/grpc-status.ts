@@ -36,14 +36,40 @@ export function decodeStatusDetails(metadata: Metadata | undefined): DecodedStat
   };
 }
 
-/** The Go-style name of a status code (as in grpc_code metric labels and logs). */
+/**
+ * Every status code with its two spellings: the canonical name (google.rpc.Code,
+ * grpc-js's `status` enum, our JSON and tables) and Go's codes.Code.String()
+ * (grpcurl's "Code:" line, go-grpc-prometheus's grpc_code label).
+ */
+const CODES: readonly (readonly [code: Code, name: string, goName: string])[] = [
+  [Code.OK, 'OK', 'OK'],
+  [Code.CANCELLED, 'CANCELLED', 'Canceled'],
+  [Code.UNKNOWN, 'UNKNOWN', 'Unknown'],
+  [Code.INVALID_ARGUMENT, 'INVALID_ARGUMENT', 'InvalidArgument'],
+  [Code.DEADLINE_EXCEEDED, 'DEADLINE_EXCEEDED', 'DeadlineExceeded'],
+  [Code.NOT_FOUND, 'NOT_FOUND', 'NotFound'],
+  [Code.ALREADY_EXISTS, 'ALREADY_EXISTS', 'AlreadyExists'],
+  [Code.PERMISSION_DENIED, 'PERMISSION_DENIED', 'PermissionDenied'],
+  [Code.RESOURCE_EXHAUSTED, 'RESOURCE_EXHAUSTED', 'ResourceExhausted'],
+  [Code.FAILED_PRECONDITION, 'FAILED_PRECONDITION', 'FailedPrecondition'],
+  [Code.ABORTED, 'ABORTED', 'Aborted'],
+  [Code.OUT_OF_RANGE, 'OUT_OF_RANGE', 'OutOfRange'],
+  [Code.UNIMPLEMENTED, 'UNIMPLEMENTED', 'Unimplemented'],
+  [Code.INTERNAL, 'INTERNAL', 'Internal'],
+  [Code.UNAVAILABLE, 'UNAVAILABLE', 'Unavailable'],
+  [Code.DATA_LOSS, 'DATA_LOSS', 'DataLoss'],
+  [Code.UNAUTHENTICATED, 'UNAUTHENTICATED', 'Unauthenticated'],
+];
+
+const NAMES = new Map(CODES.map(([code, name]) => [code as number, name]));
+const GO_NAMES = new Map(CODES.map(([code, , goName]) => [code as number, goName]));
+
+/** The canonical name of a status code, e.g. NOT_FOUND. */
 export function codeName(code: number): string {
-  return CODE_NAMES[code] ?? `CODE_${code}`;
+  return NAMES.get(code) ?? `CODE_${code}`;
 }
 
-const CODE_NAMES: Record<number, string> = Object.fromEntries(
-  Object.entries(Code)
-    .filter(([, value]) => typeof value === 'number')
-    .map(([name, value]) => [value as number, name]),
-);
-
+/** Go's name of a status code, e.g. NotFound (grpcurl's output, Prometheus grpc_code labels). */
+export function goCodeName(code: number): string {
+  return GO_NAMES.get(code) ?? String(code);
+}

@@ -1,7 +1,10 @@
 /**
- * vifplug as a library: the typed client for controllers written in
- * TypeScript, and the provider contract and registry for embedding.
+ * vifplug as a library, every export named here: the typed client for
+ * controllers written in TypeScript, the API's generated types, and the
+ * provider contract and registry for embedding the framework.
  */
+
+// A controller's client.
 export {
   VifplugClient,
   VifplugError,
@@ -12,5 +15,37 @@ export {
   type VifPlugMethod,
 } from './client/client';
 export * as api from './gen/vifplug/v1/vifplug';
-export { decodeStatusDetails, ERROR_DOMAIN, type DecodedStatus } from './grpc-status';
-export * from './registry';
+export { decodeStatusDetails, codeName, goCodeName, ERROR_DOMAIN, type DecodedStatus } from './grpc-status';
+
+// The provider contract (the seed's plug_class) and its errors.
+export {
+  NO_OPTIONS,
+  PlugError,
+  isPlugError,
+  type FieldViolation,
+  type OpType,
+  type PlugErrorDetails,
+  type PortCtxIn,
+  type PortCtxOut,
+  type PrepareResult,
+  type ProviderClass,
+  type ProviderFactory,
+  type ProviderInstance,
+  type Representor,
+  type StatusName,
+} from './registry';
+
+// The registry, to embed the framework without the gRPC server.
+export {
+  DEFAULT_LIMITS,
+  Registry,
+  type CallerContext,
+  type OpenedInstance,
+  type PrepareAnswer,
+  type ProviderFault,
+  type ProviderInfo,
+  type ProviderKind,
+  type RegistryLimits,
+  type RegistryOptions,
+  type RegistryStats,
+} from './registry';

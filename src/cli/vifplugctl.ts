@@ -391,10 +391,10 @@ function usageError(message: string): number {
 function callFailed(err: VifplugError, out: Output): number {
   const unreachable = err.code === Code.UNAVAILABLE || err.code === Code.DEADLINE_EXCEEDED;
   if (out.json) {
-    out.print('', { error: { code: err.codeName, reason: err.reason, message: err.status?.message ?? err.message, metadata: Object.fromEntries(err.metadata) } });
+    out.print('', { error: { code: err.codeName, reason: err.reason, message: err.detail, metadata: Object.fromEntries(err.metadata) } });
   } else {
     const reason = err.reason === '' ? '' : ` (${err.reason})`;
-    process.stderr.write(`vifplugctl: ${err.codeName}${reason}: ${err.status?.message ?? err.message.replace(/^[^:]+: [A-Z_]+: /, '')}\n`);
+    process.stderr.write(`vifplugctl: ${err.codeName}${reason}: ${err.detail}\n`);
   }
   return unreachable ? EXIT.unreachable : EXIT.failed;
 }

@@ -32,28 +32,38 @@ const REQUESTS: { [M in VifPlugMethod]: { fromPartial(object: object): RequestOf
   destroyCtxs: api.DestroyCtxsRequest,
 };
 
-/** A failed call: the status, and the ErrorInfo reason the daemon attached. */
+/**
+ * A failed call, in the parts a person or a script reads: which method, the
+ * status code, the daemon's ErrorInfo reason and metadata, and its message.
+ * `message` joins them ("FinishPort: NOT_FOUND: no live ctx ...").
+ */
 export class VifplugError extends Error {
   override readonly name = 'VifplugError';
+  /** The method called, e.g. "FinishPort". */
+  readonly method: string;
   /** The gRPC status code. */
   readonly code: number;
+  /** Its canonical name, e.g. "NOT_FOUND". */
+  readonly codeName: string;
   /** ErrorInfo.reason, e.g. "CTX_NOT_FOUND"; '' when the failure came from the transport. */
   readonly reason: string;
+  /** The daemon's message (or the transport's), without method and code. */
+  readonly detail: string;
   /** ErrorInfo.metadata. */
   readonly metadata: ReadonlyMap<string, string>;
   readonly status: DecodedStatus | undefined;
 
   constructor(err: ServiceError, method: string) {
     const status = decodeStatusDetails(err.metadata);
-    super(`${method}: ${codeName(err.code)}: ${status?.message ?? err.details}`);
+    const detail = status?.message ?? err.details;
+    super(`${method}: ${codeName(err.code)}: ${detail}`);
+    this.method = method;
     this.code = err.code;
+    this.codeName = codeName(err.code);
     this.reason = status?.errorInfo?.reason ?? '';
+    this.detail = detail;
     this.metadata = status?.errorInfo?.metadata ?? new Map();
     this.status = status;
-  }
-
-  get codeName(): string {
-    return codeName(this.code);
   }
 }
 

@@ -3,30 +3,10 @@ import { performance } from 'node:perf_hooks';
 import { status as Code } from '@grpc/grpc-js';
 import { Counter, Gauge, Histogram, Registry as PromRegistry, collectDefaultMetrics } from 'prom-client';
 
+import { goCodeName } from '../grpc-status';
 import type { Registry } from '../registry';
 import type { RefreshReport } from '../providers/refresh-report';
 import type { CallEnd, CallMetrics, GrpcType } from './call-metrics';
-
-/** grpc_code label values: Go's codes.Code.String(), as dashboards built for go-grpc-prometheus expect. */
-const GO_CODE_NAMES: Record<number, string> = {
-  [Code.OK]: 'OK',
-  [Code.CANCELLED]: 'Canceled',
-  [Code.UNKNOWN]: 'Unknown',
-  [Code.INVALID_ARGUMENT]: 'InvalidArgument',
-  [Code.DEADLINE_EXCEEDED]: 'DeadlineExceeded',
-  [Code.NOT_FOUND]: 'NotFound',
-  [Code.ALREADY_EXISTS]: 'AlreadyExists',
-  [Code.PERMISSION_DENIED]: 'PermissionDenied',
-  [Code.RESOURCE_EXHAUSTED]: 'ResourceExhausted',
-  [Code.FAILED_PRECONDITION]: 'FailedPrecondition',
-  [Code.ABORTED]: 'Aborted',
-  [Code.OUT_OF_RANGE]: 'OutOfRange',
-  [Code.UNIMPLEMENTED]: 'Unimplemented',
-  [Code.INTERNAL]: 'Internal',
-  [Code.UNAVAILABLE]: 'Unavailable',
-  [Code.DATA_LOSS]: 'DataLoss',
-  [Code.UNAUTHENTICATED]: 'Unauthenticated',
-};
 
 const LABELS = ['grpc_type', 'grpc_service', 'grpc_method'] as const;
 
@@ -115,7 +95,7 @@ export class Metrics implements CallMetrics {
         }
         let handled = m.handled.get(code);
         if (handled === undefined) {
-          handled = this.handled.labels({ ...m.labels, grpc_code: GO_CODE_NAMES[code] ?? String(code) });
+          handled = this.handled.labels({ ...m.labels, grpc_code: goCodeName(code) });
           m.handled.set(code, handled);
         }
         handled.inc();

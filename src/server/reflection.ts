@@ -40,10 +40,6 @@ export class DescriptorIndex {
     return new DescriptorIndex(Buffer.from(descriptorSetBase64, 'base64'));
   }
 
-  hasService(name: string): boolean {
-    return this.symbols.has(name);
-  }
-
   /** The file that defines `symbol`, with its transitive imports; undefined if unknown. */
   fileContainingSymbol(symbol: string): Uint8Array[] | undefined {
     const file = this.symbols.get(symbol);

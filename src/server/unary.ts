@@ -39,12 +39,13 @@ export function adaptUnary<Req, Res>(path: string, handler: UnaryHandler<Req, Re
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
     const started = performance.now();
     const done = metrics.start(path, 'unary');
+    const failed = (err: unknown): void => fail({ path, call, callback, edge, failures, done, started }, err);
     if (edge.isDraining()) {
-      fail(path, call, callback, edge, failures, done, started, draining());
+      failed(draining());
       return;
     }
     if (call.request instanceof MalformedRequest) {
-      fail(path, call, callback, edge, failures, done, started, call.request.error());
+      failed(call.request.error());
       return;
     }
     let answer: Promise<Res>;
@@ -61,7 +62,7 @@ export function adaptUnary<Req, Res>(path: string, handler: UnaryHandler<Req, Re
           edge.logger.debug({ method: path, code: 'OK', requestId: requestId(call.metadata), durationMs: elapsed(started) }, 'call');
         }
       },
-      (err: unknown) => fail(path, call, callback, edge, failures, done, started, err),
+      failed,
     );
   };
 }
@@ -113,16 +114,18 @@ export function tolerant<S extends ServiceDefinition>(service: S): S {
   return out as S;
 }
 
-function fail<Req, Res>(
-  path: string,
-  call: ServerUnaryCall<Req, Res>,
-  callback: sendUnaryData<Res>,
-  edge: EdgeContext,
-  failures: RateLimiter,
-  done: CallEnd,
-  started: number,
-  err: unknown,
-): void {
+/** A call being answered with an error: what the failure path answers, counts and logs. */
+interface FailingCall<Req, Res> {
+  readonly path: string;
+  readonly call: ServerUnaryCall<Req, Res>;
+  readonly callback: sendUnaryData<Res>;
+  readonly edge: EdgeContext;
+  readonly failures: RateLimiter;
+  readonly done: CallEnd;
+  readonly started: number;
+}
+
+function fail<Req, Res>({ path, call, callback, edge, failures, done, started }: FailingCall<Req, Res>, err: unknown): void {
   const error = asPlugError(err);
   const serviceError = toServiceError(error);
   try {

@@ -29,19 +29,24 @@ export function batch(count: number, field: string): void {
   if (count > LIMITS.maxBatch) throw invalidField(field, `at most ${LIMITS.maxBatch} per call, got ${count}; split the batch`);
 }
 
-/** An id the daemon handed out (instance_id, ctx_id). */
-export function id(value: string, field: string, what: string): string {
-  if (value === '') throw missingField(field, what);
-  if (value.length > LIMITS.maxIdLength) {
-    throw invalidField(field, `at most ${LIMITS.maxIdLength} characters, got ${value.length}; use the id the daemon returned`);
-  }
-  return value;
+/** The ids the daemon hands out, and where a caller gets each one: said once, used by every check. */
+const ID_SOURCES = {
+  instance_id: 'the instance_id that Open returned',
+  ctx_id: 'the ctx_id that PreparePort returned',
+} as const;
+
+type IdField = keyof typeof ID_SOURCES;
+
+/** An id the daemon handed out: required. */
+export function id(value: string, field: IdField): string {
+  if (value === '') throw missingField(field, ID_SOURCES[field]);
+  return optionalId(value, field);
 }
 
 /** An optional id: '' means "all" where the API says so. */
-export function optionalId(value: string, field: string): string {
+export function optionalId(value: string, field: IdField): string {
   if (value.length > LIMITS.maxIdLength) {
-    throw invalidField(field, `at most ${LIMITS.maxIdLength} characters, got ${value.length}; use the id the daemon returned`);
+    throw invalidField(field, `at most ${LIMITS.maxIdLength} characters, got ${value.length}; use ${ID_SOURCES[field]}`);
   }
   return value;
 }

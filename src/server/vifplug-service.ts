@@ -60,7 +60,7 @@ export function vifPlugHandlers(registry: Registry): VifPlugHandlers {
     },
 
     async close(req) {
-      await registry.close(valid.id(req.instanceId, 'instance_id', 'the instance_id that Open returned'));
+      await registry.close(valid.id(req.instanceId, 'instance_id'));
       return {};
     },
 
@@ -69,12 +69,12 @@ export function vifPlugHandlers(registry: Registry): VifPlugHandlers {
     },
 
     async preparePort(req, call): Promise<PreparePortResponse> {
-      const instanceId = valid.id(req.instanceId, 'instance_id', 'the instance_id that Open returned');
+      const instanceId = valid.id(req.instanceId, 'instance_id');
       return wirePrepared(await registry.preparePort(instanceId, valid.portCtxIn(req), callerOf(call)));
     },
 
     async preparePorts(req, call) {
-      const instanceId = valid.id(req.instanceId, 'instance_id', 'the instance_id that Open returned');
+      const instanceId = valid.id(req.instanceId, 'instance_id');
       valid.batch(req.ports.length, 'ports');
       registry.assertOpen(instanceId);
       const caller = callerOf(call);
@@ -107,12 +107,12 @@ export function vifPlugHandlers(registry: Registry): VifPlugHandlers {
     },
 
     async finishPort(req) {
-      await registry.finishPort(valid.id(req.ctxId, 'ctx_id', 'the ctx_id that PreparePort returned'));
+      await registry.finishPort(valid.id(req.ctxId, 'ctx_id'));
       return {};
     },
 
     async destroyCtx(req) {
-      await registry.destroyCtx(valid.id(req.ctxId, 'ctx_id', 'the ctx_id that PreparePort returned'));
+      await registry.destroyCtx(valid.id(req.ctxId, 'ctx_id'));
       return {};
     },
 
@@ -175,7 +175,7 @@ const OK: Status = { code: 0, message: '', details: [] };
 /** One ctx of a FinishPorts / DestroyCtxs call: its own validation, its own status. */
 function eachCtx(ctxId: string, i: number, op: (ctxId: string) => Promise<unknown>): Promise<Status> {
   try {
-    valid.id(ctxId, 'ctx_id', 'the ctx_id that PreparePort returned');
+    valid.id(ctxId, 'ctx_id');
   } catch (err) {
     return Promise.resolve(toStatus(forItem(asPlugError(err), `ctx_ids[${i}]`)));
   }

@@ -20,9 +20,6 @@ export interface DevlinkPort {
   readonly handle: string;
   /** "<bus>/<device>", e.g. "pci/0000:08:00.0" or "auxiliary/mlx5_core.eth.0". */
   readonly device: string;
-  readonly bus: string;
-  /** The device name without the bus, e.g. "0000:08:00.0". */
-  readonly deviceName: string;
   readonly index: number;
   /** eth, ib, notset, ... */
   readonly type?: string;
@@ -34,13 +31,10 @@ export interface DevlinkPort {
   readonly vfnum?: number;
   readonly sfnum?: number;
   readonly external?: boolean;
-  readonly splittable?: boolean;
   /** The physical port number (flavour physical). */
   readonly port?: number;
   /** The function's MAC (function.hw_addr), normalised; may be 00:00:00:00:00:00. */
   readonly hwAddr?: string;
-  readonly state?: string;
-  readonly opstate?: string;
 }
 
 export interface ParsedPorts {
@@ -102,8 +96,6 @@ function parsePort(handle: string, attrs: unknown, warn: (message: string) => vo
   const port: { -readonly [K in keyof DevlinkPort]: DevlinkPort[K] } = {
     handle,
     device: `${parts.bus}/${parts.deviceName}`,
-    bus: parts.bus,
-    deviceName: parts.deviceName,
     index: parts.index,
   };
   const type = word(attrs['type']);
@@ -122,7 +114,6 @@ function parsePort(handle: string, attrs: unknown, warn: (message: string) => vo
   setNumber(port, 'sfnum', attrs['sfnum'], U32);
   setNumber(port, 'port', attrs['port'], U32);
   if (typeof attrs['external'] === 'boolean') port.external = attrs['external'];
-  if (typeof attrs['splittable'] === 'boolean') port.splittable = attrs['splittable'];
   const fn = attrs['function'];
   if (isObject(fn)) {
     if (typeof fn['hw_addr'] === 'string') {
@@ -130,10 +121,6 @@ function parsePort(handle: string, attrs: unknown, warn: (message: string) => vo
       if (mac !== undefined) port.hwAddr = mac;
       // A 20-byte InfiniBand address or garbage is not a PF MAC; drop it quietly.
     }
-    const state = word(fn['state']);
-    if (state !== undefined) port.state = state;
-    const opstate = word(fn['opstate']);
-    if (opstate !== undefined) port.opstate = opstate;
   }
   return port;
 }

@@ -29,10 +29,3 @@ export function isPciAddress(name: string): boolean {
 export function pciFunction(address: string): number {
   return Number(address.slice(address.lastIndexOf('.') + 1));
 }
-
-/** An auxiliary-bus device name such as mlx5_core.sf.2 or mlx5_core.eth.0. */
-const AUX_DEVICE_RE = /^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)+\.[0-9]+$/;
-
-export function isAuxDevice(name: string): boolean {
-  return AUX_DEVICE_RE.test(name);
-}

@@ -20,8 +20,6 @@ describe('parseDevlinkPortsJson', () => {
       {
         handle: 'pci/0000:06:00.0/2',
         device: 'pci/0000:06:00.0',
-        bus: 'pci',
-        deviceName: '0000:06:00.0',
         index: 2,
         type: 'eth',
         netdev: 'ens2f0c1pf0vf1',
@@ -30,7 +28,6 @@ describe('parseDevlinkPortsJson', () => {
         pfnum: 0,
         vfnum: 1,
         external: true,
-        splittable: false,
         hwAddr: '00:00:00:00:00:00',
       },
     ]);
@@ -69,8 +66,6 @@ describe('parseDevlinkPortsJson', () => {
     expect(vf).toEqual({
       handle: 'netdevsim/netdevsim10/130',
       device: 'netdevsim/netdevsim10',
-      bus: 'netdevsim',
-      deviceName: 'netdevsim10',
       index: 130,
       type: 'eth',
       netdev: 'eni10npf0vf2',
@@ -80,7 +75,7 @@ describe('parseDevlinkPortsJson', () => {
     });
   });
 
-  it('reads function state and the SF number (fixture 07, indentation lost)', () => {
+  it('reads the function MAC and the SF number (fixture 07, indentation lost)', () => {
     const { ports } = parseDevlinkPortsJson(JSON.stringify(devlinkJsonFromText(readFixture('07-bluefield-arm-sf-external-controller.txt'))));
     expect(ports.find((p) => p.flavour === 'pcisf')).toMatchObject({
       handle: 'pci/0033:01:00.0/163840',
@@ -90,8 +85,6 @@ describe('parseDevlinkPortsJson', () => {
       sfnum: 77,
       external: true,
       hwAddr: '00:00:00:00:00:00',
-      state: 'inactive',
-      opstate: 'detached',
     });
   });
 
@@ -132,8 +125,8 @@ describe('parseDevlinkPortsJson', () => {
       }),
     );
     expect(ports).toEqual([
-      { handle: 'pci/0000:01:00.0/1', device: 'pci/0000:01:00.0', bus: 'pci', deviceName: '0000:01:00.0', index: 1, type: 'eth', flavour: 'pcivf' },
-      { handle: 'pci/0000:01:00.0/2', device: 'pci/0000:01:00.0', bus: 'pci', deviceName: '0000:01:00.0', index: 2 },
+      { handle: 'pci/0000:01:00.0/1', device: 'pci/0000:01:00.0', index: 1, type: 'eth', flavour: 'pcivf' },
+      { handle: 'pci/0000:01:00.0/2', device: 'pci/0000:01:00.0', index: 2 },
     ]);
     expect(warnings).toHaveLength(4);
   });

@@ -203,7 +203,7 @@ export async function startDaemon(host: FakeHost, options: { resyncIntervalMs?: 
         (err: unknown) => err,
       );
       if (!(outcome instanceof VifplugError)) throw outcome;
-      return new PlugError(outcome.codeName as PlugError['status'], outcome.reason, outcome.status?.message ?? outcome.message, {
+      return new PlugError(outcome.codeName as PlugError['status'], outcome.reason, outcome.detail, {
         metadata: Object.fromEntries(outcome.metadata),
       });
     },
