@@ -23,11 +23,15 @@ export interface Server {
 }
 
 export interface GrpcOptions {
+  /** Measured windows per case and group, alternating the cases. */
   readonly rounds: number;
   readonly windowMs: number;
+  /** One unmeasured window per case first. */
   readonly warmupMs: number;
   readonly transports: readonly Transport[];
+  /** Loops of calls in flight: 1 for latency, more for throughput. */
   readonly concurrencies: readonly number[];
+  /** Ports per PreparePorts call. */
   readonly batchSizes: readonly number[];
   /** The host for the representor case, when one was written. */
   readonly representorHost: BenchHost | undefined;
@@ -135,6 +139,17 @@ export function drainer(server: Server, ids: string[]): () => Promise<void> {
   return async () => {
     while (ids.length > 0) await server.child.call('destroyCtxs', ids.splice(0, 20_000));
   };
+}
+
+/**
+ * The floor of a vifplug case: a bare server sending back the bytes vifplug
+ * answers `request` with, so that reply sizes match. Records both sizes.
+ */
+export async function floorFor(ctx: CaseContext, name: string, request: Buffer): Promise<Server> {
+  const reply = await ctx.realReply(request);
+  ctx.details['replyBytes'] = reply.length;
+  ctx.details['requestBytes'] = request.length;
+  return ctx.startBare(name, reply);
 }
 
 /** The common fields of a unary PreparePort-like case. */

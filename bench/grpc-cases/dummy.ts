@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 
 import { dummyOptions, encodePrepare } from '../lib/requests';
-import { BASELINE, POOL, cycleOp, drainer, perConcurrency, prepareOp, unaryCase, type CaseFamily } from './case';
+import { BASELINE, POOL, cycleOp, drainer, floorFor, perConcurrency, prepareOp, unaryCase, type CaseFamily } from './case';
 
 export const dummyCases: CaseFamily = {
   name: 'dummy',
@@ -10,10 +10,7 @@ export const dummyCases: CaseFamily = {
     const dummyId = await ctx.open('dummy');
     // Distinct lport names (UUIDs, as OpenStack and Kubernetes name lports).
     const pool = Array.from({ length: POOL }, () => encodePrepare(dummyId, randomUUID(), dummyOptions()));
-    const reply = await ctx.realReply(pool[0]!);
-    const bare = await ctx.startBare('bare', reply);
-    ctx.details['replyBytes'] = reply.length;
-    ctx.details['requestBytes'] = pool[0]!.length;
+    const bare = await floorFor(ctx, 'bare', pool[0]!);
     const kept: string[] = [];
     return {
       cases: [

@@ -10,7 +10,7 @@ import { pickPorts, representorOptions } from '../lib/hosts';
 import { unary } from '../lib/load';
 import { skippedRow } from '../lib/report';
 import { encodePrepare } from '../lib/requests';
-import { POOL, PREPARE, TARGETS, drainer, perConcurrency, prepareOp, unaryCase, type CaseFamily } from './case';
+import { POOL, PREPARE, TARGETS, drainer, floorFor, perConcurrency, prepareOp, unaryCase, type CaseFamily } from './case';
 
 export const representorCases: CaseFamily = {
   name: 'representor',
@@ -29,10 +29,7 @@ export const representorCases: CaseFamily = {
       if (res.name !== picks[i]!.netdev) return skipped(`representor case failed its checks: PreparePort answered ${res.name} for ${picks[i]!.netdev}`);
       await ctx.vifplug.child.call('destroyCtxs', [res.ctxId]);
     }
-    const reply = await ctx.realReply(pool[0]!);
-    const bare = await ctx.startBare('bare-repr', reply);
-    ctx.details['replyBytes'] = reply.length;
-    ctx.details['requestBytes'] = pool[0]!.length;
+    const bare = await floorFor(ctx, 'bare-repr', pool[0]!);
     const kept: string[] = [];
     return {
       cases: [
