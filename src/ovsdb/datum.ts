@@ -98,7 +98,7 @@ export function decodeAtom(base: BaseType, json: unknown): Atom {
       if (Array.isArray(json) && json.length === 2 && json[0] === 'uuid' && typeof json[1] === 'string') return json[1];
       break;
   }
-  return bad(`expected a ${base.type} atom`, json);
+  return bad(`expected an atom of type ${base.type}`, json);
 }
 
 function isWireSet(json: unknown): json is ['set', unknown[]] {

@@ -65,7 +65,7 @@ export function parseRemote(text: string, options: { rundir?: string } = {}): Re
     case 'pssl':
       throw invalid(text, `${method}: is a listening (passive) remote for a server; a client connects with ${method.slice(1)}:`);
     default:
-      throw invalid(text, colon < 0 ? 'it has no method prefix' : `"${method}:" is not a connection method`);
+      throw invalid(text, /^[a-z]+$/.test(method) ? `"${method}:" is not a connection method` : 'it has no method prefix');
   }
 }
 

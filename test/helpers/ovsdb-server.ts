@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 
+import type { ClientEvents, OvsdbClient } from '../../src/ovsdb';
 import type { Pki } from './certs';
 
 const run = promisify(execFile);
@@ -32,8 +33,10 @@ export interface OvsdbServer {
   stop(signal?: 'SIGTERM' | 'SIGKILL'): Promise<void>;
   /** Starts it again on the same database file, socket and ports. */
   start(): Promise<void>;
-  /** Runs ovsdb-client against this server (a second, independent client): `ovsdb-client ARGS... unix:SOCK ...`. */
+  /** Runs a transaction through ovsdb-client (a second, independent client); returns its raw results. */
   transact(ops: unknown[]): Promise<unknown[]>;
+  /** Runs a transaction on the database file with ovsdb-tool while the server is stopped. */
+  transactOffline(ops: unknown[]): Promise<unknown[]>;
   appctl(...args: string[]): Promise<string>;
   log(): string;
 }
@@ -46,6 +49,8 @@ export interface OvsdbServerOptions {
   readonly tcp?: boolean;
   /** Listens on pssl: with this PKI's server certificate, requiring client certificates signed by its CA. */
   readonly ssl?: Pki;
+  /** More --remote arguments, e.g. `db:OVN_Southbound,SB_Global,connections` (remotes configured in the database). */
+  readonly remotes?: readonly string[];
 }
 
 /** The environment OVS tools get: every default directory inside `dir`, never the system's. */
@@ -106,6 +111,7 @@ class Server implements OvsdbServer {
     private readonly tcpPort: number | undefined,
     private readonly sslPort: number | undefined,
     private readonly pki: Pki | undefined,
+    private readonly extraRemotes: readonly string[] = [],
   ) {
     this.unix = `unix:${join(dir, `${name}.sock`)}`;
     this.tcp = tcpPort === undefined ? undefined : `tcp:127.0.0.1:${tcpPort}`;
@@ -134,6 +140,7 @@ class Server implements OvsdbServer {
     if (this.sslPort !== undefined && this.pki) {
       args.push(`--remote=pssl:${this.sslPort}:127.0.0.1`, `--private-key=${this.pki.serverKey}`, `--certificate=${this.pki.serverCert}`, `--ca-cert=${this.pki.caCert}`);
     }
+    for (const r of this.extraRemotes) args.push(`--remote=${r}`);
     args.push(this.dbFile);
     try {
       await run('ovsdb-server', args, { env: this.env });
@@ -151,6 +158,12 @@ class Server implements OvsdbServer {
 
   async transact(ops: unknown[]): Promise<unknown[]> {
     const { stdout } = await run('ovsdb-client', ['transact', this.unix, JSON.stringify([this.database, ...ops])], { env: this.env });
+    return JSON.parse(stdout) as unknown[];
+  }
+
+  async transactOffline(ops: unknown[]): Promise<unknown[]> {
+    if (this.running) throw new Error(`${this.name} is running: use transact()`);
+    const { stdout } = await run('ovsdb-tool', ['transact', this.dbFile, JSON.stringify([this.database, ...ops])], { env: this.env });
     return JSON.parse(stdout) as unknown[];
   }
 
@@ -177,6 +190,7 @@ export async function startOvsdbServer(options: OvsdbServerOptions): Promise<Ovs
     options.tcp ? await freePort() : undefined,
     options.ssl ? await freePort() : undefined,
     options.ssl,
+    options.remotes,
   );
   await server.start();
   return server;
@@ -235,4 +249,19 @@ export async function startOvsdbCluster(options: { dir: string; schema: string; 
   };
   await cluster.waitConnected();
   return cluster;
+}
+
+/** The next `event` of `client`, or a rejection after `timeoutMs` naming what did not happen. */
+export function nextEvent<E extends keyof ClientEvents>(client: OvsdbClient, event: E, timeoutMs = 10_000): Promise<ClientEvents[E]> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      off();
+      reject(new Error(`no ${event} event within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const off = client.on(event, (e) => {
+      clearTimeout(timer);
+      off();
+      resolve(e);
+    });
+  });
 }
