@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from '../log';
 import { OvsdbError, OvsdbProtocolError, OvsdbRpcError } from './errors';
 import { JsonStream } from './json-stream';
+import { describeSocketError } from './transport';
 
 /** The session ended before the request was answered. */
 export class SessionLostError extends OvsdbError {
@@ -60,7 +61,7 @@ export class JsonRpcSession {
     this.stream = new JsonStream(options.maxMessageBytes);
     this.ended = new Promise((resolve) => (this.resolveEnded = resolve));
     socket.on('data', (chunk: Buffer) => this.receive(chunk));
-    socket.on('error', (err: NodeJS.ErrnoException) => this.close(new SessionLostError(`${options.name}: connection dropped (${err.code ?? err.message})`)));
+    socket.on('error', (err: NodeJS.ErrnoException) => this.close(new SessionLostError(`${options.name}: connection dropped (${describeSocketError(err)})`)));
     socket.on('close', () => this.close(new SessionLostError(`${options.name}: connection closed by peer`)));
     socket.on('end', () => this.close(new SessionLostError(`${options.name}: connection closed by peer`)));
     this.armProbe();

@@ -76,7 +76,7 @@ export async function connectRemote(remote: Remote, tls: TlsFiles | undefined, t
   }
   return new Promise<Socket>((resolve, reject) => {
     const timer = setTimeout(() => fail(new ConnectError(`${remote.name}: connection attempt timed out after ${timeoutMs} ms`)), timeoutMs);
-    const onError = (err: NodeJS.ErrnoException) => fail(new ConnectError(`${remote.name}: connection attempt failed (${describe(err)})`));
+    const onError = (err: NodeJS.ErrnoException) => fail(new ConnectError(`${remote.name}: connection attempt failed (${describeSocketError(err)})`));
     const onReady = () => {
       clearTimeout(timer);
       socket.off('error', onError);
@@ -97,8 +97,13 @@ export async function connectRemote(remote: Remote, tls: TlsFiles | undefined, t
 
 function ignore(): void {}
 
-function describe(err: NodeJS.ErrnoException): string {
+/** A socket or TLS error in words an operator can act on. */
+export function describeSocketError(err: NodeJS.ErrnoException): string {
   switch (err.code) {
+    case 'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA':
+    case 'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE':
+    case 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED':
+      return `the server rejected our certificate: is --certificate signed by a CA the server trusts? (${err.code})`;
     case 'UNABLE_TO_VERIFY_LEAF_SIGNATURE':
     case 'SELF_SIGNED_CERT_IN_CHAIN':
     case 'DEPTH_ZERO_SELF_SIGNED_CERT':

@@ -2,7 +2,10 @@ import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
+
+import pino, { type Logger } from 'pino';
 
 import type { ClientEvents, OvsdbClient } from '../../src/ovsdb';
 import type { Pki } from './certs';
@@ -96,6 +99,14 @@ async function waitGone(pid: number, deadlineMs: number): Promise<void> {
   }
 }
 
+/** The results of a transaction the OVS tools ran; they exit 0 even when it failed, so look. */
+function checked(stdout: string): unknown[] {
+  const results = JSON.parse(stdout) as unknown[];
+  const failed = results.find((r) => r !== null && typeof r === 'object' && 'error' in r);
+  if (failed) throw new Error(`transaction failed: ${JSON.stringify(failed)}`);
+  return results;
+}
+
 class Server implements OvsdbServer {
   readonly unix: string;
   readonly tcp: string | undefined;
@@ -158,13 +169,13 @@ class Server implements OvsdbServer {
 
   async transact(ops: unknown[]): Promise<unknown[]> {
     const { stdout } = await run('ovsdb-client', ['transact', this.unix, JSON.stringify([this.database, ...ops])], { env: this.env });
-    return JSON.parse(stdout) as unknown[];
+    return checked(stdout);
   }
 
   async transactOffline(ops: unknown[]): Promise<unknown[]> {
     if (this.running) throw new Error(`${this.name} is running: use transact()`);
     const { stdout } = await run('ovsdb-tool', ['transact', this.dbFile, JSON.stringify([this.database, ...ops])], { env: this.env });
-    return JSON.parse(stdout) as unknown[];
+    return checked(stdout);
   }
 
   async appctl(...args: string[]): Promise<string> {
@@ -264,4 +275,44 @@ export function nextEvent<E extends keyof ClientEvents>(client: OvsdbClient, eve
       resolve(e);
     });
   });
+}
+
+export interface LogCapture {
+  readonly logger: Logger;
+  readonly lines: Record<string, unknown>[];
+  /** Resolves with the lines once `predicate` holds for them; rejects after `timeoutMs`. */
+  until(predicate: (lines: Record<string, unknown>[]) => boolean, timeoutMs?: number): Promise<Record<string, unknown>[]>;
+}
+
+/** A debug-level logger whose lines a test can wait on (what an operator would read). */
+export function captureLogs(): LogCapture {
+  const lines: Record<string, unknown>[] = [];
+  const waiters = new Set<() => void>();
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const l of chunk.toString().split('\n')) if (l) lines.push(JSON.parse(l) as Record<string, unknown>);
+      for (const w of [...waiters]) w();
+      done();
+    },
+  });
+  return {
+    logger: pino({ level: 'debug' }, sink),
+    lines,
+    until(predicate, timeoutMs = 10_000) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          if (!predicate(lines)) return;
+          waiters.delete(check);
+          clearTimeout(timer);
+          resolve(lines);
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`log condition not met within ${timeoutMs} ms; lines: ${JSON.stringify(lines.slice(-10))}`));
+        }, timeoutMs);
+        waiters.add(check);
+        check();
+      });
+    },
+  };
 }
