@@ -50,6 +50,8 @@ Commands:
                                    what the representor provider can plug, and the options selecting it
   lookup --pf-mac MAC [--vf-num N | --sf-num N]
                                    which representor a port with these options would get (nothing is kept)
+  watch [TYPE]... [--count N]      follow what changes (Watch): one line per event (SEQ KIND TYPE
+                                   INSTANCE), first a resync; until interrupted or N events
 
 Connection:
   --socket PATH         unix socket of the daemon [VIFPLUG_SOCKET] (default ${DEFAULT_SOCKET})
@@ -69,6 +71,7 @@ Examples:
   vifplugctl providers
   vifplugctl representors --pf-mac 10:70:fd:df:9c:3a
   vifplugctl lookup --pf-mac 10:70:fd:df:9c:3a --vf-num 4
+  vifplugctl watch representor
   vifplugctl prepare --type dummy --lport lsp1 --option vif-plug-type=dummy --finish --destroy
   vifplugctl --addr 10.0.0.5:50051 --tls-ca ca.pem --tls-cert me.pem --tls-key me.key --json providers`;
 
@@ -99,6 +102,7 @@ const OPTIONS = {
   'pf-mac': { type: 'string' },
   'vf-num': { type: 'string' },
   'sf-num': { type: 'string' },
+  count: { type: 'string' },
 } as const;
 
 type Values = ReturnType<typeof parse>['values'];
@@ -263,6 +267,8 @@ async function run(command: string, args: string[], values: Values, client: Vifp
     case 'lookup':
       arg('nothing', true);
       return lookup(values, client, out);
+    case 'watch':
+      return watch(args, values, client, out);
     default:
       throw new UsageError(`unknown command "${command}"`);
   }
@@ -367,6 +373,25 @@ async function lookup(values: Values, client: VifplugClient, out: Output): Promi
   const json = { ...(api.PreparePortResponse.toJSON(res) as object), ctxId: undefined };
   out.print(res.plug ? res.name : `declined: ${res.declineReason}: ${res.declineMessage}`, json);
   return res.plug ? EXIT.ok : EXIT.negative;
+}
+
+/** Prints each change as it comes; a line per event, so that scripts can read it as a stream. */
+async function watch(types: string[], values: Values, client: VifplugClient, out: Output): Promise<number> {
+  const count = values.count === undefined ? Infinity : Number(values.count);
+  if (!(Number.isInteger(count) && count > 0) && count !== Infinity) throw new UsageError(`--count "${values.count}" is not a positive whole number`);
+  const stream = client.watch(types);
+  let seen = 0;
+  for await (const event of stream) {
+    const kind = api.changeKindToJSON(event.kind).replace('CHANGE_KIND_', '').toLowerCase().replace(/_/g, '-');
+    const extra = event.kind === api.ChangeKind.CHANGE_KIND_RESYNC ? `${event.reason} boot=${event.bootId}` : cell(event.instanceId);
+    const line = out.json ? JSON.stringify(api.WatchResponse.toJSON(event)) : `${event.sequence} ${kind} ${cell(event.type)} ${extra}`;
+    process.stdout.write(`${line}\n`);
+    if (++seen >= count) {
+      stream.cancel();
+      break;
+    }
+  }
+  return EXIT.ok;
 }
 
 function keyValues(pairs: string[] | undefined, flag: string): Map<string, string> {

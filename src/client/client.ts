@@ -1,11 +1,21 @@
-import { Client, Metadata, credentials as grpcCredentials, status as Code, type ChannelCredentials, type ChannelOptions, type ServiceError } from '@grpc/grpc-js';
+import {
+  Client,
+  Metadata,
+  credentials as grpcCredentials,
+  status as Code,
+  type ChannelCredentials,
+  type ChannelOptions,
+  type ClientReadableStream,
+  type ServiceError,
+} from '@grpc/grpc-js';
 
 import { HealthCheckResponse_ServingStatus, HealthService } from '../gen/grpc/health/v1/health';
 import * as api from '../gen/vifplug/v1/vifplug';
 import { codeName, decodeStatusDetails, type DecodedStatus } from '../grpc-status';
 
 type Service = typeof api.VifPlugService;
-export type VifPlugMethod = keyof Service;
+/** The unary methods; Watch is a stream (VifplugClient.watch). */
+export type VifPlugMethod = Exclude<keyof Service, 'watch'>;
 type RequestOf<M extends VifPlugMethod> = Parameters<Service[M]['requestSerialize']>[0];
 type ResponseOf<M extends VifPlugMethod> = ReturnType<Service[M]['responseDeserialize']>;
 
@@ -203,6 +213,19 @@ export class VifplugClient {
     return this.call('destroyCtxs', { ctxIds }, options);
   }
 
+  /**
+   * Watch: the daemon's changes as they happen, first a RESYNC. The stream
+   * has no deadline and no end of its own; iterate it, and cancel() it to
+   * stop. It ends with a VifplugError when the daemon goes away (reconnect
+   * with backoff and reconcile everything on the new stream's RESYNC).
+   */
+  watch(types: readonly string[] = [], options: Pick<CallOptions, 'metadata'> = {}): WatchStream {
+    const def = api.VifPlugService.watch;
+    return new WatchStream(
+      this.grpc.makeServerStreamRequest(def.path, def.requestSerialize, def.responseDeserialize, api.WatchRequest.fromPartial({ types: [...types] }), options.metadata ?? new Metadata()),
+    );
+  }
+
   /** grpc.health.v1.Health/Check of `service` ("" = the whole daemon). */
   async health(service = '', options: CallOptions = {}): Promise<HealthCheckResponse_ServingStatus> {
     return (await this.unary(HealthService.check, { service }, options)).status;
@@ -229,6 +252,27 @@ export class VifplugClient {
   /** Closes the channel. */
   close(): void {
     this.grpc.close();
+  }
+}
+
+/** A Watch stream: async-iterable events; ends quietly after cancel(), with a VifplugError otherwise. */
+export class WatchStream implements AsyncIterable<api.WatchResponse> {
+  private cancelled = false;
+
+  constructor(private readonly call: ClientReadableStream<api.WatchResponse>) {}
+
+  cancel(): void {
+    this.cancelled = true;
+    this.call.cancel();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<api.WatchResponse> {
+    try {
+      for await (const event of this.call) yield event as api.WatchResponse;
+    } catch (err) {
+      if (this.cancelled) return;
+      throw new VifplugError(err as ServiceError, 'Watch');
+    }
   }
 }
 

@@ -2,7 +2,7 @@ import { newId } from './ctx-id';
 import { PlugError, describeError, isPlugError } from './errors';
 import type { GatedInstance } from './instance-gate';
 import { KeyedQueue } from './keyed-queue';
-import type { ProviderClass, ProviderInstance } from './provider';
+import type { ProviderClass, ProviderContext, ProviderInstance } from './provider';
 
 /** How a registered class is implemented. */
 export type ProviderKind = 'builtin' | 'remote';
@@ -110,8 +110,12 @@ export class ClassTable {
     });
   }
 
-  /** The instance of `type`, opened on first use; the same one until it is closed. */
-  open(type: string): Promise<Instance> {
+  /**
+   * The instance of `type`, opened on first use; the same one until it is
+   * closed. `context` goes to the class's open; `opened` is told about an
+   * instance this call created.
+   */
+  open(type: string, context?: ProviderContext, opened?: (instance: Instance) => void): Promise<Instance> {
     const current = this.classes.get(type)?.instance;
     if (current !== undefined && !current.closing) return Promise.resolve(current);
     return this.exclusive(type, async () => {
@@ -120,7 +124,7 @@ export class ClassTable {
       if (entry.instance !== undefined) return entry.instance;
       let impl: ProviderInstance;
       try {
-        impl = await entry.cls.open();
+        impl = await entry.cls.open(context);
       } catch (err) {
         if (isPlugError(err) && err.status === 'UNAVAILABLE') throw err;
         throw new PlugError('FAILED_PRECONDITION', 'PROVIDER_OPEN_FAILED', `provider "${type}" failed to open: ${describeError(err)}`, {
@@ -131,6 +135,7 @@ export class ClassTable {
       const instance: Instance = { id: newId(), type, entry, impl, closing: false, inflight: 0, drained: undefined };
       entry.instance = instance;
       this.instances.set(instance.id, instance);
+      opened?.(instance);
       return instance;
     });
   }

@@ -6,3 +6,5 @@ export type { ProviderKind } from './class-table';
 export type { CallerContext, ProviderFault } from './instance-gate';
 export type { PrepareAnswer } from './port-cycle';
 export { newId } from './ctx-id';
+export { ChangeFeed } from './change-feed';
+export type { Change, ChangeKind, ChangeListener } from './change-feed';

@@ -109,8 +109,11 @@ export interface ProviderClass {
    * Creates the class's instance. Called only when no instance is open; the
    * registry hands the same instance to every caller until it is closed.
    * Throwing refuses the open (FAILED_PRECONDITION, PROVIDER_OPEN_FAILED).
+   * `context` is how the instance talks back to the registry for as long as
+   * it is open; the registry always gives it (it is optional only so that a
+   * test can drive a provider without a registry).
    */
-  open(): ProviderInstance | Promise<ProviderInstance>;
+  open(context?: ProviderContext): ProviderInstance | Promise<ProviderInstance>;
 
   /**
    * Lists the hardware ports the class can plug, as it sees them now (the
@@ -142,6 +145,23 @@ export interface Representor {
   readonly physPortName: string;
   /** The lport options that select this port; empty if none can. */
   readonly lportOptions: ReadonlyMap<string, string>;
+}
+
+/** What the registry offers an open instance (given to ProviderClass.open). */
+export interface ProviderContext {
+  /**
+   * Says, without being asked, that the instance's view changed: whatever
+   * run() would answer true for (a representor appeared, vanished or was
+   * renamed; a lookup table changed). Controllers watching the registry
+   * (the Watch RPC) then reconcile at once, so a port waiting for hardware
+   * plugs when the hardware appears instead of at the next poll. Call it
+   * after the change is visible to preparePort. Cheap and safe to call
+   * often (watchers get merged events), from any callback or timer; calls
+   * after the instance closed are ignored. OVN's plug_class has no such
+   * hook: a hardware event there waits until the controller wakes up for
+   * another reason.
+   */
+  viewChanged(): void;
 }
 
 /** An open instance of a provider class (OVN's struct plug). */

@@ -1,8 +1,9 @@
+import { ChangeFeed } from './change-feed';
 import { ClassTable, providerExists, providerNotFound, type ClassEntry, type Instance, type ProviderKind } from './class-table';
 import { PlugError, describeError, isPlugError } from './errors';
 import { InstanceGate, providerBug, type CallerContext, type GateLimits, type ProviderFault } from './instance-gate';
 import { PortCycle, type PortCycleLimits, type PrepareAnswer } from './port-cycle';
-import type { PortCtxIn, ProviderFactory, Representor } from './provider';
+import type { PortCtxIn, ProviderContext, ProviderFactory, Representor } from './provider';
 
 /** A registered class as callers see it. */
 export interface ProviderInfo {
@@ -60,6 +61,8 @@ export class Registry {
   private readonly gate: InstanceGate;
   private readonly table = new ClassTable();
   private readonly ports: PortCycle<Instance>;
+  /** What changed, for watchers (the Watch RPC). */
+  readonly changes = new ChangeFeed();
 
   constructor(private readonly options: RegistryOptions) {
     const limits = { ...DEFAULT_LIMITS, ...options.limits };
@@ -104,18 +107,29 @@ export class Registry {
           { metadata: { type, builtins: builtins.join(',') } },
         );
       }
-      return info(await this.table.add(type, factory(), 'builtin'));
+      const entry = await this.table.add(type, factory(), 'builtin');
+      this.changes.publish('provider-registered', type);
+      return info(entry);
     });
   }
 
   /** Unregisters `type`; refused while an instance is open. */
-  unregister(type: string): Promise<void> {
-    return this.table.unregister(type);
+  async unregister(type: string): Promise<void> {
+    await this.table.unregister(type);
+    this.changes.publish('provider-unregistered', type);
   }
 
   /** Returns the instance of `type`, opening it on first use. */
   async open(type: string): Promise<OpenedInstance> {
-    return opened(await this.table.open(type));
+    // Until the instance is in the table (and after it left) there is
+    // nothing to announce: the instance-opened change covers its start.
+    let announced: Instance | undefined;
+    const context: ProviderContext = { viewChanged: () => this.viewChanged(announced) };
+    const instance = await this.table.open(type, context, (created) => {
+      announced = created;
+      this.changes.publish('instance-opened', type, created.id);
+    });
+    return opened(instance);
   }
 
   /**
@@ -123,15 +137,18 @@ export class Registry {
    * still holds, then closes it. Provider failures on the way are reported as
    * faults; the instance is gone either way.
    */
-  close(instanceId: string): Promise<void> {
-    return this.table.close(
+  async close(instanceId: string): Promise<void> {
+    let type = '';
+    await this.table.close(
       instanceId,
       async (instance) => {
+        type = instance.type;
         await this.gate.drained(instance);
         await this.ports.releaseOwnedBy(instance);
       },
       (type, operation, fn) => this.gate.quietly(type, operation, fn),
     );
+    this.changes.publish('instance-closed', type, instanceId);
   }
 
   /** Runs one instance, or every open one; true if any changed something. */
@@ -197,7 +214,13 @@ export class Registry {
   }
 
   private async runOne(instance: Instance): Promise<boolean> {
-    return (await this.gate.call(instance, 'run', (budget) => instance.impl.run?.(budget))) === true;
+    const changed = (await this.gate.call(instance, 'run', (budget) => instance.impl.run?.(budget))) === true;
+    if (changed) this.viewChanged(instance);
+    return changed;
+  }
+
+  private viewChanged(instance: Instance | undefined): void {
+    if (instance !== undefined && this.table.openInstances().includes(instance)) this.changes.publish('view-changed', instance.type, instance.id);
   }
 }
 

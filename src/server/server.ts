@@ -12,6 +12,7 @@ import { DescriptorIndex, ReflectionV1AlphaService, ReflectionV1Service, reflect
 import type { CertificateFiles } from './tls';
 import { implement, tolerant, type EdgeContext } from './unary';
 import { vifPlugHandlers } from './vifplug-service';
+import { WatchHub } from './watch';
 
 export const VIFPLUG_SERVICE = 'vifplug.v1.VifPlug';
 
@@ -49,6 +50,8 @@ const DEFAULT_GRACE_MS = 10_000;
  */
 export class VifplugServer {
   readonly health = new Health([VIFPLUG_SERVICE]);
+  /** The Watch streams. */
+  readonly watches: WatchHub;
   private readonly grpc: Server;
   private readonly sockets: { path: string; inode: number }[] = [];
   private readonly bound: Endpoint[] = [];
@@ -65,7 +68,11 @@ export class VifplugServer {
     let index: DescriptorIndex | undefined;
     const descriptors = () => (index ??= DescriptorIndex.served());
     const served = [VIFPLUG_SERVICE, 'grpc.health.v1.Health', 'grpc.reflection.v1.ServerReflection', 'grpc.reflection.v1alpha.ServerReflection'];
-    this.grpc.addService(tolerant(VifPlugService), implement(VifPlugService, vifPlugHandlers(config.registry), edge));
+    this.watches = new WatchHub(config.registry.changes);
+    this.grpc.addService(tolerant(VifPlugService), {
+      ...implement(VifPlugService, vifPlugHandlers(config.registry), edge),
+      watch: this.watches.handler(edge),
+    });
     this.grpc.addService(tolerant(HealthService), this.health.implementation(edge));
     for (const service of [ReflectionV1Service, ReflectionV1AlphaService]) {
       this.grpc.addService(service, reflectionImplementation(service.serverReflectionInfo.path, descriptors, served, metrics));
@@ -108,6 +115,7 @@ export class VifplugServer {
     this.draining = true;
     this.health.setAll(ServingStatus.NOT_SERVING);
     this.health.endWatches();
+    this.watches.endAll();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.config.logger.warn({ graceMs: this.grace }, 'calls still in flight after the grace period; cancelling them');

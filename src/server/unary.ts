@@ -68,20 +68,21 @@ export function adaptUnary<Req, Res>(path: string, handler: UnaryHandler<Req, Re
 }
 
 /** grpc-js implementation of a service whose unary handlers are plain functions. */
-export function implement<S extends Record<string, { path: string }>>(
+export function implement<S extends Record<string, { path: string }>, K extends keyof S & string>(
   service: S,
-  handlers: { [K in keyof S]: UnaryHandler<never, unknown> },
+  handlers: { [P in K]: UnaryHandler<never, unknown> },
   edge: EdgeContext,
 ): UntypedServiceImplementation {
   const impl: UntypedServiceImplementation = {};
-  for (const key of Object.keys(service) as (keyof S & string)[]) {
+  // Only the methods given: streaming methods are implemented apart.
+  for (const key of Object.keys(handlers) as K[]) {
     impl[key] = adaptUnary(service[key].path, handlers[key] as UnaryHandler<unknown, unknown>, edge);
   }
   return impl;
 }
 
 /** A request whose bytes are not the message they claim to be. */
-class MalformedRequest {
+export class MalformedRequest {
   constructor(private readonly cause: unknown) {}
 
   error(): PlugError {

@@ -25,9 +25,12 @@ import { asPlugError, toStatus } from './status';
 import type { UnaryHandler } from './unary';
 import * as valid from './validate';
 
-/** The VifPlug methods as plain async functions over the registry. */
+/** The unary VifPlug methods: all but the Watch stream (watch.ts). */
+type UnaryMethod = Exclude<keyof typeof VifPlugService, 'watch'>;
+
+/** The unary VifPlug methods as plain async functions over the registry. */
 export type VifPlugHandlers = {
-  [K in keyof VifPlugService]: VifPlugServer[K] extends handleUnaryCall<infer Req, infer Res> ? UnaryHandler<Req, Res> : never;
+  [K in UnaryMethod]: VifPlugServer[K] extends handleUnaryCall<infer Req, infer Res> ? UnaryHandler<Req, Res> : never;
 };
 
 export function vifPlugHandlers(registry: Registry): VifPlugHandlers {

@@ -64,6 +64,8 @@ export class LiveInventory {
   private devlinkWorked = false;
   private devlinkProblem: string | undefined;
   private readonly sightings = new Map<string, Sighting>();
+  private readonly changeListeners = new Set<() => void>();
+  private settleTimer: NodeJS.Timeout | undefined;
   private readonly monitors: ProcessMonitor[] = [];
   private readonly limiter: RateLimiter;
 
@@ -81,6 +83,18 @@ export class LiveInventory {
   /** Bumped whenever a refresh changes the index's records. */
   get generation(): number {
     return this._generation;
+  }
+
+  /**
+   * Calls `listener` whenever what lookups answer may have changed by itself:
+   * a refresh changed the index (events, resync, misses, Run), or a port held
+   * back by the rename guard settled. The returned function stops it.
+   */
+  onChange(listener: () => void): () => void {
+    this.changeListeners.add(listener);
+    return () => {
+      this.changeListeners.delete(listener);
+    };
   }
 
   /**
@@ -116,7 +130,8 @@ export class LiveInventory {
     this.stopped = true;
     if (this.debounceTimer !== undefined) clearTimeout(this.debounceTimer);
     if (this.resyncTimer !== undefined) clearInterval(this.resyncTimer);
-    this.debounceTimer = this.resyncTimer = undefined;
+    if (this.settleTimer !== undefined) clearTimeout(this.settleTimer);
+    this.debounceTimer = this.resyncTimer = this.settleTimer = undefined;
     await Promise.all(this.monitors.map((m) => m.stop()));
     // Let a refresh in flight finish, so nothing touches the host after stop().
     await this.inFlight?.catch(() => undefined);
@@ -234,8 +249,10 @@ export class LiveInventory {
     const index = LookupIndex.build(inventory, { pendingUntil: (entry) => this.pendingUntil(entry) });
     const changed = this.current === undefined || index.fingerprint !== this.current.fingerprint;
     this.current = index;
+    this.scheduleSettle(now);
     if (changed) {
       this._generation++;
+      this.announce();
       logger.info(
         {
           ports: index.records.length,
@@ -246,6 +263,24 @@ export class LiveInventory {
         'representor inventory updated',
       );
     }
+  }
+
+  /** Wakes watchers when the next port held back by the rename guard settles (nothing else would). */
+  private scheduleSettle(now: number): void {
+    if (this.settleTimer !== undefined) clearTimeout(this.settleTimer);
+    this.settleTimer = undefined;
+    const next = this.current?.nextSettle(now);
+    if (next === undefined || this.stopped) return;
+    this.settleTimer = setTimeout(() => {
+      this.settleTimer = undefined;
+      this.announce();
+      this.scheduleSettle(this.options.now());
+    }, next - now + 1);
+    this.settleTimer.unref();
+  }
+
+  private announce(): void {
+    for (const listener of this.changeListeners) listener();
   }
 
   private pendingUntil(entry: PortEntry): number {

@@ -87,6 +87,11 @@ export class LookupIndex {
     return this.pendingTimes.some((t) => t > from && t <= to);
   }
 
+  /** When the next port still held back by the rename guard settles, after `now`; undefined if none is. */
+  nextSettle(now: number): number | undefined {
+    return this.pendingTimes.find((t) => t > now);
+  }
+
   lookup(request: LookupRequest, now: number): LookupOutcome {
     const best = this.best.get(request.pfMac);
     if (best === undefined) return this.noPf(request);

@@ -20,7 +20,15 @@
 import type { Logger } from 'pino';
 
 import type { PlugError } from '../../registry/errors';
-import { NO_OPTIONS, type PortCtxIn, type PrepareResult, type ProviderClass, type ProviderInstance, type Representor } from '../../registry/provider';
+import {
+  NO_OPTIONS,
+  type PortCtxIn,
+  type PrepareResult,
+  type ProviderClass,
+  type ProviderContext,
+  type ProviderInstance,
+  type Representor,
+} from '../../registry/provider';
 import { DEFAULT_TIMING, REPRESENTOR_TYPE, type RepresentorConfig, type RepresentorDeps } from './config';
 import { execDevlinkSource } from './devlink';
 import { LiveInventory } from './live-inventory';
@@ -63,9 +71,9 @@ export function createRepresentorProvider(config: RepresentorConfig, deps: Repre
       await stopping?.stop();
     },
 
-    open(): ProviderInstance {
+    open(context?: ProviderContext): ProviderInstance {
       if (live === undefined) throw new Error('the representor provider was not initialised');
-      return new RepresentorInstance(live, now, logger);
+      return new RepresentorInstance(live, now, logger, context);
     },
 
     listRepresentors(): readonly Representor[] {
@@ -78,14 +86,22 @@ export function createRepresentorProvider(config: RepresentorConfig, deps: Repre
 class RepresentorInstance implements ProviderInstance {
   private lastGeneration: number;
   private lastRunAt: number;
+  /** Hardware changes the inventory sees by itself (monitors, resync) reach watchers without a Run. */
+  private readonly unsubscribe: () => void;
 
   constructor(
     private readonly live: LiveInventory,
     private readonly now: () => number,
     private readonly logger: Logger,
+    context: ProviderContext | undefined,
   ) {
     this.lastGeneration = live.generation;
     this.lastRunAt = now();
+    this.unsubscribe = live.onChange(() => context?.viewChanged());
+  }
+
+  close(): void {
+    this.unsubscribe();
   }
 
   /** Re-reads the hardware; true if the index changed, or a pending rename settled, since this instance's last run. */

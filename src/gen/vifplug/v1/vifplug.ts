@@ -6,7 +6,7 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
-import type { handleUnaryCall, UntypedServiceImplementation } from "@grpc/grpc-js";
+import type { handleServerStreamingCall, handleUnaryCall, UntypedServiceImplementation } from "@grpc/grpc-js";
 import { Status } from "../../google/rpc/status";
 
 export const protobufPackage = "vifplug.v1";
@@ -61,6 +61,85 @@ export const protobufFileName = "vifplug/v1/vifplug.proto";
  * deadline of a few seconds (PreparePort on hardware providers may refresh
  * their view of the hardware once before answering).
  */
+
+/** What a Watch message says changed. */
+export enum ChangeKind {
+  CHANGE_KIND_UNSPECIFIED = 0,
+  /**
+   * CHANGE_KIND_RESYNC - Reconcile everything: sent first on every stream, and in place of
+   * events merged away when the client read too slowly.
+   */
+  CHANGE_KIND_RESYNC = 1,
+  /** CHANGE_KIND_PROVIDER_REGISTERED - A provider class was registered: its type may now be opened. */
+  CHANGE_KIND_PROVIDER_REGISTERED = 2,
+  /** CHANGE_KIND_PROVIDER_UNREGISTERED - A provider class was unregistered. */
+  CHANGE_KIND_PROVIDER_UNREGISTERED = 3,
+  /** CHANGE_KIND_INSTANCE_OPENED - An instance was opened. */
+  CHANGE_KIND_INSTANCE_OPENED = 4,
+  /** CHANGE_KIND_INSTANCE_CLOSED - An instance was closed: its ctxs are gone. */
+  CHANGE_KIND_INSTANCE_CLOSED = 5,
+  /**
+   * CHANGE_KIND_VIEW_CHANGED - The instance's view changed (what Run answers `changed` for: e.g. a
+   * representor appeared, vanished or was renamed): ports it declined may
+   * plug now and ports it answered may get another answer. Sent whether
+   * the provider noticed by itself (hardware events, periodic re-reads) or
+   * during Run.
+   */
+  CHANGE_KIND_VIEW_CHANGED = 6,
+  UNRECOGNIZED = -1,
+}
+
+export function changeKindFromJSON(object: any): ChangeKind {
+  switch (object) {
+    case 0:
+    case "CHANGE_KIND_UNSPECIFIED":
+      return ChangeKind.CHANGE_KIND_UNSPECIFIED;
+    case 1:
+    case "CHANGE_KIND_RESYNC":
+      return ChangeKind.CHANGE_KIND_RESYNC;
+    case 2:
+    case "CHANGE_KIND_PROVIDER_REGISTERED":
+      return ChangeKind.CHANGE_KIND_PROVIDER_REGISTERED;
+    case 3:
+    case "CHANGE_KIND_PROVIDER_UNREGISTERED":
+      return ChangeKind.CHANGE_KIND_PROVIDER_UNREGISTERED;
+    case 4:
+    case "CHANGE_KIND_INSTANCE_OPENED":
+      return ChangeKind.CHANGE_KIND_INSTANCE_OPENED;
+    case 5:
+    case "CHANGE_KIND_INSTANCE_CLOSED":
+      return ChangeKind.CHANGE_KIND_INSTANCE_CLOSED;
+    case 6:
+    case "CHANGE_KIND_VIEW_CHANGED":
+      return ChangeKind.CHANGE_KIND_VIEW_CHANGED;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return ChangeKind.UNRECOGNIZED;
+  }
+}
+
+export function changeKindToJSON(object: ChangeKind): string {
+  switch (object) {
+    case ChangeKind.CHANGE_KIND_UNSPECIFIED:
+      return "CHANGE_KIND_UNSPECIFIED";
+    case ChangeKind.CHANGE_KIND_RESYNC:
+      return "CHANGE_KIND_RESYNC";
+    case ChangeKind.CHANGE_KIND_PROVIDER_REGISTERED:
+      return "CHANGE_KIND_PROVIDER_REGISTERED";
+    case ChangeKind.CHANGE_KIND_PROVIDER_UNREGISTERED:
+      return "CHANGE_KIND_PROVIDER_UNREGISTERED";
+    case ChangeKind.CHANGE_KIND_INSTANCE_OPENED:
+      return "CHANGE_KIND_INSTANCE_OPENED";
+    case ChangeKind.CHANGE_KIND_INSTANCE_CLOSED:
+      return "CHANGE_KIND_INSTANCE_CLOSED";
+    case ChangeKind.CHANGE_KIND_VIEW_CHANGED:
+      return "CHANGE_KIND_VIEW_CHANGED";
+    case ChangeKind.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
 
 /** How a provider class is implemented. */
 export enum ProviderKind {
@@ -137,6 +216,32 @@ export function opTypeToJSON(object: OpType): string {
     default:
       return "UNRECOGNIZED";
   }
+}
+
+export interface WatchRequest {
+  /**
+   * Only events of these provider types (RESYNC always comes); empty means
+   * every type.
+   */
+  types: string[];
+}
+
+/** One change. */
+export interface WatchResponse {
+  kind: ChangeKind;
+  /** The provider type; empty for RESYNC. */
+  type: string;
+  /** The instance, for INSTANCE_* and VIEW_CHANGED. */
+  instanceId: string;
+  /**
+   * Increases with every change the daemon publishes; a merged event
+   * carries the latest. Restarts from 1 with the daemon.
+   */
+  sequence: number;
+  /** RESYNC only: "start" (the first event of a stream) or "overflow". */
+  reason: string;
+  /** Identifies this run of the daemon; set on RESYNC. */
+  bootId: string;
 }
 
 /** A registered provider class. */
@@ -431,6 +536,230 @@ export interface DestroyCtxsResponse {
   /** One per ctx_id, in order; code 0 (OK) or why that one failed. */
   results: Status[];
 }
+
+function createBaseWatchRequest(): WatchRequest {
+  return { types: [] };
+}
+
+export const WatchRequest: MessageFns<WatchRequest> = {
+  encode(message: WatchRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.types) {
+      writer.uint32(10).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.types.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WatchRequest {
+    return { types: globalThis.Array.isArray(object?.types) ? object.types.map((e: any) => globalThis.String(e)) : [] };
+  },
+
+  toJSON(message: WatchRequest): unknown {
+    const obj: any = {};
+    if (message.types?.length) {
+      obj.types = message.types;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<WatchRequest>, I>>(base?: I): WatchRequest {
+    return WatchRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<WatchRequest>, I>>(object: I): WatchRequest {
+    const message = createBaseWatchRequest();
+    message.types = object.types?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseWatchResponse(): WatchResponse {
+  return { kind: 0, type: "", instanceId: "", sequence: 0, reason: "", bootId: "" };
+}
+
+export const WatchResponse: MessageFns<WatchResponse> = {
+  encode(message: WatchResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.kind !== 0) {
+      writer.uint32(8).int32(message.kind);
+    }
+    if (message.type !== "") {
+      writer.uint32(18).string(message.type);
+    }
+    if (message.instanceId !== "") {
+      writer.uint32(26).string(message.instanceId);
+    }
+    if (message.sequence !== 0) {
+      writer.uint32(32).uint64(message.sequence);
+    }
+    if (message.reason !== "") {
+      writer.uint32(42).string(message.reason);
+    }
+    if (message.bootId !== "") {
+      writer.uint32(50).string(message.bootId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.kind = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.type = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.instanceId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.sequence = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.bootId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): WatchResponse {
+    return {
+      kind: isSet(object.kind) ? changeKindFromJSON(object.kind) : 0,
+      type: isSet(object.type) ? globalThis.String(object.type) : "",
+      instanceId: isSet(object.instanceId)
+        ? globalThis.String(object.instanceId)
+        : isSet(object.instance_id)
+        ? globalThis.String(object.instance_id)
+        : "",
+      sequence: isSet(object.sequence) ? globalThis.Number(object.sequence) : 0,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      bootId: isSet(object.bootId)
+        ? globalThis.String(object.bootId)
+        : isSet(object.boot_id)
+        ? globalThis.String(object.boot_id)
+        : "",
+    };
+  },
+
+  toJSON(message: WatchResponse): unknown {
+    const obj: any = {};
+    if (message.kind !== 0) {
+      obj.kind = changeKindToJSON(message.kind);
+    }
+    if (message.type !== "") {
+      obj.type = message.type;
+    }
+    if (message.instanceId !== "") {
+      obj.instanceId = message.instanceId;
+    }
+    if (message.sequence !== 0) {
+      obj.sequence = Math.round(message.sequence);
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.bootId !== "") {
+      obj.bootId = message.bootId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<WatchResponse>, I>>(base?: I): WatchResponse {
+    return WatchResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<WatchResponse>, I>>(object: I): WatchResponse {
+    const message = createBaseWatchResponse();
+    message.kind = object.kind ?? 0;
+    message.type = object.type ?? "";
+    message.instanceId = object.instanceId ?? "";
+    message.sequence = object.sequence ?? 0;
+    message.reason = object.reason ?? "";
+    message.bootId = object.bootId ?? "";
+    return message;
+  },
+};
 
 function createBaseProviderInfo(): ProviderInfo {
   return { type: "", kind: 0, maintainedIfaceOptions: [], open: false, instanceId: "" };
@@ -4218,6 +4547,40 @@ export const VifPlugService = {
     responseSerialize: (value: DestroyCtxsResponse): Buffer => Buffer.from(DestroyCtxsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): DestroyCtxsResponse => DestroyCtxsResponse.decode(value),
   },
+  /**
+   * Watch streams what changed in the registry and in the providers' views,
+   * so that a controller reconciles when something it depends on changed
+   * instead of polling Run: a representor that appears lets a port pending
+   * on it plug at once.
+   *
+   * The stream starts with CHANGE_KIND_RESYNC: from then on every change is
+   * delivered, so a client reconciles everything once it got that event and
+   * then again on every later event that concerns it. Events are hints, not
+   * a log: they say that something changed, the state is read with the
+   * other RPCs. A client that reads too slowly is never buffered for without
+   * bound: events waiting for it are merged (one VIEW_CHANGED per instance,
+   * one per type and kind otherwise) and, past 256 waiting, replaced by a
+   * single RESYNC (reason "overflow"), after which it reconciles everything.
+   *
+   * The stream has no end of its own: it ends with UNAVAILABLE (DRAINING)
+   * when the daemon shuts down, so a client reconnects with backoff. A new
+   * boot_id in the first RESYNC says the daemon restarted: instance and ctx
+   * ids of the old boot are gone.
+   * Errors:
+   *   INVALID_ARGUMENT     INVALID_FIELD: a malformed type in `types`.
+   *   UNAVAILABLE          DRAINING: the daemon is shutting down.
+   *   RESOURCE_EXHAUSTED   WATCH_LIMIT: too many Watch streams are open
+   *                        (1024); close some and retry.
+   */
+  watch: {
+    path: "/vifplug.v1.VifPlug/Watch" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: WatchRequest): Buffer => Buffer.from(WatchRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): WatchRequest => WatchRequest.decode(value),
+    responseSerialize: (value: WatchResponse): Buffer => Buffer.from(WatchResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): WatchResponse => WatchResponse.decode(value),
+  },
 } as const;
 
 export interface VifPlugServer extends UntypedServiceImplementation {
@@ -4371,6 +4734,32 @@ export interface VifPlugServer extends UntypedServiceImplementation {
    * ids are OK. One result per ctx_id, in order.
    */
   destroyCtxs: handleUnaryCall<DestroyCtxsRequest, DestroyCtxsResponse>;
+  /**
+   * Watch streams what changed in the registry and in the providers' views,
+   * so that a controller reconciles when something it depends on changed
+   * instead of polling Run: a representor that appears lets a port pending
+   * on it plug at once.
+   *
+   * The stream starts with CHANGE_KIND_RESYNC: from then on every change is
+   * delivered, so a client reconciles everything once it got that event and
+   * then again on every later event that concerns it. Events are hints, not
+   * a log: they say that something changed, the state is read with the
+   * other RPCs. A client that reads too slowly is never buffered for without
+   * bound: events waiting for it are merged (one VIEW_CHANGED per instance,
+   * one per type and kind otherwise) and, past 256 waiting, replaced by a
+   * single RESYNC (reason "overflow"), after which it reconciles everything.
+   *
+   * The stream has no end of its own: it ends with UNAVAILABLE (DRAINING)
+   * when the daemon shuts down, so a client reconnects with backoff. A new
+   * boot_id in the first RESYNC says the daemon restarted: instance and ctx
+   * ids of the old boot are gone.
+   * Errors:
+   *   INVALID_ARGUMENT     INVALID_FIELD: a malformed type in `types`.
+   *   UNAVAILABLE          DRAINING: the daemon is shutting down.
+   *   RESOURCE_EXHAUSTED   WATCH_LIMIT: too many Watch streams are open
+   *                        (1024); close some and retry.
+   */
+  watch: handleServerStreamingCall<WatchRequest, WatchResponse>;
 }
 
 type Builtin = Date | Function | Uint8Array | string | number | boolean | undefined;
@@ -4385,6 +4774,17 @@ export type DeepPartial<T> = T extends Builtin ? T
 type KeysOfUnion<T> = T extends T ? keyof T : never;
 export type Exact<P, I extends P> = P extends Builtin ? P
   : P & { [K in keyof P]: Exact<P[K], I[K]> } & { [K in Exclude<keyof I, KeysOfUnion<P>>]: never };
+
+function longToNumber(int64: { toString(): string }): number {
+  const num = globalThis.Number(int64.toString());
+  if (num > globalThis.Number.MAX_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is larger than Number.MAX_SAFE_INTEGER");
+  }
+  if (num < globalThis.Number.MIN_SAFE_INTEGER) {
+    throw new globalThis.Error("Value is smaller than Number.MIN_SAFE_INTEGER");
+  }
+  return num;
+}
 
 function isObject(value: any): boolean {
   return typeof value === "object" && value !== null;
