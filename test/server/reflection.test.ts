@@ -65,6 +65,7 @@ describe.each<ReflectionVersion>(['v1', 'v1alpha'])('server reflection %s, used 
       'PreparePorts',
       'FinishPorts',
       'DestroyCtxs',
+      'Watch',
     ]);
     const api = files.find((f) => f.name === 'vifplug/v1/vifplug.proto')!;
     expect(api.sourceCodeInfo?.location.some((l) => l.leadingComments.includes('Idempotent'))).toBe(true);
