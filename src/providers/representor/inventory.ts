@@ -22,17 +22,19 @@
  *   that are not external; or, without devlink, the netdevs on that PCI device
  *   whose phys_port_name is pf<p>vf<n> / pf<p>sf<n> without a controller prefix.
  *
- * No vendor is special-cased by name. Known limit: mlx5 "adjacent" VFs of
- * kernels before 2025 report a bogus vfnum (e.g. 49152); such a port is listed
- * with that number and cannot be selected by its real VF index. Checking the
- * vfnum against the PF's virtfnN links does not generalise (a DPU's VFs live on
- * another host), so it is not done.
+ * Where devlink does not say which PF owns a representor, ownership.ts
+ * decides from sysfs, proving ownership or refusing as ambiguous. No vendor is
+ * special-cased by name. A host PF's VF ports are checked against its virtfnN
+ * links: mlx5 "adjacent" VFs of kernels before 2025 report a bogus vfnum (e.g.
+ * 49152), and such a port cannot be selected by a VF number its PF does not
+ * have. (A DPU's host VFs live on another host: nothing to check them against.)
  */
 
 import type { DevlinkPort } from './devlink-ports';
 import { isUsableMac } from './mac';
-import { isPciAddress, pciFunction } from './names';
+import { isPciAddress } from './names';
 import { withoutUndefined } from './objects';
+import { Ownership, push, type Contest, type SysfsPort, type UplinkFacts } from './ownership';
 import { formatPhysPortName, parsePhysPortName, type PhysPortName } from './phys-port-name';
 import type { NetdevFacts, Snapshot } from './snapshot';
 
@@ -71,7 +73,10 @@ export type AnchorKind =
 /** A PF that a pf-mac selects, with the functions it owns. */
 export interface Anchor {
   readonly kind: AnchorKind;
+  /** The MAC a pf-mac selects it by: the uplink's current address, the host PF's function MAC. */
   readonly mac: string;
+  /** An uplink's permanent MAC when it differs from its address (a bond slave): it selects the anchor too, and alone. */
+  readonly permanentMac?: string;
   /** DPU anchors (0) win over local uplinks (1) with the same MAC, as in representors.md §6.1 (DPU path first). */
   readonly tier: 0 | 1;
   /** Where functions are searched, e.g. ["pci/0000:07:00.0"]. */
@@ -87,6 +92,12 @@ export interface Anchor {
   readonly pfReps: readonly PortEntry[] | undefined;
   readonly vfs: ReadonlyMap<number, readonly PortEntry[]>;
   readonly sfs: ReadonlyMap<number, readonly PortEntry[]>;
+  /** Functions another PF may own as well (see ownership.ts), by contestKey. */
+  readonly contested: ReadonlyMap<string, Contest>;
+  /** A host PF's VFs as its virtfnN links list them; undefined when unknown (a DPU's host PF, no PCI device). */
+  readonly vfIndexes?: readonly number[];
+  /** pcivf ports on the PF that claim a VF number its virtfnN links do not list (not selectable). */
+  readonly untrusted: readonly PortEntry[];
 }
 
 export interface Inventory {
@@ -94,18 +105,13 @@ export interface Inventory {
   readonly anchors: readonly Anchor[];
   /** pcipf ports whose MAC is unknown (zero hw_addr, no compat file): they select nothing. */
   readonly pfsWithoutMac: readonly PortEntry[];
-  /** devlink ports of flavour virtual: VFs of a NIC whose eswitch is managed elsewhere. */
+  /** devlink ports of flavour virtual: VFs of a NIC whose eswitch is managed elsewhere, or in legacy mode. */
   readonly virtualPorts: number;
+  /** Netdevs with a MAC that select nothing (VFs, PFs not in switchdev mode), for refusals. */
+  readonly others: readonly NetdevFacts[];
   readonly devlinkAvailable: boolean;
   /** Why devlink is not used, when it is not. */
   readonly devlinkProblem?: string;
-}
-
-/** Where a sysfs-only netdev sits and what its phys_port_name says. */
-interface SysfsPort {
-  readonly entry: PortEntry;
-  readonly facts: NetdevFacts;
-  readonly parsed: PhysPortName;
 }
 
 export function buildInventory(snapshot: Snapshot): Inventory {
@@ -120,7 +126,12 @@ export function buildInventory(snapshot: Snapshot): Inventory {
     if (parsed !== undefined) sysfsPorts.push({ entry: sysfsEntry(facts, parsed), facts, parsed });
   }
 
-  const local = new LocalFunctions(ports, devlinkEntries, sysfsPorts);
+  const uplinks = uplinkNetdevs(ports, sysfsPorts, netdevs);
+  const ownership = new Ownership(
+    devlinkEntries.filter((_, i) => !isExternal(ports[i]!)),
+    sysfsPorts,
+    [...uplinks.values()],
+  );
   const anchors: Anchor[] = [];
   const pfsWithoutMac: PortEntry[] = [];
 
@@ -149,38 +160,55 @@ export function buildInventory(snapshot: Snapshot): Inventory {
       pfReps: group?.pfs ?? [entry],
       vfs: group?.vfs ?? new Map(),
       sfs: group?.sfs ?? new Map(),
+      contested: new Map(),
+      untrusted: [],
     });
   });
 
   // Host switchdev: devlink physical ports with a local netdev.
   ports.forEach((port, i) => {
-    if (port.flavour !== 'physical' || port.netdev === undefined) return;
-    const facts = netdevs.get(port.netdev);
-    if (facts === undefined || !isUsableMac(facts.address) || facts.onVirtualFunction === true) return;
-    const devices = unique([port.device, ...pciDevice(facts)]);
-    anchors.push(uplinkAnchor(facts.address, devlinkEntries[i]!, devices, local, facts, true));
+    const uplink = uplinks.get(port.netdev ?? '');
+    if (port.flavour !== 'physical' || uplink === undefined || !isUsableMac(uplink.facts.address)) return;
+    anchors.push(uplinkAnchor(devlinkEntries[i]!, uplink, ownership, true));
   });
 
   // Uplinks only sysfs shows: drivers without devlink ports, or no devlink at all.
   for (const { entry, facts, parsed } of sysfsPorts) {
-    if (parsed.kind !== 'uplink' || facts.onVirtualFunction === true) continue;
-    const devices = pciDevice(facts);
-    if (isUsableMac(facts.address)) {
-      anchors.push(uplinkAnchor(facts.address, entry, devices, local, facts, snapshot.devlink.ok));
-    }
-    if (isUsableMac(facts.smartNicPfMac) && devices.length > 0) {
-      anchors.push(compatAnchor(facts.smartNicPfMac, entry, devices[0]!, parsed.port, sysfsPorts));
+    const uplink = uplinks.get(facts.name);
+    if (parsed.kind !== 'uplink' || uplink === undefined) continue;
+    if (isUsableMac(facts.address)) anchors.push(uplinkAnchor(entry, uplink, ownership, snapshot.devlink.ok));
+    if (isUsableMac(facts.smartNicPfMac) && uplink.devices.length > 0) {
+      const { pfReps, vfs, sfs, contested } = ownership.compatFunctions(uplink, parsed.port);
+      anchors.push({ kind: 'compat', mac: facts.smartNicPfMac, tier: 0, devices: [uplink.devices[0]!], pfnum: parsed.port, port: entry, viaDevlink: false, pfReps, vfs, sfs, contested, untrusted: [] });
     }
   }
 
+  // What selects nothing, for refusals: not an anchor, not a representor.
+  const known = new Set([...anchors.map((a) => a.port.netdev), ...sysfsPorts.map((p) => p.facts.name)]);
   return {
     entries: [...devlinkEntries, ...sysfsPorts.map((p) => p.entry)],
     anchors,
     pfsWithoutMac,
     virtualPorts: ports.filter((p) => p.flavour === 'virtual').length,
+    others: [...netdevs.values()].filter((f) => isUsableMac(f.address) && !known.has(f.name)),
     devlinkAvailable: snapshot.devlink.ok,
     ...(snapshot.devlink.ok ? {} : { devlinkProblem: snapshot.devlink.error.message }),
   };
+}
+
+/** Every uplink netdev (devlink physical ports and sysfs p<N> netdevs), VFs excepted, by name. */
+function uplinkNetdevs(ports: readonly DevlinkPort[], sysfsPorts: readonly SysfsPort[], netdevs: ReadonlyMap<string, NetdevFacts>): Map<string, UplinkFacts> {
+  const out = new Map<string, UplinkFacts>();
+  for (const port of ports) {
+    const facts = port.flavour === 'physical' && port.netdev !== undefined ? netdevs.get(port.netdev) : undefined;
+    if (facts === undefined || facts.onVirtualFunction === true) continue;
+    out.set(facts.name, { facts, devices: unique([port.device, ...pciDevice(facts)]), ...(port.port === undefined ? {} : { portNumber: port.port }) });
+  }
+  for (const p of sysfsPorts) {
+    if (p.parsed.kind !== 'uplink' || p.facts.onVirtualFunction === true || out.has(p.facts.name)) continue;
+    out.set(p.facts.name, { facts: p.facts, devices: pciDevice(p.facts), portNumber: p.parsed.port });
+  }
+  return out;
 }
 
 /**
@@ -281,112 +309,44 @@ function compatMac(pf: DevlinkPort, physical: readonly DevlinkPort[], netdevs: R
   return macs.size === 1 ? [...macs][0] : undefined;
 }
 
-/** The local functions on a PCI (or other devlink) device, from devlink and from sysfs-only netdevs. */
-class LocalFunctions {
-  private readonly vfsByDevice = new Map<string, Map<number, PortEntry[]>>();
-  private readonly sfsByDevice = new Map<string, Map<number, PortEntry[]>>();
-  private readonly bySwitch = new Map<string, SysfsPort[]>();
-
-  constructor(ports: readonly DevlinkPort[], entries: readonly PortEntry[], sysfsPorts: readonly SysfsPort[]) {
-    ports.forEach((port, i) => {
-      if (isExternal(port)) return;
-      if (port.flavour === 'pcivf' && port.vfnum !== undefined) push(nested(this.vfsByDevice, port.device), port.vfnum, entries[i]!);
-      if (port.flavour === 'pcisf' && port.sfnum !== undefined) push(nested(this.sfsByDevice, port.device), port.sfnum, entries[i]!);
-    });
-    for (const p of sysfsPorts) {
-      // A controller prefix means an external (DPU host) function, or on 2026
-      // kernels a local one that sysfs cannot tell apart: not a host's own VF.
-      if ((p.parsed.kind !== 'vf' && p.parsed.kind !== 'sf') || p.parsed.controller !== undefined) continue;
-      if (p.entry.device !== '') {
-        if (p.parsed.kind === 'vf') push(nested(this.vfsByDevice, p.entry.device), p.parsed.vf, p.entry);
-        else push(nested(this.sfsByDevice, p.entry.device), p.parsed.sf, p.entry);
-      }
-      if (p.facts.physSwitchId !== undefined) {
-        const list = this.bySwitch.get(p.facts.physSwitchId) ?? [];
-        list.push(p);
-        this.bySwitch.set(p.facts.physSwitchId, list);
-      }
-    }
-  }
-
-  collect(devices: readonly string[], uplink: NetdevFacts | undefined): { vfs: Map<number, PortEntry[]>; sfs: Map<number, PortEntry[]> } {
-    const vfs = new Map<number, PortEntry[]>();
-    const sfs = new Map<number, PortEntry[]>();
-    for (const device of devices) {
-      for (const [n, list] of this.vfsByDevice.get(device) ?? []) for (const e of list) push(vfs, n, e);
-      for (const [n, list] of this.sfsByDevice.get(device) ?? []) for (const e of list) push(sfs, n, e);
-    }
-    if (vfs.size === 0 && sfs.size === 0 && uplink !== undefined) this.collectBySwitch(uplink, vfs, sfs);
-    return { vfs, sfs };
-  }
-
-  /**
-   * Representors that sysfs does not put under the PF's PCI device (kernels
-   * before 5.8, bnxt before 2023, drivers following representors.rst): same
-   * phys_switch_id AND same PF number, since one switch id can span several
-   * PFs (dual-port and multi-socket NICs). The PF number is taken to be the
-   * uplink's PCI function, as bnxt and os-vif do.
-   */
-  private collectBySwitch(uplink: NetdevFacts, vfs: Map<number, PortEntry[]>, sfs: Map<number, PortEntry[]>): void {
-    const bdf = uplink.deviceName;
-    if (uplink.physSwitchId === undefined || bdf === undefined || !isPciAddress(bdf)) return;
-    const pf = pciFunction(bdf);
-    for (const p of this.bySwitch.get(uplink.physSwitchId) ?? []) {
-      if (p.parsed.kind === 'vf' && p.parsed.pf === pf) push(vfs, p.parsed.vf, p.entry);
-      if (p.parsed.kind === 'sf' && p.parsed.pf === pf) push(sfs, p.parsed.sf, p.entry);
-    }
-  }
-}
-
-function uplinkAnchor(
-  mac: string,
-  entry: PortEntry,
-  devices: readonly string[],
-  local: LocalFunctions,
-  facts: NetdevFacts,
-  viaDevlink: boolean,
-): Anchor {
-  const { vfs, sfs } = local.collect(devices, facts);
-  return { kind: 'uplink', mac, tier: 1, devices, port: entry, viaDevlink, pfReps: undefined, vfs, sfs };
-}
-
 /**
- * The compat MAC without devlink: functions are the netdevs on the uplink's
- * PCI device named c<ctrl>pf<N>vf<M> (pf<N>vf<M> on kernels before 5.10, which
- * print no controller prefix at all: used only when no netdev there has one).
+ * A local uplink: the PF a host's own MAC selects. Its VFs are checked
+ * against its virtfnN links when it has any: a port claiming a VF the PF does
+ * not have (mlx5 "adjacent" functions reported vfnum 49152 before a 2025
+ * fix) is not selectable by that number.
  */
-function compatAnchor(mac: string, uplink: PortEntry, device: string, pf: number, sysfsPorts: readonly SysfsPort[]): Anchor {
-  const onDevice = sysfsPorts.filter((p) => p.entry.device === device && p.parsed.kind !== 'uplink');
-  const prefixed = onDevice.some((p) => p.parsed.kind !== 'uplink' && p.parsed.controller !== undefined);
-  const pfReps: PortEntry[] = [];
-  const vfs = new Map<number, PortEntry[]>();
-  const sfs = new Map<number, PortEntry[]>();
-  for (const { parsed, entry } of onDevice) {
-    if (parsed.kind === 'uplink' || parsed.pf !== pf || (parsed.controller !== undefined) !== prefixed) continue;
-    if (parsed.kind === 'pf') pfReps.push(entry);
-    else if (parsed.kind === 'vf') push(vfs, parsed.vf, entry);
-    else push(sfs, parsed.sf, entry);
+function uplinkAnchor(entry: PortEntry, uplink: UplinkFacts, ownership: Ownership, viaDevlink: boolean): Anchor {
+  const { facts, devices } = uplink;
+  const { vfs, sfs, contested } = ownership.hostFunctions(uplink);
+  const untrusted: PortEntry[] = [];
+  const known = facts.vfIndexes;
+  if (known !== undefined && known.length > 0) {
+    for (const [num, list] of vfs) {
+      if (known.includes(num)) continue;
+      untrusted.push(...list);
+      vfs.delete(num);
+    }
   }
-  return { kind: 'compat', mac, tier: 0, devices: [device], pfnum: pf, port: uplink, viaDevlink: false, pfReps, vfs, sfs };
+  const permanent = facts.permAddress !== undefined && facts.permAddress !== facts.address ? { permanentMac: facts.permAddress } : {};
+  return {
+    kind: 'uplink',
+    mac: facts.address!,
+    ...permanent,
+    tier: 1,
+    devices,
+    port: entry,
+    viaDevlink,
+    pfReps: undefined,
+    vfs,
+    sfs,
+    contested,
+    ...(known === undefined ? {} : { vfIndexes: known }),
+    untrusted,
+  };
 }
 
 function pciDevice(facts: NetdevFacts): string[] {
   return facts.deviceName !== undefined && isPciAddress(facts.deviceName) ? [`pci/${facts.deviceName}`] : [];
-}
-
-function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
-  const list = map.get(key);
-  if (list === undefined) map.set(key, [value]);
-  else if (!list.includes(value)) list.push(value);
-}
-
-function nested<V>(map: Map<string, Map<number, V[]>>, key: string): Map<number, V[]> {
-  let inner = map.get(key);
-  if (inner === undefined) {
-    inner = new Map();
-    map.set(key, inner);
-  }
-  return inner;
 }
 
 function unique(values: readonly string[]): string[] {

@@ -10,7 +10,9 @@
 import { PlugError } from '../../registry/errors';
 import type { Representor } from '../../registry/provider';
 import type { Anchor, Inventory, PortEntry } from './inventory';
-import { capList, describeAnchor, describePort, describeSearch, summariseNumbers } from './messages';
+import { capList, describePort } from './messages';
+import { contestKey } from './ownership';
+import { ambiguousPfs, contested, describeAnchor, noFunction, noPf } from './refusals';
 import { compareStrings, withoutUndefined } from './objects';
 import { describeFunction, optionsFor, SF_NUM_OPTION, VF_NUM_OPTION, type FunctionSelector, type LookupRequest } from './options';
 
@@ -51,13 +53,18 @@ export class LookupIndex {
     options: IndexOptions,
   ) {
     for (const anchor of inventory.anchors) {
-      const list = this.byMac.get(anchor.mac);
-      if (list === undefined) this.byMac.set(anchor.mac, [anchor]);
-      else list.push(anchor);
+      for (const mac of selectingMacs(anchor)) {
+        const list = this.byMac.get(mac);
+        if (list === undefined) this.byMac.set(mac, [anchor]);
+        else list.push(anchor);
+      }
     }
     for (const [mac, list] of this.byMac) {
       list.sort((a, b) => a.tier - b.tier);
-      this.best.set(mac, list.filter((a) => a.tier === list[0]!.tier));
+      const best = list.filter((a) => a.tier === list[0]!.tier);
+      // Bond slaves share the bond's MAC; the one whose permanent MAC it is, is the PF meant.
+      const owner = best.filter((a) => (a.permanentMac ?? a.mac) === mac);
+      this.best.set(mac, best.length > 1 && owner.length === 1 ? owner : best);
     }
     if (options.pendingUntil !== undefined) {
       for (const entry of inventory.entries) {
@@ -99,11 +106,20 @@ export class LookupIndex {
       return fail(request, {
         status: 'FAILED_PRECONDITION',
         reason: 'REPRESENTOR_AMBIGUOUS',
-        message: `pf-mac ${request.pfMac} is ambiguous: ${capList(best.map((a) => describeAnchor(a)))} all have it (bonded or VF-LAG ports can share a MAC); refusing to guess which PF is meant`,
+        message: ambiguousPfs(request.pfMac, best),
         metadata: { candidates: capList(best.map((a) => a.port.key)) },
       });
     }
     const anchor = best[0]!;
+    const contest = anchor.contested.get(contestKey(request.fn.kind, request.fn.kind === 'pf' ? (anchor.pfnum ?? 0) : request.fn.num));
+    if (contest !== undefined) {
+      return fail(request, {
+        status: 'FAILED_PRECONDITION',
+        reason: 'REPRESENTOR_AMBIGUOUS',
+        message: contested(request.fn, anchor, contest, this.inventory),
+        metadata: { ...deviceMetadata(anchor), candidates: capList(contest.candidates.map((c) => c.netdev || c.key)), pfs: capList(contest.pfs) },
+      });
+    }
     const candidates = this.candidates(anchor, request.fn);
     if (candidates === undefined) {
       return fail(request, {
@@ -136,12 +152,14 @@ export class LookupIndex {
     }
     const until = this.pending.get(entry.key) ?? 0;
     if (until > now) {
+      // Whole milliseconds: the clock is fractional, a person reads the message.
+      const waitMs = Math.ceil(until - now);
       return fail(request, {
         status: 'UNAVAILABLE',
         reason: 'REPRESENTOR_RENAME_PENDING',
-        message: `${describeFunction(request.fn)} of ${describeAnchor(anchor)} is ${describePort(entry)}, a kernel-assigned name that appeared moments ago and that udev is likely about to rename; retry in ${until - now} ms`,
+        message: `${describeFunction(request.fn)} of ${describeAnchor(anchor)} is ${describePort(entry)}, a kernel-assigned name that appeared moments ago and that udev is likely about to rename; retry in ${waitMs} ms`,
         metadata: { ...deviceMetadata(anchor), netdev: entry.netdev },
-        retryAfterMs: until - now,
+        retryAfterMs: waitMs,
       });
     }
     return { found: true, entry };
@@ -154,31 +172,17 @@ export class LookupIndex {
   }
 
   private noPf(request: LookupRequest): LookupOutcome {
-    const seen = [...this.inventory.anchors]
-      .sort((a, b) => compareStrings(a.mac, b.mac))
-      .map((a) => `${a.mac} (${describeAnchor(a)})`);
-    let message = seen.length > 0 ? `no PF has MAC ${request.pfMac}; PFs seen: ${capList(seen)}` : `no PF has MAC ${request.pfMac}; no PF with a MAC was seen at all`;
-    const { pfsWithoutMac, virtualPorts } = this.inventory;
-    if (pfsWithoutMac.length > 0) {
-      message += `; pcipf ports without a MAC (hw_addr 00:00:00:00:00:00 and no smart_nic compat file): ${capList(pfsWithoutMac.map(describePort))}`;
-    }
-    if (virtualPorts > 0) {
-      message += `; ${virtualPorts} devlink port(s) have flavour virtual, as on the host side of a SmartNIC/DPU: plug there, on the DPU, with this PF MAC`;
-    }
-    if (!this.inventory.devlinkAvailable) message += ` (sysfs only: ${this.inventory.devlinkProblem ?? 'devlink unavailable'})`;
-    return fail(request, { status: 'NOT_FOUND', reason: 'REPRESENTOR_NOT_FOUND', message, metadata: {}, refreshMayHelp: true });
+    return fail(request, { status: 'NOT_FOUND', reason: 'REPRESENTOR_NOT_FOUND', message: noPf(request.pfMac, this.inventory), metadata: {}, refreshMayHelp: true });
   }
 
   private noFunction(request: LookupRequest, anchor: Anchor): LookupOutcome {
-    const fn = request.fn;
-    let message: string;
-    if (fn.kind === 'pf') {
-      message = `no PF representor (phys_port_name c<N>pf${anchor.pfnum ?? '<N>'}) under ${anchor.devices.join(' + ')} for ${describeAnchor(anchor)}, MAC ${anchor.mac}`;
-    } else {
-      const present = summariseNumbers((fn.kind === 'vf' ? anchor.vfs : anchor.sfs).keys());
-      message = `no ${describeSearch(anchor, fn.kind, fn.num)} (${describeAnchor(anchor, false)}, MAC ${anchor.mac}); present: ${present}`;
-    }
-    return fail(request, { status: 'NOT_FOUND', reason: 'REPRESENTOR_NOT_FOUND', message, metadata: deviceMetadata(anchor), refreshMayHelp: true });
+    return fail(request, {
+      status: 'NOT_FOUND',
+      reason: 'REPRESENTOR_NOT_FOUND',
+      message: noFunction(request.fn, anchor, this.inventory),
+      metadata: deviceMetadata(anchor),
+      refreshMayHelp: true,
+    });
   }
 
   private buildRecords(): Representor[] {
@@ -188,18 +192,19 @@ export class LookupIndex {
     const owner = new Map<string, string>();
     const anchors = [...this.inventory.anchors].sort((a, b) => a.tier - b.tier || compareStrings(a.mac, b.mac));
     for (const anchor of anchors) {
-      // The same steps as lookup(): the MAC must name this PF alone, and the
-      // function exactly one port (ready or not: the options do select it).
-      const rivals = this.byMac.get(anchor.mac)!;
-      const unique = rivals.filter((a) => a.tier === rivals[0]!.tier).length === 1 && rivals[0] === anchor;
+      // The same steps as lookup(): a MAC must name this PF alone, the function
+      // exactly one port (ready or not: the options do select it), uncontested.
+      const mac = selectingMacs(anchor).find((m) => this.best.get(m)?.length === 1 && this.best.get(m)![0] === anchor);
       const claims: [FunctionSelector, readonly PortEntry[]][] = [];
       if (anchor.pfReps !== undefined) claims.push([{ kind: 'pf' }, anchor.pfReps]);
       for (const [num, list] of anchor.vfs) claims.push([{ kind: 'vf', num }, list]);
       for (const [num, list] of anchor.sfs) claims.push([{ kind: 'sf', num }, list]);
+      for (const entry of anchor.untrusted) if (!owner.has(entry.key)) owner.set(entry.key, anchor.mac);
       for (const [fn, list] of claims) {
         for (const entry of list) if (!owner.has(entry.key)) owner.set(entry.key, anchor.mac);
-        if (!unique || list.length !== 1 || selection.has(list[0]!.key)) continue;
-        selection.set(list[0]!.key, { pfMac: anchor.mac, options: optionsFor(anchor.mac, fn) });
+        if (mac === undefined || list.length !== 1 || selection.has(list[0]!.key)) continue;
+        if (fn.kind === 'pf' && anchor.contested.has(contestKey('pf', anchor.pfnum ?? 0))) continue;
+        selection.set(list[0]!.key, { pfMac: mac, options: optionsFor(mac, fn) });
       }
     }
     const records = this.inventory.entries.map((entry): Representor => {
@@ -237,6 +242,11 @@ function compareRecords(a: Representor, b: Representor): number {
 /** Every field of a record, in a fixed order (cheaper than JSON.stringify on 16k records). */
 function recordFingerprint(r: Representor): string {
   return [r.netdev, r.ifindex, r.flavour, r.device, r.portIndex, r.controller, r.pfnum, r.vfnum, r.sfnum, r.external, r.pfMac, r.source, r.physPortName, ...r.lportOptions.values()].join('\t');
+}
+
+/** The MACs a pf-mac may name the anchor by: its address, and a bond slave's permanent MAC. */
+function selectingMacs(anchor: Anchor): string[] {
+  return anchor.permanentMac === undefined ? [anchor.mac] : [anchor.permanentMac, anchor.mac];
 }
 
 function deviceMetadata(anchor: Anchor): Record<string, string> {

@@ -4,7 +4,7 @@
  * it into a megabyte.
  */
 
-import type { Anchor, PortEntry } from './inventory';
+import type { PortEntry } from './inventory';
 
 const MAX_RANGES = 12;
 const MAX_ITEMS = 6;
@@ -38,32 +38,4 @@ export function describePort(entry: PortEntry): string {
   const netdev = entry.netdev === '' ? 'no netdev' : entry.netdev;
   if (entry.source === 'devlink') return `${entry.key} (${netdev})`;
   return `${netdev} (sysfs${entry.device ? `, ${entry.device}` : ''})`;
-}
-
-/** How a PF is identified, for messages: "PF enp7s0f0 on pci/0000:07:00.0" or "host PF of pcipf port pci/0000:03:00.0/196608 (controller 1 pfnum 0, pf0hpf)". */
-export function describeAnchor(anchor: Anchor, withDevice = true): string {
-  switch (anchor.kind) {
-    case 'pcipf':
-      return `host PF of pcipf port ${anchor.port.key} (controller ${anchor.controller} pfnum ${anchor.pfnum}${anchor.port.netdev ? `, ${anchor.port.netdev}` : ''})`;
-    case 'compat':
-      return `host PF ${anchor.pfnum} of uplink ${anchor.port.netdev} (smart_nic compat MAC)${withDevice ? ` on ${anchor.devices[0]}` : ''}`;
-    case 'uplink':
-      return `PF ${anchor.port.netdev}${withDevice && anchor.devices.length > 0 ? ` on ${anchor.devices.join(' + ')}` : ''}`;
-  }
-}
-
-/** What was searched for a VF or SF of `anchor`: "local pcivf port with vfnum 4 under pci/0000:07:00.0". */
-export function describeSearch(anchor: Anchor, fn: 'vf' | 'sf', num: number): string {
-  const flavour = fn === 'vf' ? 'pcivf' : 'pcisf';
-  const numName = fn === 'vf' ? 'vfnum' : 'sfnum';
-  const where = anchor.devices.length > 0 ? `under ${anchor.devices.join(' + ')}` : `with the phys_switch_id of ${anchor.port.netdev}`;
-  switch (anchor.kind) {
-    case 'pcipf':
-      return `${flavour} port with controller ${anchor.controller} pfnum ${anchor.pfnum} ${numName} ${num} ${where}`;
-    case 'compat':
-      return `netdev with phys_port_name c<N>pf${anchor.pfnum}${fn}${num} ${where}`;
-    case 'uplink':
-      // "local": external (DPU host) ports on the same device are not this PF's.
-      return anchor.viaDevlink ? `local ${flavour} port with ${numName} ${num} ${where}` : `netdev with phys_port_name pf<N>${fn}${num} ${where}`;
-  }
 }

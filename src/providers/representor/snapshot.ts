@@ -15,6 +15,7 @@
 import { DevlinkError, type DevlinkSource } from './devlink';
 import type { DevlinkPort } from './devlink-ports';
 import { isUsableMac } from './mac';
+import { isPciAddress } from './names';
 import { withoutUndefined } from './objects';
 import { parsePhysPortName } from './phys-port-name';
 import type { SysfsReader } from './sysfs';
@@ -32,6 +33,10 @@ export interface NetdevFacts {
   readonly onVirtualFunction?: boolean;
   /** The host PF MAC from smart_nic/pf/config (BlueField compat interface). */
   readonly smartNicPfMac?: string;
+  /** A bond slave's permanent MAC (its current `address` is the bond's). */
+  readonly permAddress?: string;
+  /** The VF indexes of its PCI device (virtfnN links); read for PF netdevs only. */
+  readonly vfIndexes?: readonly number[];
 }
 
 export type DevlinkReading =
@@ -57,10 +62,13 @@ export async function collectSnapshot(devlink: DevlinkSource, sysfs: SysfsReader
   const ports = reading.ok ? reading.ports : [];
   const described = new Set<string>();
   const uplinks = new Set<string>();
+  // VF netdevs of a NIC whose eswitch is elsewhere (or in legacy mode): read for refusals only.
+  const virtual = new Set<string>();
   for (const port of ports) {
     if (port.netdev === undefined) continue;
     described.add(port.netdev);
     if (port.flavour === 'physical') uplinks.add(port.netdev);
+    if (port.flavour === 'virtual') virtual.add(port.netdev);
   }
   // Old kernels report the host PF's MAC only in the compat file of the uplink.
   const needCompat = !reading.ok || ports.some((p) => p.flavour === 'pcipf' && !isUsableMac(p.hwAddr));
@@ -68,24 +76,20 @@ export async function collectSnapshot(devlink: DevlinkSource, sysfs: SysfsReader
   const warn = (name: string, err: unknown): void => {
     if (warnings.length < MAX_WARNINGS) warnings.push(`sysfs: skipped netdev ${name}: ${err instanceof Error ? err.message : String(err)}`);
   };
-  await forEachLimit([...uplinks], READ_CONCURRENCY, async (name) => {
-    try {
-      netdevs.set(name, await readUplink(sysfs, name, undefined, needCompat));
-    } catch (err) {
-      warn(name, err);
-    }
-  });
-  await forEachLimit(
-    names.filter((name) => !described.has(name)),
-    READ_CONCURRENCY,
-    async (name) => {
+  const readAll = (list: readonly string[], read: (name: string) => Promise<NetdevFacts | undefined>): Promise<void> =>
+    forEachLimit(list, READ_CONCURRENCY, async (name) => {
       try {
-        const facts = await readUndescribed(sysfs, name);
+        const facts = await read(name);
         if (facts !== undefined) netdevs.set(name, facts);
       } catch (err) {
         warn(name, err);
       }
-    },
+    });
+  await readAll([...uplinks], (name) => readUplink(sysfs, name, undefined, needCompat));
+  await readAll([...virtual], (name) => readPlain(sysfs, name, undefined));
+  await readAll(
+    names.filter((name) => !described.has(name)),
+    (name) => readUndescribed(sysfs, name),
   );
   return { devlink: reading, netdevs, warnings };
 }
@@ -100,12 +104,16 @@ async function readDevlink(devlink: DevlinkSource): Promise<DevlinkReading> {
   }
 }
 
-/** A netdev devlink does not describe: only switchdev ports (those with a phys_port_name we understand) are read further. */
+/**
+ * A netdev devlink does not describe. Switchdev ports (a phys_port_name we
+ * understand) are read for the lookup; the others only for what a refusal
+ * says about them (a PF MAC given that belongs to a VF, or to a PF whose
+ * eswitch is not in switchdev mode).
+ */
 async function readUndescribed(sysfs: SysfsReader, name: string): Promise<NetdevFacts | undefined> {
   const physPortName = await sysfs.attribute(name, 'phys_port_name');
-  if (physPortName === undefined) return undefined;
-  const parsed = parsePhysPortName(physPortName);
-  if (parsed === undefined) return undefined;
+  const parsed = physPortName === undefined ? undefined : parsePhysPortName(physPortName);
+  if (parsed === undefined) return readPlain(sysfs, name, physPortName);
   if (parsed.kind === 'uplink') return readUplink(sysfs, name, physPortName, true);
   const [ifindex, deviceName, physSwitchId] = await Promise.all([
     sysfs.ifindex(name),
@@ -116,7 +124,7 @@ async function readUndescribed(sysfs: SysfsReader, name: string): Promise<Netdev
 }
 
 async function readUplink(sysfs: SysfsReader, name: string, knownPhysPortName: string | undefined, compat: boolean): Promise<NetdevFacts> {
-  const [address, ifindex, physPortName, physSwitchId, deviceName, onVirtualFunction, smartNicPfMac] = await Promise.all([
+  const [address, ifindex, physPortName, physSwitchId, deviceName, onVirtualFunction, smartNicPfMac, permAddress] = await Promise.all([
     sysfs.address(name),
     sysfs.ifindex(name),
     knownPhysPortName ?? sysfs.attribute(name, 'phys_port_name'),
@@ -124,8 +132,19 @@ async function readUplink(sysfs: SysfsReader, name: string, knownPhysPortName: s
     sysfs.deviceName(name),
     sysfs.isOnVirtualFunction(name),
     compat ? sysfs.smartNicPfMac(name) : undefined,
+    sysfs.permanentAddress(name),
   ]);
-  return withoutUndefined({ name, address, ifindex, physPortName, physSwitchId, deviceName, onVirtualFunction, smartNicPfMac });
+  const vfIndexes = onVirtualFunction ? undefined : await sysfs.vfIndexes(name);
+  return withoutUndefined({ name, address, ifindex, physPortName, physSwitchId, deviceName, onVirtualFunction, smartNicPfMac, permAddress, vfIndexes });
+}
+
+/** A netdev that is no switchdev port: where it sits, its MAC, and its VFs if it is a PCI PF. */
+async function readPlain(sysfs: SysfsReader, name: string, physPortName: string | undefined): Promise<NetdevFacts | undefined> {
+  const [address, deviceName, onVirtualFunction] = await Promise.all([sysfs.address(name), sysfs.deviceName(name), sysfs.isOnVirtualFunction(name)]);
+  // Loopback, tunnels, bridges, veths: nothing a refusal would name.
+  if (address === undefined || deviceName === undefined || !isPciAddress(deviceName)) return undefined;
+  const vfIndexes = onVirtualFunction ? undefined : await sysfs.vfIndexes(name);
+  return withoutUndefined({ name, address, physPortName, deviceName, onVirtualFunction, vfIndexes });
 }
 
 

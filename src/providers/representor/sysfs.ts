@@ -115,6 +115,37 @@ export class SysfsReader {
   }
 
   /**
+   * The VF indexes of the netdev's PCI device, from its virtfnN links (the
+   * kernel's own numbering of a PF's VFs); [] for a device without VFs.
+   * undefined when the netdev has no device directory to list.
+   */
+  async vfIndexes(ifname: string): Promise<number[] | undefined> {
+    let entries: string[];
+    try {
+      entries = await this.fs.readdir(this.netdevPath(ifname, 'device'));
+    } catch (err) {
+      if (isNoValueError(err)) return undefined;
+      throw err;
+    }
+    const indexes: number[] = [];
+    for (const entry of entries) {
+      const m = /^virtfn(0|[1-9][0-9]{0,4})$/.exec(entry);
+      if (m) indexes.push(Number(m[1]));
+    }
+    return indexes.sort((a, b) => a - b);
+  }
+
+  /**
+   * The permanent MAC of a bond slave (bonding_slave/perm_hwaddr): a bond
+   * gives its slaves its own MAC, so the current address of two PFs can be
+   * the same while these differ.
+   */
+  async permanentAddress(ifname: string): Promise<string | undefined> {
+    const text = await this.readText(this.netdevPath(ifname, 'bonding_slave', 'perm_hwaddr'));
+    return text === undefined ? undefined : parseMac(text);
+  }
+
+  /**
    * The host PF MAC from the legacy BlueField compat file
    * class/net/<uplink>/smart_nic/pf/config ("MAC        : e4:8b:01:a5:79:5e").
    */

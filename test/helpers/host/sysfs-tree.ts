@@ -4,7 +4,7 @@
  * and renaming netdevs; the provider under test only sees --sysfs-root.
  *
  * Layout (as on a real kernel):
- *   sys/devices/pci0000:00/<bdf>/                    a PCI function
+ *   sys/devices/pci<domain>:00/<bdf>/                a PCI function (under its domain's root)
  *   sys/devices/pci0000:00/<bdf>/{virtfnN -> ../<vf>, physfn -> ../<pf>, sriov_numvfs}
  *   sys/devices/pci0000:00/<bdf>/net/<if>/{address, ifindex, phys_port_name, phys_switch_id}
  *   sys/devices/pci0000:00/<bdf>/net/<if>/device -> ../../../<bdf>
@@ -59,6 +59,8 @@ export interface NetdevSpec {
   readonly physSwitchId?: string;
   /** Writes smart_nic/pf/config with this MAC. */
   readonly smartNicPfMac?: string;
+  /** A bond slave's permanent MAC (bonding_slave/perm_hwaddr; `address` is then the bond's). */
+  readonly permAddress?: string;
 }
 
 export const EOPNOTSUPP = 'EOPNOTSUPP';
@@ -90,7 +92,7 @@ export class SysfsTree {
     if (existsSync(dir)) return;
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'vendor'), '0x15b3\n');
-    symlinkSync(`../../../devices/pci0000:00/${bdf}`, join(this.sysfsRoot, 'bus', 'pci', 'devices', bdf));
+    symlinkSync(relative(join(this.sysfsRoot, 'bus', 'pci', 'devices'), dir), join(this.sysfsRoot, 'bus', 'pci', 'devices', bdf));
     if (options.physfn !== undefined) {
       this.addPciDevice(options.physfn);
       symlinkSync(`../${options.physfn}`, join(dir, 'physfn'));
@@ -110,6 +112,10 @@ export class SysfsTree {
     writeFileSync(join(dir, 'type'), '1\n');
     if (spec.physPortName !== undefined) this.writeUnsupportable(join(dir, 'phys_port_name'), spec.physPortName);
     if (spec.physSwitchId !== undefined) writeFileSync(join(dir, 'phys_switch_id'), `${spec.physSwitchId}\n`);
+    if (spec.permAddress !== undefined) {
+      mkdirSync(join(dir, 'bonding_slave'));
+      writeFileSync(join(dir, 'bonding_slave', 'perm_hwaddr'), `${spec.permAddress}\n`);
+    }
     if (spec.smartNicPfMac !== undefined) {
       mkdirSync(join(dir, 'smart_nic', 'pf'), { recursive: true });
       writeFileSync(join(dir, 'smart_nic', 'pf', 'config'), `MAC        : ${spec.smartNicPfMac}\nMaxTxRate  : 0\nState      : Follow\n`);
@@ -172,7 +178,7 @@ export class SysfsTree {
   }
 
   private pciDir(bdf: string): string {
-    return join(this.sysfsRoot, 'devices', 'pci0000:00', bdf);
+    return join(this.sysfsRoot, 'devices', `pci${bdf.slice(0, bdf.indexOf(':'))}:00`, bdf);
   }
 
   private netdevDir(name: string, parent: NetdevParent): string {
@@ -191,7 +197,7 @@ export class SysfsTree {
       const aux = join(this.pciDir(parent.pci), parent.aux);
       if (!existsSync(aux)) {
         mkdirSync(aux, { recursive: true });
-        symlinkSync(`../../../devices/pci0000:00/${parent.pci}/${parent.aux}`, join(this.sysfsRoot, 'bus', 'auxiliary', 'devices', parent.aux));
+        symlinkSync(relative(join(this.sysfsRoot, 'bus', 'auxiliary', 'devices'), aux), join(this.sysfsRoot, 'bus', 'auxiliary', 'devices', parent.aux));
       }
       return join(aux, 'net', name);
     }

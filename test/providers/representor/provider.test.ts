@@ -100,7 +100,7 @@ describe('ambiguity is an error, never a guess', () => {
   it('names both ports when two match the same VF', async () => {
     const { host: h, json } = cx6();
     // A second port claiming vfnum 2 on the same device (e.g. a shared devlink instance).
-    json.port['pci/0000:07:00.0/131075'] = { type: 'eth', netdev: 'enp7s0f1_2', flavour: 'pcivf', controller: 0, pfnum: 1, vfnum: 2, external: false };
+    json.port['pci/0000:07:00.0/131075'] = { type: 'eth', netdev: 'enp7s0f1_2', flavour: 'pcivf', controller: 0, pfnum: 0, vfnum: 2, external: false };
     layOutDevlinkHost(h, { port: { 'pci/0000:07:00.0/131075': json.port['pci/0000:07:00.0/131075']! } });
     h.setDevlinkPorts(json);
     harness = await startProvider(h);
