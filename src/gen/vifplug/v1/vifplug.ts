@@ -35,8 +35,11 @@ export const protobufFileName = "vifplug/v1/vifplug.proto";
  *   FAILED_PRECONDITION  the system is not in a state that allows the call
  *                        (e.g. unregistering a provider that has an open
  *                        instance); fix the state first.
- *   UNAVAILABLE          transient: the daemon is shutting down or a
- *                        representor is being renamed; retry with backoff.
+ *   UNAVAILABLE          transient: the daemon is shutting down, a remote
+ *                        provider is down, or a representor is being
+ *                        renamed; retry with backoff.
+ *   PERMISSION_DENIED    the caller may not do this here (Register and
+ *                        Unregister, see --registration).
  *   RESOURCE_EXHAUSTED   a documented limit was reached.
  *   UNIMPLEMENTED        a feature this daemon does not offer.
  *   INTERNAL             a bug in vifplug or in a provider; report it.
@@ -146,6 +149,8 @@ export enum ProviderKind {
   PROVIDER_KIND_UNSPECIFIED = 0,
   /** PROVIDER_KIND_BUILTIN - Built into the daemon. */
   PROVIDER_KIND_BUILTIN = 1,
+  /** PROVIDER_KIND_REMOTE - Another process, serving vifplug.provider.v1.Provider at an endpoint. */
+  PROVIDER_KIND_REMOTE = 2,
   UNRECOGNIZED = -1,
 }
 
@@ -157,6 +162,9 @@ export function providerKindFromJSON(object: any): ProviderKind {
     case 1:
     case "PROVIDER_KIND_BUILTIN":
       return ProviderKind.PROVIDER_KIND_BUILTIN;
+    case 2:
+    case "PROVIDER_KIND_REMOTE":
+      return ProviderKind.PROVIDER_KIND_REMOTE;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -170,7 +178,55 @@ export function providerKindToJSON(object: ProviderKind): string {
       return "PROVIDER_KIND_UNSPECIFIED";
     case ProviderKind.PROVIDER_KIND_BUILTIN:
       return "PROVIDER_KIND_BUILTIN";
+    case ProviderKind.PROVIDER_KIND_REMOTE:
+      return "PROVIDER_KIND_REMOTE";
     case ProviderKind.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
+/** Whether calls to a provider can succeed now. */
+export enum ProviderHealth {
+  PROVIDER_HEALTH_UNSPECIFIED = 0,
+  /** PROVIDER_HEALTH_SERVING - Calls go through (built-in classes always are). */
+  PROVIDER_HEALTH_SERVING = 1,
+  /**
+   * PROVIDER_HEALTH_DOWN - A remote provider that is unreachable, not serving, or no longer passes
+   * the checks of Register: its calls fail with UNAVAILABLE,
+   * PROVIDER_UNAVAILABLE, until it is back.
+   */
+  PROVIDER_HEALTH_DOWN = 2,
+  UNRECOGNIZED = -1,
+}
+
+export function providerHealthFromJSON(object: any): ProviderHealth {
+  switch (object) {
+    case 0:
+    case "PROVIDER_HEALTH_UNSPECIFIED":
+      return ProviderHealth.PROVIDER_HEALTH_UNSPECIFIED;
+    case 1:
+    case "PROVIDER_HEALTH_SERVING":
+      return ProviderHealth.PROVIDER_HEALTH_SERVING;
+    case 2:
+    case "PROVIDER_HEALTH_DOWN":
+      return ProviderHealth.PROVIDER_HEALTH_DOWN;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return ProviderHealth.UNRECOGNIZED;
+  }
+}
+
+export function providerHealthToJSON(object: ProviderHealth): string {
+  switch (object) {
+    case ProviderHealth.PROVIDER_HEALTH_UNSPECIFIED:
+      return "PROVIDER_HEALTH_UNSPECIFIED";
+    case ProviderHealth.PROVIDER_HEALTH_SERVING:
+      return "PROVIDER_HEALTH_SERVING";
+    case ProviderHealth.PROVIDER_HEALTH_DOWN:
+      return "PROVIDER_HEALTH_DOWN";
+    case ProviderHealth.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
   }
@@ -258,14 +314,26 @@ export interface ProviderInfo {
   open: boolean;
   /** The open instance's id; empty when not open. */
   instanceId: string;
+  /**
+   * Where a remote provider serves ("unix:///..." or "HOST:PORT"); empty for
+   * a built-in class.
+   */
+  endpoint: string;
+  health: ProviderHealth;
+  /**
+   * When down: why, as an UPPER_SNAKE reason (PROVIDER_UNREACHABLE,
+   * PROVIDER_NOT_SERVING, PROVIDER_TYPE_MISMATCH, ...) and a sentence.
+   */
+  healthReason: string;
+  healthMessage: string;
 }
 
 export interface RegisterRequest {
   /** The provider type. Required: 1 to 64 characters of [A-Za-z0-9_.-]. */
   type: string;
   /**
-   * Where an out-of-process provider serves; empty for a built-in class.
-   * Out-of-process providers are not supported yet (UNIMPLEMENTED).
+   * Where an out-of-process provider serves: "unix:///abs/path.sock", or
+   * "HOST:PORT" (TLS); empty for a built-in class. At most 1024 characters.
    */
   endpoint: string;
 }
@@ -762,7 +830,17 @@ export const WatchResponse: MessageFns<WatchResponse> = {
 };
 
 function createBaseProviderInfo(): ProviderInfo {
-  return { type: "", kind: 0, maintainedIfaceOptions: [], open: false, instanceId: "" };
+  return {
+    type: "",
+    kind: 0,
+    maintainedIfaceOptions: [],
+    open: false,
+    instanceId: "",
+    endpoint: "",
+    health: 0,
+    healthReason: "",
+    healthMessage: "",
+  };
 }
 
 export const ProviderInfo: MessageFns<ProviderInfo> = {
@@ -781,6 +859,18 @@ export const ProviderInfo: MessageFns<ProviderInfo> = {
     }
     if (message.instanceId !== "") {
       writer.uint32(42).string(message.instanceId);
+    }
+    if (message.endpoint !== "") {
+      writer.uint32(50).string(message.endpoint);
+    }
+    if (message.health !== 0) {
+      writer.uint32(56).int32(message.health);
+    }
+    if (message.healthReason !== "") {
+      writer.uint32(66).string(message.healthReason);
+    }
+    if (message.healthMessage !== "") {
+      writer.uint32(74).string(message.healthMessage);
     }
     return writer;
   },
@@ -838,6 +928,38 @@ export const ProviderInfo: MessageFns<ProviderInfo> = {
             message.instanceId = reader.string();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.endpoint = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.health = reader.int32() as any;
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.healthReason = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.healthMessage = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -865,6 +987,18 @@ export const ProviderInfo: MessageFns<ProviderInfo> = {
         : isSet(object.instance_id)
         ? globalThis.String(object.instance_id)
         : "",
+      endpoint: isSet(object.endpoint) ? globalThis.String(object.endpoint) : "",
+      health: isSet(object.health) ? providerHealthFromJSON(object.health) : 0,
+      healthReason: isSet(object.healthReason)
+        ? globalThis.String(object.healthReason)
+        : isSet(object.health_reason)
+        ? globalThis.String(object.health_reason)
+        : "",
+      healthMessage: isSet(object.healthMessage)
+        ? globalThis.String(object.healthMessage)
+        : isSet(object.health_message)
+        ? globalThis.String(object.health_message)
+        : "",
     };
   },
 
@@ -885,6 +1019,18 @@ export const ProviderInfo: MessageFns<ProviderInfo> = {
     if (message.instanceId !== "") {
       obj.instanceId = message.instanceId;
     }
+    if (message.endpoint !== "") {
+      obj.endpoint = message.endpoint;
+    }
+    if (message.health !== 0) {
+      obj.health = providerHealthToJSON(message.health);
+    }
+    if (message.healthReason !== "") {
+      obj.healthReason = message.healthReason;
+    }
+    if (message.healthMessage !== "") {
+      obj.healthMessage = message.healthMessage;
+    }
     return obj;
   },
 
@@ -898,6 +1044,10 @@ export const ProviderInfo: MessageFns<ProviderInfo> = {
     message.maintainedIfaceOptions = object.maintainedIfaceOptions?.map((e) => e) || [];
     message.open = object.open ?? false;
     message.instanceId = object.instanceId ?? "";
+    message.endpoint = object.endpoint ?? "";
+    message.health = object.health ?? 0;
+    message.healthReason = object.healthReason ?? "";
+    message.healthMessage = object.healthMessage ?? "";
     return message;
   },
 };
@@ -4296,16 +4446,55 @@ export const VifPlugService = {
    * ("dummy", "representor"); the class's init runs first and a class whose
    * init fails is not registered.
    *
-   * Not idempotent: registering a type twice fails the second time.
+   * With an `endpoint` the class lives in another process that serves
+   * vifplug.provider.v1.Provider there (see proto/vifplug/provider/v1): the
+   * daemon dials it, checks that it is reachable, serves `type` and speaks an
+   * API version the daemon speaks, then starts a session (the provider's
+   * Init). Endpoints: "unix:///abs/path.sock" (the socket's directory and its
+   * parents must not be writable by others), or "HOST:PORT" when the daemon
+   * was given --provider-tls-ca (TCP only with TLS).
+   *
+   * Who may call it: whoever may connect to a unix socket of the daemon
+   * (its mode and group, --socket-mode and --socket-group); over TCP only
+   * with --registration any. --registration off refuses every call: the
+   * registry is then what --providers and --provider-dir make it.
+   *
+   * Not idempotent for built-in types: registering a type twice fails the
+   * second time. Registering a remote type again with the same endpoint is a
+   * provider saying it is back: the daemon probes it at once and answers
+   * with its info (or the reason it is not usable), so that a provider that
+   * restarted can always register again.
    * Errors:
-   *   INVALID_ARGUMENT     MISSING_FIELD / INVALID_FIELD: empty or malformed type.
-   *   ALREADY_EXISTS       PROVIDER_EXISTS: the type is already registered.
+   *   INVALID_ARGUMENT     MISSING_FIELD / INVALID_FIELD: empty or malformed
+   *                        type. INVALID_ENDPOINT: the endpoint is not
+   *                        "unix:///abs/path.sock" or "HOST:PORT"; ErrorInfo
+   *                        metadata "problem" says why: "relative",
+   *                        "dot-segment" (a "." or ".." in the path),
+   *                        "too-long" (a socket path is at most 107 bytes),
+   *                        "host" (unix://host/...), "malformed".
+   *   ALREADY_EXISTS       PROVIDER_EXISTS: the type is registered already
+   *                        (built in, or at another endpoint).
    *   NOT_FOUND            BUILTIN_NOT_FOUND: no built-in class of that type;
    *                        the message and ErrorInfo metadata "builtins" list
    *                        the built-in types.
    *   FAILED_PRECONDITION  PROVIDER_INIT_FAILED: the class's init failed; it
    *                        was not registered.
-   *   UNIMPLEMENTED        REMOTE_PROVIDER_UNSUPPORTED: a non-empty endpoint.
+   *                        ENDPOINT_NOT_SOCKET: the path exists and is not a
+   *                        socket. ENDPOINT_UNSAFE_DIRECTORY: a directory on
+   *                        the path is writable by other users, who could
+   *                        put their own socket there.
+   *                        ENDPOINT_TCP_WITHOUT_TLS: a TCP endpoint, and the
+   *                        daemon has no --provider-tls-ca.
+   *                        PROVIDER_TYPE_MISMATCH: the provider serves
+   *                        another type (metadata "served_type").
+   *                        PROVIDER_API_UNSUPPORTED: it speaks no API version
+   *                        the daemon speaks (metadata "offered",
+   *                        "supported").
+   *   UNAVAILABLE          PROVIDER_UNREACHABLE: nothing answers at the
+   *                        endpoint (yet); retry, with a RetryInfo.
+   *   PERMISSION_DENIED    REGISTRATION_NOT_ALLOWED: run-time registration is
+   *                        off, or not allowed over this listener
+   *                        (--registration).
    */
   register: {
     path: "/vifplug.v1.VifPlug/Register" as const,
@@ -4317,7 +4506,9 @@ export const VifPlugService = {
     responseDeserialize: (value: Buffer): RegisterResponse => RegisterResponse.decode(value),
   },
   /**
-   * Unregister removes a provider class and runs its destroy.
+   * Unregister removes a provider class and runs its destroy. A remote
+   * provider that cannot be reached is unregistered without it. Allowed to
+   * the same callers as Register.
    *
    * Not idempotent: unregistering an unknown type fails.
    * Errors:
@@ -4326,6 +4517,7 @@ export const VifPlugService = {
    *                        Close it first.
    *                        PROVIDER_DESTROY_FAILED: the class's destroy failed;
    *                        the class stays registered.
+   *   PERMISSION_DENIED    REGISTRATION_NOT_ALLOWED: see Register.
    */
   unregister: {
     path: "/vifplug.v1.VifPlug/Unregister" as const,
@@ -4337,8 +4529,9 @@ export const VifPlugService = {
     responseDeserialize: (value: Buffer): UnregisterResponse => UnregisterResponse.decode(value),
   },
   /**
-   * ListProviders lists every registered class and the built-in types that
-   * can be registered. Read-only, always succeeds.
+   * ListProviders lists every registered class (its kind, endpoint and
+   * health) and the built-in types that can be registered. Read-only, always
+   * succeeds.
    */
   listProviders: {
     path: "/vifplug.v1.VifPlug/ListProviders" as const,
@@ -4591,20 +4784,61 @@ export interface VifPlugServer extends UntypedServiceImplementation {
    * ("dummy", "representor"); the class's init runs first and a class whose
    * init fails is not registered.
    *
-   * Not idempotent: registering a type twice fails the second time.
+   * With an `endpoint` the class lives in another process that serves
+   * vifplug.provider.v1.Provider there (see proto/vifplug/provider/v1): the
+   * daemon dials it, checks that it is reachable, serves `type` and speaks an
+   * API version the daemon speaks, then starts a session (the provider's
+   * Init). Endpoints: "unix:///abs/path.sock" (the socket's directory and its
+   * parents must not be writable by others), or "HOST:PORT" when the daemon
+   * was given --provider-tls-ca (TCP only with TLS).
+   *
+   * Who may call it: whoever may connect to a unix socket of the daemon
+   * (its mode and group, --socket-mode and --socket-group); over TCP only
+   * with --registration any. --registration off refuses every call: the
+   * registry is then what --providers and --provider-dir make it.
+   *
+   * Not idempotent for built-in types: registering a type twice fails the
+   * second time. Registering a remote type again with the same endpoint is a
+   * provider saying it is back: the daemon probes it at once and answers
+   * with its info (or the reason it is not usable), so that a provider that
+   * restarted can always register again.
    * Errors:
-   *   INVALID_ARGUMENT     MISSING_FIELD / INVALID_FIELD: empty or malformed type.
-   *   ALREADY_EXISTS       PROVIDER_EXISTS: the type is already registered.
+   *   INVALID_ARGUMENT     MISSING_FIELD / INVALID_FIELD: empty or malformed
+   *                        type. INVALID_ENDPOINT: the endpoint is not
+   *                        "unix:///abs/path.sock" or "HOST:PORT"; ErrorInfo
+   *                        metadata "problem" says why: "relative",
+   *                        "dot-segment" (a "." or ".." in the path),
+   *                        "too-long" (a socket path is at most 107 bytes),
+   *                        "host" (unix://host/...), "malformed".
+   *   ALREADY_EXISTS       PROVIDER_EXISTS: the type is registered already
+   *                        (built in, or at another endpoint).
    *   NOT_FOUND            BUILTIN_NOT_FOUND: no built-in class of that type;
    *                        the message and ErrorInfo metadata "builtins" list
    *                        the built-in types.
    *   FAILED_PRECONDITION  PROVIDER_INIT_FAILED: the class's init failed; it
    *                        was not registered.
-   *   UNIMPLEMENTED        REMOTE_PROVIDER_UNSUPPORTED: a non-empty endpoint.
+   *                        ENDPOINT_NOT_SOCKET: the path exists and is not a
+   *                        socket. ENDPOINT_UNSAFE_DIRECTORY: a directory on
+   *                        the path is writable by other users, who could
+   *                        put their own socket there.
+   *                        ENDPOINT_TCP_WITHOUT_TLS: a TCP endpoint, and the
+   *                        daemon has no --provider-tls-ca.
+   *                        PROVIDER_TYPE_MISMATCH: the provider serves
+   *                        another type (metadata "served_type").
+   *                        PROVIDER_API_UNSUPPORTED: it speaks no API version
+   *                        the daemon speaks (metadata "offered",
+   *                        "supported").
+   *   UNAVAILABLE          PROVIDER_UNREACHABLE: nothing answers at the
+   *                        endpoint (yet); retry, with a RetryInfo.
+   *   PERMISSION_DENIED    REGISTRATION_NOT_ALLOWED: run-time registration is
+   *                        off, or not allowed over this listener
+   *                        (--registration).
    */
   register: handleUnaryCall<RegisterRequest, RegisterResponse>;
   /**
-   * Unregister removes a provider class and runs its destroy.
+   * Unregister removes a provider class and runs its destroy. A remote
+   * provider that cannot be reached is unregistered without it. Allowed to
+   * the same callers as Register.
    *
    * Not idempotent: unregistering an unknown type fails.
    * Errors:
@@ -4613,11 +4847,13 @@ export interface VifPlugServer extends UntypedServiceImplementation {
    *                        Close it first.
    *                        PROVIDER_DESTROY_FAILED: the class's destroy failed;
    *                        the class stays registered.
+   *   PERMISSION_DENIED    REGISTRATION_NOT_ALLOWED: see Register.
    */
   unregister: handleUnaryCall<UnregisterRequest, UnregisterResponse>;
   /**
-   * ListProviders lists every registered class and the built-in types that
-   * can be registered. Read-only, always succeeds.
+   * ListProviders lists every registered class (its kind, endpoint and
+   * health) and the built-in types that can be registered. Read-only, always
+   * succeeds.
    */
   listProviders: handleUnaryCall<ListProvidersRequest, ListProvidersResponse>;
   /**
