@@ -49,3 +49,15 @@ export {
   type RegistryOptions,
   type RegistryStats,
 } from './registry';
+
+// The provider SDK: a provider in another process, in a few lines.
+export {
+  serveProvider,
+  type PortCall,
+  type ProviderAnswer,
+  type ProviderDefinition,
+  type RegistrationOptions,
+  type ServeOptions,
+  type ServedProvider,
+} from './sdk';
+export * as providerApi from './gen/vifplug/provider/v1/provider';

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_REPRESENTOR_CONFIG, type RepresentorConfig } from '../providers/representor';
 import { DEFAULT_LIMITS } from '../registry';
 import { isLoopback, parseListen, type ListenAddress } from '../server/listen';
+import type { RegistrationPolicy } from '../server/vifplug-service';
 
 /** A command-line mistake: printed with a hint, exit code 2. */
 export class UsageError extends Error {
@@ -32,6 +33,18 @@ export interface DaemonConfig {
   readonly maxProviderCalls: number;
   /** Handed to the representor provider as it is. */
   readonly representor: RepresentorConfig;
+  /** Out-of-process providers: who may register them, where they are found, how they are probed and reached. */
+  readonly remoteProviders: RemoteProvidersConfig;
+}
+
+export interface RemoteProvidersConfig {
+  /** Who may call Register and Unregister. */
+  readonly registration: RegistrationPolicy;
+  /** A directory whose provider sockets are registered as they appear (kubelet's plugin watcher). */
+  readonly dir: string | undefined;
+  readonly probeIntervalMs: number;
+  /** TLS towards providers reached over TCP. */
+  readonly tls: { readonly caFile: string; readonly certFile?: string; readonly keyFile?: string } | undefined;
 }
 
 export type ParsedCommand = { readonly kind: 'run'; readonly config: DaemonConfig } | { readonly kind: 'help' } | { readonly kind: 'version' };
@@ -69,6 +82,12 @@ const FLAGS = {
   'devlink-bin': { env: 'VIFPLUG_DEVLINK_BIN', arg: 'PATH', help: `iproute2 devlink executable; missing or failing means sysfs only (default: ${DEFAULT_REPRESENTOR_CONFIG.devlinkBin} on PATH)` },
   'ip-bin': { env: 'VIFPLUG_IP_BIN', arg: 'PATH', help: `iproute2 ip executable, for link events (default: ${DEFAULT_REPRESENTOR_CONFIG.ipBin} on PATH)` },
   'resync-interval': { env: 'VIFPLUG_RESYNC_INTERVAL', arg: 'SECONDS', help: `full hardware re-read period besides events; 0 never (default ${DEFAULT_REPRESENTOR_CONFIG.resyncIntervalMs / 1000})` },
+  registration: { env: 'VIFPLUG_REGISTRATION', arg: 'WHO', help: 'who may call Register/Unregister: unix (callers on a unix socket of the daemon), any (TCP callers too), off (nobody; providers come from --providers and --provider-dir) (default unix)' },
+  'provider-dir': { env: 'VIFPLUG_PROVIDER_DIR', arg: 'DIR', help: 'register every <name>.sock provider socket that appears in DIR, unregister it when it goes (DIR must not be writable by others; default: off)' },
+  'provider-probe-interval': { env: 'VIFPLUG_PROVIDER_PROBE_INTERVAL', arg: 'SECONDS', help: 'health probes of remote providers, and the longest wait between attempts to reach one that is down (default 5)' },
+  'provider-tls-ca': { env: 'VIFPLUG_PROVIDER_TLS_CA', arg: 'FILE', help: 'PEM CA bundle that signs the certificates of providers reached over TCP (TCP endpoints need it)' },
+  'provider-tls-cert': { env: 'VIFPLUG_PROVIDER_TLS_CERT', arg: 'FILE', help: 'PEM client certificate presented to providers over TCP (mutual TLS)' },
+  'provider-tls-key': { env: 'VIFPLUG_PROVIDER_TLS_KEY', arg: 'FILE', help: 'PEM private key of --provider-tls-cert' },
 } as const satisfies Record<string, Flag>;
 
 type FlagName = keyof typeof FLAGS;
@@ -178,6 +197,12 @@ export function parseDaemonArgs(argv: readonly string[], env: NodeJS.ProcessEnv,
         ipBin: one('ip-bin') ?? DEFAULT_REPRESENTOR_CONFIG.ipBin,
         resyncIntervalMs: seconds('resync-interval', DEFAULT_REPRESENTOR_CONFIG.resyncIntervalMs / 1000) * 1000,
       },
+      remoteProviders: {
+        registration: parseRegistration(one('registration') ?? 'unix'),
+        dir: one('provider-dir'),
+        probeIntervalMs: Math.max(seconds('provider-probe-interval', 5) * 1000, 50),
+        tls: parseProviderTls(one('provider-tls-ca'), one('provider-tls-cert'), one('provider-tls-key')),
+      },
     },
   };
 }
@@ -222,6 +247,20 @@ function parseProviders(value: string | undefined, builtins: readonly string[]):
   }
   if (new Set(list).size !== list.length) throw new UsageError(`--providers lists a provider twice: ${value}`);
   return list;
+}
+
+function parseRegistration(value: string): RegistrationPolicy {
+  if (value === 'unix' || value === 'any' || value === 'off') return value;
+  throw new UsageError(`--registration "${value}" is not unix, any or off`);
+}
+
+function parseProviderTls(caFile: string | undefined, certFile: string | undefined, keyFile: string | undefined): RemoteProvidersConfig['tls'] {
+  if ((certFile === undefined) !== (keyFile === undefined)) throw new UsageError('--provider-tls-cert and --provider-tls-key go together');
+  if (caFile === undefined) {
+    if (certFile !== undefined) throw new UsageError('--provider-tls-cert needs --provider-tls-ca: the providers\' certificates must be checked too');
+    return undefined;
+  }
+  return { caFile, ...(certFile === undefined ? {} : { certFile, keyFile }) };
 }
 
 function parseLogLevel(value: string): LogLevel {

@@ -1,15 +1,20 @@
 #!/usr/bin/env node
+import { readFileSync } from 'node:fs';
 import type { Server as HttpServer } from 'node:http';
+
+import { credentials, type ChannelCredentials } from '@grpc/grpc-js';
 
 import { createLogger, type Logger } from '../log';
 import { BUILTIN_TYPES, builtinProviders } from '../providers/builtins';
 import { Registry, describeError } from '../registry';
+import { remoteConnector } from '../remote';
+import { ProviderDirectory } from '../remote/discovery';
 import { resolveGroup } from '../server/listen';
 import type { Metrics } from '../server/metrics';
 import { VifplugServer } from '../server/server';
 import { CertificateFiles } from '../server/tls';
 import { VERSION } from '../version';
-import { UsageError, parseDaemonArgs, usage, type DaemonConfig } from './daemon-config';
+import { UsageError, parseDaemonArgs, usage, type DaemonConfig, type RemoteProvidersConfig } from './daemon-config';
 
 /** vifplugd: parse flags, register the start-up providers, serve until SIGTERM or SIGINT. */
 async function main(): Promise<number> {
@@ -42,8 +47,21 @@ async function main(): Promise<number> {
   });
   let server: VifplugServer | undefined;
   let metrics: Metrics | undefined;
+  let providerTls: ChannelCredentials | undefined;
+  try {
+    providerTls = providerCredentials(config.remoteProviders.tls);
+  } catch (err) {
+    logger.fatal({ err }, `--provider-tls-*: ${describeError(err)}`);
+    return 1;
+  }
   const registry = new Registry({
     builtins: builtinProviders({ representor: config.representor, logger, onRefreshed: (report) => metrics?.refreshed(report) }),
+    remote: remoteConnector({
+      providerTimeoutMs: config.providerTimeoutMs,
+      probeIntervalMs: config.remoteProviders.probeIntervalMs,
+      tls: providerTls,
+      logger,
+    }),
     onFault: ({ type, operation, error }) => logger.warn({ provider: type, operation, err: error }, `provider "${type}" failed in ${operation}`),
     limits: {
       maxCtxs: config.maxCtxs,
@@ -63,6 +81,7 @@ async function main(): Promise<number> {
     }
   });
   let metricsServer: HttpServer | undefined;
+  let directory: ProviderDirectory | undefined;
   try {
     for (const type of config.providers) {
       await registry.register(type).catch((err: unknown) => {
@@ -83,8 +102,20 @@ async function main(): Promise<number> {
       insecureTcp: config.insecureTcp,
       metrics,
       shutdownGraceMs: config.shutdownGraceMs,
+      registration: config.remoteProviders.registration,
     });
     await server.start();
+    if (config.remoteProviders.dir !== undefined) {
+      directory = new ProviderDirectory({
+        dir: config.remoteProviders.dir,
+        registry,
+        logger,
+        rescanMs: config.remoteProviders.probeIntervalMs,
+        timeoutMs: config.providerTimeoutMs,
+        tls: providerTls,
+      });
+      await directory.start();
+    }
     if (metrics !== undefined && config.metricsListen !== undefined) {
       const { serveMetrics } = require('../server/metrics-endpoint') as typeof import('../server/metrics-endpoint');
       const served = await serveMetrics(config.metricsListen, metrics, logger);
@@ -93,6 +124,7 @@ async function main(): Promise<number> {
     }
   } catch (err) {
     logger.fatal({ err }, describeError(err));
+    directory?.stop();
     await registry.destroyAll();
     return 1;
   }
@@ -117,10 +149,24 @@ async function main(): Promise<number> {
   process.once('SIGTERM', force);
   process.once('SIGINT', force);
   metricsServer?.close();
+  directory?.stop();
   await running.shutdown();
   await registry.destroyAll();
   logger.info('vifplugd stopped');
   return 0;
+}
+
+/** Channel credentials for providers reached over TCP; read once at start. */
+function providerCredentials(tls: RemoteProvidersConfig['tls']): ChannelCredentials | undefined {
+  if (tls === undefined) return undefined;
+  const read = (file: string) => {
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw new Error(`cannot read ${file}: ${describeError(err)}`);
+    }
+  };
+  return credentials.createSsl(read(tls.caFile), tls.keyFile === undefined ? null : read(tls.keyFile), tls.certFile === undefined ? null : read(tls.certFile));
 }
 
 /** A bug must not take the daemon down silently, nor keep it up in an unknown state. */

@@ -115,16 +115,17 @@ export class ClassTable {
    * closed. `context` goes to the class's open; `opened` is told about an
    * instance this call created.
    */
-  open(type: string, context?: ProviderContext, opened?: (instance: Instance) => void): Promise<Instance> {
+  open(type: string, context?: (instanceId: string) => ProviderContext, opened?: (instance: Instance) => void): Promise<Instance> {
     const current = this.classes.get(type)?.instance;
     if (current !== undefined && !current.closing) return Promise.resolve(current);
     return this.exclusive(type, async () => {
       const entry = this.classes.get(type);
       if (entry === undefined) throw providerNotFound(type);
       if (entry.instance !== undefined) return entry.instance;
+      const id = newId();
       let impl: ProviderInstance;
       try {
-        impl = await entry.cls.open(context);
+        impl = await entry.cls.open(context?.(id));
       } catch (err) {
         if (isPlugError(err) && err.status === 'UNAVAILABLE') throw err;
         throw new PlugError('FAILED_PRECONDITION', 'PROVIDER_OPEN_FAILED', `provider "${type}" failed to open: ${describeError(err)}`, {
@@ -132,7 +133,7 @@ export class ClassTable {
           cause: err,
         });
       }
-      const instance: Instance = { id: newId(), type, entry, impl, closing: false, inflight: 0, drained: undefined };
+      const instance: Instance = { id, type, entry, impl, closing: false, inflight: 0, drained: undefined };
       entry.instance = instance;
       this.instances.set(instance.id, instance);
       opened?.(instance);
@@ -166,8 +167,11 @@ export class ClassTable {
   }
 }
 
-export function providerExists(type: string): PlugError {
-  return new PlugError('ALREADY_EXISTS', 'PROVIDER_EXISTS', `provider type "${type}" is already registered`, { metadata: { type } });
+export function providerExists(type: string, endpoint?: string): PlugError {
+  const where = endpoint === undefined ? 'as a built-in class' : `at ${endpoint}`;
+  return new PlugError('ALREADY_EXISTS', 'PROVIDER_EXISTS', `provider type "${type}" is already registered ${where}; Unregister it first`, {
+    metadata: { type, ...(endpoint === undefined ? {} : { endpoint }) },
+  });
 }
 
 export function providerNotFound(type: string): PlugError {

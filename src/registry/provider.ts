@@ -108,12 +108,16 @@ export interface ProviderClass {
   /**
    * Creates the class's instance. Called only when no instance is open; the
    * registry hands the same instance to every caller until it is closed.
-   * Throwing refuses the open (FAILED_PRECONDITION, PROVIDER_OPEN_FAILED).
-   * `context` is how the instance talks back to the registry for as long as
-   * it is open; the registry always gives it (it is optional only so that a
-   * test can drive a provider without a registry).
+   * Throwing refuses the open (FAILED_PRECONDITION, PROVIDER_OPEN_FAILED; a
+   * PlugError with status UNAVAILABLE is answered as it is). `context` is
+   * how the instance talks back to the registry for as long as it is open;
+   * the registry always gives it (it is optional only so that a test can
+   * drive a provider without a registry).
    */
   open(context?: ProviderContext): ProviderInstance | Promise<ProviderInstance>;
+
+  /** Whether calls can succeed now (ListProviders). Optional: always serving. */
+  health?(): ProviderHealth;
 
   /**
    * Lists the hardware ports the class can plug, as it sees them now (the
@@ -149,6 +153,9 @@ export interface Representor {
 
 /** What the registry offers an open instance (given to ProviderClass.open). */
 export interface ProviderContext {
+  /** The id the registry knows the instance by (a remote provider is told it). */
+  readonly instanceId: string;
+
   /**
    * Says, without being asked, that the instance's view changed: whatever
    * run() would answer true for (a representor appeared, vanished or was
@@ -204,3 +211,33 @@ export interface ProviderInstance {
 
 /** Makes a fresh class object; a class may be registered again after unregistering. */
 export type ProviderFactory = () => ProviderClass;
+
+/** Whether calls to a class can succeed now, and if not, why. */
+export interface ProviderHealth {
+  readonly serving: boolean;
+  /** UPPER_SNAKE, '' when serving. */
+  readonly reason: string;
+  /** A sentence for people, '' when serving. */
+  readonly message: string;
+}
+
+export const SERVING: ProviderHealth = { serving: true, reason: '', message: '' };
+
+/**
+ * A class whose provider lives in another process and serves
+ * vifplug.provider.v1.Provider at `endpoint`. Its init dials and checks the
+ * provider (and, if that fails, leaves nothing behind: no connection, no
+ * timer); its destroy lets go of it.
+ */
+export interface RemoteProviderClass extends ProviderClass {
+  readonly endpoint: string;
+  health(): ProviderHealth;
+  /**
+   * The provider says it is back (it registered again): probe it now.
+   * Resolves once it serves; rejects with the reason it is not usable.
+   */
+  recheck(): Promise<void>;
+}
+
+/** Makes the class of a remote provider; what `Register {type, endpoint}` uses. */
+export type RemoteConnector = (type: string, endpoint: string) => RemoteProviderClass;

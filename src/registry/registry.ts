@@ -3,7 +3,7 @@ import { ClassTable, providerExists, providerNotFound, type ClassEntry, type Ins
 import { PlugError, describeError, isPlugError } from './errors';
 import { InstanceGate, providerBug, type CallerContext, type GateLimits, type ProviderFault } from './instance-gate';
 import { PortCycle, type PortCycleLimits, type PrepareAnswer } from './port-cycle';
-import type { PortCtxIn, ProviderContext, ProviderFactory, Representor } from './provider';
+import { SERVING, type PortCtxIn, type ProviderContext, type ProviderFactory, type ProviderHealth, type RemoteConnector, type RemoteProviderClass, type Representor } from './provider';
 
 /** A registered class as callers see it. */
 export interface ProviderInfo {
@@ -13,6 +13,9 @@ export interface ProviderInfo {
   readonly open: boolean;
   /** The open instance's id, '' when not open. */
   readonly instanceId: string;
+  /** Where a remote provider serves; '' for a built-in class. */
+  readonly endpoint: string;
+  readonly health: ProviderHealth;
 }
 
 export interface OpenedInstance {
@@ -24,6 +27,8 @@ export interface OpenedInstance {
 export interface RegistryOptions {
   /** Built-in classes that Register accepts by type. */
   readonly builtins: ReadonlyMap<string, ProviderFactory>;
+  /** Makes the classes of remote providers; without it Register with an endpoint is UNIMPLEMENTED. */
+  readonly remote?: RemoteConnector;
   /** Told about provider failures that cannot be answered to a caller. */
   readonly onFault?: (fault: ProviderFault) => void;
   readonly limits?: Partial<RegistryLimits>;
@@ -113,6 +118,34 @@ export class Registry {
     });
   }
 
+  /**
+   * Registers the remote provider serving `type` at `endpoint`. The same
+   * type at the same endpoint again is the provider saying it is back: it is
+   * probed at once, and the answer is its info or why it is not usable.
+   */
+  registerRemote(type: string, endpoint: string): Promise<ProviderInfo> {
+    const connect = this.options.remote;
+    if (connect === undefined) {
+      return Promise.reject(
+        new PlugError('UNIMPLEMENTED', 'REMOTE_PROVIDER_UNSUPPORTED', 'this registry takes no out-of-process providers; leave endpoint empty to register a built-in type', {
+          metadata: { type },
+        }),
+      );
+    }
+    return this.table.exclusive(type, async () => {
+      const existing = this.table.entry(type);
+      if (existing !== undefined) {
+        const remote = existing.kind === 'remote' ? (existing.cls as RemoteProviderClass) : undefined;
+        if (remote?.endpoint !== endpoint) throw providerExists(type, remote?.endpoint);
+        await remote.recheck();
+        return info(existing);
+      }
+      const entry = await this.table.add(type, connect(type, endpoint), 'remote');
+      this.changes.publish('provider-registered', type);
+      return info(entry);
+    });
+  }
+
   /** Unregisters `type`; refused while an instance is open. */
   async unregister(type: string): Promise<void> {
     await this.table.unregister(type);
@@ -124,7 +157,7 @@ export class Registry {
     // Until the instance is in the table (and after it left) there is
     // nothing to announce: the instance-opened change covers its start.
     let announced: Instance | undefined;
-    const context: ProviderContext = { viewChanged: () => this.viewChanged(announced) };
+    const context = (instanceId: string): ProviderContext => ({ instanceId, viewChanged: () => this.viewChanged(announced) });
     const instance = await this.table.open(type, context, (created) => {
       announced = created;
       this.changes.publish('instance-opened', type, created.id);
@@ -151,11 +184,15 @@ export class Registry {
     this.changes.publish('instance-closed', type, instanceId);
   }
 
-  /** Runs one instance, or every open one; true if any changed something. */
+  /**
+   * Runs one instance, or every open one; true if any changed something. A
+   * remote provider that is down does not fail the run of all: it shows
+   * down in ListProviders, and its first run once back answers changed.
+   */
   async run(instanceId = ''): Promise<boolean> {
     if (instanceId !== '') return this.runOne(this.table.instance(instanceId));
     const results = await Promise.allSettled(this.table.openInstances().map((instance) => this.runOne(instance)));
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected' && !(isPlugError(r.reason) && r.reason.reason === 'PROVIDER_UNAVAILABLE'));
     if (failed !== undefined) throw failed.reason;
     return results.some((r) => r.status === 'fulfilled' && r.value);
   }
@@ -231,6 +268,8 @@ function info(entry: ClassEntry): ProviderInfo {
     maintainedIfaceOptions: entry.cls.maintainedIfaceOptions,
     open: entry.instance !== undefined,
     instanceId: entry.instance?.id ?? '',
+    endpoint: entry.kind === 'remote' ? (entry.cls as RemoteProviderClass).endpoint : '',
+    health: entry.cls.health?.() ?? SERVING,
   };
 }
 

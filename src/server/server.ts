@@ -11,7 +11,7 @@ import { NO_METRICS, type CallMetrics } from './call-metrics';
 import { DescriptorIndex, ReflectionV1AlphaService, ReflectionV1Service, reflectionImplementation } from './reflection';
 import type { CertificateFiles } from './tls';
 import { implement, tolerant, type EdgeContext } from './unary';
-import { vifPlugHandlers } from './vifplug-service';
+import { vifPlugHandlers, type RegistrationPolicy } from './vifplug-service';
 import { WatchHub } from './watch';
 
 export const VIFPLUG_SERVICE = 'vifplug.v1.VifPlug';
@@ -31,6 +31,8 @@ export interface ServerConfig {
   readonly metrics?: CallMetrics;
   /** How long in-flight calls may take to finish at shutdown before they are cancelled. */
   readonly shutdownGraceMs?: number;
+  /** Who may call Register and Unregister (default: callers on unix sockets). */
+  readonly registration?: RegistrationPolicy;
 }
 
 /** A bound address and the target a client dials to reach it. */
@@ -70,7 +72,7 @@ export class VifplugServer {
     const served = [VIFPLUG_SERVICE, 'grpc.health.v1.Health', 'grpc.reflection.v1.ServerReflection', 'grpc.reflection.v1alpha.ServerReflection'];
     this.watches = new WatchHub(config.registry.changes);
     this.grpc.addService(tolerant(VifPlugService), {
-      ...implement(VifPlugService, vifPlugHandlers(config.registry), edge),
+      ...implement(VifPlugService, vifPlugHandlers(config.registry, config.registration), edge),
       watch: this.watches.handler(edge),
     });
     this.grpc.addService(tolerant(HealthService), this.health.implementation(edge));

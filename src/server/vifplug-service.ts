@@ -1,6 +1,7 @@
 import type { ServerUnaryCall, handleUnaryCall } from '@grpc/grpc-js';
 
 import {
+  ProviderHealth,
   ProviderKind,
   VifPlugService,
   type PortResult,
@@ -21,6 +22,7 @@ import {
   type Registry,
   type Representor,
 } from '../registry';
+import { parseEndpoint } from '../remote/endpoint';
 import { asPlugError, toStatus } from './status';
 import type { UnaryHandler } from './unary';
 import * as valid from './validate';
@@ -33,23 +35,42 @@ export type VifPlugHandlers = {
   [K in UnaryMethod]: VifPlugServer[K] extends handleUnaryCall<infer Req, infer Res> ? UnaryHandler<Req, Res> : never;
 };
 
-export function vifPlugHandlers(registry: Registry): VifPlugHandlers {
+/**
+ * Who may call Register and Unregister (vifplugd --registration):
+ * "unix": callers on a unix socket of the daemon, whose mode and group say
+ * who may connect; "any": also TCP callers (with TLS, and mutual TLS to know
+ * them); "off": nobody, the registry is what the operator configured.
+ */
+export type RegistrationPolicy = 'unix' | 'any' | 'off';
+
+export function vifPlugHandlers(registry: Registry, registration: RegistrationPolicy = 'unix'): VifPlugHandlers {
+  const allowed = (call: ServerUnaryCall<unknown, unknown>, what: string) => {
+    if (registration === 'any') return;
+    // grpc-js knows no peer address for a unix socket connection.
+    if (registration === 'unix' && call.getPeer() === 'unknown') return;
+    throw new PlugError(
+      'PERMISSION_DENIED',
+      'REGISTRATION_NOT_ALLOWED',
+      registration === 'off'
+        ? `${what} is turned off on this daemon (--registration off): its providers are those of --providers and --provider-dir`
+        : `${what} is allowed on the daemon's unix sockets only (--registration unix); call it there, or start vifplugd with --registration any`,
+      { metadata: { registration } },
+    );
+  };
   return {
-    async register(req) {
+    async register(req, call) {
       const type = valid.providerType(req.type);
-      if (valid.endpoint(req.endpoint) !== '') {
-        throw new PlugError(
-          'UNIMPLEMENTED',
-          'REMOTE_PROVIDER_UNSUPPORTED',
-          'out-of-process providers are not supported yet; leave endpoint empty to register a built-in type',
-          { metadata: { type } },
-        );
-      }
-      return { provider: wireInfo(await registry.register(type)) };
+      const endpoint = valid.endpoint(req.endpoint);
+      allowed(call, 'Register');
+      if (endpoint === '') return { provider: wireInfo(await registry.register(type)) };
+      parseEndpoint(endpoint);
+      return { provider: wireInfo(await registry.registerRemote(type, endpoint)) };
     },
 
-    async unregister(req) {
-      await registry.unregister(valid.providerType(req.type));
+    async unregister(req, call) {
+      const type = valid.providerType(req.type);
+      allowed(call, 'Unregister');
+      await registry.unregister(type);
       return {};
     },
 
@@ -200,6 +221,15 @@ class GrpcCaller implements CallerContext {
   isCancelled(): boolean {
     return this.call.cancelled;
   }
+
+  onCancel(listener: () => void): () => void {
+    if (this.call.cancelled) {
+      listener();
+      return () => undefined;
+    }
+    this.call.once('cancelled', listener);
+    return () => this.call.off('cancelled', listener);
+  }
 }
 
 function callerOf(call: ServerUnaryCall<unknown, unknown>): CallerContext {
@@ -209,10 +239,14 @@ function callerOf(call: ServerUnaryCall<unknown, unknown>): CallerContext {
 function wireInfo(info: ProviderInfo): WireProviderInfo {
   return {
     type: info.type,
-    kind: ProviderKind.PROVIDER_KIND_BUILTIN,
+    kind: info.kind === 'remote' ? ProviderKind.PROVIDER_KIND_REMOTE : ProviderKind.PROVIDER_KIND_BUILTIN,
     maintainedIfaceOptions: [...info.maintainedIfaceOptions],
     open: info.open,
     instanceId: info.instanceId,
+    endpoint: info.endpoint,
+    health: info.health.serving ? ProviderHealth.PROVIDER_HEALTH_SERVING : ProviderHealth.PROVIDER_HEALTH_DOWN,
+    healthReason: info.health.reason,
+    healthMessage: info.health.message,
   };
 }
 

@@ -5,7 +5,9 @@ import { Writable } from 'node:stream';
 
 import { VifplugClient } from '../../src/client/client';
 import { createLogger } from '../../src/log';
-import { Registry, type ProviderFactory, type RegistryLimits } from '../../src/registry';
+import { DEFAULT_LIMITS, Registry, type ProviderFactory, type RegistryLimits } from '../../src/registry';
+import { remoteConnector, type RemoteSettings } from '../../src/remote';
+import type { RegistrationPolicy } from '../../src/server/vifplug-service';
 import { parseListen } from '../../src/server/listen';
 import { VifplugServer } from '../../src/server/server';
 import { withTestProviders } from './test-providers';
@@ -45,6 +47,9 @@ export async function startTestServer(
     shutdownGraceMs?: number;
     tcp?: boolean;
     limits?: Partial<RegistryLimits>;
+    /** Take out-of-process providers (Register with an endpoint), probed at this pace. */
+    remote?: { probeIntervalMs?: number; tls?: RemoteSettings['tls'] };
+    registration?: RegistrationPolicy;
   } = {},
 ): Promise<TestServer> {
   const dir = tempDir();
@@ -61,12 +66,20 @@ export async function startTestServer(
   const registry = new Registry({
     builtins,
     limits: options.limits,
+    remote:
+      options.remote &&
+      remoteConnector({
+        providerTimeoutMs: options.limits?.providerTimeoutMs ?? DEFAULT_LIMITS.providerTimeoutMs,
+        probeIntervalMs: options.remote.probeIntervalMs ?? 200,
+        tls: options.remote.tls,
+        logger,
+      }),
     onFault: (f) => logger.warn({ provider: f.type, operation: f.operation, err: f.error }, 'provider fault'),
   });
   for (const type of options.providers ?? []) await registry.register(type);
   const listen = [parseListen(`unix://${socketPath}`)];
   if (options.tcp) listen.push(parseListen('127.0.0.1:0'));
-  const server = new VifplugServer({ registry, listen, logger, shutdownGraceMs: options.shutdownGraceMs ?? 2000 });
+  const server = new VifplugServer({ registry, listen, logger, shutdownGraceMs: options.shutdownGraceMs ?? 2000, registration: options.registration });
   await server.start();
   const target = `unix://${socketPath}`;
   const clients: VifplugClient[] = [];

@@ -1,0 +1,250 @@
+import { Server, ServerCredentials, type ServerUnaryCall, type ServerWritableStream } from '@grpc/grpc-js';
+import pino, { type Logger } from 'pino';
+
+import * as wire from '../gen/vifplug/provider/v1/provider';
+import { PlugError, type CallBudget, type PortCtxIn, type PortCtxOut, type Representor } from '../registry';
+import { Health, HealthService, ServingStatus } from '../server/health';
+import { claimSocketPath, protectSocket, releaseSocket } from '../server/listen';
+import { adaptUnary, tolerant, type EdgeContext, type UnaryHandler } from '../server/unary';
+import { API_VERSIONS, PROVIDER_SERVICE, fromWireCtxIn, fromWireCtxOut, toWireRepresentor } from '../remote/wire';
+import { Registration, type RegistrationOptions } from './registration';
+
+/** A PreparePort answer: the contract's, plus an optional handle given back in finish and destroy. */
+export type ProviderAnswer =
+  | { readonly plug: true; readonly out?: PortCtxOut; readonly handle?: Uint8Array }
+  | { readonly plug: false; readonly reason: string; readonly message: string };
+
+/** The budget of a finish or destroy call, with the handle PreparePort answered. */
+export interface PortCall extends CallBudget {
+  /** Empty when PreparePort answered none, or the ctx is from an earlier session. */
+  readonly handle: Buffer;
+}
+
+/**
+ * A provider as plain callbacks: the provider contract of
+ * src/registry/provider.ts, flattened (an out-of-process provider has one
+ * instance at a time). Only `type` and `preparePort` are required. A
+ * callback throws a PlugError to answer with its status and reason; anything
+ * else it throws answers INTERNAL. See proto/vifplug/provider/v1 for when
+ * vifplugd calls each one.
+ */
+export interface ProviderDefinition {
+  readonly type: string;
+  readonly maintainedIfaceOptions?: readonly string[];
+  /** The provider's own version, for people. */
+  readonly version?: string;
+  /** A new session: forget every instance and ctx of an earlier one. */
+  init?(): void | Promise<void>;
+  destroy?(): void | Promise<void>;
+  open?(instanceId: string): void | Promise<void>;
+  close?(instanceId: string): void | Promise<void>;
+  run?(call: CallBudget): boolean | Promise<boolean>;
+  preparePort(ctxIn: PortCtxIn, call: CallBudget): ProviderAnswer | Promise<ProviderAnswer>;
+  finishPort?(ctxIn: PortCtxIn, ctxOut: PortCtxOut | undefined, call: PortCall): void | Promise<void>;
+  destroyPortCtx?(ctxIn: PortCtxIn, ctxOut: PortCtxOut, call: PortCall): void | Promise<void>;
+  listRepresentors?(): readonly Representor[] | Promise<readonly Representor[]>;
+}
+
+export interface ServeOptions {
+  /** Absolute path of the unix socket to serve on; a stale socket there is replaced, a live one refused. */
+  readonly socket?: string;
+  /** Or a TCP address ("HOST:PORT", port 0 picks one) with TLS credentials: vifplugd dials TCP providers only over TLS. */
+  readonly tcp?: { readonly address: string; readonly credentials: ServerCredentials };
+  /** Permission bits of the socket (default 0660: vifplugd runs as root or in the socket's group). */
+  readonly socketMode?: number;
+  /** Register with vifplugd, and again whenever it restarts (kubelet's device plugin model). */
+  readonly register?: RegistrationOptions;
+  /** Where failures the provider cannot answer go (default: nowhere). */
+  readonly logger?: Logger;
+}
+
+/** A provider being served. */
+export interface ServedProvider {
+  /** What to give Register: unix:///path.sock, or HOST:PORT. */
+  readonly endpoint: string;
+  /** Tells vifplugd (through Watch) that what the provider can plug changed. */
+  changed(): void;
+  /** Resolves once registered with vifplugd (never, without `register`). */
+  registered(): Promise<void>;
+  /** Stops registering, serving and removes the socket. */
+  close(): Promise<void>;
+}
+
+/**
+ * Serves a provider on a unix socket: vifplug.provider.v1.Provider over the
+ * callbacks, and grpc.health.v1.Health. With `register`, also registers it
+ * with vifplugd once it serves.
+ */
+export async function serveProvider(definition: ProviderDefinition, options: ServeOptions): Promise<ServedProvider> {
+  const { socket, tcp } = options;
+  if ((socket === undefined) === (tcp === undefined)) throw new Error('serveProvider: give either socket or tcp');
+  if (socket !== undefined && !socket.startsWith('/')) throw new Error(`serveProvider: socket "${socket}" must be an absolute path`);
+  const logger = options.logger ?? pino({ level: 'silent' });
+  const server = new Server();
+  const health = new Health([PROVIDER_SERVICE], ServingStatus.SERVING);
+  const edge: EdgeContext = { logger, isDraining: () => false };
+  const watch = new WatchStreams();
+  server.addService(tolerant(wire.ProviderService), providerImplementation(definition, edge, watch));
+  server.addService(tolerant(HealthService), health.implementation(edge));
+
+  const bind = (target: string, credentials: ServerCredentials) =>
+    new Promise<number>((resolve, reject) => server.bindAsync(target, credentials, (err, port) => (err ? reject(err) : resolve(port))));
+  let endpoint: string;
+  let inode: number | undefined;
+  if (socket !== undefined) {
+    await claimSocketPath(socket);
+    // Never reachable with looser bits than asked for, not even between bind and chmod.
+    const umask = process.umask(0o177);
+    try {
+      await bind(`unix://${socket}`, ServerCredentials.createInsecure());
+    } finally {
+      process.umask(umask);
+    }
+    inode = await protectSocket(socket, options.socketMode ?? 0o660);
+    endpoint = `unix://${socket}`;
+  } else {
+    const port = await bind(tcp!.address, tcp!.credentials);
+    endpoint = tcp!.address.replace(/:\d+$/, `:${port}`);
+  }
+  const registration = options.register === undefined ? undefined : new Registration(definition.type, endpoint, options.register, logger);
+  registration?.start();
+
+  let closing: Promise<void> | undefined;
+  return {
+    endpoint,
+    changed: () => watch.bump(),
+    registered: () => registration?.registered() ?? new Promise(() => undefined),
+    close: () =>
+      (closing ??= (async () => {
+        registration?.stop();
+        health.setAll(ServingStatus.NOT_SERVING);
+        health.endWatches();
+        watch.endAll();
+        await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
+        if (socket !== undefined && inode !== undefined) await releaseSocket(socket, inode).catch(() => undefined);
+      })()),
+  };
+}
+
+/** The open Watch streams and the generation they report. */
+class WatchStreams {
+  private generation = 1;
+  private readonly streams = new Set<ServerWritableStream<wire.WatchRequest, wire.WatchResponse>>();
+
+  add(call: ServerWritableStream<wire.WatchRequest, wire.WatchResponse>): void {
+    this.streams.add(call);
+    call.write({ generation: this.generation });
+    const forget = () => this.streams.delete(call);
+    call.on('cancelled', forget);
+    call.on('error', forget);
+    call.on('finish', forget);
+  }
+
+  bump(): void {
+    this.generation++;
+    for (const call of this.streams) call.write({ generation: this.generation });
+  }
+
+  endAll(): void {
+    for (const call of this.streams) call.end();
+    this.streams.clear();
+  }
+}
+
+/** The budget of a call, from its gRPC deadline and cancellation; the signal is made on first use. */
+class Budget implements PortCall {
+  private controller: AbortController | undefined;
+
+  constructor(
+    private readonly call: ServerUnaryCall<unknown, unknown>,
+    readonly handle: Buffer = NO_HANDLE,
+  ) {}
+
+  get deadline(): number {
+    const deadline = this.call.getDeadline();
+    return deadline instanceof Date ? deadline.getTime() : deadline;
+  }
+
+  get signal(): AbortSignal {
+    if (this.controller === undefined) {
+      const controller = new AbortController();
+      this.controller = controller;
+      if (this.call.cancelled) controller.abort();
+      else this.call.once('cancelled', () => controller.abort());
+    }
+    return this.controller.signal;
+  }
+}
+
+function badRequest(what: string): PlugError {
+  return new PlugError('INVALID_ARGUMENT', 'MALFORMED_REQUEST', `the request breaks the provider API: ${what}`);
+}
+
+function ctxInOf(req: { ctxIn?: wire.PortCtxIn }): PortCtxIn {
+  const ctxIn = fromWireCtxIn(req.ctxIn);
+  if (ctxIn === undefined) throw badRequest('ctx_in is missing or has no op_type');
+  return ctxIn;
+}
+
+function providerImplementation(def: ProviderDefinition, edge: EdgeContext, watch: WatchStreams) {
+  const unary = <Req, Res>(method: { path: string }, handler: UnaryHandler<Req, Res>) => adaptUnary(method.path, handler, edge);
+  const s = wire.ProviderService;
+  const unimplemented = (name: string) => new PlugError('UNIMPLEMENTED', 'NOT_IMPLEMENTED', `this provider does not implement ${name}`);
+  return {
+    getInfo: unary(s.getInfo, async (): Promise<wire.GetInfoResponse> => ({
+      type: def.type,
+      apiVersions: [...API_VERSIONS],
+      maintainedIfaceOptions: [...(def.maintainedIfaceOptions ?? [])],
+      capabilities: { listRepresentors: def.listRepresentors !== undefined, watch: true },
+      providerVersion: def.version ?? '',
+    })),
+    init: unary(s.init, async () => {
+      await def.init?.();
+      return {};
+    }),
+    destroy: unary(s.destroy, async () => {
+      await def.destroy?.();
+      return {};
+    }),
+    open: unary(s.open, async (req: wire.OpenRequest) => {
+      await def.open?.(req.instanceId);
+      return {};
+    }),
+    close: unary(s.close, async (req: wire.CloseRequest) => {
+      await def.close?.(req.instanceId);
+      return {};
+    }),
+    run: unary(s.run, async (_req: wire.RunRequest, call) => ({ changed: (await def.run?.(new Budget(call))) === true })),
+    preparePort: unary(s.preparePort, async (req: wire.PreparePortRequest, call): Promise<wire.PreparePortResponse> => {
+      const answer = await def.preparePort(ctxInOf(req), new Budget(call));
+      if (!answer.plug) {
+        return { plug: false, ctxOut: undefined, handle: NO_HANDLE, declineReason: answer.reason, declineMessage: answer.message };
+      }
+      const out = answer.out;
+      return {
+        plug: true,
+        ctxOut: out === undefined ? undefined : { name: out.name, type: out.type, ifaceOptions: out.ifaceOptions as Map<string, string> },
+        handle: answer.handle === undefined ? NO_HANDLE : Buffer.from(answer.handle),
+        declineReason: '',
+        declineMessage: '',
+      };
+    }),
+    finishPort: unary(s.finishPort, async (req: wire.FinishPortRequest, call) => {
+      await def.finishPort?.(ctxInOf(req), fromWireCtxOut(req.ctxOut), new Budget(call, req.handle));
+      return {};
+    }),
+    destroyPortCtx: unary(s.destroyPortCtx, async (req: wire.DestroyPortCtxRequest, call) => {
+      const ctxOut = fromWireCtxOut(req.ctxOut);
+      if (ctxOut === undefined) throw badRequest('ctx_out is missing');
+      await def.destroyPortCtx?.(ctxInOf(req), ctxOut, new Budget(call, req.handle));
+      return {};
+    }),
+    listRepresentors: unary(s.listRepresentors, async () => {
+      if (def.listRepresentors === undefined) throw unimplemented('ListRepresentors');
+      return { representors: (await def.listRepresentors()).map(toWireRepresentor) };
+    }),
+    watch: (call: ServerWritableStream<wire.WatchRequest, wire.WatchResponse>) => watch.add(call),
+  };
+}
+
+const NO_HANDLE = Buffer.alloc(0);
