@@ -1,7 +1,8 @@
 /**
  * vifplug as a library, every export named here: the typed client for
- * controllers written in TypeScript, the API's generated types, and the
- * provider contract and registry for embedding the framework.
+ * controllers written in TypeScript, the API's generated types, the
+ * provider contract and registry for embedding the framework, and the SDK
+ * that serves a provider from another process.
  */
 
 // A controller's client.
@@ -31,6 +32,7 @@ export {
   type ProviderClass,
   type ProviderFactory,
   type ProviderInstance,
+  type CallBudget,
   type Representor,
   type StatusName,
 } from './registry';

@@ -33,8 +33,9 @@ The operator's client of vifplugd.
 
 Commands:
   health [SERVICE]                 gRPC health of the daemon ("" by default) or of a service
-  providers                        registered provider classes and built-in types
-  register TYPE                    register a built-in provider class
+  providers                        registered provider classes (kind, health, endpoint) and built-in types
+  register TYPE [--endpoint EP]    register a built-in provider class, or with --endpoint
+                                   (unix:///abs/path.sock) an out-of-process provider
   unregister TYPE                  unregister a provider class
   open TYPE                        open (or get) the instance of a provider type
   close INSTANCE_ID                close an instance
@@ -69,6 +70,7 @@ Exit status: 0 ok, 1 the daemon answered an error, 2 bad usage, 3 the daemon is 
 Examples:
   vifplugctl health
   vifplugctl providers
+  vifplugctl register onebased --endpoint unix:///run/vifplug/providers/onebased.sock
   vifplugctl representors --pf-mac 10:70:fd:df:9c:3a
   vifplugctl lookup --pf-mac 10:70:fd:df:9c:3a --vf-num 4
   vifplugctl watch representor
@@ -84,6 +86,7 @@ const OPTIONS = {
   'tls-cert': { type: 'string' },
   'tls-key': { type: 'string' },
   'tls-server-name': { type: 'string' },
+  endpoint: { type: 'string' },
   timeout: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
@@ -206,16 +209,26 @@ async function run(command: string, args: string[], values: Values, client: Vifp
       const res = await client.listProviders();
       out.print(
         `${table(
-          ['TYPE', 'KIND', 'OPEN', 'INSTANCE', 'MAINTAINED OPTIONS'],
-          res.providers.map((p) => [p.type, kindName(p.kind), cell(p.open), cell(p.instanceId), cell(p.maintainedIfaceOptions.join(','))]),
+          ['TYPE', 'KIND', 'HEALTH', 'OPEN', 'INSTANCE', 'ENDPOINT', 'MAINTAINED OPTIONS'],
+          res.providers.map((p) => [
+            p.type,
+            kindName(p.kind),
+            healthName(p),
+            cell(p.open),
+            cell(p.instanceId),
+            cell(p.endpoint),
+            cell(p.maintainedIfaceOptions.join(',')),
+          ]),
         )}\nbuilt-in types: ${res.builtinTypes.join(', ')}`,
         api.ListProvidersResponse.toJSON(res),
       );
       return EXIT.ok;
     }
     case 'register': {
-      const res = await client.register(arg('TYPE'));
-      out.print(`registered ${res.provider?.type}`, api.RegisterResponse.toJSON(res));
+      const type = arg('TYPE');
+      const res = await client.call('register', { type, endpoint: values.endpoint ?? '' });
+      const where = res.provider?.endpoint ? ` at ${res.provider.endpoint}` : '';
+      out.print(`registered ${type} (${kindName(res.provider?.kind ?? api.ProviderKind.PROVIDER_KIND_UNSPECIFIED)}${where})`, api.RegisterResponse.toJSON(res));
       return EXIT.ok;
     }
     case 'unregister': {
@@ -402,6 +415,12 @@ function keyValues(pairs: string[] | undefined, flag: string): Map<string, strin
     map.set(pair.slice(0, eq), pair.slice(eq + 1));
   }
   return map;
+}
+
+/** "serving", or "down" with the reason, e.g. "down (PROVIDER_UNREACHABLE)". */
+function healthName(p: api.ProviderInfo): string {
+  if (p.health === api.ProviderHealth.PROVIDER_HEALTH_DOWN) return `down (${p.healthReason || 'unknown'})`;
+  return api.providerHealthToJSON(p.health).replace('PROVIDER_HEALTH_', '').toLowerCase();
 }
 
 function kindName(kind: api.ProviderKind): string {

@@ -200,10 +200,16 @@ interface Details {
   readonly metadata: ReadonlyMap<string, string>;
 }
 
-/** The ErrorInfo of a provider's status, if it sent a readable one. */
+/** The trailer that carries a reason for runtimes without the google.rpc protos. */
+export const REASON_TRAILER = 'vifplug-reason';
+
+/** The ErrorInfo of a provider's status if it sent a readable one, else the reason of its vifplug-reason trailer. */
 function statusDetails(metadata: Metadata | undefined): Details | undefined {
   const raw = metadata?.get(STATUS_DETAILS_KEY)[0];
-  if (!Buffer.isBuffer(raw)) return undefined;
+  if (!Buffer.isBuffer(raw)) {
+    const reason = metadata?.get(REASON_TRAILER)[0];
+    return typeof reason === 'string' ? { reason, message: '', metadata: new Map() } : undefined;
+  }
   try {
     const status = Status.decode(raw);
     const info = status.details.find((d) => d.typeUrl === 'type.googleapis.com/google.rpc.ErrorInfo');

@@ -115,40 +115,11 @@ export function clip(text: string, max = 64): string {
   return text.length <= max ? text : `${text.slice(0, max - 3)}...`;
 }
 
+/** A representor for either API's message (vifplug.v1 and vifplug.provider.v1 spell it alike). */
 export function toWireRepresentor(r: Representor): wire.Representor {
-  return {
-    netdev: r.netdev,
-    ifindex: r.ifindex,
-    flavour: r.flavour,
-    device: r.device,
-    portIndex: r.portIndex,
-    controller: r.controller,
-    pfnum: r.pfnum,
-    vfnum: r.vfnum,
-    sfnum: r.sfnum,
-    external: r.external,
-    pfMac: r.pfMac,
-    source: r.source,
-    physPortName: r.physPortName,
-    lportOptions: new Map(r.lportOptions),
-  };
+  return { ...r, lportOptions: new Map(r.lportOptions) };
 }
 
 export function fromWireRepresentor(r: wire.Representor): Representor {
-  return {
-    netdev: r.netdev,
-    ifindex: r.ifindex,
-    flavour: r.flavour,
-    device: r.device,
-    portIndex: r.portIndex,
-    controller: r.controller,
-    pfnum: r.pfnum,
-    vfnum: r.vfnum,
-    sfnum: r.sfnum,
-    external: r.external,
-    pfMac: r.pfMac,
-    source: r.source === 'devlink' ? 'devlink' : 'sysfs',
-    physPortName: r.physPortName,
-    lportOptions: r.lportOptions,
-  };
+  return { ...r, source: r.source === 'devlink' ? 'devlink' : 'sysfs' };
 }

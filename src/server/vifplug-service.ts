@@ -7,7 +7,6 @@ import {
   type PortResult,
   type PreparePortResponse,
   type ProviderInfo as WireProviderInfo,
-  type Representor as WireRepresentor,
   type VifPlugServer,
 } from '../gen/vifplug/v1/vifplug';
 import type { Status } from '../gen/google/rpc/status';
@@ -20,9 +19,9 @@ import {
   type PrepareAnswer,
   type ProviderInfo,
   type Registry,
-  type Representor,
 } from '../registry';
 import { parseEndpoint } from '../remote/endpoint';
+import { toWireRepresentor } from '../remote/wire';
 import { asPlugError, toStatus } from './status';
 import type { UnaryHandler } from './unary';
 import * as valid from './validate';
@@ -142,27 +141,8 @@ export function vifPlugHandlers(registry: Registry, registration: RegistrationPo
 
     async listRepresentors(req) {
       const type = req.type === '' ? 'representor' : valid.providerType(req.type);
-      return { representors: (await registry.listRepresentors(type)).map(wireRepresentor) };
+      return { representors: (await registry.listRepresentors(type)).map(toWireRepresentor) };
     },
-  };
-}
-
-function wireRepresentor(r: Representor): WireRepresentor {
-  return {
-    netdev: r.netdev,
-    ifindex: r.ifindex,
-    flavour: r.flavour,
-    device: r.device,
-    portIndex: r.portIndex,
-    controller: r.controller,
-    pfnum: r.pfnum,
-    vfnum: r.vfnum,
-    sfnum: r.sfnum,
-    external: r.external,
-    pfMac: r.pfMac,
-    source: r.source,
-    physPortName: r.physPortName,
-    lportOptions: new Map(r.lportOptions),
   };
 }
 

@@ -39,8 +39,8 @@ describe('vifplugctl', () => {
   it('lists providers as a table and as JSON', async () => {
     const human = await ctl('providers');
     expect(human.code).toBe(0);
-    expect(human.stdout).toMatch(/^TYPE\s+KIND\s+OPEN\s+INSTANCE\s+MAINTAINED OPTIONS\n/);
-    expect(human.stdout).toMatch(/^dummy\s+builtin\s+(yes|no)\s+\S+\s+plug-dummy-option$/m);
+    expect(human.stdout).toMatch(/^TYPE\s+KIND\s+HEALTH\s+OPEN\s+INSTANCE\s+ENDPOINT\s+MAINTAINED OPTIONS\n/);
+    expect(human.stdout).toMatch(/^dummy\s+builtin\s+serving\s+(yes|no)\s+\S+\s+-\s+plug-dummy-option$/m);
     const json = JSON.parse((await ctl('providers', '--json')).stdout) as { providers: { type: string }[] };
     expect(json.providers.map((p) => p.type)).toEqual(['declines', 'dummy']);
   });

@@ -80,7 +80,9 @@ export const protobufFileName = "vifplug/provider/v1/provider.proto";
  *
  * Errors. A provider answers a failure with a gRPC status and a
  * google.rpc.ErrorInfo (any domain, an UPPER_SNAKE reason) in the status
- * details (grpc-status-details-bin). vifplugd passes these codes on to the
+ * details (grpc-status-details-bin); a gRPC runtime without the google.rpc
+ * protos (e.g. Debian's python3-grpcio) may instead send the reason alone in
+ * the trailer "vifplug-reason". vifplugd passes these codes on to the
  * controller with the provider's reason and message:
  *   INVALID_ARGUMENT     the port's options are malformed.
  *   NOT_FOUND            nothing matches what the port asks for.
