@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 
 import { Code } from '../../src/client/client';
 import { ProviderService } from '../../src/gen/vifplug/provider/v1/provider';
-import { OpType, ProviderHealth, ProviderKind } from '../../src/gen/vifplug/v1/vifplug';
+import { ChangeKind, OpType, ProviderHealth, ProviderKind } from '../../src/gen/vifplug/v1/vifplug';
 import { PlugError } from '../../src/registry';
 import { serveProvider, type ProviderDefinition, type ServedProvider } from '../../src/sdk';
 import { expectStatus } from '../helpers/expect-status';
@@ -172,6 +172,24 @@ describe('a remote class', () => {
     expect(err.message).toBe('PreparePort: INVALID_ARGUMENT: provider "vendor": vif-plug:vendor:pf is not a number');
     expect(err.metadata.get('option')).toBe('vif-plug:vendor:pf');
     expect(err.metadata.get('type')).toBe('vendor');
+  });
+});
+
+describe('a remote provider\'s view', () => {
+  it('changes reach controllers that Watch: the provider says so (its Watch stream), and so does a new session', async () => {
+    await start();
+    const p = await provider('vendor');
+    await t.client.call('register', { type: 'vendor', endpoint: p.endpoint });
+    const { instanceId } = await t.client.open('vendor');
+    const stream = t.client.watch(['vendor']);
+    const events = stream[Symbol.asyncIterator]();
+    const next = async () => (await events.next()).value as { kind: ChangeKind; instanceId: string };
+    expect((await next()).kind).toBe(ChangeKind.CHANGE_KIND_RESYNC);
+    p.served.changed();
+    expect(await next()).toMatchObject({ kind: ChangeKind.CHANGE_KIND_VIEW_CHANGED, instanceId });
+    await t.client.call('register', { type: 'vendor', endpoint: p.endpoint });
+    expect(await next()).toMatchObject({ kind: ChangeKind.CHANGE_KIND_VIEW_CHANGED, instanceId });
+    stream.cancel();
   });
 });
 
