@@ -21,6 +21,9 @@ export const PACKAGES = {
   'ovn-host': '/usr/bin/ovn-controller',
   'python3-grpcio': '/usr/lib/python3/dist-packages/grpc/__init__.py',
   'python3-grpc-tools': '/usr/lib/python3/dist-packages/grpc_tools/protoc.py',
+  // The README's Python example is generated with protoc 3.15+ (proto3 optional) and gRPC's Python plugin.
+  'protobuf-compiler': '/usr/bin/protoc',
+  'protobuf-compiler-grpc': '/usr/bin/grpc_python_plugin',
 };
 
 function main() {

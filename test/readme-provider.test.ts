@@ -75,7 +75,7 @@ function checkConsole(block: string): void {
 }
 
 it('the "Writing a provider" section takes a newcomer from nothing to a registered provider plugging ports', async () => {
-  const blocks = [...section('Writing a provider').matchAll(/```(sh|console)\n([\s\S]*?)```/g)].map((m) => ({ kind: m[1]!, text: localise(m[2]!) }));
+  const blocks = [...section('Writing a provider').matchAll(/```(sh|console)[^\n]*\n([\s\S]*?)```/g)].map((m) => ({ kind: m[1]!, text: localise(m[2]!) }));
   expect(blocks.map((b) => b.kind)).toEqual(['sh', 'console', 'sh', 'console']);
   for (const block of blocks) {
     if (block.kind === 'sh') await runBlock(block.text);

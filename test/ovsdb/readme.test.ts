@@ -12,7 +12,7 @@ const ROOT = join(__dirname, '..', '..');
 function readmeExample(): string {
   const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
   const section = readme.slice(readme.indexOf('## The OVSDB client'));
-  return /```ts\n([\s\S]*?)```/.exec(section)![1]!;
+  return /```ts[^\n]*\n([\s\S]*?)```/.exec(section)![1]!;
 }
 
 let dir: ReturnType<typeof tempDir>;

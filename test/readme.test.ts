@@ -1,0 +1,392 @@
+/**
+ * The READMEs' examples (README.md, demo/README.md: READMES below), executed:
+ * what they show must be what a user gets.
+ *
+ * The convention (for every section, whoever writes it): a fenced block's info
+ * string says how it is checked.
+ *
+ *   ```console checked host=demo     a shell session, run here command by command
+ *   ```ts checked host=switchdev     a TypeScript program, run here (imports of 'vifplug' get src/)
+ *   ```python checked host=none      a Python program, run with /usr/bin/python3 and stubs protoc makes from proto/
+ *   ```ts checked-by=test/x.test.ts  run by that test (which must exist), for setups of its own
+ *   ```console not-checked           cannot run in a test (say why in the text next to it)
+ *
+ * Every console, ts and python block needs one of these; sh blocks (installing,
+ * building, containers) and plain blocks are instructions and left alone.
+ *
+ * A checked block runs against its own vifplugd, started by this test on the
+ * host named by host= (HOSTS below: none, demo, switchdev; add one there).
+ * The socket paths the README uses (/run/vifplug/vifplug.sock,
+ * /tmp/vifplug-demo.sock) are that daemon's socket.
+ *
+ * In a session, `$ ` starts a command (continued over lines while a quote is
+ * open or a line ends in \); the lines up to the next `$ ` are its output,
+ * stdout then stderr, compared in shape:
+ * - runs of spaces and tabs count as one space, so tables may be re-aligned;
+ * - `...` stands for any text (a whole line of `...`: any number of lines);
+ * - an id the daemon hands out (24 characters of base64url) matches any id,
+ *   and the same README id stands for the same real one in later commands.
+ * Commands: vifplugctl (or npx vifplugctl: the compiled dist/cli/vifplugctl.js),
+ * grpcurl (test/helpers/grpcurl.ts: what grpcurl 1.9.x does, through
+ * reflection), echo (with $? for the last exit status), NAME=value,
+ * NAME=$(command), and `# comments`. A new command is one entry in COMMANDS.
+ */
+
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { afterAll, describe, expect, it } from 'vitest';
+
+import { spawnDaemon, type Daemon } from './helpers/daemon';
+import { grpcurl, type CommandResult } from './helpers/grpcurl';
+import { devlinkJsonFromText } from './helpers/host/devlink-text';
+import { FakeHost } from './helpers/host/fake-host';
+import { readFixture } from './helpers/host/fixtures';
+import { layOutDevlinkHost } from './helpers/host/layouts';
+import { tempDir } from './helpers/server';
+
+const ROOT = join(__dirname, '..');
+const CTL = join(ROOT, 'dist', 'cli', 'vifplugctl.js');
+/** Socket paths the README uses; each checked block's daemon stands behind them. */
+const README_SOCKETS = ['/run/vifplug/vifplug.sock', '/tmp/vifplug-demo.sock'];
+
+// --- the README's fenced blocks ------------------------------------------------------
+
+interface Block {
+  /** The markdown file, relative to the repository. */
+  readonly file: string;
+  readonly lang: string;
+  readonly tags: ReadonlySet<string>;
+  readonly attrs: ReadonlyMap<string, string>;
+  readonly body: string;
+  /** 1-based line of the opening fence. */
+  readonly line: number;
+  readonly section: string;
+}
+
+function fencedBlocks(file: string, markdown: string): Block[] {
+  const blocks: Block[] = [];
+  const lines = markdown.split('\n');
+  let section = '';
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (line.startsWith('## ')) section = line.slice(3);
+    const open = /^```(\S*)\s*(.*)$/.exec(line);
+    if (!open) continue;
+    const start = i;
+    const body: string[] = [];
+    while (++i < lines.length && lines[i] !== '```') body.push(lines[i]!);
+    const words = open[2]!.split(/\s+/).filter(Boolean);
+    blocks.push({
+      file,
+      lang: open[1]!,
+      tags: new Set(words.filter((w) => !w.includes('='))),
+      attrs: new Map(words.filter((w) => w.includes('=')).map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)])),
+      body: body.join('\n'),
+      line: start + 1,
+      section,
+    });
+  }
+  return blocks;
+}
+
+/** The READMEs whose examples are checked. */
+const READMES = ['README.md', 'demo/README.md'];
+const BLOCKS = READMES.flatMap((file) => fencedBlocks(file, readFileSync(join(ROOT, file), 'utf8')));
+const EXAMPLE_LANGS = new Set(['console', 'ts', 'typescript', 'python']);
+const examples = BLOCKS.filter((b) => EXAMPLE_LANGS.has(b.lang));
+const where = (b: Block) => `${b.file}:${b.line}${b.section ? ` (${b.section})` : ''}`;
+
+// --- hosts and daemons ----------------------------------------------------------------
+
+interface Host {
+  readonly args: string[];
+  remove(): void;
+}
+
+/** The hardware a block's daemon sees. */
+const HOSTS: Record<string, () => Host> = {
+  /** No hardware: an empty /sys, no devlink ports. */
+  none: () => {
+    const host = new FakeHost();
+    return { args: ['--sysfs-root', host.sysfsRoot, '--devlink-bin', host.devlinkBin, '--ip-bin', host.ipBin], remove: () => host.remove() };
+  },
+  /** The simulated BlueField DPU of npm run demo, with its flags. */
+  demo: () => ({
+    args: ['--sysfs-root', join(ROOT, 'demo', 'dpu', 'sys'), '--devlink-bin', join(ROOT, 'demo', 'dpu', 'bin', 'devlink'), '--ip-bin', join(ROOT, 'demo', 'dpu', 'bin', 'ip')],
+    remove: () => undefined,
+  }),
+  /** A ConnectX-6 host in switchdev mode (fixture 01): PF enp7s0f0, MAC 10:70:fd:df:9c:3a, VF representors enp7s0f0_0-4. */
+  switchdev: () => {
+    const host = new FakeHost();
+    layOutDevlinkHost(host, devlinkJsonFromText(readFixture('01x-mlx5-cx6-host-switchdev-vfs-0-4-extended.txt')), {
+      uplinks: { enp7s0f0: { address: '10:70:fd:df:9c:3a' } },
+    });
+    return { args: ['--sysfs-root', host.sysfsRoot, '--devlink-bin', host.devlinkBin, '--ip-bin', host.ipBin], remove: () => host.remove() };
+  },
+};
+
+interface Served {
+  readonly socket: string;
+  readonly dir: string;
+}
+
+const cleanups: (() => unknown)[] = [];
+afterAll(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function serve(block: Block): Promise<Served> {
+  const name = block.attrs.get('host') ?? 'none';
+  const make = HOSTS[name];
+  if (make === undefined) throw new Error(`${where(block)}: unknown host=${name}; hosts: ${Object.keys(HOSTS).join(', ')}`);
+  const host = make();
+  cleanups.push(() => host.remove());
+  const dir = tempDir('readme-');
+  cleanups.push(() => dir.remove());
+  const socket = join(dir.path, 'vifplug.sock');
+  const daemon: Daemon = await spawnDaemon(['--listen', `unix://${socket}`, '--resync-interval', '0', ...host.args]);
+  cleanups.push(() => daemon.stop());
+  return { socket, dir: dir.path };
+}
+
+// --- a console session ------------------------------------------------------------------
+
+interface Step {
+  readonly command: string;
+  readonly expected: string;
+}
+
+/** `$ ` commands with their output lines. */
+function steps(body: string): Step[] {
+  const out: Step[] = [];
+  const lines = body.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    if (!lines[i]!.startsWith('$ ')) throw new Error(`expected a "$ " command, got: ${lines[i]}`);
+    let command = lines[i]!.slice(2);
+    while (unfinished(command) && i + 1 < lines.length) command += `\n${lines[++i]}`;
+    const expected: string[] = [];
+    while (i + 1 < lines.length && !lines[i + 1]!.startsWith('$ ')) expected.push(lines[++i]!);
+    while (expected.length > 0 && expected[expected.length - 1]!.trim() === '') expected.pop();
+    out.push({ command, expected: expected.join('\n') });
+  }
+  return out;
+}
+
+function unfinished(command: string): boolean {
+  if (command.endsWith('\\')) return true;
+  let quote = '';
+  for (const ch of command) {
+    if (quote === '' && (ch === "'" || ch === '"')) quote = ch;
+    else if (ch === quote) quote = '';
+  }
+  return quote !== '';
+}
+
+/** Shell words: quotes, $NAME expansion outside single quotes, # comments, \ line continuations. */
+function words(command: string, vars: ReadonlyMap<string, string>): string[] {
+  const out: string[] = [];
+  let word: string | undefined;
+  let quote = '';
+  const text = command.replace(/\\\n/g, ' ');
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i]!;
+    if (quote === "'") {
+      if (ch === "'") quote = '';
+      else word += ch;
+      continue;
+    }
+    if (ch === '$' && /[A-Za-z_?]/.test(text[i + 1] ?? '')) {
+      const name = /^[A-Za-z_][A-Za-z0-9_]*|^\?/.exec(text.slice(i + 1))![0];
+      word = (word ?? '') + (vars.get(name) ?? '');
+      i += name.length;
+      continue;
+    }
+    if (quote === '"') {
+      if (ch === '"') quote = '';
+      else word += ch;
+      continue;
+    }
+    if (ch === "'" || ch === '"') {
+      quote = ch;
+      word ??= '';
+    } else if (ch === '#' && word === undefined) {
+      break;
+    } else if (/\s/.test(ch)) {
+      if (word !== undefined) out.push(word);
+      word = undefined;
+    } else {
+      word = (word ?? '') + ch;
+    }
+  }
+  if (word !== undefined) out.push(word);
+  return out;
+}
+
+type Command = (args: string[], served: Served) => Promise<CommandResult>;
+
+/** What a session may run. */
+const COMMANDS: Record<string, Command> = {
+  vifplugctl: (args, served) => run(process.execPath, [CTL, ...args], { VIFPLUG_SOCKET: served.socket }),
+  npx: (args, served) => {
+    if (args[0] !== 'vifplugctl') throw new Error(`npx ${args[0]}: only npx vifplugctl is known here`);
+    return COMMANDS['vifplugctl']!(args.slice(1), served);
+  },
+  grpcurl: (args) => grpcurl(args),
+};
+
+function run(bin: string, args: string[], env: NodeJS.ProcessEnv): Promise<CommandResult> {
+  return new Promise((resolve) => {
+    const proc = spawn(bin, args, { env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    proc.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    proc.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    proc.on('close', (code) => resolve({ stdout, stderr, code: code ?? -1 }));
+  });
+}
+
+/** A README id: what the daemon hands out (ctx-id.ts: 24 characters of base64url), with a digit and a letter. */
+const ID = /(?<![A-Za-z0-9_-])(?=[A-Za-z0-9_-]{0,23}[0-9])(?=[A-Za-z0-9_-]{0,23}[A-Za-z])[A-Za-z0-9_-]{24}(?![A-Za-z0-9_-])/g;
+
+function normalise(text: string): string {
+  return text
+    .split('\n')
+    .map((line) => line.replace(/[ \t]+/g, ' ').trimEnd())
+    .join('\n')
+    .trim();
+}
+
+/**
+ * Whether `actual` has the shape of `expected`; binds the README ids in
+ * `expected` to the real ones (into `ids`) on success.
+ */
+function matchShape(expected: string, actual: string, ids: Map<string, string>): boolean {
+  const groups: string[] = [];
+  let pattern = '';
+  const exp = normalise(expected);
+  let last = 0;
+  const tokens = /(^\.\.\.$)|\.\.\.|(?<![A-Za-z0-9_-])(?=[A-Za-z0-9_-]{0,23}[0-9])(?=[A-Za-z0-9_-]{0,23}[A-Za-z])[A-Za-z0-9_-]{24}(?![A-Za-z0-9_-])/gm;
+  for (const m of exp.matchAll(tokens)) {
+    pattern += escape(exp.slice(last, m.index));
+    const token = m[0];
+    if (token === '...') pattern += m[1] !== undefined ? '[\\s\\S]*?' : '.*?';
+    else if (ids.has(token)) pattern += escape(ids.get(token)!);
+    else {
+      const known = groups.indexOf(token);
+      pattern += known >= 0 ? `\\k<id${known}>` : `(?<id${groups.push(token) - 1}>[A-Za-z0-9_-]{24})`;
+    }
+    last = m.index + token.length;
+  }
+  pattern += escape(exp.slice(last));
+  const found = new RegExp(`^${pattern}$`).exec(normalise(actual));
+  if (found === null) return false;
+  groups.forEach((token, i) => ids.set(token, found.groups![`id${i}`]!));
+  return true;
+}
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/** One command line: NAME=value, NAME=$(command), echo, or a command of COMMANDS. */
+async function execute(command: string, vars: Map<string, string>, served: Served, block: Block): Promise<CommandResult> {
+  const substitution = /^([A-Za-z_][A-Za-z0-9_]*)=\$\((.+)\)$/s.exec(command.trim());
+  if (substitution) {
+    const inner = await execute(substitution[2]!, vars, served, block);
+    vars.set(substitution[1]!, inner.stdout.trim());
+    return { stdout: '', stderr: inner.stderr, code: inner.code };
+  }
+  const argv = words(command, vars);
+  const assignment = argv.length === 1 ? /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/s.exec(argv[0]!) : null;
+  if (assignment) {
+    vars.set(assignment[1]!, assignment[2]!);
+    return { stdout: '', stderr: '', code: 0 };
+  }
+  if (argv[0] === 'echo') return { stdout: `${argv.slice(1).join(' ')}\n`, stderr: '', code: 0 };
+  const run = COMMANDS[argv[0] ?? ''];
+  if (run === undefined) throw new Error(`${where(block)}: "${argv[0]}" is not a command this test runs; add it to COMMANDS`);
+  return run(argv.slice(1), served);
+}
+
+async function runSession(block: Block): Promise<void> {
+  const served = await serve(block);
+  const vars = new Map<string, string>([['?', '0']]);
+  const ids = new Map<string, string>();
+  for (const step of steps(block.body)) {
+    // README ids already seen stand for the real ones; README sockets for this daemon's.
+    let command = step.command.replace(ID, (id) => ids.get(id) ?? id);
+    for (const path of README_SOCKETS) command = command.split(path).join(served.socket);
+    const result = await execute(command, vars, served, block);
+    vars.set('?', String(result.code));
+    const actual = (result.stdout + result.stderr).split(served.socket).join(README_SOCKETS[0]!);
+    expect(matchShape(step.expected, actual, ids), `${where(block)}\n$ ${step.command}\n--- README shows:\n${step.expected}\n--- got (exit ${result.code}):\n${actual}`).toBe(true);
+  }
+}
+
+// --- programs ---------------------------------------------------------------------------------
+
+async function runTypeScript(block: Block): Promise<void> {
+  const served = await serve(block);
+  const file = join(served.dir, `example-${block.line}.ts`);
+  const source = block.body
+    .replace(/from 'vifplug'/g, `from '${join(ROOT, 'src', 'index')}'`)
+    .split(`unix://${README_SOCKETS[0]}`)
+    .join(`unix://${served.socket}`);
+  writeFileSync(file, `${source}\nexport {};\n`);
+  await import(file);
+}
+
+function runPython(block: Block): Promise<void> {
+  return serve(block).then((served) => {
+    const gen = join(served.dir, 'gen');
+    mkdirSync(gen);
+    // The offline command the README gives next to the example.
+    const protoc = spawnSync('protoc', [`-I${join(ROOT, 'proto')}`, `--python_out=${gen}`, `--grpc_out=${gen}`, '--plugin=protoc-gen-grpc=/usr/bin/grpc_python_plugin', join(ROOT, 'proto', 'vifplug', 'v1', 'vifplug.proto'), ...['status', 'error_details'].map((f) => join(ROOT, 'proto', 'google', 'rpc', `${f}.proto`))], {
+      encoding: 'utf8',
+    });
+    expect(protoc.status, protoc.stderr).toBe(0);
+    const file = join(served.dir, `example-${block.line}.py`);
+    writeFileSync(file, block.body.split(`unix://${README_SOCKETS[0]}`).join(`unix://${served.socket}`));
+    const python = spawnSync('/usr/bin/python3', [file], { encoding: 'utf8', env: { PATH: process.env.PATH, PYTHONPATH: gen }, timeout: 30_000 });
+    expect(python.status, `${where(block)}: ${python.stderr}`).toBe(0);
+  });
+}
+
+// --- the checks -------------------------------------------------------------------------------
+
+it('says of every example how it is checked', () => {
+  const unmarked = examples.filter((b) => !b.tags.has('checked') && !b.tags.has('not-checked') && !b.attrs.has('checked-by'));
+  expect(unmarked.map(where)).toEqual([]);
+  for (const b of examples.filter((x) => x.attrs.has('checked-by'))) {
+    const test = b.attrs.get('checked-by')!;
+    expect(existsSync(join(ROOT, test)), `${where(b)}: checked-by=${test} does not exist`).toBe(true);
+    expect(readFileSync(join(ROOT, test), 'utf8'), `${where(b)}: ${test} does not read the README`).toContain('README');
+  }
+});
+
+describe.each(examples.filter((b) => b.tags.has('checked')).map((b) => [where(b), b] as const))('%s', (_name, block) => {
+  it(`runs as shown (${block.lang})`, async () => {
+    if (block.lang === 'console') await runSession(block);
+    else if (block.lang === 'ts' || block.lang === 'typescript') await runTypeScript(block);
+    else if (block.lang === 'python') await runPython(block);
+  });
+});
+
+describe('the session runner', () => {
+  it('compares in shape: spaces, ..., and ids bound across commands', () => {
+    const ids = new Map<string, string>();
+    expect(matchShape('ctx: Sz1Gp6p1Yb9jq3YbZf221wBa (destroyed)\n...', 'ctx:   AAAAbbbb1111cccc2222dd-_ (destroyed)\nmore\nlines', ids)).toBe(true);
+    expect(ids.get('Sz1Gp6p1Yb9jq3YbZf221wBa')).toBe('AAAAbbbb1111cccc2222dd-_');
+    expect(matchShape('id Sz1Gp6p1Yb9jq3YbZf221wBa', 'id ZZZZbbbb1111cccc2222dd-_', ids)).toBe(false);
+    expect(matchShape('no live ctx has id ...; prepare again', 'no live ctx has id "x"; prepare again', ids)).toBe(true);
+    expect(matchShape('SERVING', 'NOT_SERVING', ids)).toBe(false);
+  });
+
+  it('reads shell words as a shell does', () => {
+    const vars = new Map([['S', '/run/x.sock'], ['ID', 'abc']]);
+    expect(words(`grpcurl -d '{"instanceId": "'$ID'"}' unix://$S list # comment`, vars)).toEqual(['grpcurl', '-d', '{"instanceId": "abc"}', 'unix:///run/x.sock', 'list']);
+    expect(steps('$ grpcurl -d \'{\n  "a": 1\n}\' x\n{}\n$ echo $?\n0').map((s) => s.command)).toEqual(['grpcurl -d \'{\n  "a": 1\n}\' x', 'echo $?']);
+  });
+});
