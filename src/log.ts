@@ -9,11 +9,11 @@ export type { Logger };
  * ISO timestamps and level names rather than numbers, so that `jq` and people
  * read them alike.
  */
-export function createLogger(level: string, destination: pino.DestinationStream = pino.destination({ dest: 1, sync: true })): Logger {
+export function createLogger(level: string, destination: pino.DestinationStream = pino.destination({ dest: 1, sync: true }), service = 'vifplugd'): Logger {
   return pino(
     {
       level,
-      base: { service: 'vifplugd', pid: process.pid },
+      base: { service, pid: process.pid },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },

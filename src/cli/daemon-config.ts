@@ -1,14 +1,10 @@
-import { parseArgs } from 'node:util';
-
 import { DEFAULT_REPRESENTOR_CONFIG, type RepresentorConfig } from '../providers/representor';
 import { DEFAULT_LIMITS } from '../registry';
 import { isLoopback, parseListen, type ListenAddress } from '../server/listen';
 import type { RegistrationPolicy } from '../server/vifplug-service';
+import { UsageError, flagHelp, readFlags, type Flag } from './flags';
 
-/** A command-line mistake: printed with a hint, exit code 2. */
-export class UsageError extends Error {
-  override readonly name = 'UsageError';
-}
+export { UsageError };
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -48,14 +44,6 @@ export interface RemoteProvidersConfig {
 }
 
 export type ParsedCommand = { readonly kind: 'run'; readonly config: DaemonConfig } | { readonly kind: 'help' } | { readonly kind: 'version' };
-
-interface Flag {
-  readonly env: string;
-  readonly arg: string;
-  readonly help: string;
-  readonly multiple?: boolean;
-  readonly boolean?: boolean;
-}
 
 /**
  * Every flag, with its environment variable. Flags win over the environment,
@@ -100,10 +88,7 @@ export function usage(builtins: readonly string[]): string {
     '',
     'Flags (each also read from the environment variable shown):',
   ];
-  for (const [name, flag] of Object.entries(FLAGS) as [string, Flag][]) {
-    lines.push(`  --${name}${flag.arg ? ` ${flag.arg}` : ''}`.padEnd(32) + `[${flag.env}]`);
-    lines.push(`      ${flag.help}`);
-  }
+  lines.push(...flagHelp(FLAGS));
   lines.push('  --help, -h                    this text', '  --version                     the version', '');
   lines.push(`Built-in providers: ${builtins.join(', ')}`, '');
   lines.push('Signals: SIGTERM/SIGINT drain and exit; SIGHUP re-reads the TLS files.');
@@ -114,39 +99,10 @@ export function usage(builtins: readonly string[]): string {
 
 /** Reads flags and environment into a config, or throws UsageError. */
 export function parseDaemonArgs(argv: readonly string[], env: NodeJS.ProcessEnv, builtins: readonly string[]): ParsedCommand {
-  const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }> = {
-    help: { type: 'boolean', short: 'h' },
-    version: { type: 'boolean' },
-  };
-  for (const [name, flag] of Object.entries(FLAGS) as [string, Flag][]) {
-    options[name] = flag.boolean ? { type: 'boolean' } : { type: 'string', multiple: flag.multiple === true };
-  }
-  let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
-  try {
-    ({ values } = parseArgs({ args: [...argv], options, allowPositionals: false, strict: true }));
-  } catch (err) {
-    throw new UsageError((err as Error).message.replace(/\. To specify a positional argument.*$/s, ''));
-  }
-  if (values.help) return { kind: 'help' };
-  if (values.version) return { kind: 'version' };
-
-  const raw = (name: FlagName): string[] => {
-    const given = values[name];
-    if (Array.isArray(given)) return given.map(String);
-    if (typeof given === 'string') return [given];
-    const flag: Flag = FLAGS[name];
-    const fromEnv = env[flag.env];
-    if (fromEnv === undefined || fromEnv === '') return [];
-    return flag.multiple ? fromEnv.split(',').map((s) => s.trim()).filter(Boolean) : [fromEnv];
-  };
-  const one = (name: FlagName): string | undefined => raw(name)[0];
-  const bool = (name: FlagName): boolean => {
-    if (values[name] === true) return true;
-    const fromEnv = env[FLAGS[name].env];
-    if (fromEnv === undefined || /^(|0|false|no)$/i.test(fromEnv)) return false;
-    if (/^(1|true|yes)$/i.test(fromEnv)) return true;
-    throw new UsageError(`${FLAGS[name].env}="${fromEnv}" is not 1/true/yes or 0/false/no`);
-  };
+  const flags = readFlags(argv, env, FLAGS);
+  if (flags.help) return { kind: 'help' };
+  if (flags.version) return { kind: 'version' };
+  const { raw, one, bool } = flags;
   const seconds = (name: FlagName, fallback: number): number => parseNumber(name, one(name), fallback, true);
   const count = (name: FlagName, fallback: number): number => {
     const n = parseNumber(name, one(name), fallback, false);
@@ -263,7 +219,7 @@ function parseProviderTls(caFile: string | undefined, certFile: string | undefin
   return { caFile, ...(certFile === undefined ? {} : { certFile, keyFile }) };
 }
 
-function parseLogLevel(value: string): LogLevel {
+export function parseLogLevel(value: string): LogLevel {
   if ((LOG_LEVELS as readonly string[]).includes(value)) return value as LogLevel;
   throw new UsageError(`--log-level "${value}" is not one of ${LOG_LEVELS.join(', ')}`);
 }

@@ -1,8 +1,5 @@
 #!/usr/bin/env node
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-
-import { credentials, type ChannelCredentials } from '@grpc/grpc-js';
 
 import { Code, ServingStatus, VifplugClient, VifplugError } from '../client/client';
 import { healthCheckResponse_ServingStatusToJSON } from '../gen/grpc/health/v1/health';
@@ -10,6 +7,8 @@ import { Status } from '../gen/google/rpc/status';
 import * as api from '../gen/vifplug/v1/vifplug';
 import { codeName as codeNameOf } from '../grpc-status';
 import { VERSION } from '../version';
+import { DEFAULT_SOCKET, connectVifplugd } from './connection';
+import { UsageError } from './flags';
 import { cell, table } from './table';
 
 /** Exit codes scripts can rely on. */
@@ -24,7 +23,6 @@ export const EXIT = {
   negative: 4,
 } as const;
 
-const DEFAULT_SOCKET = '/run/vifplug/vifplug.sock';
 const REPRESENTOR_OPTION = 'vif-plug:representor:';
 
 const USAGE = `Usage: vifplugctl [--socket PATH | --addr HOST:PORT] [--json] COMMAND [ARGS]
@@ -77,7 +75,6 @@ Examples:
   vifplugctl prepare --type dummy --lport lsp1 --option vif-plug-type=dummy --finish --destroy
   vifplugctl --addr 10.0.0.5:50051 --tls-ca ca.pem --tls-cert me.pem --tls-key me.key --json providers`;
 
-class UsageError extends Error {}
 
 const OPTIONS = {
   socket: { type: 'string' },
@@ -157,36 +154,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
 }
 
 function connect(values: Values, env: NodeJS.ProcessEnv): VifplugClient {
-  const addr = values.addr ?? (values.socket === undefined ? env.VIFPLUG_ADDR : undefined);
-  const socket = values.socket ?? env.VIFPLUG_SOCKET ?? DEFAULT_SOCKET;
-  if (values.addr !== undefined && values.socket !== undefined) throw new UsageError('give --socket or --addr, not both');
-  const timeout = values.timeout === undefined ? 5 : Number(values.timeout);
-  if (!Number.isFinite(timeout) || timeout <= 0) throw new UsageError(`--timeout "${values.timeout}" is not a positive number of seconds`);
-  const target = addr !== undefined && addr !== '' ? addr : `unix://${socket.startsWith('/') ? socket : `${process.cwd()}/${socket}`}`;
-  const tls = values['tls-ca'] !== undefined || values['tls-cert'] !== undefined || values['tls-key'] !== undefined;
-  if (tls && target.startsWith('unix:')) throw new UsageError('TLS applies to --addr (TCP) only');
-  const channelOptions: Record<string, string> = {};
-  if (values['tls-server-name'] !== undefined) channelOptions['grpc.ssl_target_name_override'] = values['tls-server-name'];
-  return new VifplugClient(target, {
-    credentials: tls ? tlsCredentials(values) : undefined,
-    deadlineMs: timeout * 1000,
-    channelOptions,
-  });
-}
-
-function tlsCredentials(values: Values): ChannelCredentials {
-  const read = (flag: 'tls-ca' | 'tls-cert' | 'tls-key') => {
-    const file = values[flag];
-    if (file === undefined) return null;
-    try {
-      return readFileSync(file);
-    } catch (err) {
-      throw new UsageError(`--${flag} ${file}: ${(err as Error).message}`);
-    }
-  };
-  const [cert, key] = [read('tls-cert'), read('tls-key')];
-  if ((cert === null) !== (key === null)) throw new UsageError('--tls-cert and --tls-key go together');
-  return credentials.createSsl(read('tls-ca'), key, cert);
+  return connectVifplugd(values, { socket: env.VIFPLUG_SOCKET, addr: env.VIFPLUG_ADDR });
 }
 
 async function run(command: string, args: string[], values: Values, client: VifplugClient, out: Output): Promise<number> {

@@ -15,13 +15,13 @@ export interface Daemon {
   stop(signal?: NodeJS.Signals): Promise<number | NodeJS.Signals>;
 }
 
-/** Runs the compiled vifplugd as an operator would; resolves once it logs that it serves (or exits). */
+/** Runs the compiled vifplugd (or another of the package's programs) as an operator would; resolves once it logs that it serves (or exits). */
 export async function spawnDaemon(
   args: string[],
   env: NodeJS.ProcessEnv = {},
-  options: { waitForServing?: boolean; nodeArgs?: string[] } = {},
+  options: { waitForServing?: boolean; nodeArgs?: string[]; script?: string; readyMessage?: string } = {},
 ): Promise<Daemon> {
-  const proc = spawn(process.execPath, [...(options.nodeArgs ?? []), DAEMON, ...args], {
+  const proc = spawn(process.execPath, [...(options.nodeArgs ?? []), options.script ?? DAEMON, ...args], {
     env: { PATH: process.env.PATH, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -51,10 +51,10 @@ export async function spawnDaemon(
   if (options.waitForServing ?? true) {
     await new Promise<void>((resolve, reject) => {
       const check = () => {
-        if (logs.some((l) => l.msg === 'vifplugd serving')) resolve();
+        if (logs.some((l) => l.msg === (options.readyMessage ?? 'vifplugd serving'))) resolve();
       };
       onLine = check;
-      void exited.then((code) => reject(new Error(`vifplugd exited (${code}) before serving: ${stderr}${JSON.stringify(logs)}`)));
+      void exited.then((code) => reject(new Error(`${options.script ?? 'vifplugd'} exited (${code}) before serving: ${stderr}${JSON.stringify(logs)}`)));
       check();
     });
   }

@@ -1,0 +1,88 @@
+import { parseArgs } from 'node:util';
+
+/** A command-line mistake: printed with a hint, exit code 2. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+/** A flag of a long-running command, with the environment variable that may give it instead. */
+export interface Flag {
+  readonly env: string;
+  /** The value's placeholder in help ('' for a boolean). */
+  readonly arg: string;
+  readonly help: string;
+  readonly multiple?: boolean;
+  readonly boolean?: boolean;
+}
+
+export interface FlagValues<N extends string> {
+  readonly help: boolean;
+  readonly version: boolean;
+  readonly positionals: readonly string[];
+  /** Every value of a flag: given on the command line, else from its variable (a repeatable flag's variable is comma-separated). */
+  raw(name: N): string[];
+  one(name: N): string | undefined;
+  /** A boolean flag; its variable takes 1/true/yes or 0/false/no. */
+  bool(name: N): boolean;
+}
+
+/**
+ * Reads `argv` against `flags`: flags win over the environment, which wins
+ * over the caller's defaults. Throws UsageError for an unknown flag, a
+ * missing value, or (without `positionals`) a stray argument.
+ */
+export function readFlags<N extends string>(
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+  flags: Readonly<Record<N, Flag>>,
+  options: { positionals?: boolean } = {},
+): FlagValues<N> {
+  const spec: Record<string, { type: 'string' | 'boolean'; multiple?: boolean; short?: string }> = {
+    help: { type: 'boolean', short: 'h' },
+    version: { type: 'boolean' },
+  };
+  for (const [name, flag] of Object.entries(flags) as [string, Flag][]) {
+    spec[name] = flag.boolean ? { type: 'boolean' } : { type: 'string', multiple: flag.multiple === true };
+  }
+  let values: Record<string, string | boolean | (string | boolean)[] | undefined>;
+  let positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({ args: [...argv], options: spec, allowPositionals: options.positionals === true, strict: true }));
+  } catch (err) {
+    throw new UsageError((err as Error).message.replace(/\. To specify a positional argument.*$/s, ''));
+  }
+  const raw = (name: N): string[] => {
+    const given = values[name];
+    if (Array.isArray(given)) return given.map(String);
+    if (typeof given === 'string') return [given];
+    const flag: Flag = flags[name];
+    const fromEnv = env[flag.env];
+    if (fromEnv === undefined || fromEnv === '') return [];
+    return flag.multiple ? fromEnv.split(',').map((s) => s.trim()).filter(Boolean) : [fromEnv];
+  };
+  return {
+    help: values.help === true,
+    version: values.version === true,
+    positionals,
+    raw,
+    one: (name) => raw(name)[0],
+    bool: (name) => {
+      if (values[name] === true) return true;
+      const variable = flags[name].env;
+      const fromEnv = env[variable];
+      if (fromEnv === undefined || /^(|0|false|no)$/i.test(fromEnv)) return false;
+      if (/^(1|true|yes)$/i.test(fromEnv)) return true;
+      throw new UsageError(`${variable}="${fromEnv}" is not 1/true/yes or 0/false/no`);
+    },
+  };
+}
+
+/** Help lines for `flags`: each flag with its variable, then what it does. */
+export function flagHelp(flags: Readonly<Record<string, Flag>>): string[] {
+  const lines: string[] = [];
+  for (const [name, flag] of Object.entries(flags)) {
+    lines.push(`  --${name}${flag.arg ? ` ${flag.arg}` : ''}`.padEnd(32) + `[${flag.env}]`);
+    lines.push(`      ${flag.help}`);
+  }
+  return lines;
+}

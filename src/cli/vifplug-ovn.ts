@@ -1,0 +1,236 @@
+#!/usr/bin/env node
+import { createLogger, type Logger } from '../log';
+import { Agent, type AgentStatus } from '../ovn/agent';
+import { StatusServer, fetchStatus } from '../ovn/status-server';
+import { VifplugdLink } from '../ovn/vifplugd-link';
+import { OvsdbConfigError, defaultRundir, parseRemotes, type TlsFiles } from '../ovsdb';
+import { VERSION } from '../version';
+import { connectVifplugd, type ConnectionFlags } from './connection';
+import { LOG_LEVELS, parseLogLevel } from './daemon-config';
+import { UsageError, flagHelp, readFlags, type Flag } from './flags';
+import { cell, table } from './table';
+
+const DEFAULT_STATUS_SOCKET = '/run/vifplug/vifplug-ovn.sock';
+
+/**
+ * Every flag, with its environment variable. Where vifplugd is: spelled as
+ * vifplugctl spells it. Where OVSDB is: spelled as ovn-controller and
+ * ovs-vsctl spell it.
+ */
+const FLAGS = {
+  socket: { env: 'VIFPLUG_OVN_SOCKET', arg: 'PATH', help: "vifplugd's unix socket (default /run/vifplug/vifplug.sock)" },
+  addr: { env: 'VIFPLUG_OVN_ADDR', arg: 'HOST:PORT', help: "vifplugd's TCP address instead of --socket" },
+  'tls-ca': { env: 'VIFPLUG_OVN_TLS_CA', arg: 'FILE', help: "CA bundle to verify vifplugd's certificate (turns TLS on)" },
+  'tls-cert': { env: 'VIFPLUG_OVN_TLS_CERT', arg: 'FILE', help: 'client certificate for mutual TLS with vifplugd' },
+  'tls-key': { env: 'VIFPLUG_OVN_TLS_KEY', arg: 'FILE', help: 'key of --tls-cert' },
+  'tls-server-name': { env: 'VIFPLUG_OVN_TLS_SERVER_NAME', arg: 'NAME', help: "name to verify in vifplugd's certificate (default: the host of --addr)" },
+  timeout: { env: 'VIFPLUG_OVN_TIMEOUT', arg: 'SECONDS', help: 'deadline of each call to vifplugd (default 5)' },
+  'ovs-db': { env: 'VIFPLUG_OVN_OVS_DB', arg: 'ADDR', help: 'the local Open_vSwitch database: unix:PATH, tcp:IP:PORT or ssl:IP:PORT (default unix:$OVS_RUNDIR/db.sock, OVS_RUNDIR defaulting to /var/run/openvswitch)' },
+  'ovn-sb-db': { env: 'VIFPLUG_OVN_OVN_SB_DB', arg: 'ADDR[,ADDR...]', help: "the OVN Southbound DB, or a clustered DB's members (default: external_ids:ovn-remote of the local Open_vSwitch record)" },
+  'private-key': { env: 'VIFPLUG_OVN_PRIVATE_KEY', arg: 'FILE', help: 'SSL private key for ssl: OVSDB remotes (as OVS --private-key)' },
+  certificate: { env: 'VIFPLUG_OVN_CERTIFICATE', arg: 'FILE', help: 'SSL certificate for ssl: OVSDB remotes (as OVS --certificate)' },
+  'ca-cert': { env: 'VIFPLUG_OVN_CA_CERT', arg: 'FILE', help: 'CA certificate that signs the OVSDB servers\' certificates (as OVS --ca-cert)' },
+  types: { env: 'VIFPLUG_OVN_TYPES', arg: 'LIST', help: 'the vif-plug-types this agent plugs, comma-separated (required; never one that ovn-controller serves too)' },
+  'status-socket': { env: 'VIFPLUG_OVN_STATUS_SOCKET', arg: 'PATH', help: `where the agent answers \`vifplug-ovn status\` (default ${DEFAULT_STATUS_SOCKET})` },
+  'log-level': { env: 'VIFPLUG_OVN_LOG_LEVEL', arg: 'LEVEL', help: `${LOG_LEVELS.join(', ')} (default info)` },
+  json: { env: 'VIFPLUG_OVN_JSON', boolean: true, arg: '', help: 'status: print the status as JSON' },
+} as const satisfies Record<string, Flag>;
+
+type FlagName = keyof typeof FLAGS;
+
+function usage(): string {
+  return [
+    'Usage: vifplug-ovn --types LIST [FLAGS]      run the agent',
+    '       vifplug-ovn status [--json]            which lports the running agent plugged, which wait, and why',
+    '',
+    'Plugs the OVN logical ports requested to this chassis (Port_Binding requested_chassis and',
+    'options:vif-plug-type) through vifplugd, beside a stock ovn-controller.',
+    '',
+    'Flags (each also read from the environment variable shown):',
+    ...flagHelp(FLAGS),
+    '  --help, -h                    this text',
+    '  --version                     the version',
+    '',
+    'Signals: SIGTERM/SIGINT stop the agent; plugged ports stay in place.',
+    'Exit status: 0 after a clean stop, 1 on a runtime failure (status: the agent cannot be reached), 2 on bad flags.',
+    '',
+    'Examples:',
+    '  vifplug-ovn --types representor',
+    '  vifplug-ovn --types representor --ovn-sb-db ssl:10.0.0.1:6642,ssl:10.0.0.2:6642 \\',
+    '      --private-key /etc/ovn/key.pem --certificate /etc/ovn/cert.pem --ca-cert /etc/ovn/cacert.pem',
+    '  vifplug-ovn status',
+  ].join('\n');
+}
+
+export interface AgentConfig {
+  readonly connection: ConnectionFlags;
+  readonly ovsDb: string;
+  readonly sbDb: string | undefined;
+  readonly tls: TlsFiles | undefined;
+  readonly types: readonly string[];
+  readonly statusSocket: string;
+  readonly logLevel: string;
+}
+
+type Command = { kind: 'run'; config: AgentConfig } | { kind: 'status'; statusSocket: string; json: boolean } | { kind: 'help' } | { kind: 'version' };
+
+const TYPE_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+export function parseAgentArgs(argv: readonly string[], env: NodeJS.ProcessEnv): Command {
+  const flags = readFlags<FlagName>(argv, env, FLAGS, { positionals: true });
+  if (flags.help) return { kind: 'help' };
+  if (flags.version) return { kind: 'version' };
+  const { one } = flags;
+  const statusSocket = one('status-socket') ?? DEFAULT_STATUS_SOCKET;
+  const [command, ...rest] = flags.positionals;
+  if (rest.length > 0 || (command !== undefined && command !== 'status')) {
+    throw new UsageError(`unexpected argument "${command === 'status' ? rest[0] : command}"; the only command is "status"`);
+  }
+  if (command === 'status') return { kind: 'status', statusSocket, json: flags.bool('json') };
+
+  const typesText = one('types');
+  if (typesText === undefined) throw new UsageError('--types is required: name the vif-plug-types this agent plugs (e.g. --types representor)');
+  const types = typesText.split(',').map((t) => t.trim()).filter(Boolean);
+  if (types.length === 0) throw new UsageError('--types is empty');
+  for (const type of types) if (!TYPE_RE.test(type)) throw new UsageError(`--types: "${type}" is not a vif-plug-type (1-64 characters of A-Z a-z 0-9 _ . -)`);
+  if (new Set(types).size !== types.length) throw new UsageError(`--types lists a type twice: ${typesText}`);
+
+  const ovsDb = one('ovs-db') ?? `unix:${defaultRundir()}/db.sock`;
+  const sbDb = one('ovn-sb-db');
+  const remotes = [...checkRemotes('ovs-db', ovsDb), ...(sbDb === undefined ? [] : checkRemotes('ovn-sb-db', sbDb))];
+  const [privateKey, certificate, caCert] = [one('private-key'), one('certificate'), one('ca-cert')];
+  const given = [privateKey, certificate, caCert].filter((f) => f !== undefined).length;
+  if (given !== 0 && given !== 3) throw new UsageError('--private-key, --certificate and --ca-cert go together');
+  const tls = given === 3 ? { privateKey: privateKey!, certificate: certificate!, caCert: caCert! } : undefined;
+  if (tls === undefined && remotes.some((r) => r.startsWith('ssl:'))) {
+    throw new UsageError('an ssl: remote needs --private-key, --certificate and --ca-cert');
+  }
+  const connection: ConnectionFlags = {
+    socket: one('socket'),
+    addr: one('addr'),
+    'tls-ca': one('tls-ca'),
+    'tls-cert': one('tls-cert'),
+    'tls-key': one('tls-key'),
+    'tls-server-name': one('tls-server-name'),
+    timeout: one('timeout'),
+  };
+  if (connection.socket !== undefined && connection.addr !== undefined) throw new UsageError('give --socket or --addr, not both');
+  return { kind: 'run', config: { connection, ovsDb, sbDb, tls, types, statusSocket, logLevel: parseLogLevel(one('log-level') ?? 'info') } };
+}
+
+function checkRemotes(flag: string, text: string): string[] {
+  try {
+    return parseRemotes(text).map((r) => r.name);
+  } catch (err) {
+    if (err instanceof OvsdbConfigError) throw new UsageError(`--${flag}: ${err.message}`);
+    throw err;
+  }
+}
+
+async function main(): Promise<number> {
+  let command: Command;
+  try {
+    command = parseAgentArgs(process.argv.slice(2), process.env);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`vifplug-ovn: ${err.message}\nTry 'vifplug-ovn --help'.\n`);
+    return 2;
+  }
+  switch (command.kind) {
+    case 'help':
+      process.stdout.write(`${usage()}\n`);
+      return 0;
+    case 'version':
+      process.stdout.write(`vifplug-ovn ${VERSION}\n`);
+      return 0;
+    case 'status':
+      return printStatus(command.statusSocket, command.json);
+    case 'run':
+      return runAgent(command.config);
+  }
+}
+
+async function printStatus(path: string, json: boolean): Promise<number> {
+  let status: AgentStatus;
+  try {
+    status = await fetchStatus(path);
+  } catch (err) {
+    process.stderr.write(`vifplug-ovn: ${(err as Error).message}\n`);
+    return 1;
+  }
+  if (json) {
+    process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
+    return 0;
+  }
+  const seconds = (ms: number | null) => (ms === null ? '-' : `${Math.round(ms / 1000)}s`);
+  const head = `chassis ${status.chassis}, bridge ${status.bridge}, types ${status.types.join(',')}; OVS ${status.connected.ovs ? 'connected' : 'DISCONNECTED'}, SB ${status.connected.sb ? 'connected' : 'DISCONNECTED'}${status.complete ? '' : ' (view incomplete: nothing is unplugged)'}`;
+  const rows = status.lports.map((l) => [l.lport, l.type, l.state, cell(l.iface), cell(l.reason), l.reason === '' ? '-' : seconds(l.forMs), l.reason === '' ? '-' : String(l.attempts), seconds(l.retryInMs), cell(l.message)]);
+  process.stdout.write(`${head}\n${table(['LPORT', 'TYPE', 'STATE', 'IFACE', 'REASON', 'FOR', 'TRIES', 'RETRY', 'MESSAGE'], rows)}\n`);
+  return 0;
+}
+
+async function runAgent(config: AgentConfig): Promise<number> {
+  const logger = createLogger(config.logLevel, undefined, 'vifplug-ovn');
+  guardProcess(logger);
+  const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
+  let client;
+  try {
+    client = connectVifplugd(config.connection, {}, { maxAttempts: 1 });
+  } catch (err) {
+    process.stderr.write(`vifplug-ovn: ${(err as Error).message}\nTry 'vifplug-ovn --help'.\n`);
+    return 2;
+  }
+  const link = new VifplugdLink({ client, types: config.types, logger });
+  const agent = new Agent({ link, types: config.types, ovsDb: config.ovsDb, sbDb: config.sbDb, tls: config.tls, logger });
+  const status = new StatusServer(config.statusSocket, () => agent.status());
+  try {
+    await status.start();
+  } catch (err) {
+    logger.fatal({ err }, `cannot serve the status on ${config.statusSocket}: ${(err as Error).message}`);
+    client.close();
+    return 1;
+  }
+  let stopping = false;
+  const started = agent.start().catch((err: unknown) => {
+    if (stopping) return undefined;
+    logger.fatal({ err }, `vifplug-ovn cannot start: ${(err as Error).message}`);
+    return 'failed' as const;
+  });
+  const outcome = await Promise.race([stopSignal, started.then((r) => (r === 'failed' ? r : stopSignal))]);
+  if (outcome === 'failed') {
+    await agent.stop().catch(() => undefined);
+    await status.stop();
+    client.close();
+    return 1;
+  }
+  stopping = true;
+  logger.info({ signal: outcome }, 'stopping; plugged ports stay in place');
+  await agent.stop();
+  await status.stop();
+  client.close();
+  logger.info('vifplug-ovn stopped');
+  return 0;
+}
+
+function guardProcess(logger: Logger): void {
+  process.on('unhandledRejection', (reason) => {
+    logger.error({ err: reason }, 'unhandled promise rejection (a bug in vifplug-ovn); continuing');
+  });
+  process.on('uncaughtException', (err) => {
+    logger.fatal({ err }, 'uncaught exception (a bug in vifplug-ovn); exiting');
+    process.exit(1);
+  });
+}
+
+if (require.main === module) {
+  main().then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      process.stderr.write(`vifplug-ovn: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,136 @@
+/**
+ * The two databases as the agent reads them: which tables and columns it
+ * replicates, with which conditions, and how rows become the plain data of
+ * model.ts. Nothing here talks to a server.
+ */
+
+import { hostname } from 'node:os';
+
+import type { MonitorCondition, Row, TableMonitor, Value } from '../ovsdb';
+import { IFACE_ID, REQUESTED_CHASSIS, type Binding, type BridgeIface, type ChassisIdentity } from './model';
+
+/** The local Open_vSwitch database: the chassis configuration and the integration bridge. */
+export const OVS_TABLES: Readonly<Record<string, TableMonitor>> = {
+  Open_vSwitch: { columns: ['external_ids', 'bridges'] },
+  Bridge: { columns: ['name', 'ports'] },
+  Port: { columns: ['name', 'interfaces', 'external_ids'] },
+  Interface: { columns: ['name', 'type', 'options', 'external_ids', 'mtu_request'] },
+};
+
+/** How ovn-controller finds its configuration, from the Open_vSwitch row. */
+export interface LocalConfig {
+  /** external_ids:system-id; '' when not set yet. */
+  readonly systemId: string;
+  /** external_ids:ovn-bridge, default br-int. */
+  readonly bridge: string;
+  /** external_ids:ovn-remote; '' when not set. */
+  readonly ovnRemote: string;
+  /** external_ids:hostname, else the host's name (as ovn-controller). */
+  readonly hostname: string;
+}
+
+export function localConfig(openVswitch: Row | undefined): LocalConfig {
+  const ids = asMap(openVswitch?.external_ids);
+  return {
+    systemId: ids.get('system-id') ?? '',
+    bridge: ids.get('ovn-bridge') || 'br-int',
+    ovnRemote: ids.get('ovn-remote') ?? '',
+    hostname: ids.get('hostname') || hostname(),
+  };
+}
+
+/** The integration bridge's interfaces, each with its Port; undefined when the bridge does not exist. */
+export function bridgeIfaces(
+  rows: { bridges: ReadonlyMap<string, Row>; ports: ReadonlyMap<string, Row>; ifaces: ReadonlyMap<string, Row> },
+  bridgeName: string,
+): { uuid: string; ifaces: BridgeIface[] } | undefined {
+  let bridge: Row | undefined;
+  for (const row of rows.bridges.values()) if (row.name === bridgeName) bridge = row;
+  if (bridge === undefined) return undefined;
+  const ifaces: BridgeIface[] = [];
+  for (const portUuid of asSet(bridge.ports)) {
+    const port = rows.ports.get(portUuid);
+    if (port === undefined) continue;
+    const members = asSet(port.interfaces);
+    for (const ifaceUuid of members) {
+      const iface = rows.ifaces.get(ifaceUuid);
+      if (iface === undefined) continue;
+      ifaces.push({
+        ifaceUuid,
+        portUuid,
+        portName: String(port.name),
+        portIfaceCount: members.length,
+        name: String(iface.name),
+        type: String(iface.type),
+        options: asMap(iface.options),
+        externalIds: asMap(iface.external_ids),
+        mtuRequest: typeof iface.mtu_request === 'number' ? iface.mtu_request : undefined,
+        portExternalIds: asMap(port.external_ids),
+      });
+    }
+  }
+  return { uuid: bridge._uuid, ifaces };
+}
+
+/** The Southbound tables: this chassis's row and the Port_Bindings that may be requested to it. */
+export function sbTables(local: LocalConfig): Readonly<Record<string, TableMonitor>> {
+  return {
+    Chassis: { columns: ['name', 'hostname'], where: [['name', '==', local.systemId]] },
+    Port_Binding: { columns: ['logical_port', 'requested_chassis', 'options'], where: bindingCondition(local, undefined) },
+  };
+}
+
+/**
+ * Only the Port_Bindings that may be requested here are replicated, as
+ * ovn-controller's own conditional monitoring does, so a Southbound DB with
+ * 100,000 ports costs the agent the few it plugs: those whose
+ * requested_chassis is this Chassis, and (for the time the Chassis row is
+ * missing or northd has not resolved the option yet) those whose
+ * options:requested-chassis names this chassis or its hostname.
+ */
+export function bindingCondition(local: LocalConfig, chassisUuid: string | undefined): MonitorCondition {
+  const where: MonitorCondition[number][] = [
+    ['options', 'includes', { [REQUESTED_CHASSIS]: local.systemId }],
+    ['options', 'includes', { [REQUESTED_CHASSIS]: local.hostname }],
+  ];
+  if (chassisUuid !== undefined) where.push(['requested_chassis', '==', chassisUuid]);
+  return where;
+}
+
+export function chassisIdentity(local: LocalConfig, chassisRows: ReadonlyMap<string, Row>): ChassisIdentity {
+  for (const row of chassisRows.values()) {
+    if (row.name === local.systemId) return { name: local.systemId, hostname: String(row.hostname) || local.hostname, uuid: row._uuid };
+  }
+  return { name: local.systemId, hostname: local.hostname, uuid: undefined };
+}
+
+export function toBinding(row: Row): Binding {
+  return {
+    lport: String(row.logical_port),
+    requestedChassis: typeof row.requested_chassis === 'string' ? row.requested_chassis : undefined,
+    options: asMap(row.options),
+  };
+}
+
+/** The lports an update touched, for a pass limited to them. */
+export function lportsOfIfaceRows(rows: Iterable<Row>): string[] {
+  const out: string[] = [];
+  for (const row of rows) {
+    const lport = asMap(row.external_ids).get(IFACE_ID);
+    if (lport !== undefined) out.push(lport);
+  }
+  return out;
+}
+
+const EMPTY = new Map<string, string>();
+
+function asMap(value: Value | undefined): ReadonlyMap<string, string> {
+  if (value instanceof Map) return value as ReadonlyMap<string, string>;
+  return EMPTY;
+}
+
+function asSet(value: Value | undefined): string[] {
+  if (Array.isArray(value)) return value as string[];
+  if (typeof value === 'string') return [value];
+  return [];
+}

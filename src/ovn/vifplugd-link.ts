@@ -1,0 +1,282 @@
+/**
+ * The agent's side of vifplugd: one instance per served vif-plug-type,
+ * prepared, finished and released in batches (PreparePorts, FinishPorts,
+ * DestroyCtxs: two calls per pass whatever the number of ports), and the
+ * Watch stream that wakes the agent when a provider's view changes.
+ *
+ * vifplugd restarting is normal life: instance ids of the old boot are gone
+ * (INSTANCE_NOT_FOUND: open again and retry once), ctxs of the old boot are
+ * gone (a FinishPort on them fails with CTX_NOT_FOUND after the OVSDB change
+ * committed: nothing is lost, the next pass prepares afresh), and the Watch
+ * stream ends (reconnect with backoff; its first RESYNC asks for a full
+ * pass). While vifplugd is unreachable every port it would answer for is
+ * pending with reason VIFPLUGD_UNAVAILABLE, and nothing is unplugged.
+ */
+
+import type { Logger } from 'pino';
+
+import { Code, VifplugClient, VifplugError, type WatchStream } from '../client/client';
+import { Status } from '../gen/google/rpc/status';
+import { ErrorInfo } from '../gen/google/rpc/error_details';
+import { ChangeKind, OpType, type PortRequest, type WatchResponse } from '../gen/vifplug/v1/vifplug';
+import { NO_OPTIONS } from '../registry/provider';
+import type { CreateAnswer, RemoveAnswer, Want } from './model';
+import type { Removal } from './plan';
+
+/** Ports per batch call: the API's limit. */
+const BATCH = 1024;
+
+export interface LinkOptions {
+  readonly client: VifplugClient;
+  readonly types: readonly string[];
+  readonly logger: Logger;
+  /** Reconnect backoff of the Watch stream. */
+  readonly watchBackoff?: { readonly minMs: number; readonly maxMs: number };
+}
+
+interface Opened {
+  readonly instanceId: string;
+  readonly maintained: readonly string[];
+}
+
+/** What a Watch event asks the agent to do. */
+export type WatchNudge = { readonly kind: 'all' } | { readonly kind: 'type'; readonly type: string };
+
+export class VifplugdLink {
+  private readonly instances = new Map<string, Opened>();
+  private stream: WatchStream | undefined;
+  private stopped = false;
+  private bootId = '';
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private watchFailures = 0;
+
+  constructor(private readonly options: LinkOptions) {}
+
+  /** Each served type's maintained interface options, as last opened. */
+  maintained(): ReadonlyMap<string, readonly string[]> {
+    return new Map([...this.instances].map(([type, o]) => [type, o.maintained]));
+  }
+
+  /** Follows Watch until stop(), reconnecting with backoff; `nudge` is told what to reconcile. */
+  watch(nudge: (what: WatchNudge) => void): void {
+    if (this.stopped) return;
+    const stream = this.options.client.watch(this.options.types);
+    this.stream = stream;
+    void (async () => {
+      try {
+        for await (const event of stream) {
+          this.watchFailures = 0;
+          this.onEvent(event, nudge);
+        }
+        if (!this.stopped) this.options.logger.warn('the vifplugd Watch stream ended; reconnecting');
+      } catch (err) {
+        if (this.stopped) return;
+        const first = this.watchFailures === 0;
+        const message = `vifplugd Watch stream failed (${describe(err)}); reconnecting with backoff, ports wait meanwhile`;
+        if (first) this.options.logger.warn(message);
+        else this.options.logger.debug(message);
+      }
+      if (this.stopped) return;
+      // vifplugd may come back as a new boot: its instances are gone.
+      this.instances.clear();
+      nudge({ kind: 'all' });
+      const { minMs, maxMs } = this.options.watchBackoff ?? { minMs: 100, maxMs: 5000 };
+      const delay = Math.min(maxMs, minMs * 2 ** Math.min(this.watchFailures++, 16));
+      this.reconnectTimer = setTimeout(() => this.watch(nudge), delay);
+    })();
+  }
+
+  private onEvent(event: WatchResponse, nudge: (what: WatchNudge) => void): void {
+    if (event.kind === ChangeKind.CHANGE_KIND_RESYNC) {
+      if (event.bootId !== '' && event.bootId !== this.bootId) {
+        if (this.bootId !== '') this.options.logger.info({ bootId: event.bootId }, 'vifplugd restarted; opening its providers again');
+        this.bootId = event.bootId;
+        this.instances.clear();
+      }
+      nudge({ kind: 'all' });
+      return;
+    }
+    if (event.kind === ChangeKind.CHANGE_KIND_INSTANCE_CLOSED || event.kind === ChangeKind.CHANGE_KIND_PROVIDER_UNREGISTERED) {
+      if (this.instances.get(event.type)?.instanceId === event.instanceId || event.kind === ChangeKind.CHANGE_KIND_PROVIDER_UNREGISTERED) {
+        this.instances.delete(event.type);
+      }
+    }
+    nudge({ kind: 'type', type: event.type });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.reconnectTimer !== undefined) clearTimeout(this.reconnectTimer);
+    this.stream?.cancel();
+  }
+
+  /** Asks each want's provider (CREATE); a failure of the call becomes every port's answer. */
+  async prepareCreates(wants: readonly Want[]): Promise<Map<string, CreateAnswer>> {
+    const answers = new Map<string, CreateAnswer>();
+    const byType = groupBy(wants, (w) => w.type);
+    await Promise.all(
+      [...byType].map(async ([type, list]) => {
+        const ports = list.map(
+          (w): PortRequest => ({
+            opType: OpType.OP_TYPE_CREATE,
+            useDpdk: false,
+            lportName: w.lport,
+            lportOptions: w.options as Map<string, string>,
+            ifaceName: '',
+            ifaceType: '',
+            ifaceOptions: NO_OPTIONS as Map<string, string>,
+          }),
+        );
+        const results = await this.prepare(type, ports);
+        list.forEach((w, i) => answers.set(w.lport, toCreateAnswer(results[i]!)));
+      }),
+    );
+    return answers;
+  }
+
+  /** Asks each removal's provider (REMOVE), telling it the interface as it is; by interface uuid. */
+  async prepareRemoves(removals: readonly Removal[]): Promise<Map<string, RemoveAnswer>> {
+    const answers = new Map<string, RemoveAnswer>();
+    const byType = groupBy(removals, (r) => r.type);
+    await Promise.all(
+      [...byType].map(async ([type, list]) => {
+        const ports = list.map(
+          (r): PortRequest => ({
+            opType: OpType.OP_TYPE_REMOVE,
+            useDpdk: false,
+            lportName: r.lport,
+            lportOptions: NO_OPTIONS as Map<string, string>,
+            ifaceName: r.iface.name,
+            ifaceType: r.iface.type,
+            ifaceOptions: r.iface.options as Map<string, string>,
+          }),
+        );
+        const results = await this.prepare(type, ports);
+        list.forEach((r, i) => {
+          const a = toCreateAnswer(results[i]!);
+          answers.set(r.iface.ifaceUuid, a.kind === 'plug' ? { kind: 'plug', ctxId: a.ctxId } : a);
+        });
+      }),
+    );
+    return answers;
+  }
+
+  /** After a commit: finish (and, for CREATE ctxs, release) each ctx. Ctxs vifplugd forgot (it restarted) are fine. */
+  async finish(ctxIds: readonly string[], destroy: boolean): Promise<void> {
+    await this.batches(ctxIds, (ids) => this.options.client.finishPorts(ids, destroy));
+  }
+
+  /** Releases ctxs that were not used, or whose commit failed. */
+  async release(ctxIds: readonly string[]): Promise<void> {
+    await this.batches(ctxIds, (ids) => this.options.client.destroyCtxs(ids));
+  }
+
+  private async batches(ctxIds: readonly string[], call: (ids: string[]) => Promise<unknown>): Promise<void> {
+    for (let i = 0; i < ctxIds.length; i += BATCH) {
+      try {
+        await call(ctxIds.slice(i, i + BATCH));
+      } catch (err) {
+        // vifplugd gone: its ctxs are gone with it (or reaped after --ctx-ttl).
+        this.options.logger.debug({ err: describe(err) }, 'could not finish or release ctxs; vifplugd reaps them');
+      }
+    }
+  }
+
+  /** PreparePorts for one type, batch by batch; one result per port (an error status when the call failed). */
+  private async prepare(type: string, ports: PortRequest[]): Promise<PortOutcome[]> {
+    const out: PortOutcome[] = [];
+    for (let i = 0; i < ports.length; i += BATCH) {
+      const batch = ports.slice(i, i + BATCH);
+      out.push(...(await this.prepareBatch(type, batch, true)));
+    }
+    return out;
+  }
+
+  private async prepareBatch(type: string, ports: PortRequest[], mayReopen: boolean): Promise<PortOutcome[]> {
+    let instance: Opened;
+    try {
+      instance = await this.instance(type);
+    } catch (err) {
+      return ports.map(() => callFailure(err, type));
+    }
+    try {
+      const { results } = await this.options.client.preparePorts(instance.instanceId, ports);
+      return results.map((r): PortOutcome => (r.result?.$case === 'prepared' ? { ok: r.result.value } : { failed: fromStatus(r.result?.value) }));
+    } catch (err) {
+      if (err instanceof VifplugError && err.reason === 'INSTANCE_NOT_FOUND' && mayReopen) {
+        this.instances.delete(type);
+        return this.prepareBatch(type, ports, false);
+      }
+      return ports.map(() => callFailure(err, type));
+    }
+  }
+
+  private async instance(type: string): Promise<Opened> {
+    const known = this.instances.get(type);
+    if (known !== undefined) return known;
+    const opened = await this.options.client.open(type);
+    const entry = { instanceId: opened.instanceId, maintained: opened.maintainedIfaceOptions };
+    this.instances.set(type, entry);
+    return entry;
+  }
+}
+
+type PortOutcome = { ok: { plug: boolean; ctxId: string; name: string; type: string; ifaceOptions: Map<string, string>; declineReason: string; declineMessage: string } } | { failed: Failure };
+
+interface Failure {
+  readonly code: number;
+  readonly reason: string;
+  readonly message: string;
+}
+
+function toCreateAnswer(outcome: PortOutcome): CreateAnswer {
+  if ('failed' in outcome) {
+    const { code, reason, message } = outcome.failed;
+    return { kind: 'error', reason, message, retryable: code !== Code.INVALID_ARGUMENT && code !== Code.FAILED_PRECONDITION };
+  }
+  const p = outcome.ok;
+  if (!p.plug) return { kind: 'declined', reason: p.declineReason || 'DECLINED', message: p.declineMessage || 'the provider declined', retryable: true };
+  return { kind: 'plug', ctxId: p.ctxId, name: p.name, type: p.type, ifaceOptions: p.ifaceOptions };
+}
+
+function fromStatus(status: Status | undefined): Failure {
+  if (status === undefined) return { code: Code.INTERNAL, reason: 'EMPTY_RESULT', message: 'vifplugd answered no result for the port' };
+  const info = status.details.find((d) => d.typeUrl === 'type.googleapis.com/google.rpc.ErrorInfo');
+  const reason = info === undefined ? '' : ErrorInfo.decode(info.value).reason;
+  return { code: status.code, reason: reason || `CODE_${status.code}`, message: status.message };
+}
+
+/** The whole call failed: every port of it gets the same answer. */
+function callFailure(err: unknown, type: string): PortOutcome {
+  if (err instanceof VifplugError) {
+    if (err.code === Code.UNAVAILABLE || err.code === Code.DEADLINE_EXCEEDED) {
+      return { failed: { code: Code.UNAVAILABLE, reason: 'VIFPLUGD_UNAVAILABLE', message: `vifplugd cannot be reached (${err.message}); retrying` } };
+    }
+    if (err.reason === 'PROVIDER_NOT_FOUND') {
+      return {
+        failed: {
+          code: Code.UNAVAILABLE,
+          reason: 'PROVIDER_NOT_REGISTERED',
+          message: `vifplugd has no "${type}" provider registered; register it (vifplugd --providers, or vifplugctl register ${type})`,
+        },
+      };
+    }
+    return { failed: { code: err.code, reason: err.reason || err.codeName, message: err.message } };
+  }
+  return { failed: { code: Code.INTERNAL, reason: 'AGENT_ERROR', message: describe(err) } };
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const list = out.get(k);
+    if (list === undefined) out.set(k, [item]);
+    else list.push(item);
+  }
+  return out;
+}

@@ -1,0 +1,185 @@
+/**
+ * A whole chassis for the vifplug-ovn agent, every part real: the OVN
+ * sandbox (OVS, ovs-vswitchd, NB/SB, northd, a stock ovn-controller), vifplugd
+ * serving the representor provider on a fake host (sysfs tree + devlink
+ * stand-in, fixture 01: a ConnectX-6 in switchdev mode) and the dummy
+ * provider, and the compiled agent between them, each started as an
+ * operator would start it.
+ */
+
+import { join } from 'node:path';
+
+import { OvnSandbox } from '../helpers/ovn-sandbox';
+import { spawnDaemon, type Daemon } from '../helpers/daemon';
+import type { DevlinkJson } from '../helpers/host/devlink-text';
+import { devlinkJsonFromText } from '../helpers/host/devlink-text';
+import { FakeHost } from '../helpers/host/fake-host';
+import { readFixture } from '../helpers/host/fixtures';
+import { layOutDevlinkHost } from '../helpers/host/layouts';
+import type { AgentStatus, LportStatus } from '../../src/ovn/agent';
+import { fetchStatus } from '../../src/ovn/status-server';
+
+export const AGENT = join(__dirname, '..', '..', 'dist', 'cli', 'vifplug-ovn.js');
+export const PF_MAC = '10:70:fd:df:9c:3a';
+const PF_BDF = '0000:07:00.0';
+
+export interface WorldOptions {
+  /** VFs present at start (fixture 01 has 0-4). */
+  readonly vfs?: readonly number[];
+  readonly types?: string;
+  readonly agentArgs?: readonly string[];
+}
+
+export class World {
+  readonly vifplugSocket: string;
+  readonly statusSocket: string;
+  vifplugd: Daemon | undefined;
+  agent: Daemon | undefined;
+  private readonly json: DevlinkJson;
+
+  private constructor(
+    readonly sandbox: OvnSandbox,
+    readonly host: FakeHost,
+    private readonly options: WorldOptions,
+  ) {
+    this.vifplugSocket = join(sandbox.dir, 'vifplug.sock');
+    this.statusSocket = join(sandbox.dir, 'vifplug-ovn.sock');
+    const json = devlinkJsonFromText(readFixture('01x-mlx5-cx6-host-switchdev-vfs-0-4-extended.txt'));
+    const keep = new Set(options.vfs ?? [0, 1, 2, 3, 4]);
+    for (const [handle, port] of Object.entries(json.port)) if (port.flavour === 'pcivf' && !keep.has(port.vfnum!)) delete json.port[handle];
+    this.json = json;
+    layOutDevlinkHost(host, json, { uplinks: { enp7s0f0: { address: PF_MAC } } });
+  }
+
+  static async start(options: WorldOptions = {}): Promise<World> {
+    const sandbox = await OvnSandbox.start({ chassis: 'hv1' });
+    const world = new World(sandbox, new FakeHost(), options);
+    try {
+      await world.startVifplugd();
+      await world.startAgent();
+    } catch (err) {
+      await world.stop();
+      throw err;
+    }
+    return world;
+  }
+
+  async startVifplugd(): Promise<void> {
+    this.vifplugd = await spawnDaemon([
+      '--listen', `unix://${this.vifplugSocket}`,
+      '--providers', 'dummy,representor',
+      '--sysfs-root', this.host.sysfsRoot,
+      '--devlink-bin', this.host.devlinkBin,
+      '--ip-bin', this.host.ipBin,
+      '--resync-interval', '0',
+      '--log-level', 'info',
+    ]);
+  }
+
+  async startAgent(extra: readonly string[] = []): Promise<void> {
+    this.agent = await spawnDaemon(
+      [
+        '--socket', this.vifplugSocket,
+        '--ovs-db', this.sandbox.ovsDb,
+        '--types', this.options.types ?? 'representor,dummy',
+        '--status-socket', this.statusSocket,
+        '--log-level', 'debug',
+        ...(this.options.agentArgs ?? []),
+        ...extra,
+      ],
+      { OVS_RUNDIR: this.sandbox.dir },
+      { script: AGENT, readyMessage: 'vifplug-ovn starting' },
+    );
+  }
+
+  /** Adds VF `vf` to the fake host and tells the provider's monitor, as the kernel would. */
+  addVf(vf: number): void {
+    const netdev = `enp7s0f0_${vf}`;
+    this.json.port[`pci/${PF_BDF}/${vf + 1}`] = { type: 'eth', netdev, flavour: 'pcivf', controller: 0, pfnum: 0, vfnum: vf, external: false, splittable: false };
+    this.host.addNetdev({ name: netdev, parent: { pci: PF_BDF }, physPortName: `pf0vf${vf}`, physSwitchId: 'c2cfc60003a1420c' });
+    this.host.setDevlinkPorts(this.json);
+    this.host.emitDevlinkEvent(`[port,new] pci/${PF_BDF}/${vf + 1}: type eth netdev ${netdev} flavour pcivf controller 0 pfnum 0 vfnum ${vf} external false splittable false`);
+  }
+
+  /** An NB logical switch port on sw0 requested to this chassis, plugged by `type` with `options`. */
+  async lspAdd(lport: string, type: string, options: Record<string, string> = {}): Promise<void> {
+    await this.ensureSwitch();
+    const opts = { 'requested-chassis': this.sandbox.hostname, 'vif-plug-type': type, ...options };
+    await this.sandbox.nbctl('lsp-add', 'sw0', lport, '--', 'lsp-set-options', lport, ...Object.entries(opts).map(([k, v]) => `${k}=${v}`));
+  }
+
+  /** A representor-plugged port on VF `vf` of the fake host's PF. */
+  lspRepresentor(lport: string, vf: number | string): Promise<void> {
+    return this.lspAdd(lport, 'representor', { 'vif-plug:representor:pf-mac': PF_MAC, 'vif-plug:representor:vf-num': String(vf) });
+  }
+
+  private switched = false;
+  private async ensureSwitch(): Promise<void> {
+    if (this.switched) return;
+    await this.sandbox.nbctl('--may-exist', 'ls-add', 'sw0');
+    this.switched = true;
+  }
+
+  async status(): Promise<AgentStatus> {
+    return fetchStatus(this.statusSocket);
+  }
+
+  async lportStatus(lport: string): Promise<LportStatus | undefined> {
+    return (await this.status()).lports.find((l) => l.lport === lport);
+  }
+
+  /** The agent's interfaces in br-int: name -> external_ids text. */
+  async pluggedIfaces(): Promise<Map<string, string>> {
+    const out = await this.sandbox.vsctl('--bare', '--columns=name,external_ids', 'find', 'Interface', 'external_ids:vifplug-plugged!=""');
+    const map = new Map<string, string>();
+    const lines = out.split('\n');
+    for (let i = 0; i + 1 < lines.length; i += 3) map.set(lines[i]!, lines[i + 1]!);
+    return map;
+  }
+
+  /** Waits until the agent's interfaces are exactly `names`. */
+  async waitPlugged(names: string[], timeoutMs = 10_000): Promise<void> {
+    const want = [...names].sort().join(',');
+    let seen = '';
+    await this.sandbox.waitFor(
+      async () => {
+        seen = [...(await this.pluggedIfaces()).keys()].sort().join(',');
+        return seen === want;
+      },
+      `the agent's interfaces to be [${want}]`,
+      { timeoutMs },
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}; they are [${seen}]\n${this.agentLog()}`);
+    });
+  }
+
+  /** Waits until the status shows `lport` pending with `reason`. */
+  async waitPending(lport: string, reason: string, timeoutMs = 10_000): Promise<LportStatus> {
+    let last: LportStatus | undefined;
+    await this.sandbox.waitFor(
+      async () => {
+        last = await this.lportStatus(lport).catch(() => undefined);
+        return last?.reason === reason;
+      },
+      `lport ${lport} to be pending with ${reason}`,
+      { timeoutMs },
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}; status: ${JSON.stringify(last)}\n${this.agentLog()}`);
+    });
+    return last!;
+  }
+
+  agentLog(lines = 30): string {
+    return (this.agent?.logs ?? [])
+      .slice(-lines)
+      .map((l) => `${l.level} ${l.msg}`)
+      .join('\n');
+  }
+
+  async stop(): Promise<void> {
+    await this.agent?.stop('SIGTERM').catch(() => undefined);
+    await this.vifplugd?.stop('SIGTERM').catch(() => undefined);
+    await this.sandbox.stop();
+    this.host.remove();
+  }
+}
