@@ -308,6 +308,7 @@ export class Agent {
   private async commit(plan: Plan, bridgeUuid: string): Promise<boolean> {
     if (plan.creates.length + plan.updates.length + plan.deletes.length === 0) return true;
     try {
+      this.options.logger.debug({ plug: plan.creates.length, update: plan.updates.length, unplug: plan.deletes.length }, 'committing a bridge change');
       await this.ovs.transact(bridgeOperations(plan, bridgeUuid), { timeoutMs: 30_000 });
       return true;
     } catch (err) {
