@@ -5,9 +5,11 @@
  * CMS would: NB commands in, OVS rows and Port_Binding state out.
  */
 
+import { spawn } from 'node:child_process';
+
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { World } from './harness';
+import { AGENT, World } from './harness';
 
 let w: World;
 beforeAll(async () => {
@@ -15,6 +17,16 @@ beforeAll(async () => {
   w = await World.start({ vfs: [0, 1, 2, 3] });
 });
 afterAll(() => w?.stop());
+
+/** `vifplug-ovn status` against the running agent, as an operator types it. */
+function runStatus(): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(process.execPath, [AGENT, 'status', '--status-socket', w.statusSocket], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    proc.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    proc.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`vifplug-ovn status exited ${code}`))));
+  });
+}
 
 async function sbColumn(lport: string, column: string): Promise<string> {
   return w.sandbox.sbctl('--bare', `--columns=${column}`, 'find', 'Port_Binding', `logical_port=${lport}`);
@@ -66,6 +78,11 @@ describe('vifplug-ovn with a stock ovn-controller', () => {
     expect(pending).toMatchObject({ state: 'pending', type: 'representor' });
     expect(pending.message).toContain('vfnum 4');
     expect(pending.retryInMs).not.toBeNull();
+    // What an operator runs: one line per lport, and why it waits.
+    const table = await runStatus();
+    expect(table).toMatch(/^chassis hv1, bridge br-int, types representor,dummy; OVS connected, SB connected\n/);
+    expect(table).toMatch(/^LPORT\s+TYPE\s+STATE\s+IFACE\s+REASON\s+FOR\s+TRIES\s+RETRY\s+MESSAGE$/m);
+    expect(table).toMatch(/^vm4\s+representor\s+pending\s+-\s+REPRESENTOR_NOT_FOUND\s+\d+s\s+\d+\s+\d+s\s+no local pcivf port with vfnum 4/m);
     const appeared = Date.now();
     w.addVf(4);
     await w.waitPlugged(['enp7s0f0_4'], 5000);
