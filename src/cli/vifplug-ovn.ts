@@ -2,7 +2,7 @@
 import { createLogger, type Logger } from '../log';
 import { Agent, type AgentStatus } from '../ovn/agent';
 import { StatusServer, fetchStatus } from '../ovn/status-server';
-import { VifplugdLink } from '../ovn/vifplugd-link';
+import { VifplugdLink, parseTypes } from '../ovn/vifplugd-link';
 import { OvsdbConfigError, defaultRundir, parseRemotes, type TlsFiles } from '../ovsdb';
 import { VERSION } from '../version';
 import { connectVifplugd, type ConnectionFlags } from './connection';
@@ -30,7 +30,7 @@ const FLAGS = {
   'private-key': { env: 'VIFPLUG_OVN_PRIVATE_KEY', arg: 'FILE', help: 'SSL private key for ssl: OVSDB remotes (as OVS --private-key)' },
   certificate: { env: 'VIFPLUG_OVN_CERTIFICATE', arg: 'FILE', help: 'SSL certificate for ssl: OVSDB remotes (as OVS --certificate)' },
   'ca-cert': { env: 'VIFPLUG_OVN_CA_CERT', arg: 'FILE', help: 'CA certificate that signs the OVSDB servers\' certificates (as OVS --ca-cert)' },
-  types: { env: 'VIFPLUG_OVN_TYPES', arg: 'LIST', help: 'the vif-plug-types this agent plugs, comma-separated (required; never one that ovn-controller serves too)' },
+  types: { env: 'VIFPLUG_OVN_TYPES', arg: 'LIST', help: 'the vif-plug-types this agent plugs, comma-separated: TYPE (the vifplugd provider of that name) or TYPE=PROVIDER (required; never a type ovn-controller serves too)' },
   'status-socket': { env: 'VIFPLUG_OVN_STATUS_SOCKET', arg: 'PATH', help: `where the agent answers \`vifplug-ovn status\` (default ${DEFAULT_STATUS_SOCKET})` },
   'log-level': { env: 'VIFPLUG_OVN_LOG_LEVEL', arg: 'LEVEL', help: `${LOG_LEVELS.join(', ')} (default info)` },
   json: { env: 'VIFPLUG_OVN_JSON', boolean: true, arg: '', help: 'status: print the status as JSON' },
@@ -55,7 +55,7 @@ function usage(): string {
     'Exit status: 0 after a clean stop, 1 on a runtime failure (status: the agent cannot be reached), 2 on bad flags.',
     '',
     'Examples:',
-    '  vifplug-ovn --types representor',
+    '  vifplug-ovn --types vifplug-representor=representor',
     '  vifplug-ovn --types representor --ovn-sb-db ssl:10.0.0.1:6642,ssl:10.0.0.2:6642 \\',
     '      --private-key /etc/ovn/key.pem --certificate /etc/ovn/cert.pem --ca-cert /etc/ovn/cacert.pem',
     '  vifplug-ovn status',
@@ -67,14 +67,13 @@ export interface AgentConfig {
   readonly ovsDb: string;
   readonly sbDb: string | undefined;
   readonly tls: TlsFiles | undefined;
-  readonly types: readonly string[];
+  /** lport vif-plug-type -> vifplugd provider. */
+  readonly types: ReadonlyMap<string, string>;
   readonly statusSocket: string;
   readonly logLevel: string;
 }
 
 type Command = { kind: 'run'; config: AgentConfig } | { kind: 'status'; statusSocket: string; json: boolean } | { kind: 'help' } | { kind: 'version' };
-
-const TYPE_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
 export function parseAgentArgs(argv: readonly string[], env: NodeJS.ProcessEnv): Command {
   const flags = readFlags<FlagName>(argv, env, FLAGS, { positionals: true });
@@ -89,11 +88,13 @@ export function parseAgentArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
   if (command === 'status') return { kind: 'status', statusSocket, json: flags.bool('json') };
 
   const typesText = one('types');
-  if (typesText === undefined) throw new UsageError('--types is required: name the vif-plug-types this agent plugs (e.g. --types representor)');
-  const types = typesText.split(',').map((t) => t.trim()).filter(Boolean);
-  if (types.length === 0) throw new UsageError('--types is empty');
-  for (const type of types) if (!TYPE_RE.test(type)) throw new UsageError(`--types: "${type}" is not a vif-plug-type (1-64 characters of A-Z a-z 0-9 _ . -)`);
-  if (new Set(types).size !== types.length) throw new UsageError(`--types lists a type twice: ${typesText}`);
+  if (typesText === undefined) throw new UsageError('--types is required: name the vif-plug-types this agent plugs (e.g. --types vifplug-representor=representor)');
+  let types: Map<string, string>;
+  try {
+    types = parseTypes(typesText);
+  } catch (err) {
+    throw new UsageError(`--types: ${(err as Error).message}`);
+  }
 
   const ovsDb = one('ovs-db') ?? `unix:${defaultRundir()}/db.sock`;
   const sbDb = one('ovn-sb-db');
@@ -184,7 +185,7 @@ async function runAgent(config: AgentConfig): Promise<number> {
     return 2;
   }
   const link = new VifplugdLink({ client, types: config.types, logger });
-  const agent = new Agent({ link, types: config.types, ovsDb: config.ovsDb, sbDb: config.sbDb, tls: config.tls, logger });
+  const agent = new Agent({ link, types: [...config.types.keys()], ovsDb: config.ovsDb, sbDb: config.sbDb, tls: config.tls, logger });
   const status = new StatusServer(config.statusSocket, () => agent.status());
   try {
     await status.start();

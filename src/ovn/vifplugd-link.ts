@@ -23,12 +23,38 @@ import { NO_OPTIONS } from '../registry/provider';
 import type { CreateAnswer, RemoveAnswer, Want } from './model';
 import type { Removal } from './plan';
 
+/**
+ * Reads --types: `TYPE` (an lport vif-plug-type and the vifplugd provider of
+ * the same name) or `TYPE=PROVIDER`. Throws a message for people.
+ */
+export function parseTypes(text: string): Map<string, string> {
+  const types = new Map<string, string>();
+  for (const item of text.split(',').map((t) => t.trim()).filter(Boolean)) {
+    const [type, provider = type, extra] = item.split('=');
+    for (const name of [type!, provider]) {
+      if (!TYPE_RE.test(name) || extra !== undefined) throw new Error(`"${item}" is not TYPE or TYPE=PROVIDER (names of 1-64 characters of A-Z a-z 0-9 _ . -)`);
+    }
+    if (types.has(type!)) throw new Error(`the type ${type} is listed twice`);
+    types.set(type!, provider);
+  }
+  if (types.size === 0) throw new Error('the list is empty');
+  return types;
+}
+
+const TYPE_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
 /** Ports per batch call: the API's limit. */
 const BATCH = 1024;
 
 export interface LinkOptions {
   readonly client: VifplugClient;
-  readonly types: readonly string[];
+  /**
+   * The vif-plug-types served, each with the vifplugd provider that plugs it:
+   * usually the same name; another one lets an lport type that ovn-controller
+   * does not know (e.g. "vifplug-representor") use vifplugd's "representor"
+   * where ovn-controller has a representor provider of its own.
+   */
+  readonly types: ReadonlyMap<string, string>;
   readonly logger: Logger;
   /** Reconnect backoff of the Watch stream. */
   readonly watchBackoff?: { readonly minMs: number; readonly maxMs: number };
@@ -52,15 +78,20 @@ export class VifplugdLink {
 
   constructor(private readonly options: LinkOptions) {}
 
-  /** Each served type's maintained interface options, as last opened. */
+  /** Each served lport type's maintained interface options, as its provider's instance was last opened. */
   maintained(): ReadonlyMap<string, readonly string[]> {
-    return new Map([...this.instances].map(([type, o]) => [type, o.maintained]));
+    const out = new Map<string, readonly string[]>();
+    for (const [type, provider] of this.options.types) {
+      const opened = this.instances.get(provider);
+      if (opened !== undefined) out.set(type, opened.maintained);
+    }
+    return out;
   }
 
   /** Follows Watch until stop(), reconnecting with backoff; `nudge` is told what to reconcile. */
   watch(nudge: (what: WatchNudge) => void): void {
     if (this.stopped) return;
-    const stream = this.options.client.watch(this.options.types);
+    const stream = this.options.client.watch([...new Set(this.options.types.values())]);
     this.stream = stream;
     void (async () => {
       try {
@@ -86,6 +117,11 @@ export class VifplugdLink {
     })();
   }
 
+  /** The lport types a provider serves. */
+  private lportTypes(provider: string): string[] {
+    return [...this.options.types].filter(([, p]) => p === provider).map(([t]) => t);
+  }
+
   private onEvent(event: WatchResponse, nudge: (what: WatchNudge) => void): void {
     if (event.kind === ChangeKind.CHANGE_KIND_RESYNC) {
       if (event.bootId !== '' && event.bootId !== this.bootId) {
@@ -101,7 +137,7 @@ export class VifplugdLink {
         this.instances.delete(event.type);
       }
     }
-    nudge({ kind: 'type', type: event.type });
+    for (const type of this.lportTypes(event.type)) nudge({ kind: 'type', type });
   }
 
   async stop(): Promise<void> {
@@ -183,7 +219,8 @@ export class VifplugdLink {
   }
 
   /** PreparePorts for one type, batch by batch; one result per port (an error status when the call failed). */
-  private async prepare(type: string, ports: PortRequest[]): Promise<PortOutcome[]> {
+  private async prepare(lportType: string, ports: PortRequest[]): Promise<PortOutcome[]> {
+    const type = this.options.types.get(lportType) ?? lportType;
     const out: PortOutcome[] = [];
     for (let i = 0; i < ports.length; i += BATCH) {
       const batch = ports.slice(i, i + BATCH);

@@ -108,9 +108,10 @@ export class World {
     await this.sandbox.nbctl('lsp-add', 'sw0', lport, '--', 'lsp-set-options', lport, ...Object.entries(opts).map(([k, v]) => `${k}=${v}`));
   }
 
-  /** A representor-plugged port on VF `vf` of the fake host's PF. */
+  /** A representor-plugged port on VF `vf` of the fake host's PF (under the lport type --types maps to representor). */
   lspRepresentor(lport: string, vf: number | string): Promise<void> {
-    return this.lspAdd(lport, 'representor', { 'vif-plug:representor:pf-mac': PF_MAC, 'vif-plug:representor:vf-num': String(vf) });
+    const type = /(?:^|,)([^,=]+)=representor/.exec(this.options.types ?? '')?.[1] ?? 'representor';
+    return this.lspAdd(lport, type, { 'vif-plug:representor:pf-mac': PF_MAC, 'vif-plug:representor:vf-num': String(vf) });
   }
 
   private switched = false;

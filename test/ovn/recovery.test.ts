@@ -11,7 +11,8 @@ import { World } from './harness';
 
 let w: World;
 beforeAll(async () => {
-  w = await World.start();
+  // Under a type of its own, as beside an ovn-controller that has a representor provider.
+  w = await World.start({ types: 'vifplug-representor=representor,dummy' });
   await w.lspRepresentor('vm0', 0);
   await w.lspAdd('d1', 'dummy');
   await w.waitPlugged(['enp7s0f0_0', 'd1']);
