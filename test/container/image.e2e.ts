@@ -18,6 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { ServingStatus, VifplugClient } from '../../src/client/client';
 import { OpType } from '../../src/gen/vifplug/v1/vifplug';
+import { OvnSandbox } from '../helpers/ovn-sandbox';
 import { buildFakeSysfs, type FakeHost } from './fake-sysfs';
 import { describeOutput, ensureBaseImage, ensureTools, Podman, writeContainersConf } from './podman';
 
@@ -281,6 +282,54 @@ describe('the image', () => {
     const script = 'command -v devlink; command -v ip; find /app ! -type l \\( ! -user 0 -o -perm -o+w \\) -print';
     const inside = await podman.must(['run', '--rm', '--no-healthcheck', '--network=none', '--entrypoint', 'sh', image!, '-c', script]);
     expect(inside.stdout.trim().split('\n')).toEqual([expect.stringMatching(/\/devlink$/), expect.stringMatching(/\/ip$/)]);
+  });
+});
+
+describe('the vifplug-ovn entrypoint, beside the running vifplugd container', () => {
+  // A stock OVN chassis on the host (OVS, NB/SB, northd, ovn-controller in a
+  // temporary directory) and the agent in a second container of the same
+  // image, as the Kubernetes example runs it: uid 0 in group 65532, no
+  // capability, the OVS socket directory and vifplugd's socket directory
+  // mounted in.
+  let sandbox: OvnSandbox | undefined;
+  let agentName: string | undefined;
+  beforeAll(async () => {
+    sandbox = await OvnSandbox.start({ chassis: 'hv1' });
+    const name = `vifplug-ovn-container-test-${process.pid}`;
+    await podman.must([
+      'run', '--detach', '--name', name,
+      '--read-only', '--read-only-tmpfs=false', '--cap-drop=ALL', '--security-opt=no-new-privileges', '--network=none',
+      '--user', `0:${UID}`,
+      '--volume', `${socketDir}:/run/vifplug`,
+      '--volume', `${sandbox.dir}:/run/openvswitch`,
+      '--entrypoint', 'node',
+      image!,
+      '/app/dist/cli/vifplug-ovn.js', '--types', 'dummy', '--ovs-db', 'unix:/run/openvswitch/db.sock', '--ovn-sb-db', 'unix:/run/openvswitch/sb.sock',
+      '--status-socket', '/run/openvswitch/vifplug-ovn.sock',
+    ]);
+    agentName = name;
+  });
+  afterAll(async () => {
+    if (agentName !== undefined) await podman.run(['rm', '--force', '--time', '0', agentName]);
+    await sandbox?.stop();
+  });
+
+  it('plugs the port the Southbound DB requests to the chassis; ovn-controller brings it up', async () => {
+    const s = sandbox!;
+    await s.nbctl('ls-add', 'sw0', '--', 'lsp-add', 'sw0', 'ct-lsp1', '--', 'lsp-set-options', 'ct-lsp1', `requested-chassis=${s.hostname}`, 'vif-plug-type=dummy');
+    const logs = async () => (await podman.run(['logs', agentName!])).stdout;
+    await s.waitLportUp('ct-lsp1', 20_000).catch(async (err: Error) => {
+      throw new Error(`${err.message}\n${await logs()}`);
+    });
+    expect(await s.ovsGet('Interface', 'ct-lsp1', 'external_ids')).toContain('vifplug-plugged=dummy');
+    const status = await podman.must(['exec', agentName!, 'node', '/app/dist/cli/vifplug-ovn.js', 'status', '--status-socket', '/run/openvswitch/vifplug-ovn.sock']);
+    expect(status.stdout).toMatch(/^ct-lsp1\s+dummy\s+plugged\s+ct-lsp1/m);
+  });
+
+  it('stops on SIGTERM with exit 0, leaving the port in place', async () => {
+    await podman.must(['stop', '--time', '10', agentName!]);
+    expect((await podman.must(['inspect', '--format', '{{.State.ExitCode}}', agentName!])).stdout.trim()).toBe('0');
+    expect(await sandbox!.bridgePorts()).toContain('ct-lsp1');
   });
 });
 
