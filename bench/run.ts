@@ -13,6 +13,7 @@ import { writeHost, type BenchHost } from './lib/hosts';
 import { runProfile } from './profile';
 import { runGrpc } from './suites/grpc';
 import { runCtxMemory, runIndex } from './suites/in-process';
+import { runOvn } from './suites/ovn';
 import { runStartup } from './suites/startup';
 
 type Settings = ReturnType<typeof settingsFor>;
@@ -37,8 +38,9 @@ const SUITES: readonly Suite[] = [
   { name: 'memory', needsHosts: false, run: ({ settings }) => runCtxMemory(settings.ctxMemory.inProcess, settings.ctxMemory.server) },
   { name: 'startup', needsHosts: false, run: ({ settings, log }) => runStartup(settings.startup.starts, log) },
   { name: 'grpc', needsHosts: true, run: ({ hosts, settings, log }) => runGrpc({ ...settings.grpc, representorHost: largest(hosts), log }) },
+  { name: 'ovn', needsHosts: false, run: ({ settings, log }) => runOvn(settings.ovn, log) },
 ];
-const ROW_ORDER = ['grpc', 'index', 'memory', 'startup'];
+const ROW_ORDER = ['grpc', 'index', 'memory', 'startup', 'ovn'];
 
 interface Args {
   readonly quick: boolean;
@@ -100,6 +102,7 @@ function settingsFor(args: Args) {
     },
     ctxMemory: { inProcess: 100_000, server: quick ? 5_000 : 20_000 },
     startup: { starts: quick ? 3 : 7 },
+    ovn: { lports: quick ? 200 : 1000, rounds: quick ? 1 : 3 },
   };
 }
 

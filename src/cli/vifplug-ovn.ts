@@ -10,7 +10,7 @@ import { LOG_LEVELS, parseLogLevel } from './daemon-config';
 import { UsageError, flagHelp, readFlags, type Flag } from './flags';
 import { cell, table } from './table';
 
-const DEFAULT_STATUS_SOCKET = '/run/vifplug/vifplug-ovn.sock';
+const DEFAULT_STATUS_SOCKET = '/run/vifplug-ovn/vifplug-ovn.sock';
 
 /**
  * Every flag, with its environment variable. Where vifplugd is: spelled as

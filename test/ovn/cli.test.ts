@@ -19,7 +19,7 @@ function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: numbe
 describe('vifplug-ovn flags', () => {
   it('reads flags, then VIFPLUG_OVN_* variables, then defaults (OVS_RUNDIR as ovs-vsctl does)', () => {
     const cmd = parseAgentArgs([], { VIFPLUG_OVN_TYPES: 'representor, dummy', VIFPLUG_OVN_SOCKET: '/x/v.sock', OVS_RUNDIR: '/ignored-here' });
-    expect(cmd).toMatchObject({ kind: 'run', config: { types: new Map([['representor', 'representor'], ['dummy', 'dummy']]), connection: { socket: '/x/v.sock' }, sbDb: undefined, statusSocket: '/run/vifplug/vifplug-ovn.sock', logLevel: 'info' } });
+    expect(cmd).toMatchObject({ kind: 'run', config: { types: new Map([['representor', 'representor'], ['dummy', 'dummy']]), connection: { socket: '/x/v.sock' }, sbDb: undefined, statusSocket: '/run/vifplug-ovn/vifplug-ovn.sock', logLevel: 'info' } });
     const flags = parseAgentArgs(['--types', 'dummy', '--ovs-db', 'tcp:127.0.0.1:6640', '--ovn-sb-db', 'ssl:10.0.0.1:6642,ssl:10.0.0.2:6642', '--private-key', 'k', '--certificate', 'c', '--ca-cert', 'ca', '--addr', '127.0.0.1:50051'], {
       VIFPLUG_OVN_TYPES: 'representor',
     });
@@ -28,7 +28,7 @@ describe('vifplug-ovn flags', () => {
       config: { types: new Map([['dummy', 'dummy']]), ovsDb: 'tcp:127.0.0.1:6640', sbDb: 'ssl:10.0.0.1:6642,ssl:10.0.0.2:6642', tls: { privateKey: 'k', certificate: 'c', caCert: 'ca' }, connection: { addr: '127.0.0.1:50051' } },
     });
     expect(parseAgentArgs(['--types', 'vifplug-representor=representor'], {})).toMatchObject({ config: { types: new Map([['vifplug-representor', 'representor']]) } });
-    expect(parseAgentArgs(['status', '--json'], {})).toEqual({ kind: 'status', statusSocket: '/run/vifplug/vifplug-ovn.sock', json: true });
+    expect(parseAgentArgs(['status', '--json'], {})).toEqual({ kind: 'status', statusSocket: '/run/vifplug-ovn/vifplug-ovn.sock', json: true });
   });
 
   it.each([
