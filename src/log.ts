@@ -57,3 +57,14 @@ export class RateLimiter {
     return suppressed;
   }
 }
+
+/** A bug must not take a program down silently, nor keep it up in an unknown state. */
+export function guardProcess(logger: Logger, program: string): void {
+  process.on('unhandledRejection', (reason) => {
+    logger.error({ err: reason }, `unhandled promise rejection (a bug in ${program}); continuing`);
+  });
+  process.on('uncaughtException', (err) => {
+    logger.fatal({ err }, `uncaught exception (a bug in ${program}); exiting`);
+    process.exit(1);
+  });
+}

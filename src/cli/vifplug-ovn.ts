@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { createLogger, type Logger } from '../log';
+import { createLogger, guardProcess } from '../log';
 import { Agent, type AgentStatus } from '../ovn/agent';
 import { StatusServer, fetchStatus } from '../ovn/status-server';
 import { VifplugdLink, parseTypes } from '../ovn/vifplugd-link';
@@ -172,7 +172,7 @@ async function printStatus(path: string, json: boolean): Promise<number> {
 
 async function runAgent(config: AgentConfig): Promise<number> {
   const logger = createLogger(config.logLevel, undefined, 'vifplug-ovn');
-  guardProcess(logger);
+  guardProcess(logger, 'vifplug-ovn');
   const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
@@ -214,16 +214,6 @@ async function runAgent(config: AgentConfig): Promise<number> {
   client.close();
   logger.info('vifplug-ovn stopped');
   return 0;
-}
-
-function guardProcess(logger: Logger): void {
-  process.on('unhandledRejection', (reason) => {
-    logger.error({ err: reason }, 'unhandled promise rejection (a bug in vifplug-ovn); continuing');
-  });
-  process.on('uncaughtException', (err) => {
-    logger.fatal({ err }, 'uncaught exception (a bug in vifplug-ovn); exiting');
-    process.exit(1);
-  });
 }
 
 if (require.main === module) {

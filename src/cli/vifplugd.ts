@@ -4,7 +4,7 @@ import type { Server as HttpServer } from 'node:http';
 
 import { credentials, type ChannelCredentials } from '@grpc/grpc-js';
 
-import { createLogger, type Logger } from '../log';
+import { createLogger, guardProcess } from '../log';
 import { BUILTIN_TYPES, builtinProviders } from '../providers/builtins';
 import { Registry, describeError } from '../registry';
 import { remoteConnector } from '../remote';
@@ -38,7 +38,7 @@ async function main(): Promise<number> {
   }
 
   const logger = createLogger(config.logLevel);
-  guardProcess(logger);
+  guardProcess(logger, 'vifplugd');
   // Listen for the stop signals before anything else: one that arrives while
   // starting must still end in a clean shutdown, not in the default kill.
   const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
@@ -167,17 +167,6 @@ function providerCredentials(tls: RemoteProvidersConfig['tls']): ChannelCredenti
     }
   };
   return credentials.createSsl(read(tls.caFile), tls.keyFile === undefined ? null : read(tls.keyFile), tls.certFile === undefined ? null : read(tls.certFile));
-}
-
-/** A bug must not take the daemon down silently, nor keep it up in an unknown state. */
-function guardProcess(logger: Logger): void {
-  process.on('unhandledRejection', (reason) => {
-    logger.error({ err: reason }, 'unhandled promise rejection (a bug in vifplugd); continuing');
-  });
-  process.on('uncaughtException', (err) => {
-    logger.fatal({ err }, 'uncaught exception (a bug in vifplugd); exiting');
-    process.exit(1);
-  });
 }
 
 main().then(

@@ -149,23 +149,11 @@ export class VifplugdLink {
   /** Asks each want's provider (CREATE); a failure of the call becomes every port's answer. */
   async prepareCreates(wants: readonly Want[]): Promise<Map<string, CreateAnswer>> {
     const answers = new Map<string, CreateAnswer>();
-    const byType = groupBy(wants, (w) => w.type);
-    await Promise.all(
-      [...byType].map(async ([type, list]) => {
-        const ports = list.map(
-          (w): PortRequest => ({
-            opType: OpType.OP_TYPE_CREATE,
-            useDpdk: false,
-            lportName: w.lport,
-            lportOptions: w.options as Map<string, string>,
-            ifaceName: '',
-            ifaceType: '',
-            ifaceOptions: NO_OPTIONS as Map<string, string>,
-          }),
-        );
-        const results = await this.prepare(type, ports);
-        list.forEach((w, i) => answers.set(w.lport, toCreateAnswer(results[i]!)));
-      }),
+    await this.prepareEach(
+      wants,
+      (w) => w.type,
+      (w) => portRequest(OpType.OP_TYPE_CREATE, w.lport, w.options, '', '', NO_OPTIONS),
+      (w, outcome) => answers.set(w.lport, toCreateAnswer(outcome)),
     );
     return answers;
   }
@@ -173,28 +161,26 @@ export class VifplugdLink {
   /** Asks each removal's provider (REMOVE), telling it the interface as it is; by interface uuid. */
   async prepareRemoves(removals: readonly Removal[]): Promise<Map<string, RemoveAnswer>> {
     const answers = new Map<string, RemoveAnswer>();
-    const byType = groupBy(removals, (r) => r.type);
-    await Promise.all(
-      [...byType].map(async ([type, list]) => {
-        const ports = list.map(
-          (r): PortRequest => ({
-            opType: OpType.OP_TYPE_REMOVE,
-            useDpdk: false,
-            lportName: r.lport,
-            lportOptions: NO_OPTIONS as Map<string, string>,
-            ifaceName: r.iface.name,
-            ifaceType: r.iface.type,
-            ifaceOptions: r.iface.options as Map<string, string>,
-          }),
-        );
-        const results = await this.prepare(type, ports);
-        list.forEach((r, i) => {
-          const a = toCreateAnswer(results[i]!);
-          answers.set(r.iface.ifaceUuid, a.kind === 'plug' ? { kind: 'plug', ctxId: a.ctxId } : a);
-        });
-      }),
+    await this.prepareEach(
+      removals,
+      (r) => r.type,
+      (r) => portRequest(OpType.OP_TYPE_REMOVE, r.lport, NO_OPTIONS, r.iface.name, r.iface.type, r.iface.options),
+      (r, outcome) => {
+        const a = toCreateAnswer(outcome);
+        answers.set(r.iface.ifaceUuid, a.kind === 'plug' ? { kind: 'plug', ctxId: a.ctxId } : a);
+      },
     );
     return answers;
+  }
+
+  /** PreparePorts per lport type, the types in parallel; `each` gets every item's outcome. */
+  private async prepareEach<T>(items: readonly T[], typeOf: (item: T) => string, request: (item: T) => PortRequest, each: (item: T, outcome: PortOutcome) => void): Promise<void> {
+    await Promise.all(
+      [...groupBy(items, typeOf)].map(async ([type, list]) => {
+        const results = await this.prepare(type, list.map(request));
+        list.forEach((item, i) => each(item, results[i]!));
+      }),
+    );
   }
 
   /** After a commit: finish (and, for CREATE ctxs, release) each ctx. Ctxs vifplugd forgot (it restarted) are fine. */
@@ -301,6 +287,18 @@ function callFailure(err: unknown, type: string): PortOutcome {
     return { failed: { code: err.code, reason: err.reason || err.codeName, message: err.message } };
   }
   return { failed: { code: Code.INTERNAL, reason: 'AGENT_ERROR', message: describe(err) } };
+}
+
+function portRequest(
+  opType: OpType,
+  lportName: string,
+  lportOptions: ReadonlyMap<string, string>,
+  ifaceName: string,
+  ifaceType: string,
+  ifaceOptions: ReadonlyMap<string, string>,
+): PortRequest {
+  // Only read by the encoder: no copies.
+  return { opType, useDpdk: false, lportName, lportOptions: lportOptions as Map<string, string>, ifaceName, ifaceType, ifaceOptions: ifaceOptions as Map<string, string> };
 }
 
 function describe(err: unknown): string {
