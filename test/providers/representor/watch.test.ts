@@ -27,7 +27,7 @@ afterEach(async () => {
   host = daemon = client = undefined;
 });
 
-it('announces a VF that appears, so that a port waiting for it plugs within a second', async () => {
+it('announces a VF that appears by itself, so that a port waiting for it plugs without polling', async () => {
   host = new FakeHost();
   const json = devlinkJsonFromText(readFixture('01x-mlx5-cx6-host-switchdev-vfs-0-4-extended.txt'));
   delete json.port[`pci/${PF_BDF}/5`];
@@ -74,7 +74,9 @@ it('announces a VF that appears, so that a port waiting for it plugs within a se
   const event = await next((e) => e.kind === ChangeKind.CHANGE_KIND_VIEW_CHANGED);
   expect(event).toMatchObject({ type: 'representor', instanceId });
   const answer = await prepare();
-  expect(Date.now() - appeared).toBeLessThan(1000);
+  // Nothing else could have told the client: no Run, no resync (--resync-interval 0), no polling. The
+  // bound is loose on purpose (a loaded 2-core machine); it is ~300 ms when idle (debounce 200 ms + a re-read).
+  expect(Date.now() - appeared).toBeLessThan(5000);
   expect(answer).toMatchObject({ plug: true, name: 'enp7s0f0_4' });
   await client.destroyCtx(answer.ctxId);
   stream.cancel();
