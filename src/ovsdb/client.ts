@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import { setTimeout as delay } from 'node:timers/promises';
 
 import pino from 'pino';
 
@@ -174,8 +175,11 @@ export class OvsdbClient {
 
   private started = false;
   private closed = false;
+  /** Aborted by close(): cuts short a connection attempt or a backoff wait. */
+  private readonly stopping = new AbortController();
+  /** waitFor() calls in progress, failed when the client stops. */
+  private readonly stopWaiters = new Set<(err: Error) => void>();
   private stopped: Promise<void> = Promise.resolve();
-  private wake: (() => void) | undefined;
   private fatal: Error | undefined;
 
   constructor(options: OvsdbClientOptions) {
@@ -268,9 +272,9 @@ export class OvsdbClient {
         if (ok) done();
       };
       cleanups.push(this.on('resync', check), this.on('update', check));
-      const closedCheck = { gen: Infinity, resolve: () => {}, reject: (e: Error) => done(e) };
-      this.condWaiters.push(closedCheck);
-      cleanups.push(() => (this.condWaiters = this.condWaiters.filter((w) => w !== closedCheck)));
+      const onStop = (err: Error) => done(err);
+      this.stopWaiters.add(onStop);
+      cleanups.push(() => this.stopWaiters.delete(onStop));
       if (options.timeoutMs !== undefined) {
         const timer = setTimeout(() => done(new OvsdbError(`timed out after ${options.timeoutMs} ms waiting for ${this.database}`)), options.timeoutMs);
         cleanups.push(() => clearTimeout(timer));
@@ -393,7 +397,7 @@ export class OvsdbClient {
     if (!this.closed) {
       this.closed = true;
       this.conn?.rpc.close(new SessionLostError(`the ${this.database} client was closed`));
-      this.wake?.();
+      this.stopping.abort();
       this.failWaiters(new OvsdbNotConnectedError(`the ${this.database} client is closed`));
     }
     await this.stopped;
@@ -409,7 +413,7 @@ export class OvsdbClient {
       let reason: string;
       try {
         this.logger.debug({ remote: remote.name }, 'ovsdb: connecting');
-        const socket = await connectRemote(remote, this.tls, Math.max(1000, this.backoff.currentMs));
+        const socket = await connectRemote(remote, this.tls, Math.max(1000, this.backoff.currentMs), this.stopping.signal);
         if (this.closed) {
           socket.destroy();
           break;
@@ -432,19 +436,9 @@ export class OvsdbClient {
     if (this.fatal) this.failWaiters(this.fatal);
   }
 
-  private sleep(ms: number): Promise<void> {
-    if (ms <= 0 || this.closed) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wake = () => {
-        this.wake = undefined;
-        done();
-      };
-    });
+  private async sleep(ms: number): Promise<void> {
+    if (ms <= 0 || this.closed) return;
+    await delay(ms, undefined, { signal: this.stopping.signal }).catch(() => {});
   }
 
   private open(remote: Remote, socket: import('node:net').Socket): Connection {
@@ -458,13 +452,6 @@ export class OvsdbClient {
     this.conn = conn;
     this.logger.debug({ remote: remote.name }, 'ovsdb: connected');
     rpc.onNotification = (method, params) => this.notification(conn, method, params);
-    // Conditions requested on the last connection but never acknowledged are
-    // simply the ones this connection's monitor asks for.
-    for (const state of this.conditions.values()) {
-      const latest = state.pending ?? state.requested;
-      if (latest) state.acked = latest.where;
-      state.pending = state.requested = undefined;
-    }
     rpc.request('get_schema', [SERVER_DB], (err, result) => this.onServerSchema(conn, err, result));
     return conn;
   }
@@ -555,6 +542,14 @@ export class OvsdbClient {
   }
 
   private monitorRequests(conn: Connection, version: 1 | 2): Record<string, unknown> {
+    // A new monitor asks for the latest conditions: those set since, or sent
+    // on an earlier connection and never acknowledged, count as acknowledged
+    // once its reply arrives (ovsdb-cs's sync_condition without last_id).
+    for (const state of this.conditions.values()) {
+      const latest = state.pending ?? state.requested;
+      if (latest) state.acked = latest.where;
+      state.pending = state.requested = undefined;
+    }
     const schema = conn.schema!;
     const requests: Record<string, unknown> = {};
     const monitored = new Map<string, readonly string[]>();
@@ -681,6 +676,7 @@ export class OvsdbClient {
     const waiters = this.condWaiters;
     this.condWaiters = [];
     for (const w of waiters) w.reject(err);
+    for (const w of [...this.stopWaiters]) w(err);
   }
 
   // ---- helpers ---------------------------------------------------------------

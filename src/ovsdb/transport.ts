@@ -42,7 +42,7 @@ export function checkTlsFiles(remotes: readonly Remote[], tls: TlsFiles | undefi
  * signed by the CA in `tls.caCert`; as in OVS, its host name is not checked
  * (the CA is the trust anchor of an OVS deployment, not DNS).
  */
-export async function connectRemote(remote: Remote, tls: TlsFiles | undefined, timeoutMs: number): Promise<Socket> {
+export async function connectRemote(remote: Remote, tls: TlsFiles | undefined, timeoutMs: number, signal?: AbortSignal): Promise<Socket> {
   let socket: Socket;
   let readyEvent = 'connect';
   switch (remote.kind) {
@@ -77,8 +77,10 @@ export async function connectRemote(remote: Remote, tls: TlsFiles | undefined, t
   return new Promise<Socket>((resolve, reject) => {
     const timer = setTimeout(() => fail(new ConnectError(`${remote.name}: connection attempt timed out after ${timeoutMs} ms`)), timeoutMs);
     const onError = (err: NodeJS.ErrnoException) => fail(new ConnectError(`${remote.name}: connection attempt failed (${describeSocketError(err)})`));
+    const onAbort = () => fail(new ConnectError(`${remote.name}: connection attempt abandoned (the client is closing)`));
     const onReady = () => {
       clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
       socket.off('error', onError);
       // Until the session takes the socket over, a later error is reported by its 'close'.
       socket.on('error', ignore);
@@ -86,12 +88,15 @@ export async function connectRemote(remote: Remote, tls: TlsFiles | undefined, t
     };
     function fail(err: Error) {
       clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
       socket.off(readyEvent, onReady);
       socket.destroy();
       reject(err);
     }
     socket.once(readyEvent, onReady);
     socket.once('error', onError);
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
 

@@ -1,7 +1,10 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 import { namedUuid, OvsdbClient, OvsdbNotConnectedError, OvsdbOutcomeUnknownError, type OvsdbClientOptions } from '../../src/ovsdb';
-import { captureLogs, nextEvent, SCHEMAS, startOvsdbServer, type OvsdbServer } from '../helpers/ovsdb-server';
+import { captureLogs, nextEvent, ovsEnv, SCHEMAS, startOvsdbServer, type OvsdbServer } from '../helpers/ovsdb-server';
 import { tempDir } from '../helpers/server';
 
 let dir: ReturnType<typeof tempDir>;
@@ -115,5 +118,50 @@ describe('reconnect', () => {
     const resynced = nextEvent(c, 'resync');
     await server.start();
     await resynced;
+  });
+});
+
+describe('conditions across reconnects', () => {
+  it('uses a condition set while disconnected in the next monitor, and resolves once that replica is loaded', async () => {
+    await server.transact([...addChassis('x'), ...addChassis('y')]);
+    const c = client({ tables: { Chassis: { columns: ['name'], where: [['name', '==', 'x']] } } });
+    const early = c.setCondition('Chassis', [['name', '==', 'y']]); // before the first connection
+    await c.ready({ timeoutMs: 5000 });
+    await early;
+    expect(names(c)).toEqual(['y']);
+
+    const disconnected = nextEvent(c, 'disconnect');
+    await server.stop('SIGKILL');
+    await disconnected;
+    let applied = false;
+    const changed = c.setCondition('Chassis', [['name', '==', 'x']]).then(() => (applied = true));
+    await server.start();
+    await changed;
+    expect(applied).toBe(true);
+    expect(names(c)).toEqual(['x']);
+  });
+});
+
+describe('database changes and shutdown', () => {
+  it('resyncs when the server cancels its monitor because the database was converted online', async () => {
+    const logs = captureLogs();
+    const c = client({ logger: logs.logger });
+    await c.ready({ timeoutMs: 5000 });
+    await server.transact(addChassis('kept'));
+    await c.waitFor(() => names(c).includes('kept'), { timeoutMs: 5000 });
+    const resynced = nextEvent(c, 'resync');
+    // What an OVN upgrade does to a running database: ovsdb-server cancels every monitor of it.
+    await promisify(execFile)('ovsdb-client', ['convert', server.unix, SCHEMAS.sb], { env: ovsEnv(dir.path) });
+    expect((await resynced).reconnect).toBe(true);
+    expect(names(c)).toEqual(['kept']);
+    expect(logs.lines.some((l) => /the server canceled the monitor of OVN_Southbound/.test(String(l.reason)))).toBe(true);
+  });
+
+  it('stops a connection attempt in progress when closed', async () => {
+    const c = client({ remotes: 'tcp:192.0.2.1:6640' });
+    c.start();
+    const waiting = c.ready().catch((e: unknown) => e);
+    await c.close();
+    expect(await waiting).toBeInstanceOf(OvsdbNotConnectedError);
   });
 });
