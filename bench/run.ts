@@ -14,6 +14,7 @@ import { runProfile } from './profile';
 import { runGrpc } from './suites/grpc';
 import { runCtxMemory, runIndex } from './suites/in-process';
 import { runOvn } from './suites/ovn';
+import { runOvsdb } from './suites/ovsdb';
 import { runStartup } from './suites/startup';
 
 type Settings = ReturnType<typeof settingsFor>;
@@ -39,8 +40,9 @@ const SUITES: readonly Suite[] = [
   { name: 'startup', needsHosts: false, run: ({ settings, log }) => runStartup(settings.startup.starts, log) },
   { name: 'grpc', needsHosts: true, run: ({ hosts, settings, log }) => runGrpc({ ...settings.grpc, representorHost: largest(hosts), log }) },
   { name: 'ovn', needsHosts: false, run: ({ settings, log }) => runOvn(settings.ovn, log) },
+  { name: 'ovsdb', needsHosts: false, run: ({ settings, log }) => runOvsdb(settings.ovsdb, log) },
 ];
-const ROW_ORDER = ['grpc', 'index', 'memory', 'startup', 'ovn'];
+const ROW_ORDER = ['grpc', 'index', 'memory', 'startup', 'ovn', 'ovsdb'];
 
 interface Args {
   readonly quick: boolean;
@@ -103,6 +105,7 @@ function settingsFor(args: Args) {
     ctxMemory: { inProcess: 100_000, server: quick ? 5_000 : 20_000 },
     startup: { starts: quick ? 3 : 7 },
     ovn: { lports: quick ? 200 : 1000, rounds: quick ? 1 : 3 },
+    ovsdb: { rounds: args.rounds ?? (quick ? 3 : 7), portBindings: 2000, ports: 500 },
   };
 }
 

@@ -32,34 +32,36 @@ export class JsonStream {
   /** Feeds a chunk; returns the values it completes, in order. Throws OvsdbProtocolError on a framing or JSON error. */
   push(chunk: Buffer): unknown[] {
     const out: unknown[] = [];
-    let start = this.depth > 0 ? 0 : -1;
-    for (let i = 0; i < chunk.length; i++) {
+    // The scanner's state lives in locals while scanning: this loop runs once per byte received.
+    let depth = this.depth;
+    let inString = this.inString;
+    let escaped = this.escaped;
+    let start = depth > 0 ? 0 : -1;
+    const n = chunk.length;
+    for (let i = 0; i < n; i++) {
       const c = chunk[i]!;
-      if (this.inString) {
-        if (this.escaped) this.escaped = false;
-        else if (c === BACKSLASH) this.escaped = true;
-        else if (c === QUOTE) this.inString = false;
-        continue;
-      }
-      if (this.depth === 0) {
+      if (inString) {
+        if (escaped) escaped = false;
+        else if (c === BACKSLASH) escaped = true;
+        else if (c === QUOTE) inString = false;
+      } else if (depth === 0) {
         if (isSpace(c)) continue;
         if (c !== OPEN_BRACE && c !== OPEN_BRACKET) {
           throw new OvsdbProtocolError(`expected a JSON object between messages, got byte 0x${c.toString(16)}`);
         }
         start = i;
-        this.depth = 1;
-        continue;
-      }
-      if (c === QUOTE) this.inString = true;
-      else if (c === OPEN_BRACE || c === OPEN_BRACKET) this.depth++;
-      else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) {
-        if (--this.depth === 0) {
-          out.push(this.complete(chunk.subarray(start, i + 1)));
-          start = -1;
-        }
+        depth = 1;
+      } else if (c === QUOTE) inString = true;
+      else if (c === OPEN_BRACE || c === OPEN_BRACKET) depth++;
+      else if ((c === CLOSE_BRACE || c === CLOSE_BRACKET) && --depth === 0) {
+        out.push(this.complete(chunk.subarray(start, i + 1)));
+        start = -1;
       }
     }
-    if (this.depth > 0) {
+    this.depth = depth;
+    this.inString = inString;
+    this.escaped = escaped;
+    if (depth > 0) {
       const rest = chunk.subarray(start);
       this.pending += rest.length;
       this.checkSize(this.pending);
