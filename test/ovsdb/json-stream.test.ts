@@ -17,14 +17,17 @@ function feed(stream: JsonStream, bytes: Buffer, cuts: number[]): unknown[] {
 
 describe('JsonStream', () => {
   it('splits messages sent back to back, whatever the chunk boundaries, strings and UTF-8 included', () => {
-    const message = fc.oneof(fc.dictionary(fc.string({ unit: 'binary' }), fc.jsonValue()), fc.array(fc.jsonValue()));
+    const value = fc.jsonValue({ maxDepth: 3, size: 'small' });
+    const message = fc.oneof(fc.dictionary(fc.string({ unit: 'binary' }), value, { size: 'small' }), fc.array(value, { size: 'small' }));
     fc.assert(
       fc.property(fc.array(message, { minLength: 1, maxLength: 5 }), fc.array(fc.nat(), { maxLength: 12 }), fc.boolean(), (messages, rawCuts, spaced) => {
         const bytes = Buffer.from(messages.map((m) => JSON.stringify(m)).join(spaced ? '\n ' : ''));
         const cuts = rawCuts.map((c) => c % (bytes.length + 1));
-        expect(feed(new JsonStream(1 << 20), bytes, cuts)).toEqual(JSON.parse(JSON.stringify(messages)));
+        // Compared as text: what JSON.parse of each message alone gives, in order.
+        const got = JSON.stringify(feed(new JsonStream(1 << 20), bytes, cuts));
+        if (got !== JSON.stringify(messages)) expect(got).toBe(JSON.stringify(messages));
       }),
-      { numRuns: 500 },
+      { numRuns: 200 },
     );
   });
 
