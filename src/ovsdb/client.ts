@@ -123,6 +123,7 @@ interface Connection {
 }
 
 const SERVER_DB = '_Server';
+const NO_ROWS: ReadonlyMap<string, Row> = new Map();
 const SERVER_COLUMNS = ['name', 'model', 'connected', 'leader', 'schema', 'cid', 'index'];
 const DEFAULT_MAX_MESSAGE_BYTES = 256 * 1024 * 1024;
 
@@ -231,7 +232,7 @@ export class OvsdbClient {
    * first resync.
    */
   rows<R extends Row = Row>(table: string): ReadonlyMap<string, R> {
-    return (this.replica?.rows(table) ?? new Map()) as ReadonlyMap<string, R>;
+    return (this.replica?.rows(table) ?? NO_ROWS) as ReadonlyMap<string, R>;
   }
 
   row<R extends Row = Row>(table: string, uuid: string): R | undefined {
@@ -334,7 +335,7 @@ export class OvsdbClient {
   transact(ops: readonly Operation[], options: TransactOptions = {}): Promise<TransactResult> {
     const conn = this.conn;
     if (this.closed) return Promise.reject(new OvsdbNotConnectedError(`the ${this.database} client is closed; the transaction was not sent`));
-    if (!conn || conn.phase !== 'monitoring' || !conn.schema) {
+    if (!conn || conn.phase !== 'monitoring' || !conn.schema || !conn.rpc.isOpen) {
       return Promise.reject(
         new OvsdbNotConnectedError(`not connected to ${this.database}${conn ? ` (still starting on ${conn.remote.name})` : ''}; the transaction was not sent: retry after the next resync`),
       );
