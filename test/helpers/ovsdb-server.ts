@@ -42,6 +42,8 @@ export interface OvsdbServer {
   transactOffline(ops: unknown[]): Promise<unknown[]>;
   appctl(...args: string[]): Promise<string>;
   log(): string;
+  /** Resolves once the server's log matches `pattern` (it writes asynchronously to what its peers see). */
+  waitLog(pattern: RegExp, timeoutMs?: number): Promise<void>;
 }
 
 export interface OvsdbServerOptions {
@@ -185,6 +187,14 @@ class Server implements OvsdbServer {
 
   log(): string {
     return existsSync(this.file('log')) ? readFileSync(this.file('log'), 'utf8') : '';
+  }
+
+  async waitLog(pattern: RegExp, timeoutMs = 5000): Promise<void> {
+    const end = Date.now() + timeoutMs;
+    while (!pattern.test(this.log())) {
+      if (Date.now() > end) throw new Error(`${this.name}'s log does not match ${pattern} after ${timeoutMs} ms:\n${this.log()}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
   }
 }
 

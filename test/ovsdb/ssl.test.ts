@@ -86,7 +86,7 @@ describe('ssl remotes', () => {
     c.start();
     await logs.until((ls) => ls.some((l) => /the server rejected our certificate/.test(String(l.reason))));
     expect(c.isSynced).toBe(false);
-    expect(s.log()).toMatch(/SSL_accept: .*certificate verify failed/);
+    await s.waitLog(/SSL_accept: .*certificate verify failed/);
   });
 
   it('reports a missing TLS file when connecting, and keeps retrying', async () => {
