@@ -330,7 +330,9 @@ export class OvsdbClient {
    * committed), OvsdbNotConnectedError when it was not sent (retry after the
    * next resync), OvsdbOutcomeUnknownError when it was sent and no reply came
    * (re-read before acting), DatumTypeError when a value does not fit its
-   * column (nothing sent).
+   * column (nothing sent). The update the transaction causes in the replica
+   * usually arrives before the reply, but a clustered server may reply first:
+   * use waitFor() when the next step reads the replica.
    */
   transact(ops: readonly Operation[], options: TransactOptions = {}): Promise<TransactResult> {
     const conn = this.conn;
