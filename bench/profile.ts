@@ -35,7 +35,7 @@ interface WindowMark {
 /** Modules the bare baseline does not run at all: what vifplug adds by construction. */
 const OURS = /^vifplug:|^protobuf runtime|^pino/;
 
-const SERVER_OF: Record<string, string> = { baseline: 'bare', 'prepare.dummy': 'vifplug', 'baseline.repr': 'bare-repr', 'prepare.repr': 'vifplug' };
+const SERVER_OF: Record<string, string> = { baseline: 'bare', 'prepare.dummy': 'vifplug', 'baseline.repr': 'bare-repr', 'prepare.repr': 'vifplug', 'prepare.remote': 'vifplug' };
 
 export function category(functionName: string, url: string): string {
   if (url === '') {

@@ -73,6 +73,13 @@ export interface CaseContext {
   open(type: string): Promise<string>;
   /** The bytes vifplug answers `request` (a PreparePort) with; the ctx is released. */
   realReply(request: Buffer): Promise<Buffer>;
+  /**
+   * Forks bench/servers/<script> (a process the cases need but do not call,
+   * such as a remote provider) and starts it with `arg` plus the run's
+   * temporary `dir`; it is garbage-collected before every window and stopped
+   * at the end like the servers.
+   */
+  startHelper<T>(name: string, script: string, arg: Record<string, unknown>): Promise<{ readonly child: Child; readonly started: T }>;
   /** A bare grpc-js server answering PreparePort with `reply`: the floor a vifplug case is compared to. */
   startBare(name: string, reply: Buffer): Promise<Server>;
   /** Figures for the JSON details, under the family's name. */
@@ -94,6 +101,10 @@ export const TARGETS = {
   latency: { text: '<= 1.15x', on: 'ratio', max: 1.15 },
   throughput: { text: '>= 0.90x', on: 'ratio', min: 0.9 },
   batch: { text: '<= 0.10x', on: 'ratio', max: 0.1 },
+  /** Two hops (controller -> vifplugd -> remote provider), issue 10. */
+  remoteLatency: { text: '<= 2.2x', on: 'ratio', max: 2.2 },
+  remoteThroughput: { text: '>= 0.45x', on: 'ratio', min: 0.45 },
+  remoteBatch: { text: '<= 0.15x', on: 'ratio', max: 0.15 },
 } satisfies Record<string, Target>;
 
 /** The latency target at concurrency 1, the throughput target above. */

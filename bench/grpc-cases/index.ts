@@ -6,6 +6,7 @@
 import { batchCases } from './batch';
 import type { CaseFamily } from './case';
 import { dummyCases } from './dummy';
+import { remoteCases } from './remote';
 import { representorCases } from './representor';
 
-export const FAMILIES: readonly CaseFamily[] = [dummyCases, representorCases, batchCases];
+export const FAMILIES: readonly CaseFamily[] = [dummyCases, representorCases, batchCases, remoteCases];

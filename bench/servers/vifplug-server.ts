@@ -1,14 +1,15 @@
 /**
  * The product under test, in its own process: VifplugServer over a Registry
  * with the dummy provider (and the representor provider when its module and a
- * fake host are there), on a unix socket and TCP loopback, as vifplugd builds
- * it. The parent drives it over IPC: start, release ctxs between measurement
+ * fake host are there, and remote providers the cases register), on a unix
+ * socket and TCP loopback, as vifplugd builds it. The parent drives it over IPC: start, release ctxs between measurement
  * windows (outside the timing), report CPU and memory, exit.
  */
 import { createLogger } from '../../src/log';
 import { dummyProvider } from '../../src/providers/dummy/dummy';
 import { representorProvider, type RepresentorConfig } from '../../src/providers/representor';
-import { Registry, type ProviderFactory } from '../../src/registry';
+import { DEFAULT_LIMITS, Registry, type ProviderFactory } from '../../src/registry';
+import { remoteConnector } from '../../src/remote';
 import { parseListen } from '../../src/server/listen';
 import { VifplugServer } from '../../src/server/server';
 import { serveParent } from '../lib/ipc';
@@ -35,7 +36,15 @@ serveParent({
     const builtins = new Map<string, ProviderFactory>([['dummy', dummyProvider]]);
     const representor = arg.representor;
     if (representor !== undefined) builtins.set('representor', () => representorProvider({ ...representor, resyncIntervalMs: 0 }, { logger }));
-    registry = new Registry({ builtins });
+    // Remote providers are registered by the cases (Register over the unix socket).
+    registry = new Registry({
+      builtins,
+      remote: remoteConnector({ providerTimeoutMs: DEFAULT_LIMITS.providerTimeoutMs, probeIntervalMs: 5000, logger }),
+      // A remote provider's ports count in flight until it answers: 64
+      // callers of PreparePorts x128 have 8,192 under way, as an operator
+      // expecting that load would allow with --max-provider-calls.
+      limits: { maxCallsPerInstance: 16_384 },
+    });
     await registry.register('dummy');
     let registered: Started['representor'];
     if (representor !== undefined) {

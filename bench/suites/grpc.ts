@@ -66,9 +66,11 @@ async function serverOf(name: string, child: Child, targets: { unix: string; tcp
 export async function runGrpc(options: GrpcOptions): Promise<GrpcResult> {
   const dir = mkdtempSync(join(tmpdir(), 'vifplug-bench-'));
   const servers: Server[] = [];
+  /** Processes the cases depend on that are not called directly (remote providers). */
+  const helpers: Child[] = [];
   const details: Record<string, unknown> = {};
   try {
-    const ctx = await caseContext(options, dir, servers);
+    const ctx = await caseContext(options, dir, servers, helpers);
     const cases: CaseDef[] = [];
     const skipped: Row[] = [];
     for (const family of FAMILIES) {
@@ -85,7 +87,7 @@ export async function runGrpc(options: GrpcOptions): Promise<GrpcResult> {
       for (const concurrency of options.concurrencies) {
         const inGroup = active.filter((c) => transport === 'unix' || !c.unixOnly);
         options.log(`grpc: ${transport}, concurrency ${concurrency}: ${inGroup.map((c) => c.id).join(', ')}`);
-        const measured = await runGroup(inGroup, servers, transport, concurrency, options);
+        const measured = await runGroup(inGroup, [...servers.map((s) => s.child), ...helpers], transport, concurrency, options);
         groups[`${transport}/c${concurrency}`] = Object.fromEntries([...measured].map(([id, w]) => [id, w.map(roundStats)]));
         rows.push(...summarise(inGroup, measured, transport, concurrency));
       }
@@ -97,13 +99,13 @@ export async function runGrpc(options: GrpcOptions): Promise<GrpcResult> {
     return { rows, details };
   } finally {
     for (const s of servers) for (const c of Object.values(s.clients)) c.close();
-    await Promise.all(servers.map((s) => s.child.stop()));
+    await Promise.all([...servers.map((s) => s.child), ...helpers].map((c) => c.stop()));
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
 /** Starts the vifplug server (with the representor provider when there is a host) and what families build on. */
-async function caseContext(options: GrpcOptions, dir: string, servers: Server[]): Promise<Omit<CaseContext, 'details'>> {
+async function caseContext(options: GrpcOptions, dir: string, servers: Server[], helpers: Child[]): Promise<Omit<CaseContext, 'details'>> {
   const execArgv = options.serverExecArgv ?? [];
   const host = options.representorHost;
   const startArg: StartArg = {
@@ -124,6 +126,11 @@ async function caseContext(options: GrpcOptions, dir: string, servers: Server[])
       await vifplug.child.call('destroyCtxs', [PreparePortResponse.decode(bytes).ctxId]);
       return bytes;
     },
+    startHelper: async (name, script, arg) => {
+      const started = await startServer<unknown>(`${name} process`, script, { ...arg, dir }, execArgv);
+      helpers.push(started.child);
+      return started as never;
+    },
     startBare: async (name, reply) => {
       const arg = { unixPath: join(dir, `${name}.sock`), replies: { [PREPARE]: reply, [FINISH]: Buffer.alloc(0), [DESTROY]: Buffer.alloc(0) } };
       const bare = await startServer<{ unix: string; tcp: string }>(`${name} server`, 'bare-server.js', arg, execArgv);
@@ -134,10 +141,10 @@ async function caseContext(options: GrpcOptions, dir: string, servers: Server[])
   };
 }
 
-async function measure(c: CaseDef, transport: Transport, concurrency: number, ms: number, servers: readonly Server[]): Promise<WindowStats> {
+async function measure(c: CaseDef, transport: Transport, concurrency: number, ms: number, children: readonly Child[]): Promise<WindowStats> {
   // Start every window from the same state: no garbage left by the previous one anywhere.
   gc();
-  await Promise.all(servers.map((s) => s.child.call('gc')));
+  await Promise.all(children.map((child) => child.call('gc')));
   const s0 = await c.server.child.call<ProcessReport>('report');
   const c0 = process.cpuUsage();
   const w = await runWindow(c.op(c.server.clients[transport]), concurrency, ms);
@@ -168,11 +175,11 @@ async function measure(c: CaseDef, transport: Transport, concurrency: number, ms
   };
 }
 
-async function runGroup(cases: readonly CaseDef[], servers: readonly Server[], transport: Transport, concurrency: number, options: GrpcOptions): Promise<Map<string, WindowStats[]>> {
-  for (const c of cases) await measure(c, transport, concurrency, options.warmupMs, servers);
+async function runGroup(cases: readonly CaseDef[], children: readonly Child[], transport: Transport, concurrency: number, options: GrpcOptions): Promise<Map<string, WindowStats[]>> {
+  for (const c of cases) await measure(c, transport, concurrency, options.warmupMs, children);
   const out = new Map<string, WindowStats[]>(cases.map((c) => [c.id, []]));
   for (let r = 0; r < options.rounds; r++) {
-    for (const c of cases) out.get(c.id)!.push(await measure(c, transport, concurrency, options.windowMs, servers));
+    for (const c of cases) out.get(c.id)!.push(await measure(c, transport, concurrency, options.windowMs, children));
   }
   return out;
 }

@@ -1,3 +1,4 @@
+import { DeadlineTimers } from './deadline-timers';
 import { PlugError, describeError, isPlugError } from './errors';
 import type { CallBudget, PortCtxIn, PrepareResult, ProviderInstance } from './provider';
 
@@ -63,6 +64,7 @@ type Operation = Sheddable | 'finishPort' | 'destroyPortCtx';
  */
 export class InstanceGate {
   private calls = 0;
+  private readonly timers = new DeadlineTimers();
 
   constructor(
     private readonly limits: GateLimits,
@@ -148,11 +150,11 @@ export class InstanceGate {
       const stopListening = caller?.onCancel?.(() => budget.abort('the caller cancelled the call'));
       const settle = () => {
         settled = true;
-        clearTimeout(timer);
+        cancelTimer();
         stopListening?.();
         this.leave(instance);
       };
-      const timer = setTimeout(() => {
+      const cancelTimer = this.timers.add(Date.now() + timeoutMs, () => {
         settle();
         budget.abandon();
         reject(
@@ -163,7 +165,7 @@ export class InstanceGate {
             { metadata: { type: instance.type, operation } },
           ),
         );
-      }, timeoutMs);
+      });
       pending.then(
         (value) => {
           if (settled) return;
@@ -242,7 +244,11 @@ export class InstanceGate {
  */
 class Budget implements CallBudget {
   private controller: AbortController | undefined;
+  private listeners: (() => void)[] | undefined;
   private until: number | undefined;
+  private reason: PlugError | undefined;
+  /** The callback listened for the abort. */
+  private heard = false;
   /** The gate gave up on the call: whatever it answers is released, not kept. */
   abandoned = false;
 
@@ -257,13 +263,30 @@ class Budget implements CallBudget {
   }
 
   get signal(): AbortSignal {
-    this.controller ??= new AbortController();
+    this.heard = true;
+    if (this.controller === undefined) {
+      this.controller = new AbortController();
+      if (this.reason !== undefined) this.controller.abort(this.reason);
+    }
     return this.controller.signal;
   }
 
-  /** Whether the callback looked at the signal and saw it fire. */
+  onAbort(listener: () => void): () => void {
+    this.heard = true;
+    if (this.reason !== undefined) {
+      listener();
+      return () => undefined;
+    }
+    (this.listeners ??= []).push(listener);
+    return () => {
+      const i = this.listeners?.indexOf(listener) ?? -1;
+      if (i >= 0) this.listeners!.splice(i, 1);
+    };
+  }
+
+  /** Whether the callback listened for the abort and it came. */
   get told(): boolean {
-    return this.controller?.signal.aborted === true;
+    return this.heard && this.reason !== undefined;
   }
 
   abandon(): void {
@@ -271,8 +294,13 @@ class Budget implements CallBudget {
     this.abort('the provider did not answer in time');
   }
 
-  abort(reason: string): void {
-    this.controller?.abort(new PlugError('CANCELLED', 'CALLER_GONE', reason));
+  abort(why: string): void {
+    if (this.reason !== undefined) return;
+    this.reason = new PlugError('CANCELLED', 'CALLER_GONE', why);
+    this.controller?.abort(this.reason);
+    const listeners = this.listeners;
+    this.listeners = undefined;
+    for (const listener of listeners ?? []) listener();
   }
 }
 

@@ -13,7 +13,7 @@ import { ErrorInfo } from '../gen/google/rpc/error_details';
 import { HealthCheckResponse_ServingStatus, HealthService } from '../gen/grpc/health/v1/health';
 import { ProviderService, type WatchResponse } from '../gen/vifplug/provider/v1/provider';
 import { STATUS_DETAILS_KEY, codeName } from '../grpc-status';
-import type { StatusName } from '../registry';
+import type { CallBudget, StatusName } from '../registry';
 import type { ProviderEndpoint } from './endpoint';
 import { clip, isReason, PROVIDER_SERVICE } from './wire';
 
@@ -77,35 +77,39 @@ export class ProviderConnection {
       // Sessions are tied to a connection (see RemoteProvider): a channel
       // that reconnects by itself would hide a provider's restart.
       'grpc.initial_reconnect_backoff_ms': 100,
+      // Per-call bookkeeping nobody reads on this channel.
+      'grpc.enable_channelz': 0,
       'grpc.max_reconnect_backoff_ms': 1000,
       'grpc.enable_retries': 0,
       'grpc.max_receive_message_length': 4 * 1024 * 1024,
     });
   }
 
-  /** One unary call; rejects with ProviderCallError. */
-  call<M extends Method>(method: M, request: RequestOf<M>, deadline: number, signal?: AbortSignal): Promise<ResponseOf<M>> {
-    const def = ProviderService[method];
+  /**
+   * One unary call with `deadline`, cancelled when `budget` aborts; rejects
+   * with ProviderCallError.
+   */
+  call<M extends Method>(method: M, request: RequestOf<M>, deadline: number, budget?: Pick<CallBudget, 'onAbort'>): Promise<ResponseOf<M>> {
+    const def = DECODERS[method];
     return new Promise((resolve, reject) => {
-      const call = this.grpc.makeUnaryRequest(
-        def.path,
-        def.requestSerialize as (value: RequestOf<M>) => Buffer,
-        tolerant(def.responseDeserialize as (bytes: Buffer) => ResponseOf<M>),
-        request,
-        new Metadata(),
-        { deadline },
-        (err, response) => {
-          signal?.removeEventListener('abort', cancel);
+      let stopListening: (() => void) | undefined;
+      // grpc-js captures the caller's stack for every call (new Error()),
+      // which costs more than the rest of our own work per call; the stack of
+      // a provider call is the daemon's own and would say nothing.
+      const limit = Error.stackTraceLimit;
+      Error.stackTraceLimit = 0;
+      let call;
+      try {
+        call = this.grpc.makeUnaryRequest(def.path, def.requestSerialize as (value: RequestOf<M>) => Buffer, def.decode, request, new Metadata(), { deadline }, (err, response) => {
+          stopListening?.();
           if (err) reject(new ProviderCallError(def.path, failureOf(err)));
           else if (response instanceof MalformedAnswer) reject(new ProviderCallError(def.path, malformed(response)));
           else resolve(response as ResponseOf<M>);
-        },
-      );
-      const cancel = () => call.cancel();
-      if (signal !== undefined) {
-        if (signal.aborted) call.cancel();
-        else signal.addEventListener('abort', cancel, { once: true });
+        });
+      } finally {
+        Error.stackTraceLimit = limit;
       }
+      if (budget !== undefined) stopListening = budget.onAbort(() => call.cancel());
     });
   }
 
@@ -147,6 +151,11 @@ export class ProviderConnection {
     this.grpc.close();
   }
 }
+
+/** Each method's path, encoder and tolerant decoder, made once. */
+const DECODERS = Object.fromEntries(
+  Object.entries(ProviderService).map(([name, def]) => [name, { path: def.path, requestSerialize: def.requestSerialize, decode: tolerant(def.responseDeserialize as (bytes: Buffer) => unknown) }]),
+) as unknown as { [M in Method]: { path: string; requestSerialize: Service[M]['requestSerialize']; decode: (bytes: Buffer) => ResponseOf<M> | MalformedAnswer } };
 
 function tolerant<T>(decode: (bytes: Buffer) => T): (bytes: Buffer) => T | MalformedAnswer {
   return (bytes) => {

@@ -2,7 +2,7 @@ import { connectivityState, status as Code, type ChannelCredentials, type Client
 import type { Logger } from 'pino';
 
 import { HealthCheckResponse_ServingStatus } from '../gen/grpc/health/v1/health';
-import type { GetInfoResponse, WatchResponse } from '../gen/vifplug/provider/v1/provider';
+import type { GetInfoResponse, PortError, PreparePortResponse, WatchResponse } from '../gen/vifplug/provider/v1/provider';
 import {
   PlugError,
   SERVING,
@@ -19,7 +19,7 @@ import {
 } from '../registry';
 import { MalformedAnswer, ProviderCallError, ProviderConnection, passedOn, type CallFailure } from './connection';
 import { checkSocket, unreachable, type ProviderEndpoint } from './endpoint';
-import { API_VERSIONS, checkPrepareAnswer, clip, fromWireRepresentor, toWireCtxIn, toWireCtxOut } from './wire';
+import { API_VERSIONS, MAX_BATCH, checkPrepareAnswer, clip, fromWireRepresentor, isReason, toWireCtxIn, toWireCtxOut } from './wire';
 
 export interface RemoteSettings {
   /** Deadline of the calls no controller waits for (GetInfo, Init, Open, Close, Destroy, probes). */
@@ -63,6 +63,8 @@ export class RemoteProvider implements RemoteProviderClass {
   private generation: number | undefined;
   /** A new session began: the next Run says that something changed. */
   private fresh = false;
+  /** Ports waiting for the end of this turn of the event loop, by instance. */
+  private readonly batches = new Map<string, PendingPort[]>();
   /** PreparePort handles, by the ctx_in they answered; they live as long as their ctx. */
   private readonly handles = new WeakMap<PortCtxIn, Buffer>();
 
@@ -150,7 +152,7 @@ export class RemoteProvider implements RemoteProviderClass {
     const conn = this.serving();
     let changed = false;
     try {
-      changed = (await conn.call('run', { instanceId }, this.deadline(budget), budget?.signal)).changed;
+      changed = (await conn.call('run', { instanceId }, this.deadline(budget), budget)).changed;
     } catch (err) {
       const failure = failureOf(err);
       if (failure.kind !== 'unimplemented') throw this.fail('Run', failure, conn);
@@ -160,14 +162,80 @@ export class RemoteProvider implements RemoteProviderClass {
     return changed || fresh;
   }
 
-  async preparePort(instanceId: string, ctxIn: PortCtxIn, budget: CallBudget | undefined): Promise<PrepareResult> {
+  /**
+   * PreparePort. Ports asked about in the same turn of the event loop (the
+   * ports of a PreparePorts, or concurrent callers) go to a provider that
+   * announces PreparePorts in one call: the hop costs once per batch.
+   */
+  preparePort(instanceId: string, ctxIn: PortCtxIn, budget: CallBudget | undefined): Promise<PrepareResult> {
     const conn = this.serving();
+    if (this.info?.capabilities?.preparePorts !== true) return this.prepareOne(conn, instanceId, ctxIn, budget);
+    return new Promise((resolve, reject) => {
+      let batch = this.batches.get(instanceId);
+      if (batch === undefined) {
+        batch = [];
+        this.batches.set(instanceId, batch);
+        queueMicrotask(() => this.flush(conn, instanceId));
+      }
+      batch.push({ ctxIn, budget, resolve, reject });
+    });
+  }
+
+  private async prepareOne(conn: ProviderConnection, instanceId: string, ctxIn: PortCtxIn, budget: CallBudget | undefined): Promise<PrepareResult> {
     let res;
     try {
-      res = await conn.call('preparePort', { instanceId, ctxIn: toWireCtxIn(ctxIn) }, this.deadline(budget), budget?.signal);
+      res = await conn.call('preparePort', { instanceId, ctxIn: toWireCtxIn(ctxIn) }, this.deadline(budget), budget);
     } catch (err) {
       throw this.fail('PreparePort', failureOf(err), conn);
     }
+    return this.answer(ctxIn, res);
+  }
+
+  /** Sends the ports gathered for `instanceId`: one alone as PreparePort, more as PreparePorts of at most 1024. */
+  private flush(conn: ProviderConnection, instanceId: string): void {
+    const batch = this.batches.get(instanceId) ?? [];
+    this.batches.delete(instanceId);
+    if (batch.length === 1) {
+      const [port] = batch;
+      this.prepareOne(conn, instanceId, port!.ctxIn, port!.budget).then(port!.resolve, port!.reject);
+      return;
+    }
+    for (let i = 0; i < batch.length; i += MAX_BATCH) void this.prepareMany(conn, instanceId, batch.slice(i, i + MAX_BATCH));
+  }
+
+  private async prepareMany(conn: ProviderConnection, instanceId: string, ports: PendingPort[]): Promise<void> {
+    // The call lives as long as the longest-lived caller wants it, and is
+    // not cancelled: a port whose caller left earlier is answered late, and
+    // the gate releases what it got.
+    let deadline = 0;
+    for (const port of ports) deadline = Math.max(deadline, this.deadline(port.budget));
+    let results;
+    try {
+      results = (await conn.call('preparePorts', { instanceId, ports: ports.map((p) => toWireCtxIn(p.ctxIn)) }, deadline)).results;
+    } catch (err) {
+      const error = this.fail('PreparePorts', failureOf(err), conn);
+      for (const port of ports) port.reject(error);
+      return;
+    }
+    if (results.length !== ports.length) {
+      const error = this.error('PreparePorts', { kind: 'bad', message: `answered ${results.length} results for ${ports.length} ports` });
+      for (const port of ports) port.reject(error);
+      return;
+    }
+    ports.forEach((port, i) => {
+      const result = results[i]!.result;
+      try {
+        if (result?.$case === 'prepared') port.resolve(this.answer(port.ctxIn, result.value));
+        else if (result?.$case === 'error') port.reject(this.portError(result.value));
+        else throw this.error('PreparePorts', { kind: 'bad', message: `answered an empty result for port ${i}` });
+      } catch (err) {
+        port.reject(err);
+      }
+    });
+  }
+
+  /** A checked PreparePort answer; its handle is kept with the ctx_in it answered. */
+  private answer(ctxIn: PortCtxIn, res: PreparePortResponse): PrepareResult {
     const answer = checkPrepareAnswer(ctxIn.opType, res);
     if (typeof answer === 'string') throw this.error('PreparePort', { kind: 'bad', message: answer });
     if (!answer.plug) return answer;
@@ -175,11 +243,19 @@ export class RemoteProvider implements RemoteProviderClass {
     return { plug: true, out: answer.out };
   }
 
+  /** One port's error in a PreparePorts answer, judged as PreparePort's status would be. */
+  private portError(e: PortError): PlugError {
+    if (passedOn(e.code) === undefined || !isReason(e.reason)) {
+      return this.error('PreparePorts', { kind: 'bad', message: `answered a port error with code ${e.code} and reason "${clip(e.reason)}": ${clip(e.message, 512)}` });
+    }
+    return this.error('PreparePorts', { kind: 'answered', code: e.code, reason: e.reason, message: e.message, metadata: new Map() });
+  }
+
   async finishPort(instanceId: string, ctxIn: PortCtxIn, ctxOut: PortCtxOut | undefined, budget: CallBudget | undefined): Promise<void> {
     const conn = this.serving();
     const request = { instanceId, ctxIn: toWireCtxIn(ctxIn), ctxOut: toWireCtxOut(ctxOut), handle: this.handles.get(ctxIn) ?? NO_HANDLE };
     try {
-      await conn.call('finishPort', request, this.deadline(budget), budget?.signal);
+      await conn.call('finishPort', request, this.deadline(budget), budget);
     } catch (err) {
       const failure = failureOf(err);
       if (failure.kind !== 'unimplemented') throw this.fail('FinishPort', failure, conn);
@@ -195,7 +271,7 @@ export class RemoteProvider implements RemoteProviderClass {
     if (conn === undefined || this.down !== undefined) return;
     const request = { instanceId, ctxIn: toWireCtxIn(ctxIn), ctxOut: toWireCtxOut(ctxOut), handle: this.handles.get(ctxIn) ?? NO_HANDLE };
     try {
-      await conn.call('destroyPortCtx', request, this.deadline(budget), budget?.signal);
+      await conn.call('destroyPortCtx', request, this.deadline(budget), budget);
     } catch (err) {
       const failure = failureOf(err);
       if (failure.kind === 'unimplemented') return;
@@ -445,6 +521,13 @@ export class RemoteProvider implements RemoteProviderClass {
     }
     return this.error(err.method.slice(err.method.lastIndexOf('/') + 1), f);
   }
+}
+
+interface PendingPort {
+  readonly ctxIn: PortCtxIn;
+  readonly budget: CallBudget | undefined;
+  resolve(result: PrepareResult): void;
+  reject(err: unknown): void;
 }
 
 /** The open instance of a remote class: the gate's callbacks, bound to the instance id. */

@@ -11,6 +11,9 @@ import { LIMITS } from '../server/limits';
 /** Largest PreparePort handle the daemon keeps per ctx. */
 export const MAX_HANDLE_BYTES = 4096;
 
+/** Ports in one PreparePorts call to a provider. */
+export const MAX_BATCH = 1024;
+
 /** The provider API versions this daemon speaks, preferred first. */
 export const API_VERSIONS: readonly string[] = ['v1'];
 

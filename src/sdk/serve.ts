@@ -1,12 +1,14 @@
-import { Server, ServerCredentials, type ServerUnaryCall, type ServerWritableStream } from '@grpc/grpc-js';
+import { Server, ServerCredentials, status as Code, type ServerUnaryCall, type ServerWritableStream } from '@grpc/grpc-js';
 import pino, { type Logger } from 'pino';
 
 import * as wire from '../gen/vifplug/provider/v1/provider';
 import { PlugError, type CallBudget, type PortCtxIn, type PortCtxOut, type Representor } from '../registry';
+import { onCancelled } from '../server/cancelled';
 import { Health, HealthService, ServingStatus } from '../server/health';
 import { claimSocketPath, protectSocket, releaseSocket } from '../server/listen';
+import { asPlugError } from '../server/status';
 import { adaptUnary, tolerant, type EdgeContext, type UnaryHandler } from '../server/unary';
-import { API_VERSIONS, PROVIDER_SERVICE, fromWireCtxIn, fromWireCtxOut, toWireRepresentor } from '../remote/wire';
+import { API_VERSIONS, MAX_BATCH, PROVIDER_SERVICE, fromWireCtxIn, fromWireCtxOut, toWireRepresentor } from '../remote/wire';
 import { Registration, type RegistrationOptions } from './registration';
 
 /** A PreparePort answer: the contract's, plus an optional handle given back in finish and destroy. */
@@ -169,10 +171,13 @@ class Budget implements PortCall {
     if (this.controller === undefined) {
       const controller = new AbortController();
       this.controller = controller;
-      if (this.call.cancelled) controller.abort();
-      else this.call.once('cancelled', () => controller.abort());
+      onCancelled(this.call, () => controller.abort());
     }
     return this.controller.signal;
+  }
+
+  onAbort(listener: () => void): () => void {
+    return onCancelled(this.call, listener);
   }
 }
 
@@ -195,7 +200,7 @@ function providerImplementation(def: ProviderDefinition, edge: EdgeContext, watc
       type: def.type,
       apiVersions: [...API_VERSIONS],
       maintainedIfaceOptions: [...(def.maintainedIfaceOptions ?? [])],
-      capabilities: { listRepresentors: def.listRepresentors !== undefined, watch: true },
+      capabilities: { listRepresentors: def.listRepresentors !== undefined, watch: true, preparePorts: true },
       providerVersion: def.version ?? '',
     })),
     init: unary(s.init, async () => {
@@ -215,19 +220,21 @@ function providerImplementation(def: ProviderDefinition, edge: EdgeContext, watc
       return {};
     }),
     run: unary(s.run, async (_req: wire.RunRequest, call) => ({ changed: (await def.run?.(new Budget(call))) === true })),
-    preparePort: unary(s.preparePort, async (req: wire.PreparePortRequest, call): Promise<wire.PreparePortResponse> => {
-      const answer = await def.preparePort(ctxInOf(req), new Budget(call));
-      if (!answer.plug) {
-        return { plug: false, ctxOut: undefined, handle: NO_HANDLE, declineReason: answer.reason, declineMessage: answer.message };
-      }
-      const out = answer.out;
-      return {
-        plug: true,
-        ctxOut: out === undefined ? undefined : { name: out.name, type: out.type, ifaceOptions: out.ifaceOptions as Map<string, string> },
-        handle: answer.handle === undefined ? NO_HANDLE : Buffer.from(answer.handle),
-        declineReason: '',
-        declineMessage: '',
-      };
+    preparePort: unary(s.preparePort, async (req: wire.PreparePortRequest, call) => wireAnswer(await def.preparePort(ctxInOf(req), new Budget(call)))),
+    preparePorts: unary(s.preparePorts, async (req: wire.PreparePortsRequest, call): Promise<wire.PreparePortsResponse> => {
+      if (req.ports.length > MAX_BATCH) throw badRequest(`${req.ports.length} ports; at most ${MAX_BATCH}`);
+      const budget = new Budget(call);
+      const results = await Promise.all(
+        req.ports.map(async (port): Promise<wire.PortResult> => {
+          try {
+            return { result: { $case: 'prepared', value: wireAnswer(await def.preparePort(ctxInOf({ ctxIn: port }), budget)) } };
+          } catch (err) {
+            const error = asPlugError(err);
+            return { result: { $case: 'error', value: { code: Code[error.status], reason: error.reason, message: error.message } } };
+          }
+        }),
+      );
+      return { results };
     }),
     finishPort: unary(s.finishPort, async (req: wire.FinishPortRequest, call) => {
       await def.finishPort?.(ctxInOf(req), fromWireCtxOut(req.ctxOut), new Budget(call, req.handle));
@@ -248,3 +255,15 @@ function providerImplementation(def: ProviderDefinition, edge: EdgeContext, watc
 }
 
 const NO_HANDLE = Buffer.alloc(0);
+
+function wireAnswer(answer: ProviderAnswer): wire.PreparePortResponse {
+  if (!answer.plug) return { plug: false, ctxOut: undefined, handle: NO_HANDLE, declineReason: answer.reason, declineMessage: answer.message };
+  const out = answer.out;
+  return {
+    plug: true,
+    ctxOut: out === undefined ? undefined : { name: out.name, type: out.type, ifaceOptions: out.ifaceOptions as Map<string, string> },
+    handle: answer.handle === undefined ? NO_HANDLE : Buffer.from(answer.handle),
+    declineReason: '',
+    declineMessage: '',
+  };
+}

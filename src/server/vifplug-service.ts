@@ -22,6 +22,7 @@ import {
 } from '../registry';
 import { parseEndpoint } from '../remote/endpoint';
 import { toWireRepresentor } from '../remote/wire';
+import { onCancelled } from './cancelled';
 import { asPlugError, toStatus } from './status';
 import type { UnaryHandler } from './unary';
 import * as valid from './validate';
@@ -203,12 +204,7 @@ class GrpcCaller implements CallerContext {
   }
 
   onCancel(listener: () => void): () => void {
-    if (this.call.cancelled) {
-      listener();
-      return () => undefined;
-    }
-    this.call.once('cancelled', listener);
-    return () => this.call.off('cancelled', listener);
+    return onCancelled(this.call, listener);
   }
 }
 

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 
 import { Code, ServingStatus, VifplugClient } from '../../src/client/client';
 import { GetInfoResponse, PreparePortResponse, ProviderService } from '../../src/gen/vifplug/provider/v1/provider';
-import { OpType, ProviderHealth } from '../../src/gen/vifplug/v1/vifplug';
+import { OpType, PreparePortRequest, ProviderHealth, VifPlugService } from '../../src/gen/vifplug/v1/vifplug';
 import { spawnDaemon, type Daemon } from '../helpers/daemon';
 import { expectStatus } from '../helpers/expect-status';
 import { spawnProvider, type ProviderProcess, type ScriptedProvider } from '../helpers/provider-process';
@@ -107,6 +107,12 @@ describe('a remote provider', () => {
     const short = client(300);
     await expect(short.preparePort(create(instanceId, 'lsp1'))).rejects.toMatchObject({ code: Code.DEADLINE_EXCEEDED });
     await p.waitFor('cancelled lsp1');
+    // A controller that cancels its call cancels the provider's.
+    const def = VifPlugService.preparePort;
+    const call = c.grpc.makeUnaryRequest(def.path, def.requestSerialize, def.responseDeserialize, PreparePortRequest.fromPartial(create(instanceId, 'lsp2')), () => undefined);
+    await p.waitFor('prepare lsp2');
+    call.cancel();
+    await p.waitFor('cancelled lsp2');
   });
 
   it('that is slow does not hold up another that is fast (no head-of-line blocking)', async () => {

@@ -175,6 +175,35 @@ describe('a remote class', () => {
   });
 });
 
+describe('PreparePorts through a remote provider', () => {
+  it('sends the ports in one call, and gives each port its own answer or error', async () => {
+    await start();
+    const budgets = new Set<unknown>();
+    const p = await provider('vendor', {
+      preparePort: (ctxIn, call) => {
+        budgets.add(call);
+        if (ctxIn.lportName === 'bad') throw new PlugError('NOT_FOUND', 'NO_SUCH_VF', 'no VF 9 on this NIC');
+        if (ctxIn.lportName === 'other') return { plug: false, reason: 'NOT_MINE', message: 'another NIC' };
+        return { plug: true, out: { name: ctxIn.lportName, type: '', ifaceOptions: new Map() }, handle: Buffer.from(`h-${ctxIn.lportName}`) };
+      },
+    });
+    await t.client.call('register', { type: 'vendor', endpoint: p.endpoint });
+    const { instanceId } = await t.client.open('vendor');
+    const { results } = await t.client.preparePorts(
+      instanceId,
+      ['a', 'bad', 'other', 'b'].map((lportName) => ({ opType: OpType.OP_TYPE_CREATE, lportName })),
+    );
+    expect(budgets.size).toBe(1);
+    const [a, bad, other, b] = results.map((r) => r.result);
+    expect(a).toMatchObject({ $case: 'prepared', value: { plug: true, name: 'a' } });
+    expect(bad).toMatchObject({ $case: 'error', value: { code: Code.NOT_FOUND, message: 'provider "vendor": no VF 9 on this NIC' } });
+    expect(other).toMatchObject({ $case: 'prepared', value: { plug: false, declineReason: 'NOT_MINE' } });
+    const ids = [a, b].map((r) => (r?.$case === 'prepared' ? r.value.ctxId : ''));
+    await t.client.finishPorts(ids, true);
+    expect(p.calls.filter((c) => c.startsWith('finish') || c.startsWith('destroyCtx')).sort()).toEqual(['destroyCtx a h-a', 'destroyCtx b h-b', 'finish a h-a', 'finish b h-b']);
+  });
+});
+
 describe('a remote provider\'s view', () => {
   it('changes reach controllers that Watch: the provider says so (its Watch stream), and so does a new session', async () => {
     await start();

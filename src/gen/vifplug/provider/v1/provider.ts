@@ -77,6 +77,7 @@ export const protobufFileName = "vifplug/provider/v1/provider.proto";
  * PreparePort. Every other RPC may answer UNIMPLEMENTED, which vifplugd takes
  * as "nothing to do" (Run: nothing changed; ListRepresentors: the provider
  * plugs no hardware ports; Watch: no change notifications, Run is polled).
+ * PreparePorts is called only when GetInfo announces it.
  *
  * Errors. A provider answers a failure with a gRPC status and a
  * google.rpc.ErrorInfo (any domain, an UPPER_SNAKE reason) in the status
@@ -155,6 +156,8 @@ export interface Capabilities {
   listRepresentors: boolean;
   /** Watch is implemented. */
   watch: boolean;
+  /** PreparePorts is implemented. */
+  preparePorts: boolean;
 }
 
 export interface GetInfoResponse {
@@ -284,6 +287,33 @@ export interface PreparePortResponse {
   declineReason: string;
   /** ... and a sentence for people. */
   declineMessage: string;
+}
+
+export interface PreparePortsRequest {
+  instanceId: string;
+  ports: PortCtxIn[];
+}
+
+/**
+ * Why one port of a PreparePorts failed: what PreparePort would have
+ * answered as its status (a code of those listed under Errors, an
+ * UPPER_SNAKE reason and a message).
+ */
+export interface PortError {
+  /** A gRPC status code, e.g. 3 for INVALID_ARGUMENT. */
+  code: number;
+  reason: string;
+  message: string;
+}
+
+/** The outcome for one port of a PreparePorts. */
+export interface PortResult {
+  result?: { $case: "prepared"; value: PreparePortResponse } | { $case: "error"; value: PortError } | undefined;
+}
+
+export interface PreparePortsResponse {
+  /** One per port, in request order. */
+  results: PortResult[];
 }
 
 export interface FinishPortRequest {
@@ -419,7 +449,7 @@ export const GetInfoRequest: MessageFns<GetInfoRequest> = {
 };
 
 function createBaseCapabilities(): Capabilities {
-  return { listRepresentors: false, watch: false };
+  return { listRepresentors: false, watch: false, preparePorts: false };
 }
 
 export const Capabilities: MessageFns<Capabilities> = {
@@ -429,6 +459,9 @@ export const Capabilities: MessageFns<Capabilities> = {
     }
     if (message.watch !== false) {
       writer.uint32(16).bool(message.watch);
+    }
+    if (message.preparePorts !== false) {
+      writer.uint32(24).bool(message.preparePorts);
     }
     return writer;
   },
@@ -462,6 +495,14 @@ export const Capabilities: MessageFns<Capabilities> = {
             message.watch = reader.bool();
             continue;
           }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.preparePorts = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -482,6 +523,11 @@ export const Capabilities: MessageFns<Capabilities> = {
         ? globalThis.Boolean(object.list_representors)
         : false,
       watch: isSet(object.watch) ? globalThis.Boolean(object.watch) : false,
+      preparePorts: isSet(object.preparePorts)
+        ? globalThis.Boolean(object.preparePorts)
+        : isSet(object.prepare_ports)
+        ? globalThis.Boolean(object.prepare_ports)
+        : false,
     };
   },
 
@@ -493,6 +539,9 @@ export const Capabilities: MessageFns<Capabilities> = {
     if (message.watch !== false) {
       obj.watch = message.watch;
     }
+    if (message.preparePorts !== false) {
+      obj.preparePorts = message.preparePorts;
+    }
     return obj;
   },
 
@@ -503,6 +552,7 @@ export const Capabilities: MessageFns<Capabilities> = {
     const message = createBaseCapabilities();
     message.listRepresentors = object.listRepresentors ?? false;
     message.watch = object.watch ?? false;
+    message.preparePorts = object.preparePorts ?? false;
     return message;
   },
 };
@@ -2154,6 +2204,366 @@ export const PreparePortResponse: MessageFns<PreparePortResponse> = {
   },
 };
 
+function createBasePreparePortsRequest(): PreparePortsRequest {
+  return { instanceId: "", ports: [] };
+}
+
+export const PreparePortsRequest: MessageFns<PreparePortsRequest> = {
+  encode(message: PreparePortsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.instanceId !== "") {
+      writer.uint32(10).string(message.instanceId);
+    }
+    for (const v of message.ports) {
+      PortCtxIn.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PreparePortsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePreparePortsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.instanceId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.ports.push(PortCtxIn.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PreparePortsRequest {
+    return {
+      instanceId: isSet(object.instanceId)
+        ? globalThis.String(object.instanceId)
+        : isSet(object.instance_id)
+        ? globalThis.String(object.instance_id)
+        : "",
+      ports: globalThis.Array.isArray(object?.ports) ? object.ports.map((e: any) => PortCtxIn.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: PreparePortsRequest): unknown {
+    const obj: any = {};
+    if (message.instanceId !== "") {
+      obj.instanceId = message.instanceId;
+    }
+    if (message.ports?.length) {
+      obj.ports = message.ports.map((e) => PortCtxIn.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PreparePortsRequest>, I>>(base?: I): PreparePortsRequest {
+    return PreparePortsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PreparePortsRequest>, I>>(object: I): PreparePortsRequest {
+    const message = createBasePreparePortsRequest();
+    message.instanceId = object.instanceId ?? "";
+    message.ports = object.ports?.map((e) => PortCtxIn.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBasePortError(): PortError {
+  return { code: 0, reason: "", message: "" };
+}
+
+export const PortError: MessageFns<PortError> = {
+  encode(message: PortError, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.code !== 0) {
+      writer.uint32(8).int32(message.code);
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
+    }
+    if (message.message !== "") {
+      writer.uint32(26).string(message.message);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PortError {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePortError();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.code = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PortError {
+    return {
+      code: isSet(object.code) ? globalThis.Number(object.code) : 0,
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+    };
+  },
+
+  toJSON(message: PortError): unknown {
+    const obj: any = {};
+    if (message.code !== 0) {
+      obj.code = Math.round(message.code);
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PortError>, I>>(base?: I): PortError {
+    return PortError.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PortError>, I>>(object: I): PortError {
+    const message = createBasePortError();
+    message.code = object.code ?? 0;
+    message.reason = object.reason ?? "";
+    message.message = object.message ?? "";
+    return message;
+  },
+};
+
+function createBasePortResult(): PortResult {
+  return { result: undefined };
+}
+
+export const PortResult: MessageFns<PortResult> = {
+  encode(message: PortResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    switch (message.result?.$case) {
+      case "prepared":
+        PreparePortResponse.encode(message.result.value, writer.uint32(10).fork()).join();
+        break;
+      case "error":
+        PortError.encode(message.result.value, writer.uint32(18).fork()).join();
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PortResult {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePortResult();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.result = { $case: "prepared", value: PreparePortResponse.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.result = { $case: "error", value: PortError.decode(reader, reader.uint32()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PortResult {
+    return {
+      result: isSet(object.prepared)
+        ? { $case: "prepared", value: PreparePortResponse.fromJSON(object.prepared) }
+        : isSet(object.error)
+        ? { $case: "error", value: PortError.fromJSON(object.error) }
+        : undefined,
+    };
+  },
+
+  toJSON(message: PortResult): unknown {
+    const obj: any = {};
+    if (message.result?.$case === "prepared") {
+      obj.prepared = PreparePortResponse.toJSON(message.result.value);
+    } else if (message.result?.$case === "error") {
+      obj.error = PortError.toJSON(message.result.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PortResult>, I>>(base?: I): PortResult {
+    return PortResult.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PortResult>, I>>(object: I): PortResult {
+    const message = createBasePortResult();
+    switch (object.result?.$case) {
+      case "prepared": {
+        if (object.result?.value !== undefined && object.result?.value !== null) {
+          message.result = { $case: "prepared", value: PreparePortResponse.fromPartial(object.result.value) };
+        }
+        break;
+      }
+      case "error": {
+        if (object.result?.value !== undefined && object.result?.value !== null) {
+          message.result = { $case: "error", value: PortError.fromPartial(object.result.value) };
+        }
+        break;
+      }
+    }
+    return message;
+  },
+};
+
+function createBasePreparePortsResponse(): PreparePortsResponse {
+  return { results: [] };
+}
+
+export const PreparePortsResponse: MessageFns<PreparePortsResponse> = {
+  encode(message: PreparePortsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.results) {
+      PortResult.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PreparePortsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePreparePortsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.results.push(PortResult.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PreparePortsResponse {
+    return {
+      results: globalThis.Array.isArray(object?.results) ? object.results.map((e: any) => PortResult.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: PreparePortsResponse): unknown {
+    const obj: any = {};
+    if (message.results?.length) {
+      obj.results = message.results.map((e) => PortResult.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PreparePortsResponse>, I>>(base?: I): PreparePortsResponse {
+    return PreparePortsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PreparePortsResponse>, I>>(object: I): PreparePortsResponse {
+    const message = createBasePreparePortsResponse();
+    message.results = object.results?.map((e) => PortResult.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 function createBaseFinishPortRequest(): FinishPortRequest {
   return { instanceId: "", ctxIn: undefined, ctxOut: undefined, handle: Buffer.alloc(0) };
 }
@@ -3299,6 +3709,27 @@ export const ProviderService = {
     responseDeserialize: (value: Buffer): PreparePortResponse => PreparePortResponse.decode(value),
   },
   /**
+   * PreparePorts is PreparePort for many ports of the instance in one call
+   * (the model is kubelet DRA's NodePrepareResources). vifplugd sends
+   * together the ports it is asked about at the same time, e.g. those of a
+   * controller's vifplug.v1 PreparePorts, so that the hop to the provider
+   * costs once per batch, not once per port. Each port gets its own answer
+   * or error, in request order; one port's failure does not fail the
+   * others. At most 1024 ports. Optional, announced in
+   * Capabilities.prepare_ports: without it vifplugd calls PreparePort for
+   * each port. The same rules as PreparePort hold for each answer.
+   */
+  preparePorts: {
+    path: "/vifplug.provider.v1.Provider/PreparePorts" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: PreparePortsRequest): Buffer => Buffer.from(PreparePortsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PreparePortsRequest => PreparePortsRequest.decode(value),
+    responseSerialize: (value: PreparePortsResponse): Buffer =>
+      Buffer.from(PreparePortsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PreparePortsResponse => PreparePortsResponse.decode(value),
+  },
+  /**
    * FinishPort: the controller committed the change prepared for ctx_in
    * (the seed's plug_port_finish). Called at most once per ctx in a session.
    * Idempotent: a handle the provider does not know is OK.
@@ -3416,6 +3847,18 @@ export interface ProviderServer extends UntypedServiceImplementation {
    * answer's by FinishPort (or DestroyPortCtx if the removal failed).
    */
   preparePort: handleUnaryCall<PreparePortRequest, PreparePortResponse>;
+  /**
+   * PreparePorts is PreparePort for many ports of the instance in one call
+   * (the model is kubelet DRA's NodePrepareResources). vifplugd sends
+   * together the ports it is asked about at the same time, e.g. those of a
+   * controller's vifplug.v1 PreparePorts, so that the hop to the provider
+   * costs once per batch, not once per port. Each port gets its own answer
+   * or error, in request order; one port's failure does not fail the
+   * others. At most 1024 ports. Optional, announced in
+   * Capabilities.prepare_ports: without it vifplugd calls PreparePort for
+   * each port. The same rules as PreparePort hold for each answer.
+   */
+  preparePorts: handleUnaryCall<PreparePortsRequest, PreparePortsResponse>;
   /**
    * FinishPort: the controller committed the change prepared for ctx_in
    * (the seed's plug_port_finish). Called at most once per ctx in a session.
