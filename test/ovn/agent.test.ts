@@ -6,6 +6,8 @@
  */
 
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -144,3 +146,90 @@ describe('vifplug-ovn with a stock ovn-controller', () => {
     await w.waitPlugged(before, 30_000);
   });
 });
+
+describe("the README's session (Plugging OVN ports with vifplug-ovn)", () => {
+  let r: World;
+  beforeAll(async () => {
+    r = await World.start({ vfs: [0, 1, 2, 3], types: 'vifplug-representor=representor' });
+    await r.sandbox.nbctl('ls-add', 'sw0');
+  });
+  afterAll(() => r?.stop());
+
+  it('runs as shown: each command, in order, gives its output (the agent acting between them)', async () => {
+    const readme = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('## Plugging OVN ports with vifplug-ovn'));
+    const block = /```console checked-by=test\/ovn\/agent\.test\.ts\n([\s\S]*?)```/.exec(section)![1]!;
+    for (const { command, output } of session(block)) {
+      const [bin, ...args] = shellWords(command);
+      const runOnce = (): Promise<string> =>
+        bin === 'vifplug-ovn'
+          ? runAgentCli([...args, '--status-socket', r.statusSocket])
+          : r.sandbox.run(bin!, args).then((out) => out, (err: Error) => `ERROR ${err.message}`);
+      let got = '';
+      // The agent and ovn-controller act asynchronously: a command is retried until it shows what the README shows.
+      await r.sandbox
+        .waitFor(async () => shapeMatches(output, (got = await runOnce())), `"${command}" to print the README's output`, { timeoutMs: 15_000, intervalMs: 100 })
+        .catch(() => {
+          throw new Error(`README: $ ${command}\nexpected:\n${output}\ngot:\n${got}\n${r.agentLog()}`);
+        });
+    }
+  });
+});
+
+/** `$ ` commands (continued after a trailing backslash) and the output lines after each. */
+function session(block: string): { command: string; output: string }[] {
+  const out: { command: string; output: string }[] = [];
+  const lines = block.split('\n');
+  for (let i = 0; i < lines.length; i++) {
+    if (!lines[i]!.startsWith('$ ')) continue;
+    let command = lines[i]!.slice(2);
+    while (command.endsWith('\\')) command = `${command.slice(0, -1)} ${lines[++i]!.trim()}`;
+    const output: string[] = [];
+    while (i + 1 < lines.length && !lines[i + 1]!.startsWith('$ ')) output.push(lines[++i]!);
+    out.push({ command, output: output.join('\n').trim() });
+  }
+  return out;
+}
+
+/** Shell words: white space separates, single and double quotes group and are removed. */
+function shellWords(line: string): string[] {
+  const words: string[] = [];
+  let word: string | undefined;
+  let quote: string | undefined;
+  for (const ch of line) {
+    if (quote !== undefined) {
+      if (ch === quote) quote = undefined;
+      else word = (word ?? '') + ch;
+    } else if (ch === '"' || ch === "'") {
+      quote = ch;
+      word ??= '';
+    } else if (/\s/.test(ch)) {
+      if (word !== undefined) words.push(word);
+      word = undefined;
+    } else {
+      word = (word ?? '') + ch;
+    }
+  }
+  if (word !== undefined) words.push(word);
+  return words;
+}
+
+/** Equal but for runs of white space; `...` stands for any text. */
+function shapeMatches(expected: string, actual: string): boolean {
+  const squash = (s: string) => s.trim().replace(/[ \t]+/g, ' ');
+  const pattern = squash(expected)
+    .split('...')
+    .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+    .join('[\\s\\S]*');
+  return new RegExp(`^${pattern}$`).test(squash(actual));
+}
+
+function runAgentCli(args: string[]): Promise<string> {
+  return new Promise((resolve) => {
+    const proc = spawn(process.execPath, [AGENT, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    proc.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    proc.stderr.on('data', (c: Buffer) => (out += c.toString()));
+    proc.on('exit', () => resolve(out));
+  });
+}

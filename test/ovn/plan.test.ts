@@ -372,8 +372,8 @@ describe('properties', () => {
           // Only wanted lports (or ones whose options are held back as invalid) keep an interface, one per lport.
           expect(wants.has(lport) || invalid.has(lport), lport).toBe(true);
           const want = wants.get(lport);
-          // While the provider declines or the options are held back, what is there stays as it is.
-          if (want === undefined || !want.options.has(NAME_OPTION)) continue;
+          // While the provider declines, or the lport is held back (options, a port in the way), what is there stays.
+          if (want === undefined || !want.options.has(NAME_OPTION) || second.problems.has(lport)) continue;
           expect(served).toHaveLength(1);
           expect(served[0]!.externalIds.get(AGENT_MARKER)).toBe(want.type);
           const name = want.options.get(NAME_OPTION);
