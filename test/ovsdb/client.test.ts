@@ -286,3 +286,31 @@ describe('configuration', () => {
     expect(() => new OvsdbClient({ database: SB, remotes: 'tcp:localhost:66000', tables: {} })).toThrow(OvsdbConfigError);
   });
 });
+
+describe('a server that refuses monitor_cond', () => {
+  it('falls back to monitor (update notifications, every row) as ovsdb-cs does, and keeps the replica right', async () => {
+    // ovsdb-server refuses a condition that breaks the column's enum constraint; ovsdb-cs then retries
+    // with plain monitor, which has no conditions. It is the way to drive the fallback on a current server.
+    await addChassis(); // a row for the initial load
+    const methods: string[] = [];
+    const c = client({ tables: { Encap: { where: [['type', '==', 'bogus']] } } });
+    c.on('resync', (e) => methods.push(e.method));
+    await c.ready({ timeoutMs: 5000 });
+    expect(methods).toEqual(['monitor']);
+    expect((await truth(c, 'Encap')).size).toBeGreaterThan(0);
+    expect(new Map(c.rows('Encap'))).toEqual(await truth(c, 'Encap'));
+    const resyncs: string[] = [];
+    c.on('resync', (e) => resyncs.push(e.method));
+    const name = await addChassis();
+    await c.waitFor(() => [...c.rows('Encap').values()].some((e) => e.chassis_name === name), { timeoutMs: 5000 });
+    await server.transact([{ op: 'mutate', table: 'Encap', where: [['chassis_name', '==', name]], mutations: [['options', 'insert', ['map', [['csum', 'true']]]]] }]);
+    await c.waitFor(() => [...c.rows('Encap').values()].some((e) => (e.options as Map<string, string>).get('csum') === 'true'), { timeoutMs: 5000 });
+    await server.transact([
+      { op: 'delete', table: 'Chassis', where: [['name', '==', name]] },
+      { op: 'delete', table: 'Encap', where: [['chassis_name', '==', name]] },
+    ]);
+    await c.waitFor(() => ![...c.rows('Encap').values()].some((e) => e.chassis_name === name), { timeoutMs: 5000 });
+    expect(new Map(c.rows('Encap'))).toEqual(await truth(c, 'Encap'));
+    expect(resyncs).toEqual([]);
+  });
+});
