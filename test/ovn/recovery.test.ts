@@ -16,6 +16,8 @@ beforeAll(async () => {
   await w.lspRepresentor('vm0', 0);
   await w.lspAdd('d1', 'dummy');
   await w.waitPlugged(['enp7s0f0_0', 'd1']);
+  // The mark names the lport's type, not the provider behind it.
+  expect(await w.sandbox.ovsGet('Interface', 'enp7s0f0_0', 'external_ids')).toContain('vifplug-plugged=vifplug-representor');
 });
 afterAll(() => w?.stop());
 
