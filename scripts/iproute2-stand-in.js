@@ -20,6 +20,7 @@
  *   <command>.behaviour   a fault for one command: devlink-port-show, devlink-monitor, ip-monitor
  *   <tool>.calls          if the file exists, each run appends its arguments as a JSON line
  *   <tool>.monitor.pids   if the file exists, each monitor appends its pid
+ *   forked.pids           helpers started by the fork-and-* faults
  *
  * Adding a fault: write a function (run) => void below and list it under its
  * command in COMMANDS; the file <command>.behaviour (or <tool>.behaviour)
@@ -68,9 +69,11 @@ function formatPortsText(ports) {
 }
 
 /**
- * A monitor: prints what is appended to `file` from now on, until SIGTERM or
- * until the process that started it is gone (a killed daemon must not leave
- * monitors behind).
+ * A monitor: prints what is appended to `file` from now on, until a signal
+ * ends it. Like the real `ip monitor` and `devlink monitor` (which block in
+ * recvmsg() on netlink), it reads no stdin and does not watch its parent: a
+ * monitor whose reader is gone lives on until its next write fails. Whoever
+ * starts it must end it.
  * @param {Run} run
  * @param {string} file
  */
@@ -79,9 +82,7 @@ function follow(run, file) {
   const events = path.join(run.state, file);
   // No events file (the demo host): wait quietly; lines appended once it exists are printed.
   let offset = sizeOf(events);
-  const parent = process.ppid;
   setInterval(() => {
-    if (!alive(parent)) process.exit(0);
     const size = sizeOf(events);
     if (size <= offset) return;
     const fd = fs.openSync(events, 'r');
@@ -112,12 +113,79 @@ function garbage() {
   process.stdout.write('this is not the JSON you are looking for\n');
 }
 
-/** Prints more than any real host would (8 MiB of blanks inside the object). */
+/**
+ * Prints more than any real host would: well-formed ports, 64 MiB of them
+ * (~300k), written as fast as the reader takes them.
+ */
 function huge() {
-  const chunk = Buffer.alloc(1024 * 1024, 0x20);
+  const total = 64 * 1024 * 1024;
+  let written = 0;
+  let n = 0;
   process.stdout.write('{"port":{');
-  for (let i = 0; i < 8; i++) process.stdout.write(chunk);
-  process.stdout.write('}}\n');
+  const more = () => {
+    while (written < total) {
+      let chunk = '';
+      for (let i = 0; i < 256; i++, n++) {
+        const vf = n % 65536;
+        chunk += `${n === 0 ? '' : ','}"pci/0000:${hex2(Math.floor(n / 65536))}:00.0/${vf + 1}":{"type":"eth","netdev":"huge${n}","flavour":"pcivf","controller":0,"pfnum":0,"vfnum":${vf},"external":false,"splittable":false,"function":{"hw_addr":"00:00:00:00:00:00"}}`;
+      }
+      written += chunk.length;
+      if (!process.stdout.write(chunk)) return void process.stdout.once('drain', more);
+    }
+    process.stdout.write('}}\n');
+  };
+  more();
+}
+
+/** @param {number} n */
+function hex2(n) {
+  return (n % 256).toString(16).padStart(2, '0');
+}
+
+/**
+ * Fails like a kernel without devlink on every other run, and answers
+ * normally in between: the intermittent "Failed to connect to devlink
+ * Netlink" of a busy host. The runs are counted in <host>/<command>.runs.
+ * @param {Run} run
+ */
+function flakyNetlink(run) {
+  const counter = path.join(run.state, 'devlink-port-show.runs');
+  const runs = Number(readText(counter) || '0') + 1;
+  fs.writeFileSync(counter, String(runs));
+  if (runs % 2 === 0) noNetlink();
+  else portShow(run);
+}
+
+/**
+ * A wrapper that forks: starts a helper process that never ends (its pid
+ * appended to <host>/forked.pids), then hangs itself. Killing only the
+ * direct child would leave the helper behind.
+ * @param {Run} run
+ */
+function forkAndHang(run) {
+  const { spawn } = require('node:child_process');
+  const helper = spawn(process.execPath, ['-e', 'setInterval(() => undefined, 1000)'], { stdio: 'ignore' });
+  fs.appendFileSync(path.join(run.state, 'forked.pids'), `${helper.pid}\n`);
+  hang();
+}
+
+/** A monitor that dies as soon as it starts, as a broken build or a seccomp denial would. */
+function crashLoop() {
+  process.stderr.write('Error: monitor crashed\n');
+  process.exit(1);
+}
+
+/**
+ * A monitor that forks a helper (pid appended to <host>/forked.pids) and then
+ * follows events as usual.
+ * @param {Run} run
+ * @param {string} file
+ */
+function forkAndFollow(run, file) {
+  const { spawn } = require('node:child_process');
+  const helper = spawn(process.execPath, ['-e', 'setInterval(() => undefined, 1000)'], { stdio: 'ignore' });
+  fs.appendFileSync(path.join(run.state, 'forked.pids'), `${helper.pid}\n`);
+  follow(run, file);
 }
 
 /** Exits 1 with an error, as devlink does for a device it cannot query. */
@@ -132,9 +200,14 @@ function fail() {
  * @satisfies {Record<string, Record<string, Behaviour>>}
  */
 const COMMANDS = {
-  'devlink-port-show': { ok: portShow, 'no-netlink': noNetlink, hang, garbage, huge, fail },
-  'devlink-monitor': { ok: (run) => follow(run, 'devlink.events'), 'no-netlink': noNetlink },
-  'ip-monitor': { ok: (run) => follow(run, 'ip.events') },
+  'devlink-port-show': { ok: portShow, 'no-netlink': noNetlink, hang, garbage, huge, fail, 'flaky-netlink': flakyNetlink, 'fork-and-hang': forkAndHang },
+  'devlink-monitor': {
+    ok: (run) => follow(run, 'devlink.events'),
+    'no-netlink': noNetlink,
+    'crash-loop': crashLoop,
+    'fork-and-follow': (run) => forkAndFollow(run, 'devlink.events'),
+  },
+  'ip-monitor': { ok: (run) => follow(run, 'ip.events'), 'crash-loop': crashLoop, 'fork-and-follow': (run) => forkAndFollow(run, 'ip.events') },
 };
 
 // --- dispatch ----------------------------------------------------------------------
@@ -234,16 +307,6 @@ function sizeOf(file) {
     return fs.statSync(file).size;
   } catch {
     return 0;
-  }
-}
-
-/** @param {number} pid */
-function alive(pid) {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return /** @type {NodeJS.ErrnoException} */ (err).code === 'EPERM';
   }
 }
 

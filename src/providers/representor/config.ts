@@ -44,8 +44,12 @@ export interface RefreshTiming {
   readonly monitorRestartMs: number;
   /** A `devlink -j port show` that takes longer is killed. */
   readonly devlinkTimeoutMs: number;
-  /** A `devlink -j port show` that prints more is killed. */
+  /** A `devlink -j port show` that prints more is killed and its reading refused (the last good view stays). */
   readonly devlinkMaxOutputBytes: number;
+  /** First delay before a failing devlink is asked again (doubling up to a minute); refreshes meanwhile keep the last good view. */
+  readonly devlinkRetryMs: number;
+  /** How long "this host has no devlink" stands before devlink is asked again. */
+  readonly devlinkAbsentRecheckMs: number;
 }
 
 export const DEFAULT_TIMING: RefreshTiming = {
@@ -58,8 +62,13 @@ export const DEFAULT_TIMING: RefreshTiming = {
   monitorRestartMs: 1_000,
   // A dump of 16k ports takes well under a second; a hung netlink socket must not stall refreshes.
   devlinkTimeoutMs: 5_000,
-  // 64 MiB holds ~16k ports with room to spare; beyond that the output is not a real host's.
-  devlinkMaxOutputBytes: 64 * 1024 * 1024,
+  // 16,384 representors print ~3.4 MB; 16 MiB (~75k such ports) leaves room
+  // for four times that and bounds what one reading can hold (README: Memory).
+  devlinkMaxOutputBytes: 16 * 1024 * 1024,
+  devlinkRetryMs: 1_000,
+  // Kernels do not gain devlink at run time; an answer that was wrong (an
+  // intermittent failure at start) is corrected within five minutes.
+  devlinkAbsentRecheckMs: 300_000,
 };
 
 /** Everything the provider is built with besides its configuration. */

@@ -12,6 +12,7 @@
  * than trusted, so one odd port cannot poison the whole dump.
  */
 
+import { DroppedTally, type Dropped } from './dropped';
 import { parseMac } from './mac';
 import { isIfName } from './names';
 
@@ -39,8 +40,8 @@ export interface DevlinkPort {
 
 export interface ParsedPorts {
   readonly ports: DevlinkPort[];
-  /** Ports or attributes that were dropped, for the log. */
-  readonly warnings: string[];
+  /** Ports or attributes that were dropped, per cause, for the log. */
+  readonly warnings: Dropped[];
 }
 
 export class DevlinkJsonError extends Error {
@@ -49,30 +50,228 @@ export class DevlinkJsonError extends Error {
 
 const U16 = 0xffff;
 const U32 = 0xffffffff;
-const MAX_WARNINGS = 20;
+/** One port's attributes take ~200 bytes on real hosts; anything near this is not devlink. */
+export const MAX_PORT_JSON_BYTES = 64 * 1024;
+const MAX_KEY_BYTES = 1024;
 
-/** Parses the output of `devlink -j port show`; throws DevlinkJsonError when it is not that. */
+/** Parses the whole output of `devlink -j port show` at once; throws DevlinkJsonError when it is not that. */
 export function parseDevlinkPortsJson(text: string): ParsedPorts {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (err) {
-    throw new DevlinkJsonError(`not JSON (${err instanceof Error ? err.message : String(err)})`);
+  const parser = new DevlinkPortsParser();
+  parser.write(text);
+  return parser.end();
+}
+
+type State =
+  | 'start'
+  | 'top-key-or-end'
+  | 'top-key'
+  | 'top-colon'
+  | 'top-value'
+  | 'top-comma'
+  | 'port-key-or-end'
+  | 'port-key'
+  | 'port-colon'
+  | 'port-value'
+  | 'port-comma'
+  | 'done';
+
+/**
+ * `devlink -j port show` read as it arrives: `{"port": {"<handle>": {...}, ...}}`.
+ * Only one port's attributes are held as text at a time (each parsed on its
+ * own with JSON.parse), so a refresh holds the ports it keeps, never the
+ * whole output nor a JSON tree of it. Top-level members other than "port"
+ * are skipped unread. Throws DevlinkJsonError at the first byte that cannot
+ * belong to such a document.
+ */
+export class DevlinkPortsParser {
+  private state: State = 'start';
+  /** A key or a port's value being read; undefined when a skipped value is being stepped over. */
+  private token: string | undefined = '';
+  /** Inside a token or skipped value: what continues it. */
+  private scanning: 'string' | 'nested' | 'primitive' | undefined;
+  private depth = 0;
+  private inString = false;
+  private escaped = false;
+  private topKey = '';
+  private handle = '';
+  private offset = 0;
+  private readonly ports = new Map<string, DevlinkPort>();
+  private readonly tally = new DroppedTally();
+
+  /** How many ports have been read so far. */
+  get portCount(): number {
+    return this.ports.size;
   }
-  if (!isObject(doc)) throw new DevlinkJsonError('not a JSON object');
-  // iproute2 prints {"port":{}} (or nothing under "port") when there are no ports.
-  const table = doc['port'] ?? {};
-  if (!isObject(table)) throw new DevlinkJsonError('"port" is not an object');
-  const ports: DevlinkPort[] = [];
-  const warnings: string[] = [];
-  const warn = (message: string): void => {
-    if (warnings.length < MAX_WARNINGS) warnings.push(message);
-  };
-  for (const [handle, attrs] of Object.entries(table)) {
-    const port = parsePort(handle, attrs, warn);
-    if (port !== undefined) ports.push(port);
+
+  write(text: string): void {
+    let i = 0;
+    while (i < text.length) {
+      if (this.scanning !== undefined) {
+        i = this.scan(text, i);
+        continue;
+      }
+      const c = text.charCodeAt(i);
+      if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) {
+        i++;
+        continue;
+      }
+      this.structural(String.fromCharCode(c));
+      i++;
+    }
+    this.offset += text.length;
   }
-  return { ports, warnings };
+
+  /** The ports read; throws DevlinkJsonError if the document is incomplete. */
+  end(): ParsedPorts {
+    if (this.scanning === 'primitive') this.finishValue();
+    if (this.state !== 'done') this.fail(this.state === 'start' ? 'is empty' : 'ends before the document does (cut short?)');
+    return { ports: [...this.ports.values()], warnings: this.tally.list() };
+  }
+
+  /** A character outside any token, at the current state. */
+  private structural(ch: string): void {
+    switch (this.state) {
+      case 'start':
+        if (ch !== '{') this.fail(`starts with ${JSON.stringify(ch)}, not "{"`);
+        this.state = 'top-key-or-end';
+        return;
+      case 'top-key-or-end':
+      case 'top-key':
+      case 'port-key-or-end':
+      case 'port-key':
+        if (ch === '}' && this.state.endsWith('or-end')) {
+          this.state = this.state === 'top-key-or-end' ? 'done' : 'top-comma';
+          return;
+        }
+        if (ch !== '"') this.fail(`has ${JSON.stringify(ch)} where a key should start`);
+        this.begin('string', ch, true);
+        return;
+      case 'top-colon':
+      case 'port-colon':
+        if (ch !== ':') this.fail(`has ${JSON.stringify(ch)} where ":" should be`);
+        this.state = this.state === 'top-colon' ? 'top-value' : 'port-value';
+        return;
+      case 'top-value':
+        if (this.topKey === 'port') {
+          if (ch !== '{') this.fail('has a "port" member that is not an object');
+          this.state = 'port-key-or-end';
+          return;
+        }
+        this.beginValue(ch, false);
+        return;
+      case 'port-value':
+        this.beginValue(ch, true);
+        return;
+      case 'top-comma':
+      case 'port-comma':
+        if (ch === ',') this.state = this.state === 'top-comma' ? 'top-key' : 'port-key';
+        else if (ch === '}') this.state = this.state === 'top-comma' ? 'done' : 'top-comma';
+        else this.fail(`has ${JSON.stringify(ch)} where "," or "}" should be`);
+        return;
+      case 'done':
+        this.fail(`goes on after the document: ${JSON.stringify(ch)}`);
+    }
+  }
+
+  private beginValue(ch: string, keep: boolean): void {
+    if (ch === '{' || ch === '[') this.begin('nested', ch, keep);
+    else if (ch === '"') this.begin('string', ch, keep);
+    else if (/[-0-9a-z]/.test(ch)) this.begin('primitive', ch, keep);
+    else this.fail(`has ${JSON.stringify(ch)} where a value should start`);
+  }
+
+  private begin(kind: 'string' | 'nested' | 'primitive', first: string, keep: boolean): void {
+    this.scanning = kind;
+    this.token = keep ? first : undefined;
+    this.depth = kind === 'nested' ? 1 : 0;
+    this.inString = kind === 'string';
+    this.escaped = false;
+  }
+
+  /** Continues the current token from text[i]; returns where it stopped. */
+  private scan(text: string, i: number): number {
+    const start = i;
+    let done = false;
+    if (this.scanning === 'primitive') {
+      while (i < text.length && /[-+.0-9a-zA-Z]/.test(text[i]!)) i++;
+      done = i < text.length;
+    } else {
+      for (; i < text.length; i++) {
+        const c = text.charCodeAt(i);
+        if (this.inString) {
+          if (this.escaped) this.escaped = false;
+          else if (c === 0x5c) this.escaped = true;
+          else if (c === 0x22) {
+            this.inString = false;
+            if (this.depth === 0) {
+              i++;
+              done = true;
+              break;
+            }
+          }
+        } else if (c === 0x22) this.inString = true;
+        else if (c === 0x7b || c === 0x5b) this.depth++;
+        else if (c === 0x7d || c === 0x5d) {
+          if (--this.depth === 0) {
+            i++;
+            done = true;
+            break;
+          }
+        }
+      }
+    }
+    if (this.token !== undefined) {
+      this.token += text.slice(start, i);
+      const limit = this.state === 'port-value' ? MAX_PORT_JSON_BYTES : MAX_KEY_BYTES;
+      if (this.token.length > limit) {
+        const what = this.state === 'port-value' ? `the attributes of port ${JSON.stringify(this.handle.slice(0, 80))}` : 'a key';
+        this.fail(`has ${what} longer than ${limit} bytes`);
+      }
+    }
+    if (done) this.finishValue();
+    return i;
+  }
+
+  private finishValue(): void {
+    const text = this.token;
+    this.scanning = undefined;
+    this.token = '';
+    switch (this.state) {
+      case 'top-key-or-end':
+      case 'top-key':
+        this.topKey = this.parse(text!) as string;
+        this.state = 'top-colon';
+        return;
+      case 'port-key-or-end':
+      case 'port-key':
+        this.handle = this.parse(text!) as string;
+        this.state = 'port-colon';
+        return;
+      case 'top-value':
+        this.state = 'top-comma';
+        return;
+      case 'port-value': {
+        const port = parsePort(this.handle, this.parse(text!), this.tally);
+        if (port !== undefined) this.ports.set(port.handle, port);
+        this.state = 'port-comma';
+        return;
+      }
+      default:
+        this.fail('is not devlink\'s JSON');
+    }
+  }
+
+  private parse(text: string): unknown {
+    try {
+      return JSON.parse(text);
+    } catch (err) {
+      this.fail(`is not JSON near byte ${this.offset} (${err instanceof Error ? err.message : String(err)})`);
+    }
+  }
+
+  private fail(what: string): never {
+    throw new DevlinkJsonError(`the output ${what}`);
+  }
 }
 
 /** Splits "<bus>/<device>/<index>" on the first and last "/" (device names may not contain one, but the index never does). */
@@ -87,10 +286,15 @@ export function parseHandle(handle: string): { bus: string; deviceName: string; 
   return { bus: handle.slice(0, first), deviceName: handle.slice(first + 1, last), index };
 }
 
-function parsePort(handle: string, attrs: unknown, warn: (message: string) => void): DevlinkPort | undefined {
+function parsePort(handle: string, attrs: unknown, tally: DroppedTally): DevlinkPort | undefined {
   const parts = handle.length <= 256 ? parseHandle(handle) : undefined;
-  if (parts === undefined || !isObject(attrs)) {
-    warn(`ignored devlink port with unexpected handle or attributes: ${JSON.stringify(handle.slice(0, 80))}`);
+  const shown = JSON.stringify(handle.slice(0, 80));
+  if (parts === undefined) {
+    tally.note('devlink port handle malformed', `ignored devlink port ${shown}: its handle is not "<bus>/<device>/<index>"`);
+    return undefined;
+  }
+  if (!isObject(attrs)) {
+    tally.note('devlink port attributes not an object', `ignored devlink port ${shown}: its attributes are not a JSON object`);
     return undefined;
   }
   const port: { -readonly [K in keyof DevlinkPort]: DevlinkPort[K] } = {
@@ -98,29 +302,35 @@ function parsePort(handle: string, attrs: unknown, warn: (message: string) => vo
     device: `${parts.bus}/${parts.deviceName}`,
     index: parts.index,
   };
-  const type = word(attrs['type']);
+  const drop = (attribute: string, value: unknown, expected: string): void =>
+    tally.note(
+      `devlink ${attribute} malformed`,
+      `devlink port ${handle}: ${attribute} ${JSON.stringify(value)?.slice(0, 80)} is not ${expected}; the attribute is ignored`,
+    );
+  const type = word(attrs['type'], 'type', drop);
   if (type !== undefined) port.type = type;
   const netdev = attrs['netdev'];
-  if (typeof netdev === 'string') {
+  if (netdev !== undefined) {
     // The name is later used in sysfs paths; a kernel never reports an invalid one.
-    if (isIfName(netdev)) port.netdev = netdev;
-    else warn(`ignored invalid netdev name of devlink port ${handle}`);
+    if (typeof netdev === 'string' && isIfName(netdev)) port.netdev = netdev;
+    else drop('netdev', netdev, 'a valid interface name');
   }
-  const flavour = word(attrs['flavour']);
+  const flavour = word(attrs['flavour'], 'flavour', drop);
   if (flavour !== undefined) port.flavour = flavour;
-  setNumber(port, 'controller', attrs['controller'], U32);
-  setNumber(port, 'pfnum', attrs['pfnum'], U16);
-  setNumber(port, 'vfnum', attrs['vfnum'], U16);
-  setNumber(port, 'sfnum', attrs['sfnum'], U32);
-  setNumber(port, 'port', attrs['port'], U32);
-  if (typeof attrs['external'] === 'boolean') port.external = attrs['external'];
+  setNumber(port, 'controller', attrs['controller'], U32, drop);
+  setNumber(port, 'pfnum', attrs['pfnum'], U16, drop);
+  setNumber(port, 'vfnum', attrs['vfnum'], U16, drop);
+  setNumber(port, 'sfnum', attrs['sfnum'], U32, drop);
+  setNumber(port, 'port', attrs['port'], U32, drop);
+  const external = attrs['external'];
+  if (typeof external === 'boolean') port.external = external;
+  else if (external !== undefined) drop('external', external, 'true or false');
   const fn = attrs['function'];
-  if (isObject(fn)) {
-    if (typeof fn['hw_addr'] === 'string') {
-      const mac = parseMac(fn['hw_addr']);
-      if (mac !== undefined) port.hwAddr = mac;
-      // A 20-byte InfiniBand address or garbage is not a PF MAC; drop it quietly.
-    }
+  if (isObject(fn) && fn['hw_addr'] !== undefined) {
+    const mac = typeof fn['hw_addr'] === 'string' ? parseMac(fn['hw_addr']) : undefined;
+    if (mac !== undefined) port.hwAddr = mac;
+    // A 20-byte InfiniBand address is a real address, just not a PF MAC.
+    else if (!isInfinibandAddress(fn['hw_addr'])) drop('function hw_addr', fn['hw_addr'], 'a MAC address');
   }
   return port;
 }
@@ -130,13 +340,23 @@ function setNumber(
   key: 'controller' | 'pfnum' | 'vfnum' | 'sfnum' | 'port',
   value: unknown,
   max: number,
+  drop: (attribute: string, value: unknown, expected: string) => void,
 ): void {
+  if (value === undefined) return;
   if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= max) port[key] = value;
+  else drop(key, value, `an integer in 0..${max}`);
 }
 
-/** A short keyword-like string (type, flavour, state); anything else is dropped. */
-function word(value: unknown): string | undefined {
-  return typeof value === 'string' && /^[A-Za-z0-9_-]{1,32}$/.test(value) ? value : undefined;
+/** A short keyword-like string (type, flavour); anything else is dropped. */
+function word(value: unknown, attribute: string, drop: (attribute: string, value: unknown, expected: string) => void): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value === 'string' && /^[A-Za-z0-9_-]{1,32}$/.test(value)) return value;
+  drop(attribute, value, 'a word of at most 32 letters, digits, "-" or "_"');
+  return undefined;
+}
+
+function isInfinibandAddress(value: unknown): boolean {
+  return typeof value === 'string' && /^[0-9a-f]{2}(?::[0-9a-f]{2}){19}$/i.test(value);
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

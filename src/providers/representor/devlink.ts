@@ -1,14 +1,15 @@
 /**
  * The devlink seam: the iproute2 `devlink` executable, run as
- * `<bin> -j port show` without a shell, with a timeout and a bound on its
- * output. Tests and operators replace it by pointing --devlink-bin at another
+ * `<bin> -j port show` without a shell, supervised, with a timeout and a
+ * bound on its output. Tests and operators replace it by pointing --devlink-bin at another
  * executable; nothing else in the provider knows how ports are obtained.
  */
 
-import { execFile } from 'node:child_process';
+import { StringDecoder } from 'node:string_decoder';
 
 import { DEFAULT_TIMING } from './config';
-import { DevlinkJsonError, parseDevlinkPortsJson, type ParsedPorts } from './devlink-ports';
+import { DevlinkJsonError, DevlinkPortsParser, type ParsedPorts } from './devlink-ports';
+import { describeExit, exitCause, spawnSupervised, type ExitCause, type SupervisedProcess } from './supervised-process';
 
 /** Why the ports could not be read. */
 export type DevlinkFailureKind =
@@ -32,11 +33,13 @@ export class DevlinkError extends Error {
   }
 
   /**
-   * Failures that say nothing about the hardware: a previous good reading is
-   * a better picture than sysfs alone (which lacks the DPU's function MACs).
+   * The answer "this host has no devlink" (no netlink family, no iproute2),
+   * as opposed to a devlink that is there but failing. Whether to believe it
+   * is the refresh loop's decision (devlink-health.ts): the same words can be
+   * an intermittent failure on a host whose devlink worked a moment ago.
    */
-  get transient(): boolean {
-    return this.kind === 'timeout' || this.kind === 'output-too-large' || this.kind === 'bad-json' || this.kind === 'failed';
+  get saysAbsent(): boolean {
+    return this.kind === 'no-devlink' || this.kind === 'missing';
   }
 }
 
@@ -56,60 +59,100 @@ export interface DevlinkRunnerOptions {
 /** What iproute2 prints when the kernel has no devlink generic-netlink family (fixture 20). */
 export const NO_DEVLINK_NETLINK = /Failed to connect to devlink Netlink/i;
 const MAX_STDERR_IN_MESSAGE = 300;
+const MAX_STDERR_BYTES = 4096;
 
-/** `<bin> -j port show`, parsed. */
+/**
+ * `<bin> -j port show`, parsed as it arrives (DevlinkPortsParser): a
+ * reading holds the ports it keeps, not the output. The child runs
+ * supervised (supervised-process.ts): a timeout, an oversize output or
+ * bad JSON kills its whole process group at once.
+ */
 export function execDevlinkSource(options: DevlinkRunnerOptions): DevlinkSource {
-  const timeout = options.timeoutMs ?? DEFAULT_TIMING.devlinkTimeoutMs;
-  const maxBuffer = options.maxOutputBytes ?? DEFAULT_TIMING.devlinkMaxOutputBytes;
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMING.devlinkTimeoutMs;
+  const maxBytes = options.maxOutputBytes ?? DEFAULT_TIMING.devlinkMaxOutputBytes;
+  const command = `"${options.bin} -j port show"`;
   return {
     readPorts: () =>
       new Promise<ParsedPorts>((resolve, reject) => {
-        execFile(
-          options.bin,
-          ['-j', 'port', 'show'],
-          { timeout, maxBuffer, killSignal: 'SIGKILL', encoding: 'utf8', windowsHide: true },
-          (error, stdout, stderr) => {
-            if (error) {
-              reject(classify(options.bin, error, stderr, timeout, maxBuffer));
-              return;
-            }
-            try {
-              resolve(parseDevlinkPortsJson(stdout));
-            } catch (err) {
-              const detail = err instanceof DevlinkJsonError ? err.message : String(err);
-              reject(new DevlinkError('bad-json', `"${options.bin} -j port show" printed something that is not its JSON: ${detail}`));
-            }
-          },
+        let proc: SupervisedProcess;
+        try {
+          proc = spawnSupervised(options.bin, ['-j', 'port', 'show']);
+        } catch (err) {
+          reject(new DevlinkError('failed', `cannot run ${command}: ${describeError(err)}`));
+          return;
+        }
+        const { child } = proc;
+        const parser = new DevlinkPortsParser();
+        const decoder = new StringDecoder('utf8');
+        let bytes = 0;
+        let stderr = '';
+        let refused: DevlinkError | undefined;
+        const refuse = (error: DevlinkError): void => {
+          if (refused !== undefined) return;
+          refused = error;
+          proc.signal('KILL');
+        };
+        const timer = setTimeout(
+          () => refuse(new DevlinkError('timeout', `${command} did not finish within ${timeoutMs} ms; killed it and its process group`)),
+          timeoutMs,
         );
+        child.stdout!.on('data', (chunk: Buffer) => {
+          if (refused !== undefined) return;
+          bytes += chunk.length;
+          if (bytes > maxBytes) {
+            refuse(new DevlinkError('output-too-large', `${command} printed more than ${maxBytes} bytes (the limit for one reading); killed it`));
+            return;
+          }
+          try {
+            parser.write(decoder.write(chunk));
+          } catch (err) {
+            refuse(badJson(command, err));
+          }
+        });
+        child.stderr!.on('data', (chunk: Buffer) => {
+          if (stderr.length < MAX_STDERR_BYTES) stderr += chunk.toString('utf8');
+        });
+        child.once('error', (err) => {
+          clearTimeout(timer);
+          reject(new DevlinkError('failed', `cannot run ${command}: ${describeError(err)}`));
+        });
+        child.once('close', (code, signal) => {
+          clearTimeout(timer);
+          if (refused !== undefined) return reject(refused);
+          const cause = exitCause(code, signal);
+          if (cause.kind !== 'exited' || cause.code !== 0) return reject(classify(options.bin, command, cause, stderr));
+          try {
+            parser.write(decoder.end());
+            resolve(parser.end());
+          } catch (err) {
+            reject(badJson(command, err));
+          }
+        });
       }),
   };
 }
 
-type ExecError = Error & { code?: string | number | null; killed?: boolean; signal?: NodeJS.Signals | null };
+function badJson(command: string, err: unknown): DevlinkError {
+  const detail = err instanceof DevlinkJsonError ? err.message : describeError(err);
+  return new DevlinkError('bad-json', `${command} printed something that is not its JSON: ${detail}`);
+}
 
-function classify(bin: string, error: ExecError, stderr: string, timeoutMs: number, maxBuffer: number): DevlinkError {
-  const command = `"${bin} -j port show"`;
-  if (error.code === 'ENOENT') {
+function classify(bin: string, command: string, cause: ExitCause, stderr: string): DevlinkError {
+  if (cause.kind === 'not-found') {
     return new DevlinkError('missing', `devlink executable "${bin}" not found; install iproute2 or pass --devlink-bin`);
-  }
-  if (error.code === 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER') {
-    return new DevlinkError('output-too-large', `${command} printed more than ${maxBuffer} bytes; killed it`);
-  }
-  if (error.killed === true && error.signal === 'SIGKILL') {
-    return new DevlinkError('timeout', `${command} did not finish within ${timeoutMs} ms; killed it`);
   }
   const text = firstLines(stderr);
   if (NO_DEVLINK_NETLINK.test(stderr)) {
     return new DevlinkError('no-devlink', `the kernel offers no devlink interface (${command}: ${text})`);
   }
-  if (typeof error.code === 'string') {
-    return new DevlinkError('failed', `cannot run ${command}: ${error.code}`);
-  }
-  const how = error.signal ? `was killed by ${error.signal}` : `exited with status ${String(error.code)}`;
-  return new DevlinkError('failed', `${command} ${how}${text ? `: ${text}` : ''}`);
+  return new DevlinkError('failed', `${command} ${describeExit(cause)}${text ? `: ${text}` : ''}`);
 }
 
 function firstLines(stderr: string): string {
   const text = stderr.trim().replace(/\s+/g, ' ');
   return text.length > MAX_STDERR_IN_MESSAGE ? `${text.slice(0, MAX_STDERR_IN_MESSAGE)}...` : text;
+}
+
+function describeError(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }

@@ -14,19 +14,28 @@
  * is refused with UNAVAILABLE only during a settle window after it was first
  * seen, then accepted under whatever name it has. Netdevs present at start-up
  * are trusted: they have had time to be renamed.
+ *
+ * When a refresh fails the previous index stays in use and the view is
+ * "stale" (since when, why: hardwareView, the refresh report, health and
+ * metrics). Whether devlink is believed and when it is asked again is
+ * devlink-health.ts's decision. Each distinct failure is logged when it first
+ * appears and when it clears, not at every refresh; dropped ports and
+ * attributes are logged per cause, rate-limited, with the count held back.
  */
 
 import type { Logger } from 'pino';
 
 import { RateLimiter } from '../../log';
-import type { RefreshListener } from '../refresh-report';
+import type { HardwareView, RefreshListener } from '../refresh-report';
 import { REPRESENTOR_TYPE, type RefreshTiming } from './config';
-import type { DevlinkSource } from './devlink';
+import { DevlinkError, type DevlinkSource } from './devlink';
+import { DevlinkHealth } from './devlink-health';
+import { describeDropped, type Dropped } from './dropped';
 import { buildInventory, type PortEntry } from './inventory';
 import { LookupIndex } from './lookup-index';
 import { ProcessMonitor, type MonitorCommand } from './monitor';
 import { collectSnapshot } from './snapshot';
-import type { SysfsReader } from './sysfs';
+import { SysfsRootError, type SysfsReader } from './sysfs';
 
 export interface LiveInventoryOptions {
   readonly devlink: DevlinkSource;
@@ -39,6 +48,16 @@ export interface LiveInventoryOptions {
   readonly monitors: readonly MonitorCommand[];
   readonly onRefreshed?: RefreshListener;
 }
+
+/** A refresh failure being reported: logged when it appears and when it clears. */
+interface Failure {
+  readonly cause: string;
+  readonly message: string;
+  readonly since: number;
+  count: number;
+}
+
+const MAX_DEVLINK_RETRY_MS = 60_000;
 
 /** Kernel-assigned names that udev typically replaces. */
 const KERNEL_NAME_RE = /^eth[0-9]+$/;
@@ -61,8 +80,11 @@ export class LiveInventory {
   private missRefresh: Promise<void> | undefined;
   private followUp: Promise<void> | undefined;
   private missRefreshAt = 0;
-  private devlinkWorked = false;
-  private devlinkProblem: string | undefined;
+  private readonly devlinkHealth: DevlinkHealth;
+  private failure: Failure | undefined;
+  private lastGoodAt: number | undefined;
+  /** Occurrences of a dropped-port cause not logged yet (rate limit). */
+  private readonly heldBack = new Map<string, number>();
   private readonly sightings = new Map<string, Sighting>();
   private readonly changeListeners = new Set<() => void>();
   private settleTimer: NodeJS.Timeout | undefined;
@@ -72,6 +94,30 @@ export class LiveInventory {
   constructor(private readonly options: LiveInventoryOptions) {
     // One line per kind of trouble per minute: they recur on every refresh.
     this.limiter = new RateLimiter(60_000, 1, 1_000, options.now);
+    this.devlinkHealth = new DevlinkHealth({
+      retryMs: options.timing.devlinkRetryMs,
+      maxRetryMs: MAX_DEVLINK_RETRY_MS,
+      absentRecheckMs: options.timing.devlinkAbsentRecheckMs,
+    });
+  }
+
+  /** How current the index is, and why not. */
+  get hardwareView(): HardwareView {
+    const base = this.lastGoodAt === undefined ? {} : { lastGoodAt: this.lastGoodAt };
+    const failure = this.failure;
+    if (failure !== undefined) {
+      return { ...base, stale: true, degraded: true, staleSince: failure.since, cause: failure.cause, reason: failure.message };
+    }
+    const error = this.devlinkHealth.lastError;
+    if (error === undefined) return { ...base, stale: false, degraded: false };
+    // A host without devlink is not degraded: sysfs is all it has.
+    const degraded = this.devlinkHealth.mode === 'failing';
+    return { ...base, stale: false, degraded, cause: `devlink ${error.kind}`, reason: `sysfs only: ${error.message}` };
+  }
+
+  /** How devlink is used now (working, absent, failing, unknown). */
+  get devlinkMode(): string {
+    return this.devlinkHealth.mode;
   }
 
   /** The current index; start() must have succeeded. */
@@ -139,7 +185,7 @@ export class LiveInventory {
 
   /** A full re-read, shared with one already in flight; failures are logged and keep the previous index. */
   refresh(): Promise<void> {
-    return this.refreshShared().catch((err: unknown) => this.logFailure(err));
+    return this.refreshShared().catch(() => undefined);
   }
 
   /**
@@ -191,47 +237,62 @@ export class LiveInventory {
   private refreshShared(): Promise<void> {
     if (this.inFlight !== undefined) return this.inFlight;
     const started = performance.now();
-    const report = (ok: boolean) => this.options.onRefreshed?.({ provider: REPRESENTOR_TYPE, seconds: (performance.now() - started) / 1000, ok });
-    const refresh = this.readAndIndex().then(
-      () => report(true),
-      (err: unknown) => {
-        report(false);
-        throw err;
-      },
-    ).finally(() => {
-      this.inFlight = undefined;
-      if (this.again && !this.stopped) {
-        this.again = false;
-        void this.refresh();
-      }
-    });
+    const report = (ok: boolean) =>
+      this.options.onRefreshed?.({ provider: REPRESENTOR_TYPE, seconds: (performance.now() - started) / 1000, ok, view: this.hardwareView });
+    const refresh = this.readAndIndex()
+      .then(
+        (read) => {
+          if (read) {
+            this.cleared();
+            report(true);
+          }
+        },
+        (err: unknown) => {
+          this.failed(err);
+          report(false);
+          throw err;
+        },
+      )
+      .finally(() => {
+        this.inFlight = undefined;
+        if (this.again && !this.stopped) {
+          this.again = false;
+          void this.refresh();
+        }
+      });
     this.inFlight = refresh;
     return refresh;
   }
 
-  private async readAndIndex(): Promise<void> {
-    const snapshot = await collectSnapshot(this.options.devlink, this.options.sysfs);
-    if (this.stopped && this.started) return;
+  /** One refresh; false when it was not attempted (devlink failing, retry not due: the last good view stays). */
+  private async readAndIndex(): Promise<boolean> {
     const { logger } = this.options;
+    const plan = this.devlinkHealth.plan(this.options.now());
+    if (plan.action === 'keep-last') {
+      logger.debug({ retryInMs: plan.retryAt - this.options.now() }, 'devlink is failing; keeping the last good view until the retry');
+      return false;
+    }
+    const devlink: DevlinkSource = plan.action === 'read' ? this.options.devlink : { readPorts: () => Promise.reject(plan.error) };
+    const snapshot = await collectSnapshot(devlink, this.options.sysfs);
+    if (this.stopped && this.started) return false;
     if (snapshot.devlink.ok) {
-      if (this.devlinkProblem !== undefined) logger.info('devlink works again; using devlink and sysfs');
-      this.devlinkWorked = true;
-      this.devlinkProblem = undefined;
-    } else {
+      const before = this.devlinkHealth.mode;
+      this.devlinkHealth.succeeded();
+      if (before === 'absent' || (before === 'failing' && this.current !== undefined && !this.current.devlinkAvailable)) {
+        logger.info('devlink answers now; representors are found through devlink and sysfs');
+      }
+    } else if (plan.action === 'read') {
       const error = snapshot.devlink.error;
-      if (error.transient && this.devlinkWorked) {
-        // Keep the last good picture: sysfs alone lacks the DPU's function MACs.
-        throw new Error(`${error.message}; keeping the previous inventory`);
+      const before = this.devlinkHealth.mode;
+      const verdict = this.devlinkHealth.failed(error, this.options.now());
+      // Keep the last good picture: sysfs alone lacks the DPU's function MACs.
+      if (verdict === 'keep-last') throw error;
+      if (this.devlinkHealth.mode !== before || before === 'unknown') {
+        const retry = this.devlinkHealth.mode === 'absent' ? `asking again in ${Math.round(this.options.timing.devlinkAbsentRecheckMs / 1000)} s` : 'retrying with backoff';
+        logger.warn({ devlink: error.kind }, `devlink unavailable (${error.message}); representors are found through sysfs only, ${retry}`);
       }
-      if (this.devlinkProblem !== error.message) {
-        logger.warn({ devlink: error.kind }, `devlink unavailable (${error.message}); representors are found through sysfs only`);
-      }
-      this.devlinkProblem = error.message;
     }
-    for (const warning of snapshot.warnings) {
-      const suppressed = this.limiter.admit(`warning:${warning}`);
-      if (suppressed !== undefined) logger.warn(suppressed > 0 ? { suppressed } : {}, warning);
-    }
+    this.logDropped(snapshot.warnings);
     // Building for 16k ports takes some tens of milliseconds per step; give
     // waiting lookups and RPCs a turn between the steps.
     await yieldToEventLoop();
@@ -250,6 +311,7 @@ export class LiveInventory {
     const changed = this.current === undefined || index.fingerprint !== this.current.fingerprint;
     this.current = index;
     this.scheduleSettle(now);
+    this.lastGoodAt = Date.now();
     if (changed) {
       this._generation++;
       this.announce();
@@ -263,6 +325,47 @@ export class LiveInventory {
         'representor inventory updated',
       );
     }
+    return true;
+  }
+
+  /** Each cause of dropped ports or attributes: one line per minute, with what was held back since. */
+  private logDropped(notes: readonly Dropped[]): void {
+    for (const note of notes) {
+      const held = this.heldBack.get(note.cause) ?? 0;
+      if (this.limiter.admit(`dropped:${note.cause}`) === undefined) {
+        this.heldBack.set(note.cause, held + note.count);
+        continue;
+      }
+      this.heldBack.delete(note.cause);
+      const more = held > 0 ? `; ${held} more in refreshes since the last report` : '';
+      this.options.logger.warn({ cause: note.cause, count: note.count, ...(held > 0 ? { suppressed: held } : {}) }, `${describeDropped(note)}${more}`);
+    }
+  }
+
+  /** A failed refresh: logged when its cause differs from the one already reported. */
+  private failed(err: unknown): void {
+    const cause = failureCause(err);
+    const message = `${err instanceof Error ? err.message : String(err)}`;
+    if (this.failure !== undefined && this.failure.cause === cause) {
+      this.failure.count++;
+      return;
+    }
+    const since = this.failure?.since ?? Date.now();
+    const retry = this.devlinkHealth.retryAt > 0 && err instanceof DevlinkError ? `; devlink is asked again in ${Math.max(0, Math.round(this.devlinkHealth.retryAt - this.options.now()))} ms` : '';
+    const kept = this.current === undefined ? 'there is no previous inventory' : `answers come from the inventory read at ${new Date(this.lastGoodAt ?? 0).toISOString()}`;
+    this.options.logger.warn({ cause, staleSince: new Date(since).toISOString() }, `representor refresh failing: ${message}; ${kept}${retry}`);
+    this.failure = { cause, message, since, count: 1 };
+  }
+
+  /** A refresh succeeded: a failure reported before has cleared. */
+  private cleared(): void {
+    const failure = this.failure;
+    if (failure === undefined) return;
+    this.failure = undefined;
+    this.options.logger.info(
+      { cause: failure.cause, failedRefreshes: failure.count, staleForMs: Date.now() - failure.since },
+      `representor refresh works again (${failure.count} failed since ${new Date(failure.since).toISOString()}: ${failure.message})`,
+    );
   }
 
   /** Wakes watchers when the next port held back by the rename guard settles (nothing else would). */
@@ -289,15 +392,14 @@ export class LiveInventory {
     return sighting !== undefined && sighting.runtime ? sighting.at + this.options.timing.settleMs : 0;
   }
 
-  private logFailure(err: unknown): void {
-    const suppressed = this.limiter.admit('refresh-failed');
-    if (suppressed !== undefined) {
-      this.options.logger.warn(
-        { suppressed },
-        `representor refresh failed, the previous inventory stays in use: ${err instanceof Error ? err.message : String(err)}`,
-      );
-    }
-  }
+}
+
+/** What makes two failures "the same" for the log: the kind of trouble, not its wording. */
+function failureCause(err: unknown): string {
+  if (err instanceof DevlinkError) return `devlink ${err.kind}`;
+  if (err instanceof SysfsRootError) return 'sysfs root';
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? `error ${code}` : 'error';
 }
 
 function yieldToEventLoop(): Promise<void> {

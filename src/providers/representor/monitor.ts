@@ -8,13 +8,19 @@
  * been lost meanwhile, so a restart also asks for a refresh). A missing
  * executable or a kernel without the facility is logged once and given up:
  * the periodic resync, Run and lookup misses still keep the index current.
+ * A child that keeps dying is logged on its first death and then once per
+ * minute with the count, not on every restart.
+ *
+ * Each child runs supervised (supervised-process.ts): stop() ends its whole
+ * process group, and the group dies with the daemon even on SIGKILL.
  */
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 
 import type { Logger } from 'pino';
 
 import { NO_DEVLINK_NETLINK } from './devlink';
+import { describeExit, exitCause, spawnSupervised, type SupervisedProcess } from './supervised-process';
 
 /** A long-running command whose output lines say that something changed. */
 export interface MonitorCommand {
@@ -66,8 +72,14 @@ const STOP_GRACE_MS = 2_000;
 
 export type MonitorState = 'idle' | 'running' | 'waiting' | 'given-up' | 'stopped';
 
+/** A crash-looping child is reported at most this often (with the count of deaths between). */
+const DEATH_LOG_INTERVAL_MS = 60_000;
+
 export class ProcessMonitor {
   private child: ChildProcess | undefined;
+  private proc: SupervisedProcess | undefined;
+  private deathsUnlogged = 0;
+  private lastDeathLogAt = -Infinity;
   private timer: NodeJS.Timeout | undefined;
   private failures = 0;
   private startedAt = 0;
@@ -99,15 +111,16 @@ export class ProcessMonitor {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
     const child = this.child;
-    this.child = undefined;
-    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
+    const proc = this.proc;
+    this.child = this.proc = undefined;
+    if (child === undefined || proc === undefined || child.exitCode !== null || child.signalCode !== null) return;
     await new Promise<void>((resolve) => {
-      const kill = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
+      const kill = setTimeout(() => proc.signal('KILL'), STOP_GRACE_MS);
       child.once('close', () => {
         clearTimeout(kill);
         resolve();
       });
-      child.kill('SIGTERM');
+      proc.signal('TERM');
     });
   }
 
@@ -118,14 +131,16 @@ export class ProcessMonitor {
     this.started = true;
     this._state = 'running';
     this.startedAt = performance.now();
-    let child: ChildProcess;
+    let proc: SupervisedProcess;
     try {
-      child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], shell: false, windowsHide: true });
+      proc = spawnSupervised(bin, args);
     } catch (err) {
       this.giveUp(`cannot start "${bin}": ${String(err)}`);
       return;
     }
+    const child = proc.child;
     this.child = child;
+    this.proc = proc;
     let stderr = '';
     let partial = '';
     let discarding = false;
@@ -157,19 +172,22 @@ export class ProcessMonitor {
       if (restart) this.hooks.onRestart();
     });
     child.once('error', (err: NodeJS.ErrnoException) => {
-      // Spawn failures: no 'close' follows when the process never started.
-      if (err.code === 'ENOENT' || err.code === 'EACCES') {
-        this.giveUp(`"${bin}" ${err.code === 'ENOENT' ? 'not found' : 'is not executable'}`);
-      }
+      // /bin/sh itself could not be started: no 'close' follows.
+      this.giveUp(`cannot start "${bin}": ${err.message}`);
     });
     child.once('close', (code, signal) => {
-      if (this.child === child) this.child = undefined;
+      if (this.child === child) this.child = this.proc = undefined;
       if (this._state === 'stopped' || this._state === 'given-up') return;
+      const cause = exitCause(code, signal);
+      if (cause.kind === 'not-found' || cause.kind === 'not-executable') {
+        this.giveUp(`"${bin}" ${describeExit(cause)}`);
+        return;
+      }
       if (this.command.isUnsupported(stderr)) {
         this.giveUp(stderr.trim().split('\n')[0] ?? 'unsupported');
         return;
       }
-      this.scheduleRestart(code === null ? `killed by ${signal}` : `exited with status ${code}`, stderr);
+      this.scheduleRestart(describeExit(cause), stderr);
     });
   }
 
@@ -181,11 +199,18 @@ export class ProcessMonitor {
     const delay = Math.min(max, base * 2 ** Math.min(this.failures, 16));
     this.failures++;
     this._state = 'waiting';
-    const detail = stderr.trim().split('\n')[0]?.slice(0, 200);
-    this.hooks.logger.warn(
-      { monitor: this.command.name, restartInMs: delay },
-      `${this.command.name} ${how}${detail ? ` (${detail})` : ''}; restarting in ${delay} ms`,
-    );
+    this.deathsUnlogged++;
+    const now = performance.now();
+    if (now - this.lastDeathLogAt >= DEATH_LOG_INTERVAL_MS) {
+      const detail = stderr.trim().split('\n')[0]?.slice(0, 200);
+      const count = this.deathsUnlogged > 1 ? ` (died ${this.deathsUnlogged} times since the last report)` : '';
+      this.hooks.logger.warn(
+        { monitor: this.command.name, restartInMs: delay, deaths: this.deathsUnlogged },
+        `${this.command.name} ${how}${detail ? ` (${detail})` : ''}${count}; restarting in ${delay} ms`,
+      );
+      this.lastDeathLogAt = now;
+      this.deathsUnlogged = 0;
+    }
     this.timer = setTimeout(() => {
       this.timer = undefined;
       if (this._state === 'waiting') this.launch();
@@ -196,7 +221,7 @@ export class ProcessMonitor {
   private giveUp(why: string): void {
     if (this._state === 'given-up' || this._state === 'stopped') return;
     this._state = 'given-up';
-    this.child = undefined;
+    this.child = this.proc = undefined;
     this.hooks.logger.warn(
       { monitor: this.command.name },
       `${this.command.name} not available (${why}); hardware changes are picked up by Run, lookup misses and the periodic resync instead`,

@@ -13,6 +13,7 @@
  */
 
 import { DevlinkError, type DevlinkSource } from './devlink';
+import { DroppedTally, type Dropped } from './dropped';
 import type { DevlinkPort } from './devlink-ports';
 import { isUsableMac } from './mac';
 import { isPciAddress } from './names';
@@ -40,24 +41,24 @@ export interface NetdevFacts {
 }
 
 export type DevlinkReading =
-  | { readonly ok: true; readonly ports: readonly DevlinkPort[]; readonly warnings: readonly string[] }
+  | { readonly ok: true; readonly ports: readonly DevlinkPort[]; readonly warnings: readonly Dropped[] }
   | { readonly ok: false; readonly error: DevlinkError };
 
 export interface Snapshot {
   readonly devlink: DevlinkReading;
   /** Facts of the netdevs that were read, by name. */
   readonly netdevs: ReadonlyMap<string, NetdevFacts>;
-  /** Problems met while reading, for the log (bounded). */
-  readonly warnings: readonly string[];
+  /** What was left out while reading, per cause, for the log. */
+  readonly warnings: readonly Dropped[];
 }
 
 /** Parallel sysfs reads: enough to hide latency, few enough not to flood libuv's thread pool. */
 const READ_CONCURRENCY = 32;
-const MAX_WARNINGS = 20;
 
 export async function collectSnapshot(devlink: DevlinkSource, sysfs: SysfsReader): Promise<Snapshot> {
   const [reading, names] = await Promise.all([readDevlink(devlink), sysfs.netdevNames()]);
-  const warnings: string[] = reading.ok ? [...reading.warnings] : [];
+  const tally = new DroppedTally();
+  if (reading.ok) tally.merge(reading.warnings);
   const netdevs = new Map<string, NetdevFacts>();
   const ports = reading.ok ? reading.ports : [];
   const described = new Set<string>();
@@ -74,7 +75,8 @@ export async function collectSnapshot(devlink: DevlinkSource, sysfs: SysfsReader
   const needCompat = !reading.ok || ports.some((p) => p.flavour === 'pcipf' && !isUsableMac(p.hwAddr));
 
   const warn = (name: string, err: unknown): void => {
-    if (warnings.length < MAX_WARNINGS) warnings.push(`sysfs: skipped netdev ${name}: ${err instanceof Error ? err.message : String(err)}`);
+    const code = (err as { code?: unknown } | null)?.code;
+    tally.note(`sysfs netdev unreadable (${typeof code === 'string' ? code : 'error'})`, `sysfs: skipped netdev ${name}: ${err instanceof Error ? err.message : String(err)}`);
   };
   const readAll = (list: readonly string[], read: (name: string) => Promise<NetdevFacts | undefined>): Promise<void> =>
     forEachLimit(list, READ_CONCURRENCY, async (name) => {
@@ -91,7 +93,8 @@ export async function collectSnapshot(devlink: DevlinkSource, sysfs: SysfsReader
     names.filter((name) => !described.has(name)),
     (name) => readUndescribed(sysfs, name),
   );
-  return { devlink: reading, netdevs, warnings };
+  for (const note of sysfs.takeDropped()) tally.merge([note]);
+  return { devlink: reading, netdevs, warnings: tally.list() };
 }
 
 async function readDevlink(devlink: DevlinkSource): Promise<DevlinkReading> {

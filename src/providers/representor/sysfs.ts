@@ -13,6 +13,7 @@ import { constants } from 'node:fs';
 import { open, readdir, readlink } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 
+import { DroppedTally, type Dropped } from './dropped';
 import { parseMac } from './mac';
 import { isIfName } from './names';
 
@@ -67,6 +68,8 @@ export class SysfsRootError extends Error {
 }
 
 export class SysfsReader {
+  private dropped = new DroppedTally();
+
   constructor(
     readonly root: string,
     private readonly fs: SysfsFs = nodeSysfs(),
@@ -79,10 +82,7 @@ export class SysfsReader {
     try {
       names = await this.fs.readdir(dir);
     } catch (err) {
-      const code = (err as { code?: string }).code ?? String(err);
-      throw new SysfsRootError(
-        `cannot list ${dir} (${code}): the sysfs root "${this.root}" is not laid out like /sys; pass --sysfs-root with the directory where the host's /sys is mounted`,
-      );
+      throw rootError(this.root, dir, err);
     }
     return names.filter(isIfName);
   }
@@ -154,6 +154,13 @@ export class SysfsReader {
     return text === undefined ? undefined : parseSmartNicConfig(text);
   }
 
+  /** Attributes ignored since the last call, per cause. */
+  takeDropped(): Dropped[] {
+    const notes = this.dropped.list();
+    this.dropped = new DroppedTally();
+    return notes;
+  }
+
   private netdevPath(ifname: string, ...rest: string[]): string {
     if (!isIfName(ifname)) throw new Error(`refusing to build a sysfs path from ${JSON.stringify(ifname)}`);
     return join(this.root, 'class', 'net', ifname, ...rest);
@@ -168,7 +175,10 @@ export class SysfsReader {
       throw err;
     }
     // A full page is more than any attribute we read holds: not sysfs, ignore it.
-    if (bytes.length >= MAX_ATTRIBUTE_BYTES) return undefined;
+    if (bytes.length >= MAX_ATTRIBUTE_BYTES) {
+      this.dropped.note('sysfs attribute too large', `sysfs: ignored ${path}: it holds ${MAX_ATTRIBUTE_BYTES} bytes or more, more than any attribute read here`);
+      return undefined;
+    }
     return bytes.toString('utf8').trim();
   }
 
@@ -180,6 +190,27 @@ export class SysfsReader {
       throw err;
     }
   }
+}
+
+/**
+ * Why class/net cannot be listed, in the OS's words: only a path that is
+ * missing or not a directory means "this is not a /sys"; permission denied,
+ * I/O errors and the like are said as such.
+ */
+function rootError(root: string, dir: string, err: unknown): SysfsRootError {
+  const code = (err as { code?: unknown } | null)?.code;
+  const osText = err instanceof Error ? err.message : String(err);
+  if (code === 'ENOENT' || code === 'ENOTDIR') {
+    return new SysfsRootError(
+      `cannot list ${dir} (${osText}): the sysfs root "${root}" is not laid out like /sys; pass --sysfs-root with the directory where the host's /sys is mounted`,
+    );
+  }
+  if (code === 'EACCES' || code === 'EPERM') {
+    return new SysfsRootError(
+      `cannot list ${dir} (${osText}): vifplugd (uid ${process.getuid?.() ?? '?'}) may not read it; grant read access to the sysfs mount or run with an identity that has it`,
+    );
+  }
+  return new SysfsRootError(`cannot list ${dir} (${osText}); check the sysfs mount given by --sysfs-root`);
 }
 
 /** The MAC line of the smart_nic compat file; undefined when there is none. */

@@ -71,4 +71,8 @@ export class FakeHost extends SysfsTree {
   monitorPids(tool: 'devlink' | 'ip'): number[] {
     return this.iproute2.monitorPids(tool);
   }
+
+  forkedPids(): number[] {
+    return this.iproute2.forkedPids();
+  }
 }

@@ -76,9 +76,14 @@ export class Iproute2StandIn {
     return lines(join(this.dir, `${tool}.monitor.pids`)).map(Number);
   }
 
-  /** SIGTERM to every monitor still running (a test that failed midway may leave some). */
+  /** Pids of the helpers the fork-and-* faults started, oldest first. */
+  forkedPids(): number[] {
+    return lines(join(this.dir, 'forked.pids')).map(Number);
+  }
+
+  /** SIGTERM to every monitor and forked helper still running (a test that failed midway may leave some). */
   stopMonitors(): void {
-    for (const pid of [...this.monitorPids('devlink'), ...this.monitorPids('ip')]) {
+    for (const pid of [...this.monitorPids('devlink'), ...this.monitorPids('ip'), ...this.forkedPids()]) {
       try {
         process.kill(pid, 'SIGTERM');
       } catch {

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 
 import { describe, expect, it } from 'vitest';
 
-import { DevlinkJsonError, parseDevlinkPortsJson, parseHandle } from '../../../src/providers/representor/devlink-ports';
+import { DevlinkJsonError, DevlinkPortsParser, MAX_PORT_JSON_BYTES, parseDevlinkPortsJson, parseHandle } from '../../../src/providers/representor/devlink-ports';
 import { devlinkJsonFromText, parseDevlinkText } from '../../helpers/host/devlink-text';
 import { FakeHost } from '../../helpers/host/fake-host';
 import { readFixture } from '../../helpers/host/fixtures';
@@ -128,7 +128,66 @@ describe('parseDevlinkPortsJson', () => {
       { handle: 'pci/0000:01:00.0/1', device: 'pci/0000:01:00.0', index: 1, type: 'eth', flavour: 'pcivf' },
       { handle: 'pci/0000:01:00.0/2', device: 'pci/0000:01:00.0', index: 2 },
     ]);
-    expect(warnings).toHaveLength(4);
+    // One note per cause, each with an example naming the port and a count.
+    expect(Object.fromEntries(warnings.map((w) => [w.cause, w.count]))).toEqual({
+      'devlink netdev malformed': 2,
+      'devlink controller malformed': 1,
+      'devlink pfnum malformed': 1,
+      'devlink vfnum malformed': 1,
+      'devlink sfnum malformed': 1,
+      'devlink external malformed': 1,
+      'devlink function hw_addr malformed': 1,
+      'devlink flavour malformed': 1,
+      'devlink port handle malformed': 1,
+      'devlink port attributes not an object': 1,
+    });
+    expect(warnings.find((w) => w.cause === 'devlink vfnum malformed')!.example).toBe(
+      'devlink port pci/0000:01:00.0/1: vfnum "3" is not an integer in 0..65535; the attribute is ignored',
+    );
+  });
+
+  it('keeps a 20-byte InfiniBand function address out of the notes (a real address, not a MAC)', () => {
+    const { ports, warnings } = parseDevlinkPortsJson(
+      JSON.stringify({ port: { 'pci/0000:01:00.0/1': { flavour: 'pcipf', pfnum: 0, function: { hw_addr: Array(20).fill('fe').join(':') } } } }),
+    );
+    expect(ports[0]!.hwAddr).toBeUndefined();
+    expect(warnings).toEqual([]);
+  });
+});
+
+describe('DevlinkPortsParser (incremental)', () => {
+  const text = JSON.stringify(devlinkJsonFromText(readFixture('02-ice-e810-devlink-port-show.txt')), null, 2);
+  const whole = parseDevlinkPortsJson(text);
+
+  it('reads the same ports whatever the chunks the output arrives in', () => {
+    for (const size of [1, 2, 3, 7, 64, 1000]) {
+      const parser = new DevlinkPortsParser();
+      for (let i = 0; i < text.length; i += size) parser.write(text.slice(i, i + size));
+      expect(parser.end()).toEqual(whole);
+    }
+  });
+
+  it('skips top-level members other than "port", whatever they hold', () => {
+    const parsed = parseDevlinkPortsJson(`{"x":{"a":[1,"}",{"b":"\\""}]},"port":${JSON.stringify(JSON.parse(text).port)},"y":-1.5e3,"z":null}`);
+    expect(parsed).toEqual(whole);
+  });
+
+  it.each([
+    ['{"port":{}} x', /goes on after the document/],
+    ['{"port":{"pci/0000:01:00.0/1":{"vfnum":1}', /ends before the document does/],
+    ['{"port":{"pci/0000:01:00.0/1":{"vfnum":01x}}}', /not JSON near byte/],
+    ['{"port":{"pci/0000:01:00.0/1" {}}}', /where ":" should be/],
+  ])('refuses %j, saying where', (bad, message) => {
+    expect(() => parseDevlinkPortsJson(bad)).toThrow(message);
+  });
+
+  it('refuses a port whose attributes are larger than any real port\'s, without holding more', () => {
+    const parser = new DevlinkPortsParser();
+    parser.write('{"port":{"pci/0000:01:00.0/1":{"x":"');
+    const chunk = 'a'.repeat(4096);
+    expect(() => {
+      for (let i = 0; i < MAX_PORT_JSON_BYTES / chunk.length + 1; i++) parser.write(chunk);
+    }).toThrow(`has the attributes of port "pci/0000:01:00.0/1" longer than ${MAX_PORT_JSON_BYTES} bytes`);
   });
 });
 

@@ -49,7 +49,7 @@ describe('execDevlinkSource', () => {
     host.setDevlinkBehaviour('hang');
     const error = await failure(execDevlinkSource({ bin: host.devlinkBin, timeoutMs: 300 }).readPorts());
     expect(error.kind).toBe('timeout');
-    expect(error.transient).toBe(true);
+    expect(error.saysAbsent).toBe(false);
   });
 
   it('stops reading output beyond its bound', async () => {
@@ -64,7 +64,7 @@ describe('execDevlinkSource', () => {
     host = new FakeHost();
     const error = await failure(execDevlinkSource({ bin: join(host.dir, 'missing', 'devlink') }).readPorts());
     expect(error.kind).toBe('missing');
-    expect(error.transient).toBe(false);
+    expect(error.saysAbsent).toBe(true);
     expect(error.message).toContain('--devlink-bin');
   });
 

@@ -17,6 +17,7 @@ import { FakeHost } from '../../helpers/host/fake-host';
 import { readFixture } from '../../helpers/host/fixtures';
 import { layOutDevlinkHost } from '../../helpers/host/layouts';
 import { captureLogger, ctxIn, select, startProvider, type Harness } from './harness';
+import { isRunning } from '../../helpers/processes';
 
 const PF_MAC = '10:70:fd:df:9c:3a';
 
@@ -156,24 +157,47 @@ describe('devlink failing', () => {
       expect(await harness.run()).toBe(false);
       expect(await harness.list()).toEqual(before);
       expect(await harness.netdevFor(select('b8:3f:d2:e1:8f:dc', { vf: 0 }))).toBe('pf0vf0');
-      expect(harness.logs.some((l) => l.msg.includes('keeping the previous inventory'))).toBe(true);
-      // It recovers without a restart.
-      host.setDevlinkBehaviour('ok');
+      expect(harness.logs.filter((l) => l.msg.startsWith('representor refresh failing:') && l.msg.includes('answers come from the inventory read at'))).toHaveLength(1);
+      // Within the retry delay devlink is not asked again: the last good view stands.
+      const dumps = host.portDumps();
       expect(await harness.run()).toBe(false);
-      expect(harness.logs.filter((l) => l.msg.includes('representor refresh failed'))).toHaveLength(1);
+      expect(host.portDumps()).toBe(dumps);
+      // It recovers without a restart, once the retry is due; the failure is logged once, and its end.
+      host.setDevlinkBehaviour('ok');
+      harness.clock.advance(1_000);
+      expect(await harness.run()).toBe(false);
+      expect(host.portDumps()).toBe(dumps + 1);
+      expect(harness.logs.filter((l) => l.msg.startsWith('representor refresh failing:'))).toHaveLength(1);
+      expect(harness.logs.filter((l) => l.msg.startsWith('representor refresh works again (1 failed since'))).toHaveLength(1);
     });
   }
 
-  it('switches to sysfs when the kernel loses devlink, and back when it returns', async () => {
+  it('keeps the devlink view when devlink says "no devlink" after it has worked (an intermittent failure)', async () => {
     const { host: h } = cx6();
     harness = await startProvider(h);
+    const before = await harness.list();
     h.setDevlinkBehaviour('no-netlink');
-    expect(await harness.run()).toBe(true);
+    expect(await harness.run()).toBe(false);
+    expect(await harness.list()).toEqual(before);
+    expect((await harness.list()).every((r) => r.source === 'devlink')).toBe(true);
+  });
+
+  it('decides "no devlink" at start, asks again only after the recheck interval, and switches once devlink answers', async () => {
+    const { host: h } = cx6();
+    h.setDevlinkBehaviour('no-netlink');
+    harness = await startProvider(h, { devlinkAbsentRecheckMs: 60_000 });
     expect((await harness.list()).every((r) => r.source === 'sysfs')).toBe(true);
     expect(await harness.netdevFor(select(PF_MAC, { vf: 4 }))).toBe('enp7s0f0_4');
     h.setDevlinkBehaviour('ok');
+    const dumps = h.portDumps();
+    harness.clock.advance(59_000);
+    expect(await harness.run()).toBe(false);
+    expect(h.portDumps()).toBe(dumps);
+    harness.clock.advance(1_000);
     expect(await harness.run()).toBe(true);
     expect((await harness.list()).every((r) => r.source === 'devlink')).toBe(true);
+    expect(harness.logs.filter((l) => l.msg.startsWith('devlink unavailable'))).toHaveLength(1);
+    expect(harness.logs.some((l) => l.msg.startsWith('devlink answers now'))).toBe(true);
   });
 });
 
@@ -241,7 +265,7 @@ describe('event-driven refresh', () => {
     await vi.waitFor(() => expect([...h.monitorPids('devlink'), ...h.monitorPids('ip')]).toHaveLength(2));
     await cls.destroy!();
     for (const pid of [...h.monitorPids('devlink'), ...h.monitorPids('ip')]) {
-      expect(() => process.kill(pid, 0)).toThrow(/ESRCH/);
+      expect(isRunning(pid)).toBe(false);
     }
     // No resync after destroy.
     const dumps = h.portDumps();
