@@ -55,6 +55,8 @@ interface Failure {
   readonly message: string;
   readonly since: number;
   count: number;
+  /** Whether its appearance was logged (then so is its end). */
+  readonly logged: boolean;
 }
 
 const MAX_DEVLINK_RETRY_MS = 60_000;
@@ -342,7 +344,11 @@ export class LiveInventory {
     }
   }
 
-  /** A failed refresh: logged when its cause differs from the one already reported. */
+  /**
+   * A failed refresh: logged when its cause differs from the one already
+   * reported. A cause that keeps coming back (fails, clears, fails again) is
+   * reported at most once a minute, with the number of times it came back.
+   */
   private failed(err: unknown): void {
     const cause = failureCause(err);
     const message = `${err instanceof Error ? err.message : String(err)}`;
@@ -351,10 +357,16 @@ export class LiveInventory {
       return;
     }
     const since = this.failure?.since ?? Date.now();
+    const suppressed = this.limiter.admit(`failing:${cause}`);
+    this.failure = { cause, message, since, count: 1, logged: suppressed !== undefined };
+    if (suppressed === undefined) return;
     const retry = this.devlinkHealth.retryAt > 0 && err instanceof DevlinkError ? `; devlink is asked again in ${Math.max(0, Math.round(this.devlinkHealth.retryAt - this.options.now()))} ms` : '';
     const kept = this.current === undefined ? 'there is no previous inventory' : `answers come from the inventory read at ${new Date(this.lastGoodAt ?? 0).toISOString()}`;
-    this.options.logger.warn({ cause, staleSince: new Date(since).toISOString() }, `representor refresh failing: ${message}; ${kept}${retry}`);
-    this.failure = { cause, message, since, count: 1 };
+    const again = suppressed > 0 ? ` (it came back ${suppressed} more times since the last report)` : '';
+    this.options.logger.warn(
+      { cause, staleSince: new Date(since).toISOString(), ...(suppressed > 0 ? { suppressed } : {}) },
+      `representor refresh failing: ${message}; ${kept}${retry}${again}`,
+    );
   }
 
   /** A refresh succeeded: a failure reported before has cleared. */
@@ -362,6 +374,7 @@ export class LiveInventory {
     const failure = this.failure;
     if (failure === undefined) return;
     this.failure = undefined;
+    if (!failure.logged) return;
     this.options.logger.info(
       { cause: failure.cause, failedRefreshes: failure.count, staleForMs: Date.now() - failure.since },
       `representor refresh works again (${failure.count} failed since ${new Date(failure.since).toISOString()}: ${failure.message})`,
@@ -391,7 +404,6 @@ export class LiveInventory {
     const sighting = this.sightings.get(sightingKey(entry));
     return sighting !== undefined && sighting.runtime ? sighting.at + this.options.timing.settleMs : 0;
   }
-
 }
 
 /** What makes two failures "the same" for the log: the kind of trouble, not its wording. */

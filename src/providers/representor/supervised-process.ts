@@ -42,7 +42,8 @@ const SUPERVISOR_SCRIPT = [
   '{ while read -r sig <&3; do signal "$sig"; done; signal KILL; } &',
   'watcher=$!',
   'exec 3<&-',
-  'wait "$child"',
+  // dash reports a command killed by a signal ("Killed") on stderr, which is the command's.
+  'wait "$child" 2>/dev/null',
   'status=$?',
   // Whatever the command left running in its group ends with it.
   'kill -s KILL -- "-$child" 2>/dev/null',
