@@ -23,6 +23,7 @@ import {
 import { parseEndpoint } from '../remote/endpoint';
 import { toWireRepresentor } from '../remote/wire';
 import { onCancelled } from './cancelled';
+import { onUndelivered } from './delivery';
 import { asPlugError, toStatus } from './status';
 import type { UnaryHandler } from './unary';
 import * as valid from './validate';
@@ -94,7 +95,9 @@ export function vifPlugHandlers(registry: Registry, registration: RegistrationPo
 
     async preparePort(req, call): Promise<PreparePortResponse> {
       const instanceId = valid.id(req.instanceId, 'instance_id');
-      return wirePrepared(await registry.preparePort(instanceId, valid.portCtxIn(req), callerOf(call)));
+      const answer = await registry.preparePort(instanceId, valid.portCtxIn(req), callerOf(call));
+      if (answer.plug) releaseIfUndelivered(registry, call, [answer.ctxId]);
+      return wirePrepared(answer);
     },
 
     async preparePorts(req, call) {
@@ -116,6 +119,8 @@ export function vifPlugHandlers(registry: Registry, registration: RegistrationPo
           );
         }),
       );
+      const ctxIds = results.flatMap((r) => (r.result?.$case === 'prepared' && r.result.value.ctxId !== '' ? [r.result.value.ctxId] : []));
+      releaseIfUndelivered(registry, call, ctxIds);
       return { results };
     },
 
@@ -206,6 +211,14 @@ class GrpcCaller implements CallerContext {
   onCancel(listener: () => void): () => void {
     return onCancelled(this.call, listener);
   }
+}
+
+/** The ctxs of an answer that never reached its caller are released at once, not left to --ctx-ttl. */
+function releaseIfUndelivered(registry: Registry, call: ServerUnaryCall<unknown, unknown>, ctxIds: readonly string[]): void {
+  if (ctxIds.length === 0) return;
+  onUndelivered(call, () => {
+    for (const ctxId of ctxIds) void registry.destroyCtx(ctxId).catch(() => undefined);
+  });
 }
 
 function callerOf(call: ServerUnaryCall<unknown, unknown>): CallerContext {
