@@ -15,6 +15,7 @@ import { runGrpc } from './suites/grpc';
 import { runCtxMemory, runIndex } from './suites/in-process';
 import { runOvn } from './suites/ovn';
 import { runOvsdb } from './suites/ovsdb';
+import { runRefreshMemory } from './suites/refresh-memory';
 import { runStartup } from './suites/startup';
 
 type Settings = ReturnType<typeof settingsFor>;
@@ -41,8 +42,9 @@ const SUITES: readonly Suite[] = [
   { name: 'grpc', needsHosts: true, run: ({ hosts, settings, log }) => runGrpc({ ...settings.grpc, representorHost: largest(hosts), log }) },
   { name: 'ovn', needsHosts: false, run: ({ settings, log }) => runOvn(settings.ovn, log) },
   { name: 'ovsdb', needsHosts: false, run: ({ settings, log }) => runOvsdb(settings.ovsdb, log) },
+  { name: 'refresh-memory', needsHosts: true, run: ({ hosts, settings, log }) => runRefreshMemory(hosts, settings.refreshMemory, log) },
 ];
-const ROW_ORDER = ['grpc', 'index', 'memory', 'startup', 'ovn', 'ovsdb'];
+const ROW_ORDER = ['grpc', 'index', 'memory', 'refresh-memory', 'startup', 'ovn', 'ovsdb'];
 
 interface Args {
   readonly quick: boolean;
@@ -106,6 +108,7 @@ function settingsFor(args: Args) {
     startup: { starts: quick ? 3 : 7 },
     ovn: { lports: quick ? 200 : 1000, rounds: quick ? 1 : 3 },
     ovsdb: { rounds: args.rounds ?? (quick ? 3 : 7), portBindings: 2000, ports: 500 },
+    refreshMemory: { refreshes: quick ? 5 : 20, runs: quick ? 1 : 3 },
   };
 }
 

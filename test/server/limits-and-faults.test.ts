@@ -109,7 +109,7 @@ describe('fault isolation', () => {
     expect(late).toMatchObject({ code: Code.DEADLINE_EXCEEDED });
     trouble.releaseAll();
     // The late answer is handed back and released: wait until nothing is in flight, then no ctx may remain.
-    await vi.waitFor(() => expect(t.registry.stats().inflight).toBe(0));
+    await vi.waitFor(() => expect(t!.registry.stats().inflight).toBe(0));
     expect(t.registry.stats()).toMatchObject({ ctxs: 0, inflight: 0 });
     expect(await t.client.health()).toBe(ServingStatus.SERVING);
   });
