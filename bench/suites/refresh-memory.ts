@@ -55,7 +55,7 @@ async function oneRun(host: BenchHost, refreshes: number, behaviour: 'ok' | 'hug
   writeFileSync(join(host.dir, 'devlink-port-show.behaviour'), 'ok');
   const proc = spawn(
     process.execPath,
-    [DAEMON_JS, '--listen', `unix://${sock}`, '--providers', 'representor', '--sysfs-root', host.sysfsRoot, '--devlink-bin', host.devlinkBin, '--ip-bin', host.ipBin, '--resync-interval', '0', '--log-level', 'warn'],
+    [DAEMON_JS, '--listen', `unix://${sock}`, '--providers', 'representor', '--sysfs-root', host.sysfsRoot, '--devlink-bin', host.devlinkBin, '--ip-bin', host.ipBin, '--resync-interval', '0', '--log-level', 'warn', '--provider-timeout', '60'],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
   let stderr = '';
