@@ -6,6 +6,13 @@
 
 import { readFileSync, readdirSync } from 'node:fs';
 
+/**
+ * How long a test waits for a child process to start, react or end: a node
+ * stand-in for devlink or ip takes more than vi.waitFor's default second to
+ * start on a loaded 2-core machine.
+ */
+export const PROCESS_WAIT = { timeout: 10_000, interval: 20 } as const;
+
 export function isRunning(pid: number): boolean {
   let stat: string;
   try {

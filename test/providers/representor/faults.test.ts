@@ -19,7 +19,7 @@ import { devlinkJsonFromText, type DevlinkJson } from '../../helpers/host/devlin
 import { FakeHost } from '../../helpers/host/fake-host';
 import { readFixture } from '../../helpers/host/fixtures';
 import { layOutDevlinkHost } from '../../helpers/host/layouts';
-import { isRunning, processesWith } from '../../helpers/processes';
+import { isRunning, PROCESS_WAIT, processesWith } from '../../helpers/processes';
 import { select, startProvider, type Harness } from './harness';
 
 let host: FakeHost | undefined;
@@ -60,7 +60,7 @@ describe('devlink children never outlive their purpose', () => {
     const reading = execDevlinkSource({ bin: host.devlinkBin, timeoutMs: 1_500 }).readPorts();
     await expect(reading).rejects.toMatchObject({ kind: 'timeout', message: expect.stringContaining('killed it and its process group') });
     expect(host.forkedPids()).toHaveLength(1);
-    await vi.waitFor(() => expect(host!.forkedPids().filter(isRunning)).toEqual([]));
+    await vi.waitFor(() => expect(host!.forkedPids().filter(isRunning)).toEqual([]), PROCESS_WAIT);
     expect(processesWith(host.devlinkBin)).toEqual([]);
   });
 
@@ -74,7 +74,7 @@ describe('devlink children never outlive their purpose', () => {
         expect(h.monitorPids('devlink')).toHaveLength(1);
         expect(h.monitorPids('ip')).toHaveLength(1);
         expect(h.forkedPids()).toHaveLength(2);
-      });
+      }, PROCESS_WAIT);
       const children = [...h.monitorPids('devlink'), ...h.monitorPids('ip'), ...h.forkedPids()];
       expect(children.filter(isRunning)).toHaveLength(4);
       daemon.proc.kill('SIGKILL');

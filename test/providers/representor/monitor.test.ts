@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { MAX_LINE_BYTES, ProcessMonitor, iproute2Monitors } from '../../../src/providers/representor/monitor';
 import { FakeHost } from '../../helpers/host/fake-host';
 import { captureLogger } from './harness';
-import { isRunning } from '../../helpers/processes';
+import { isRunning, PROCESS_WAIT } from '../../helpers/processes';
 
 let host: FakeHost | undefined;
 const monitors: ProcessMonitor[] = [];
@@ -36,11 +36,11 @@ describe('ProcessMonitor', () => {
     host = new FakeHost();
     const { monitor, counts } = devlinkMonitor(host);
     monitor.start();
-    await vi.waitFor(() => expect(host!.monitorPids('devlink')).toHaveLength(1));
+    await vi.waitFor(() => expect(host!.monitorPids('devlink')).toHaveLength(1), PROCESS_WAIT);
     host.emitDevlinkEvent('  function:');
     host.emitDevlinkEvent('    hw_addr 00:00:00:00:00:00 state inactive opstate detached');
     host.emitDevlinkEvent('[port,new] pci/0000:08:00.0/32768: type eth flavour pcisf controller 0 pfnum 0 sfnum 107');
-    await vi.waitFor(() => expect(counts.events).toBe(1));
+    await vi.waitFor(() => expect(counts.events).toBe(1), PROCESS_WAIT);
     expect(monitor.state).toBe('running');
     expect(host.invocations('devlink')).toEqual([['monitor', 'port']]);
   });
@@ -49,23 +49,23 @@ describe('ProcessMonitor', () => {
     host = new FakeHost();
     const { monitor, counts } = devlinkMonitor(host);
     monitor.start();
-    await vi.waitFor(() => expect(host!.monitorPids('devlink')).toHaveLength(1));
+    await vi.waitFor(() => expect(host!.monitorPids('devlink')).toHaveLength(1), PROCESS_WAIT);
     host.emitDevlinkEvent('x'.repeat(MAX_LINE_BYTES * 3));
-    await vi.waitFor(() => expect(counts.events).toBeGreaterThanOrEqual(1));
+    await vi.waitFor(() => expect(counts.events).toBeGreaterThanOrEqual(1), PROCESS_WAIT);
     const before = counts.events;
     // The tail of the long line is discarded, then normal lines count again.
     host.emitDevlinkEvent('[port,del] pci/0000:08:00.0/32768: type notset flavour pcisf');
-    await vi.waitFor(() => expect(counts.events).toBe(before + 1));
+    await vi.waitFor(() => expect(counts.events).toBe(before + 1), PROCESS_WAIT);
   });
 
   it('restarts a child that dies, and says so', async () => {
     host = new FakeHost();
     const { monitor, counts, lines } = devlinkMonitor(host);
     monitor.start();
-    await vi.waitFor(() => expect(host!.monitorPids('devlink')).toHaveLength(1));
+    await vi.waitFor(() => expect(host!.monitorPids('devlink')).toHaveLength(1), PROCESS_WAIT);
     process.kill(host.monitorPids('devlink')[0]!, 'SIGKILL');
-    await vi.waitFor(() => expect(counts.restarts).toBe(1));
-    await vi.waitFor(() => expect(host!.monitorPids('devlink')).toHaveLength(2));
+    await vi.waitFor(() => expect(counts.restarts).toBe(1), PROCESS_WAIT);
+    await vi.waitFor(() => expect(host!.monitorPids('devlink')).toHaveLength(2), PROCESS_WAIT);
     expect(monitor.state).toBe('running');
     expect(lines.map((l) => l.msg)).toContainEqual(expect.stringMatching(/^devlink monitor was killed by SIGKILL; restarting in \d+ ms$/));
   });
@@ -74,7 +74,7 @@ describe('ProcessMonitor', () => {
     host = new FakeHost();
     const { monitor, lines } = devlinkMonitor(host, join(host.dir, 'nope'));
     monitor.start();
-    await vi.waitFor(() => expect(monitor.state).toBe('given-up'));
+    await vi.waitFor(() => expect(monitor.state).toBe('given-up'), PROCESS_WAIT);
     expect(lines.filter((l) => l.msg.includes('not found'))).toHaveLength(1);
   });
 
@@ -83,7 +83,7 @@ describe('ProcessMonitor', () => {
     host.setDevlinkBehaviour('no-netlink');
     const { monitor } = devlinkMonitor(host);
     monitor.start();
-    await vi.waitFor(() => expect(monitor.state).toBe('given-up'));
+    await vi.waitFor(() => expect(monitor.state).toBe('given-up'), PROCESS_WAIT);
     expect(host.invocations('devlink')).toHaveLength(1);
   });
 
@@ -91,7 +91,7 @@ describe('ProcessMonitor', () => {
     host = new FakeHost();
     const { monitor } = devlinkMonitor(host);
     monitor.start();
-    await vi.waitFor(() => expect(host!.monitorPids('devlink')).toHaveLength(1));
+    await vi.waitFor(() => expect(host!.monitorPids('devlink')).toHaveLength(1), PROCESS_WAIT);
     const pid = host.monitorPids('devlink')[0]!;
     await monitor.stop();
     expect(isRunning(pid)).toBe(false);

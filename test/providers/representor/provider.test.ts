@@ -17,7 +17,7 @@ import { FakeHost } from '../../helpers/host/fake-host';
 import { readFixture } from '../../helpers/host/fixtures';
 import { layOutDevlinkHost } from '../../helpers/host/layouts';
 import { captureLogger, ctxIn, select, startProvider, type Harness } from './harness';
-import { isRunning } from '../../helpers/processes';
+import { isRunning, PROCESS_WAIT } from '../../helpers/processes';
 
 const PF_MAC = '10:70:fd:df:9c:3a';
 
@@ -219,7 +219,7 @@ describe('event-driven refresh', () => {
   it('re-reads when `devlink monitor port` reports a port, without run() or a lookup', async () => {
     const { host: h, json } = cx6();
     const { cls } = await liveProvider(h);
-    await vi.waitFor(() => expect(h.monitorPids('devlink')).toHaveLength(1));
+    await vi.waitFor(() => expect(h.monitorPids('devlink')).toHaveLength(1), PROCESS_WAIT);
     json.port['pci/0000:07:00.0/6'] = { type: 'eth', netdev: 'enp7s0f0_5', flavour: 'pcivf', controller: 0, pfnum: 0, vfnum: 5, external: false };
     h.setDevlinkPorts(json);
     expect(await netdevs(cls)).not.toContain('enp7s0f0_5');
@@ -231,7 +231,7 @@ describe('event-driven refresh', () => {
     const { host: h } = cx6();
     h.setDevlinkBehaviour('no-netlink');
     const { cls } = await liveProvider(h);
-    await vi.waitFor(() => expect(h.monitorPids('ip')).toHaveLength(1));
+    await vi.waitFor(() => expect(h.monitorPids('ip')).toHaveLength(1), PROCESS_WAIT);
     h.renameNetdev('enp7s0f0_3', 'tap-vm-3');
     h.emitLinkEvent('9: tap-vm-3: <BROADCAST,MULTICAST> mtu 1500 qdisc noop state DOWN group default \\    link/ether 02:00:00:00:00:03 brd ff:ff:ff:ff:ff:ff');
     await vi.waitFor(async () => expect(await netdevs(cls)).toContain('tap-vm-3'), { timeout: 10_000 });
@@ -240,7 +240,7 @@ describe('event-driven refresh', () => {
   it('restarts a monitor that dies, and re-reads since events may have been lost', async () => {
     const { host: h, json } = cx6();
     const { cls } = await liveProvider(h);
-    await vi.waitFor(() => expect(h.monitorPids('devlink')).toHaveLength(1));
+    await vi.waitFor(() => expect(h.monitorPids('devlink')).toHaveLength(1), PROCESS_WAIT);
     json.port['pci/0000:07:00.0/7'] = { type: 'eth', netdev: 'enp7s0f0_6', flavour: 'pcivf', controller: 0, pfnum: 0, vfnum: 6, external: false };
     h.setDevlinkPorts(json);
     process.kill(h.monitorPids('devlink')[0]!, 'SIGKILL');
@@ -252,7 +252,7 @@ describe('event-driven refresh', () => {
     const { host: h } = cx6();
     h.setDevlinkBehaviour('no-netlink');
     const { lines } = await liveProvider(h);
-    await vi.waitFor(() => expect(lines.some((l) => l.msg.includes('devlink monitor not available (Failed to connect to devlink Netlink)'))).toBe(true));
+    await vi.waitFor(() => expect(lines.some((l) => l.msg.includes('devlink monitor not available (Failed to connect to devlink Netlink)'))).toBe(true), PROCESS_WAIT);
     expect(lines.filter((l) => l.msg.includes('devlink monitor not available'))).toHaveLength(1);
     expect(h.invocations('devlink').filter((a) => a.includes('monitor'))).toHaveLength(1);
   });
@@ -262,7 +262,7 @@ describe('event-driven refresh', () => {
     const { logger } = captureLogger();
     const cls = representorProvider({ sysfsRoot: h.sysfsRoot, devlinkBin: h.devlinkBin, ipBin: h.ipBin, resyncIntervalMs: 50 }, { logger });
     await cls.init!();
-    await vi.waitFor(() => expect([...h.monitorPids('devlink'), ...h.monitorPids('ip')]).toHaveLength(2));
+    await vi.waitFor(() => expect([...h.monitorPids('devlink'), ...h.monitorPids('ip')]).toHaveLength(2), PROCESS_WAIT);
     await cls.destroy!();
     for (const pid of [...h.monitorPids('devlink'), ...h.monitorPids('ip')]) {
       expect(isRunning(pid)).toBe(false);
