@@ -146,11 +146,6 @@ export class Agent {
     await Promise.all([this.ovs.close(), this.sb?.close()]);
   }
 
-  /** Resolves after the passes that are due now have run (tests and status). */
-  async settled(): Promise<void> {
-    while (this.draining !== undefined) await this.draining;
-  }
-
   status(): AgentStatus {
     const now = this.now();
     const lports: LportStatus[] = [];
