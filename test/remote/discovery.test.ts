@@ -30,7 +30,8 @@ async function start(): Promise<{ c: VifplugClient; providerDir: string }> {
   dir = tempDir('vifplug-d-');
   const providerDir = join(dir.path, 'providers');
   const socket = join(dir.path, 'vifplugd.sock');
-  daemon = await spawnDaemon(['--listen', `unix://${socket}`, '--providers', 'none', '--provider-dir', providerDir, '--provider-probe-interval', '0.2']);
+  // Run-time registration off: the directory alone decides (its permissions are the control).
+  daemon = await spawnDaemon(['--listen', `unix://${socket}`, '--providers', 'none', '--provider-dir', providerDir, '--provider-probe-interval', '0.2', '--registration', 'off']);
   client = new VifplugClient(`unix://${socket}`, { maxAttempts: 1 });
   return { c: client, providerDir };
 }
