@@ -326,6 +326,7 @@ export class RemoteProvider implements RemoteProviderClass {
       throw unreachable(this.endpoint, 'the provider was unregistered meanwhile');
     }
     const previous = this.conn;
+    this.closeWatch();
     this.conn = conn;
     this.info = info;
     previous?.close();

@@ -3,7 +3,7 @@ import pino, { type Logger } from 'pino';
 
 import * as wire from '../gen/vifplug/provider/v1/provider';
 import { PlugError, type CallBudget, type PortCtxIn, type PortCtxOut, type Representor } from '../registry';
-import { onCancelled } from '../server/cancelled';
+import { CancelListeners } from '../server/cancelled';
 import { Health, HealthService, ServingStatus } from '../server/health';
 import { claimSocketPath, protectSocket, releaseSocket } from '../server/listen';
 import { asPlugError } from '../server/status';
@@ -156,6 +156,7 @@ class WatchStreams {
 /** The budget of a call, from its gRPC deadline and cancellation; the signal is made on first use. */
 class Budget implements PortCall {
   private controller: AbortController | undefined;
+  private cancels: CancelListeners | undefined;
 
   constructor(
     private readonly call: ServerUnaryCall<unknown, unknown>,
@@ -171,13 +172,14 @@ class Budget implements PortCall {
     if (this.controller === undefined) {
       const controller = new AbortController();
       this.controller = controller;
-      onCancelled(this.call, () => controller.abort());
+      this.onAbort(() => controller.abort());
     }
     return this.controller.signal;
   }
 
   onAbort(listener: () => void): () => void {
-    return onCancelled(this.call, listener);
+    this.cancels ??= new CancelListeners(this.call);
+    return this.cancels.add(listener);
   }
 }
 

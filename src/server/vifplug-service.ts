@@ -22,7 +22,7 @@ import {
 } from '../registry';
 import { parseEndpoint } from '../remote/endpoint';
 import { toWireRepresentor } from '../remote/wire';
-import { onCancelled } from './cancelled';
+import { CancelListeners } from './cancelled';
 import { onUndelivered } from './delivery';
 import { asPlugError, toStatus } from './status';
 import type { UnaryHandler } from './unary';
@@ -197,6 +197,8 @@ function eachCtx(ctxId: string, i: number, op: (ctxId: string) => Promise<unknow
 
 /** The caller's deadline and cancellation, as the registry needs them (read only if it waits). */
 class GrpcCaller implements CallerContext {
+  private cancels: CancelListeners | undefined;
+
   constructor(private readonly call: ServerUnaryCall<unknown, unknown>) {}
 
   get deadline(): number {
@@ -209,7 +211,8 @@ class GrpcCaller implements CallerContext {
   }
 
   onCancel(listener: () => void): () => void {
-    return onCancelled(this.call, listener);
+    this.cancels ??= new CancelListeners(this.call);
+    return this.cancels.add(listener);
   }
 }
 

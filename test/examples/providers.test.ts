@@ -90,6 +90,21 @@ describe('examples/typescript', () => {
   });
 });
 
+describe('vifplugctl', () => {
+  it('registers a provider by its endpoint, lists it with kind, health and endpoint, and unregisters it', async () => {
+    const socket = join(dir.path, 'ctl.sock');
+    providers.push(await runProvider(process.execPath, [join(ROOT, 'examples', 'typescript', 'dist', 'provider.js'), '--socket', socket, '--type', 'viactl'], /^serving/));
+    const ctl = (...args: string[]) =>
+      spawnSync(process.execPath, [join(ROOT, 'dist', 'cli', 'vifplugctl.js'), '--socket', join(dir.path, 'vifplugd.sock'), ...args], { encoding: 'utf8' });
+    const registered = ctl('register', 'viactl', '--endpoint', `unix://${socket}`);
+    expect(registered.stdout).toBe(`registered viactl (remote at unix://${socket})\n`);
+    expect(ctl('providers').stdout).toMatch(new RegExp(`^viactl\\s+remote\\s+serving\\s+no\\s+-\\s+unix://${socket}\\s+-$`, 'm'));
+    const refused = ctl('register', 'viactl', '--endpoint', 'unix://relative.sock');
+    expect([refused.status, refused.stderr]).toEqual([1, expect.stringContaining('INVALID_ARGUMENT (INVALID_ENDPOINT)')]);
+    expect(ctl('unregister', 'viactl').status).toBe(0);
+  });
+});
+
 describe('examples/python', () => {
   it('generated from our proto by grpc_tools.protoc, is found in --provider-dir and plugs ports', async () => {
     const gen = join(dir.path, 'gen');

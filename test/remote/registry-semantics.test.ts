@@ -202,6 +202,25 @@ describe('PreparePorts through a remote provider', () => {
     await t.client.finishPorts(ids, true);
     expect(p.calls.filter((c) => c.startsWith('finish') || c.startsWith('destroyCtx')).sort()).toEqual(['destroyCtx a h-a', 'destroyCtx b h-b', 'finish a h-a', 'finish b h-b']);
   });
+
+  it('a large batch listens for its caller\'s cancellation once, not once per port', async () => {
+    await start();
+    const p = await provider('vendor');
+    await t.client.call('register', { type: 'vendor', endpoint: p.endpoint });
+    const { instanceId } = await t.client.open('vendor');
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on('warning', onWarning);
+    try {
+      const ports = Array.from({ length: 200 }, (_, i) => ({ opType: OpType.OP_TYPE_CREATE, lportName: `p${i}` }));
+      const { results } = await t.client.preparePorts(instanceId, ports);
+      expect(results.filter((r) => r.result?.$case === 'prepared')).toHaveLength(200);
+      await new Promise((r) => setImmediate(r));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(warnings).toEqual([]);
+  });
 });
 
 describe('a remote provider\'s view', () => {
