@@ -19,27 +19,37 @@ import { constants, type ServerHttp2Stream } from 'node:http2';
 
 import type { ServerUnaryCall } from '@grpc/grpc-js';
 
+/** How a call's delivery is watched: its HTTP/2 stream, or (grpc-js internals changed) only its cancelled flag. */
+export type DeliveryWatch = 'stream' | 'cancelled-flag';
+
 /**
  * Calls `release` once if the answer to `call` does not reach the client.
  * Register it once the answer is known and before it is handed to grpc-js.
+ * Returns how it watches: test/server/delivery.test.ts fails if a grpc-js
+ * upgrade moves the stream out of reach ('cancelled-flag').
  */
-export function onUndelivered(call: ServerUnaryCall<unknown, unknown>, release: () => void): void {
+export function onUndelivered(call: ServerUnaryCall<unknown, unknown>, release: () => void): DeliveryWatch {
   const stream = http2StreamOf(call);
   if (stream === undefined) {
     if (call.cancelled) release();
     else setImmediate(() => call.cancelled && release());
-    return;
+    return 'cancelled-flag';
   }
-  if (stream.closed || stream.destroyed) {
-    release();
-    return;
+  if (stream.closed || stream.destroyed) release();
+  else {
+    stream.once('close', () => {
+      if (stream.rstCode !== constants.NGHTTP2_NO_ERROR || stream.sentTrailers === undefined) release();
+    });
   }
-  stream.once('close', () => {
-    if (stream.rstCode !== constants.NGHTTP2_NO_ERROR || stream.sentTrailers === undefined) release();
-  });
+  return 'stream';
 }
 
-/** The stream under a grpc-js unary call (ServerUnaryCallImpl.call is its BaseServerInterceptingCall). */
+/**
+ * The stream under a grpc-js unary call: grpc-js 1.14 keeps it at
+ * ServerUnaryCallImpl.call.stream, `call` being a BaseServerInterceptingCall
+ * when the server has no interceptors (vifplugd has none; an interceptor
+ * would wrap it). The only place that reaches into grpc-js internals.
+ */
 function http2StreamOf(call: ServerUnaryCall<unknown, unknown>): ServerHttp2Stream | undefined {
   const stream = (call as unknown as { call?: { stream?: unknown } }).call?.stream;
   return isHttp2Stream(stream) ? stream : undefined;
