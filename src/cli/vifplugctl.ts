@@ -385,10 +385,11 @@ function keyValues(pairs: string[] | undefined, flag: string): Map<string, strin
   return map;
 }
 
-/** "serving", or "down" with the reason, e.g. "down (PROVIDER_UNREACHABLE)". */
+/** "serving", or "down"/"degraded" with the reason, e.g. "down (PROVIDER_UNREACHABLE)". */
 function healthName(p: api.ProviderInfo): string {
-  if (p.health === api.ProviderHealth.PROVIDER_HEALTH_DOWN) return `down (${p.healthReason || 'unknown'})`;
-  return api.providerHealthToJSON(p.health).replace('PROVIDER_HEALTH_', '').toLowerCase();
+  const name = api.providerHealthToJSON(p.health).replace('PROVIDER_HEALTH_', '').toLowerCase();
+  const troubled = p.health === api.ProviderHealth.PROVIDER_HEALTH_DOWN || p.health === api.ProviderHealth.PROVIDER_HEALTH_DEGRADED;
+  return troubled ? `${name} (${p.healthReason || 'unknown'})` : name;
 }
 
 function kindName(kind: api.ProviderKind): string {

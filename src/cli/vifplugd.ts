@@ -55,7 +55,14 @@ async function main(): Promise<number> {
     return 1;
   }
   const registry = new Registry({
-    builtins: builtinProviders({ representor: config.representor, logger, onRefreshed: (report) => metrics?.refreshed(report) }),
+    builtins: builtinProviders({
+      representor: config.representor,
+      logger,
+      onRefreshed: (report) => {
+        metrics?.refreshed(report);
+        server?.hardwareRefreshed();
+      },
+    }),
     remote: remoteConnector({
       providerTimeoutMs: config.providerTimeoutMs,
       probeIntervalMs: config.remoteProviders.probeIntervalMs,

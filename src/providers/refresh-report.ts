@@ -1,7 +1,9 @@
 /**
  * What a hardware provider tells the daemon after each full re-read of the
- * hardware (the daemon turns it into metrics and a health status). One shape,
- * from the provider's refresh loop to the metrics registry and health.
+ * hardware: the daemon counts and times it (metrics), and takes it as the
+ * moment to look at the provider's health again (ProviderClass.health, whose
+ * `hardware` says how current the picture is), since a re-read is what makes
+ * the picture stale or current.
  */
 export interface RefreshReport {
   /** The provider type, e.g. "representor". */
@@ -10,24 +12,6 @@ export interface RefreshReport {
   readonly seconds: number;
   /** false: it failed and the previous picture stays in use. */
   readonly ok: boolean;
-  /** How current the picture answers come from is, after this re-read. */
-  readonly view?: HardwareView;
-}
-
-/** How current a provider's picture of the hardware is, and why not. */
-export interface HardwareView {
-  /** A re-read failed since the last good one: answers come from an older reading. */
-  readonly stale: boolean;
-  /** Epoch ms of the first failed re-read since the last good one. */
-  readonly staleSince?: number;
-  /** Stale, or read in a lesser way (e.g. sysfs only while devlink fails). */
-  readonly degraded: boolean;
-  /** A short fixed phrase for the trouble, e.g. "devlink timeout" (a metric label). */
-  readonly cause?: string;
-  /** What went wrong, in words. */
-  readonly reason?: string;
-  /** Epoch ms of the last re-read that succeeded. */
-  readonly lastGoodAt?: number;
 }
 
 export type RefreshListener = (report: RefreshReport) => void;

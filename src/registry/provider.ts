@@ -222,10 +222,33 @@ export type ProviderFactory = () => ProviderClass;
 /** Whether calls to a class can succeed now, and if not, why. */
 export interface ProviderHealth {
   readonly serving: boolean;
-  /** UPPER_SNAKE, '' when serving. */
+  /** UPPER_SNAKE: why it is down, or why its view of the hardware is degraded; '' when all is well. */
   readonly reason: string;
-  /** A sentence for people, '' when serving. */
+  /** A sentence for people, '' when all is well. */
   readonly message: string;
+  /** A hardware provider's picture of the hardware (absent for classes that read none). */
+  readonly hardware?: HardwareView;
+}
+
+/**
+ * How current a hardware provider's picture of the hardware is. Degraded
+ * means calls still go through, answered from a lesser picture: the last
+ * good reading while re-reads fail (stale), or a partial reading (e.g. sysfs
+ * alone while devlink fails).
+ */
+export interface HardwareView {
+  /** Re-reads fail: answers come from the reading made at lastGoodAt. */
+  readonly stale: boolean;
+  /** Stale, or read in a lesser way. */
+  readonly degraded: boolean;
+  /** Epoch ms when the picture became degraded (the first failure since it was last whole). */
+  readonly since?: number;
+  /** A short fixed phrase for the trouble, e.g. "devlink timeout" (a metric label). */
+  readonly cause?: string;
+  /** What went wrong, in words. */
+  readonly reason?: string;
+  /** Epoch ms of the last re-read that succeeded. */
+  readonly lastGoodAt?: number;
 }
 
 export const SERVING: ProviderHealth = { serving: true, reason: '', message: '' };

@@ -36,6 +36,12 @@ export class Health {
     for (const watcher of this.watchers.get(service) ?? []) watcher.write({ status });
   }
 
+  /** Forgets `service`: Check answers NOT_FOUND, watchers hear SERVICE_UNKNOWN (as for a name never known). */
+  remove(service: string): void {
+    if (!this.statuses.delete(service)) return;
+    for (const watcher of this.watchers.get(service) ?? []) watcher.write({ status: ServingStatus.SERVICE_UNKNOWN });
+  }
+
   setAll(status: ServingStatus): void {
     for (const service of this.statuses.keys()) this.set(service, status);
   }

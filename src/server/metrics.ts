@@ -12,7 +12,8 @@ const LABELS = ['grpc_type', 'grpc_service', 'grpc_method'] as const;
 
 /**
  * Prometheus metrics: the go-grpc-prometheus family for every call, plus the
- * registry's ctxs and the hardware providers' inventories and refreshes.
+ * registry's ctxs and the hardware providers' inventories, refreshes and how
+ * current their picture of the hardware is.
  * Label children are cached per method so a call costs a few increments.
  */
 export class Metrics implements CallMetrics {
@@ -78,6 +79,7 @@ export class Metrics implements CallMetrics {
         }
       },
     });
+    hardwareViewGauges(source, registers);
     collectDefaultMetrics({ register: this.prometheus });
   }
 
@@ -126,6 +128,56 @@ export class Metrics implements CallMetrics {
     }
     return m;
   }
+}
+
+/**
+ * How current each hardware provider's picture is, read from its health at
+ * scrape time (so the reading made at start-up, before metrics exist, counts
+ * too). For alerts: `vifplug_inventory_degraded == 1`, or
+ * `time() - vifplug_inventory_last_success_timestamp_seconds > 600`.
+ */
+function hardwareViewGauges(source: Registry, registers: PromRegistry[]): void {
+  const views = () => source.list().flatMap((info) => (info.health.hardware === undefined ? [] : [{ provider: info.type, view: info.health.hardware }]));
+  new Gauge({
+    name: 'vifplug_inventory_degraded',
+    help: 'Whether a hardware provider answers from a lesser picture of the hardware (1: stale or partial; cause says why).',
+    labelNames: ['provider', 'cause'],
+    registers,
+    collect() {
+      this.reset();
+      for (const { provider, view } of views()) this.set({ provider, cause: view.degraded ? (view.cause ?? 'unknown') : '' }, view.degraded ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'vifplug_inventory_stale',
+    help: "Whether a hardware provider's re-reads fail, so that answers come from its last good reading.",
+    labelNames: ['provider'],
+    registers,
+    collect() {
+      this.reset();
+      for (const { provider, view } of views()) this.set({ provider }, view.stale ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'vifplug_inventory_degraded_since_timestamp_seconds',
+    help: "When a hardware provider's picture of the hardware became degraded (present only while it is).",
+    labelNames: ['provider'],
+    registers,
+    collect() {
+      this.reset();
+      for (const { provider, view } of views()) if (view.degraded && view.since !== undefined) this.set({ provider }, view.since / 1000);
+    },
+  });
+  new Gauge({
+    name: 'vifplug_inventory_last_success_timestamp_seconds',
+    help: 'When a hardware provider last read the hardware successfully.',
+    labelNames: ['provider'],
+    registers,
+    collect() {
+      this.reset();
+      for (const { provider, view } of views()) if (view.lastGoodAt !== undefined) this.set({ provider }, view.lastGoodAt / 1000);
+    },
+  });
 }
 
 interface MethodMetrics {

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { VifPlugService } from '../gen/vifplug/v1/vifplug';
 import type { Registry } from '../registry';
 import { Health, HealthService, ServingStatus } from './health';
+import { ProviderHealthEntries } from './provider-health';
 import { LIMITS } from './limits';
 import { RateLimiter } from '../log';
 import { bindTarget, claimSocketPath, isLoopback, protectSocket, releaseSocket, type ListenAddress } from './listen';
@@ -55,6 +56,7 @@ export class VifplugServer {
   /** The Watch streams. */
   readonly watches: WatchHub;
   private readonly grpc: Server;
+  private readonly providerHealth: ProviderHealthEntries;
   private readonly sockets: { path: string; inode: number }[] = [];
   private readonly bound: Endpoint[] = [];
   private draining = false;
@@ -71,6 +73,7 @@ export class VifplugServer {
     const descriptors = () => (index ??= DescriptorIndex.served());
     const served = [VIFPLUG_SERVICE, 'grpc.health.v1.Health', 'grpc.reflection.v1.ServerReflection', 'grpc.reflection.v1alpha.ServerReflection'];
     this.watches = new WatchHub(config.registry.changes);
+    this.providerHealth = new ProviderHealthEntries(this.health, config.registry);
     this.grpc.addService(tolerant(VifPlugService), {
       ...implement(VifPlugService, vifPlugHandlers(config.registry, config.registration), edge),
       watch: this.watches.handler(edge),
@@ -94,6 +97,12 @@ export class VifplugServer {
       throw err;
     }
     this.health.setAll(ServingStatus.SERVING);
+    this.providerHealth.start();
+  }
+
+  /** A hardware provider re-read the hardware (RefreshListener): its health entry may change. */
+  hardwareRefreshed(): void {
+    this.providerHealth.sync();
   }
 
   /** Re-reads the TLS files (SIGHUP); new connections use them, a failure keeps the old ones. */
@@ -115,6 +124,7 @@ export class VifplugServer {
 
   private async stop(): Promise<void> {
     this.draining = true;
+    this.providerHealth.stop();
     this.health.setAll(ServingStatus.NOT_SERVING);
     this.health.endWatches();
     this.watches.endAll();

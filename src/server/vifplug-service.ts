@@ -236,7 +236,11 @@ function wireInfo(info: ProviderInfo): WireProviderInfo {
     open: info.open,
     instanceId: info.instanceId,
     endpoint: info.endpoint,
-    health: info.health.serving ? ProviderHealth.PROVIDER_HEALTH_SERVING : ProviderHealth.PROVIDER_HEALTH_DOWN,
+    health: !info.health.serving
+      ? ProviderHealth.PROVIDER_HEALTH_DOWN
+      : info.health.hardware?.degraded === true
+        ? ProviderHealth.PROVIDER_HEALTH_DEGRADED
+        : ProviderHealth.PROVIDER_HEALTH_SERVING,
     healthReason: info.health.reason,
     healthMessage: info.health.message,
   };

@@ -58,6 +58,7 @@ export class DevlinkHealth {
   private failures = 0;
   private nextAttemptAt = 0;
   private _lastError: DevlinkError | undefined;
+  private _failingSince: number | undefined;
 
   constructor(private readonly timing: DevlinkHealthTiming) {}
 
@@ -72,6 +73,11 @@ export class DevlinkHealth {
 
   get lastError(): DevlinkError | undefined {
     return this._lastError;
+  }
+
+  /** When devlink last stopped answering (absent or failing); undefined while it answers. */
+  get failingSince(): number | undefined {
+    return this._failingSince;
   }
 
   /** When devlink is asked again (absent or failing); 0 when it is asked at every refresh. */
@@ -92,10 +98,12 @@ export class DevlinkHealth {
     this.failures = 0;
     this.nextAttemptAt = 0;
     this._lastError = undefined;
+    this._failingSince = undefined;
   }
 
   failed(error: DevlinkError, now: number): FailureVerdict {
     this._lastError = error;
+    this._failingSince ??= now;
     if (!this.worked && error.saysAbsent) {
       this._mode = 'absent';
       this.nextAttemptAt = now + this.timing.absentRecheckMs;

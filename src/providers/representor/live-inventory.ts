@@ -26,7 +26,8 @@
 import type { Logger } from 'pino';
 
 import { RateLimiter } from '../../log';
-import type { HardwareView, RefreshListener } from '../refresh-report';
+import type { HardwareView } from '../../registry/provider';
+import type { RefreshListener } from '../refresh-report';
 import { REPRESENTOR_TYPE, type RefreshTiming } from './config';
 import { DevlinkError, type DevlinkSource } from './devlink';
 import { DevlinkHealth } from './devlink-health';
@@ -108,13 +109,14 @@ export class LiveInventory {
     const base = this.lastGoodAt === undefined ? {} : { lastGoodAt: this.lastGoodAt };
     const failure = this.failure;
     if (failure !== undefined) {
-      return { ...base, stale: true, degraded: true, staleSince: failure.since, cause: failure.cause, reason: failure.message };
+      return { ...base, stale: true, degraded: true, since: failure.since, cause: failure.cause, reason: failure.message };
     }
     const error = this.devlinkHealth.lastError;
     if (error === undefined) return { ...base, stale: false, degraded: false };
     // A host without devlink is not degraded: sysfs is all it has.
-    const degraded = this.devlinkHealth.mode === 'failing';
-    return { ...base, stale: false, degraded, cause: `devlink ${error.kind}`, reason: `sysfs only: ${error.message}` };
+    if (this.devlinkHealth.mode !== 'failing') return { ...base, stale: false, degraded: false, cause: `devlink ${error.kind}`, reason: `sysfs only: ${error.message}` };
+    const since = this.devlinkHealth.failingSince;
+    return { ...base, stale: false, degraded: true, ...(since === undefined ? {} : { since }), cause: `devlink ${error.kind}`, reason: `sysfs only: ${error.message}` };
   }
 
   /** How devlink is used now (working, absent, failing, unknown). */
@@ -239,8 +241,7 @@ export class LiveInventory {
   private refreshShared(): Promise<void> {
     if (this.inFlight !== undefined) return this.inFlight;
     const started = performance.now();
-    const report = (ok: boolean) =>
-      this.options.onRefreshed?.({ provider: REPRESENTOR_TYPE, seconds: (performance.now() - started) / 1000, ok, view: this.hardwareView });
+    const report = (ok: boolean) => this.options.onRefreshed?.({ provider: REPRESENTOR_TYPE, seconds: (performance.now() - started) / 1000, ok });
     const refresh = this.readAndIndex()
       .then(
         (read) => {

@@ -15,6 +15,9 @@
  * - a netdev udev is about to rename: UNAVAILABLE / REPRESENTOR_RENAME_PENDING,
  *   with a retry delay.
  * A remove is always allowed: unplugging never depends on the hardware.
+ *
+ * Its health is always serving; when the picture of the hardware is stale
+ * or partial it says so (hardware-health.ts), since answers may be out of date.
  */
 
 import type { Logger } from 'pino';
@@ -22,13 +25,16 @@ import type { Logger } from 'pino';
 import type { PlugError } from '../../registry/errors';
 import {
   NO_OPTIONS,
+  SERVING,
   type PortCtxIn,
   type PrepareResult,
   type ProviderClass,
   type ProviderContext,
+  type ProviderHealth,
   type ProviderInstance,
   type Representor,
 } from '../../registry/provider';
+import { hardwareHealth } from '../hardware-health';
 import { DEFAULT_TIMING, REPRESENTOR_TYPE, type RepresentorConfig, type RepresentorDeps } from './config';
 import { execDevlinkSource } from './devlink';
 import { LiveInventory } from './live-inventory';
@@ -78,6 +84,10 @@ export function createRepresentorProvider(config: RepresentorConfig, deps: Repre
 
     listRepresentors(): readonly Representor[] {
       return live?.index.records ?? [];
+    },
+
+    health(): ProviderHealth {
+      return live === undefined ? SERVING : hardwareHealth(live.hardwareView);
     },
   };
 }

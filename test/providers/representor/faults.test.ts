@@ -20,7 +20,7 @@ import { FakeHost } from '../../helpers/host/fake-host';
 import { readFixture } from '../../helpers/host/fixtures';
 import { layOutDevlinkHost } from '../../helpers/host/layouts';
 import { isRunning, PROCESS_WAIT, processesWith } from '../../helpers/processes';
-import { select, startProvider, type Harness } from './harness';
+import { DPU_HOST_PF_MAC, dpuHost, select, startProvider, type Harness } from './harness';
 
 let host: FakeHost | undefined;
 let harness: Harness | undefined;
@@ -31,24 +31,13 @@ afterEach(async () => {
   host = undefined;
 });
 
-const HOST_PF_MAC = 'b8:3f:d2:e1:8f:dc';
+const HOST_PF_MAC = DPU_HOST_PF_MAC;
 
-/** A DPU: only devlink knows the host PF's MAC, so a sysfs-only view would answer NOT_FOUND. */
+/** The DPU of dpuHost(), removed after the test. */
 function dpu(): { host: FakeHost; json: DevlinkJson } {
-  const h = new FakeHost();
-  const json = devlinkJsonFromText(
-    [
-      'pci/0000:03:00.0/65535: type eth netdev p0 flavour physical port 0',
-      'pci/0000:03:00.0/196608: type eth netdev pf0hpf flavour pcipf controller 1 pfnum 0 external true',
-      '  function:',
-      `    hw_addr ${HOST_PF_MAC}`,
-      'pci/0000:03:00.0/196609: type eth netdev pf0vf0 flavour pcivf controller 1 pfnum 0 vfnum 0 external true',
-      'pci/0000:03:00.0/196610: type eth netdev pf0vf1 flavour pcivf controller 1 pfnum 0 vfnum 1 external true',
-    ].join('\n'),
-  );
-  layOutDevlinkHost(h, json, { uplinks: { p0: { address: 'b8:3f:d2:e1:8f:00' } } });
-  host = h;
-  return { host: h, json };
+  const made = dpuHost();
+  host = made.host;
+  return made;
 }
 
 const messages = (h: Harness): string[] => h.logs.map((l) => l.msg);

@@ -17,7 +17,29 @@ import { OpType } from '../../../src/gen/vifplug/v1/vifplug';
 import { PlugError, isPlugError } from '../../../src/registry/errors';
 import { spawnDaemon } from '../../helpers/daemon';
 import type { PortCtxIn, PrepareResult, ProviderClass, ProviderInstance, Representor } from '../../../src/registry/provider';
-import type { FakeHost } from '../../helpers/host/fake-host';
+import { devlinkJsonFromText, type DevlinkJson } from '../../helpers/host/devlink-text';
+import { FakeHost } from '../../helpers/host/fake-host';
+import { layOutDevlinkHost } from '../../helpers/host/layouts';
+
+/** The host PF's MAC on dpuHost(): only devlink knows it (as the function hw_addr of the pcipf port). */
+export const DPU_HOST_PF_MAC = 'b8:3f:d2:e1:8f:dc';
+
+/** A DPU with the host's PF and VFs 0 and 1: a sysfs-only view would answer NOT_FOUND for them. */
+export function dpuHost(): { host: FakeHost; json: DevlinkJson } {
+  const host = new FakeHost();
+  const json = devlinkJsonFromText(
+    [
+      'pci/0000:03:00.0/65535: type eth netdev p0 flavour physical port 0',
+      'pci/0000:03:00.0/196608: type eth netdev pf0hpf flavour pcipf controller 1 pfnum 0 external true',
+      '  function:',
+      `    hw_addr ${DPU_HOST_PF_MAC}`,
+      'pci/0000:03:00.0/196609: type eth netdev pf0vf0 flavour pcivf controller 1 pfnum 0 vfnum 0 external true',
+      'pci/0000:03:00.0/196610: type eth netdev pf0vf1 flavour pcivf controller 1 pfnum 0 vfnum 1 external true',
+    ].join('\n'),
+  );
+  layOutDevlinkHost(host, json, { uplinks: { p0: { address: 'b8:3f:d2:e1:8f:00' } } });
+  return { host, json };
+}
 
 export interface LogLine {
   level: number;

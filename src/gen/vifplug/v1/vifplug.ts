@@ -197,6 +197,15 @@ export enum ProviderHealth {
    * PROVIDER_UNAVAILABLE, until it is back.
    */
   PROVIDER_HEALTH_DOWN = 2,
+  /**
+   * PROVIDER_HEALTH_DEGRADED - Calls go through, but a hardware provider answers from a lesser picture
+   * of the hardware: its last good reading while re-reads fail
+   * (HARDWARE_VIEW_STALE), or a partial reading such as sysfs alone while
+   * devlink fails (HARDWARE_VIEW_PARTIAL). health_message says since when and
+   * why. The daemon's own health ("" and vifplug.v1.VifPlug) stays SERVING;
+   * the health entry "provider/<type>" is NOT_SERVING meanwhile.
+   */
+  PROVIDER_HEALTH_DEGRADED = 3,
   UNRECOGNIZED = -1,
 }
 
@@ -211,6 +220,9 @@ export function providerHealthFromJSON(object: any): ProviderHealth {
     case 2:
     case "PROVIDER_HEALTH_DOWN":
       return ProviderHealth.PROVIDER_HEALTH_DOWN;
+    case 3:
+    case "PROVIDER_HEALTH_DEGRADED":
+      return ProviderHealth.PROVIDER_HEALTH_DEGRADED;
     case -1:
     case "UNRECOGNIZED":
     default:
@@ -226,6 +238,8 @@ export function providerHealthToJSON(object: ProviderHealth): string {
       return "PROVIDER_HEALTH_SERVING";
     case ProviderHealth.PROVIDER_HEALTH_DOWN:
       return "PROVIDER_HEALTH_DOWN";
+    case ProviderHealth.PROVIDER_HEALTH_DEGRADED:
+      return "PROVIDER_HEALTH_DEGRADED";
     case ProviderHealth.UNRECOGNIZED:
     default:
       return "UNRECOGNIZED";
@@ -321,8 +335,9 @@ export interface ProviderInfo {
   endpoint: string;
   health: ProviderHealth;
   /**
-   * When down: why, as an UPPER_SNAKE reason (PROVIDER_UNREACHABLE,
-   * PROVIDER_NOT_SERVING, PROVIDER_TYPE_MISMATCH, ...) and a sentence.
+   * When down or degraded: why, as an UPPER_SNAKE reason
+   * (PROVIDER_UNREACHABLE, PROVIDER_NOT_SERVING, PROVIDER_TYPE_MISMATCH,
+   * HARDWARE_VIEW_STALE, ...) and a sentence.
    */
   healthReason: string;
   healthMessage: string;
