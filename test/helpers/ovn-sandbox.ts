@@ -21,6 +21,8 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
+import { isRunning } from './processes';
+
 /** The daemons of a sandbox, by the name of their pid file. */
 export type SandboxDaemon = 'ovsdb-server' | 'ovs-vswitchd' | 'ovnnb_db' | 'ovnsb_db' | 'ovn-northd' | 'ovn-controller';
 
@@ -158,7 +160,7 @@ export class OvnSandbox {
     const file = join(this.dir, `${daemon}.pid`);
     if (!existsSync(file)) return undefined;
     const pid = Number(readFileSync(file, 'utf8').trim());
-    return Number.isInteger(pid) && pid > 0 && alive(pid) ? pid : undefined;
+    return Number.isInteger(pid) && pid > 0 && isRunning(pid) ? pid : undefined;
   }
 
   /** Sends `signal` (default SIGKILL: a crash) to a daemon and waits until it is gone. */
@@ -166,7 +168,7 @@ export class OvnSandbox {
     const pid = this.pid(daemon);
     if (pid === undefined) return;
     process.kill(pid, signal);
-    await this.waitFor(() => !alive(pid), `${daemon} (pid ${pid}) to exit after ${signal}`, { timeoutMs: 5000 });
+    await this.waitFor(() => !isRunning(pid), `${daemon} (pid ${pid}) to exit after ${signal}`, { timeoutMs: 5000 });
     // A killed ovsdb-server leaves its socket and pid file; a restart replaces both.
     rmSync(join(this.dir, `${daemon}.pid`), { force: true });
   }
@@ -181,7 +183,7 @@ export class OvnSandbox {
       process.kill(pid, 'SIGTERM');
     }
     try {
-      await this.waitFor(() => !alive(pid), `${daemon} (pid ${pid}) to stop`, { timeoutMs: 5000 });
+      await this.waitFor(() => !isRunning(pid), `${daemon} (pid ${pid}) to stop`, { timeoutMs: 5000 });
     } catch {
       process.kill(pid, 'SIGKILL');
     }
@@ -274,20 +276,5 @@ export class OvnSandbox {
         else resolve(stdout.trimEnd());
       });
     });
-  }
-}
-
-/** Whether a process runs (a zombie does not: nothing may reap daemons that detached). */
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  // A zombie still answers signal 0; its state in /proc says it is gone.
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
   }
 }

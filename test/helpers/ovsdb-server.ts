@@ -9,6 +9,7 @@ import pino, { type Logger } from 'pino';
 
 import type { ClientEvents, OvsdbClient } from '../../src/ovsdb';
 import type { Pki } from './certs';
+import { isRunning } from './processes';
 
 const run = promisify(execFile);
 
@@ -79,23 +80,9 @@ function schemaName(schema: string): string {
   return (JSON.parse(readFileSync(schema, 'utf8')) as { name: string }).name;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  // A detached daemon is reparented; until reaped it lingers as a zombie.
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-}
-
 async function waitGone(pid: number, deadlineMs: number): Promise<void> {
   const end = Date.now() + deadlineMs;
-  while (alive(pid)) {
+  while (isRunning(pid)) {
     if (Date.now() > end) throw new Error(`process ${pid} did not exit within ${deadlineMs} ms`);
     await new Promise((r) => setTimeout(r, 10));
   }
@@ -133,7 +120,7 @@ class Server implements OvsdbServer {
   }
 
   get running(): boolean {
-    return this.pid !== 0 && alive(this.pid);
+    return this.pid !== 0 && isRunning(this.pid);
   }
 
   private file(suffix: string): string {

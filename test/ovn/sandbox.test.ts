@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { OvnSandbox, alive, type SandboxDaemon } from '../helpers/ovn-sandbox';
+import { OvnSandbox, type SandboxDaemon } from '../helpers/ovn-sandbox';
+import { isRunning } from '../helpers/processes';
 
 /**
  * The sandbox itself, and the OVN facts the vifplug-ovn agent is built on:
@@ -44,6 +45,6 @@ describe('OvnSandbox', () => {
     const other = await OvnSandbox.start({ chassis: 'hv2', ovnController: false });
     const pids = (['ovsdb-server', 'ovs-vswitchd', 'ovnnb_db', 'ovnsb_db', 'ovn-northd'] as SandboxDaemon[]).map((d) => other.pid(d)!);
     await other.stop();
-    for (const pid of pids) expect(alive(pid)).toBe(false);
+    for (const pid of pids) expect(isRunning(pid)).toBe(false);
   });
 });
