@@ -173,6 +173,7 @@ export class OvsdbClient {
   private ackedGen = 0;
   private condWaiters: { gen: number; resolve: () => void; reject: (e: Error) => void }[] = [];
   private readonly warned = new Set<string>();
+  private failure: { readonly remote: string; readonly reason: string } | undefined;
 
   private started = false;
   private closed = false;
@@ -219,6 +220,15 @@ export class OvsdbClient {
   /** The remote of the current connection, if any. */
   get remote(): string | undefined {
     return this.conn?.remote.name;
+  }
+
+  /**
+   * Why the last connection attempt failed or the last connection ended
+   * (e.g. the server's certificate is not signed by --ca-cert), for an
+   * operator; undefined once a replica is loaded again.
+   */
+  get lastFailure(): { readonly remote: string; readonly reason: string } | undefined {
+    return this.synced ? undefined : this.failure;
   }
 
   /** The database schema as the current (or last) server has it. */
@@ -431,6 +441,7 @@ export class OvsdbClient {
         reason = err.message;
       }
       if (this.closed || this.fatal) break;
+      this.failure = { remote: remote.name, reason };
       const delay = this.backoff.failed(lived);
       // At the longest wait OVS stops logging each attempt; so do we, down to debug.
       this.logger[this.backoff.atMax ? 'debug' : 'info']({ remote: remote.name, reason, retryInMs: delay }, 'ovsdb: connection lost or refused; trying the next remote');
