@@ -21,10 +21,12 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 
+import type { Pki } from './certs';
+import { freePort } from './ovsdb-server';
 import { isRunning } from './processes';
 
-/** The daemons of a sandbox, by the name of their pid file. */
-export type SandboxDaemon = 'ovsdb-server' | 'ovs-vswitchd' | 'ovnnb_db' | 'ovnsb_db' | 'ovn-northd' | 'ovn-controller';
+/** The daemons of a sandbox, by the name of their pid file (`ovnsb_db2`...: the other members of a clustered Southbound DB). */
+export type SandboxDaemon = 'ovsdb-server' | 'ovs-vswitchd' | 'ovnnb_db' | 'ovnsb_db' | `ovnsb_db${number}` | 'ovn-northd' | 'ovn-controller';
 
 export interface SandboxOptions {
   /** The chassis name (Open_vSwitch external_ids:system-id). */
@@ -35,6 +37,15 @@ export interface SandboxOptions {
   readonly ovnController?: boolean;
   /** Extra ovn-controller arguments, e.g. --enable-dummy-vif-plug. */
   readonly controllerArgs?: readonly string[];
+  /**
+   * Leave external_ids:system-id, hostname and ovn-remote unset, as on a node
+   * where the agent starts first; configureChassis() sets them.
+   */
+  readonly unconfigured?: boolean;
+  /** Also serve the Southbound DB on pssl: (sandbox.sbSsl) with this PKI's server certificate, requiring client certificates. */
+  readonly sbSsl?: Pki;
+  /** Run the Southbound DB as a Raft cluster of this many members; sandbox.sbDb then lists them all, as ovn-remote does. */
+  readonly sbClusterSize?: number;
 }
 
 export interface WaitOptions {
@@ -73,7 +84,12 @@ export class OvnSandbox {
   /** OVSDB remotes in OVS syntax. */
   readonly ovsDb: string;
   readonly nbDb: string;
+  /** The Southbound DB's unix remotes: one, or every member of a cluster (comma-separated). */
   readonly sbDb: string;
+  /** `ssl:127.0.0.1:PORT` when started with `sbSsl`. */
+  sbSsl: string | undefined;
+  /** The Southbound DB's daemons: ovnsb_db, and ovnsb_db2... for a cluster. */
+  readonly sbMembers: readonly SandboxDaemon[];
   private readonly daemonArgs = new Map<SandboxDaemon, { bin: string; args: string[] }>();
   private stopped = false;
 
@@ -85,7 +101,9 @@ export class OvnSandbox {
     this.hostname = options.hostname ?? `${this.chassis}.sandbox`;
     this.ovsDb = `unix:${dir}/db.sock`;
     this.nbDb = `unix:${dir}/nb.sock`;
-    this.sbDb = `unix:${dir}/sb.sock`;
+    const members = options.sbClusterSize ?? 1;
+    this.sbMembers = Array.from({ length: members }, (_, i): SandboxDaemon => (i === 0 ? 'ovnsb_db' : `ovnsb_db${i + 1}`));
+    this.sbDb = this.sbMembers.map((m) => `unix:${dir}/${sbSocket(m)}`).join(',');
     const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, OVN_NB_DB: this.nbDb, OVN_SB_DB: this.sbDb };
     for (const prefix of ['OVS', 'OVN']) for (const kind of ['RUNDIR', 'LOGDIR', 'DBDIR', 'SYSCONFDIR', 'PKGDATADIR']) env[`${prefix}_${kind}`] = dir;
     // The schemas stay where the packages put them.
@@ -114,34 +132,55 @@ export class OvnSandbox {
     const d = this.dir;
     await this.run('ovsdb-tool', ['create', `${d}/conf.db`, SCHEMAS.ovs]);
     await this.run('ovsdb-tool', ['create', `${d}/ovnnb_db.db`, SCHEMAS.nb]);
-    await this.run('ovsdb-tool', ['create', `${d}/ovnsb_db.db`, SCHEMAS.sb]);
     this.daemonArgs.set('ovsdb-server', { bin: 'ovsdb-server', args: [`--remote=punix:${d}/db.sock`, `${d}/conf.db`] });
     this.daemonArgs.set('ovnnb_db', { bin: 'ovsdb-server', args: [`--remote=punix:${d}/nb.sock`, `${d}/ovnnb_db.db`] });
-    this.daemonArgs.set('ovnsb_db', { bin: 'ovsdb-server', args: [`--remote=punix:${d}/sb.sock`, `${d}/ovnsb_db.db`] });
+    await this.createSb();
     this.daemonArgs.set('ovs-vswitchd', { bin: 'ovs-vswitchd', args: ['--enable-dummy=override', '--disable-system', this.ovsDb] });
     this.daemonArgs.set('ovn-northd', { bin: 'ovn-northd', args: [`--ovnnb-db=${this.nbDb}`, `--ovnsb-db=${this.sbDb}`] });
     this.daemonArgs.set('ovn-controller', { bin: 'ovn-controller', args: [...(this.options.controllerArgs ?? []), this.ovsDb] });
 
-    await Promise.all([this.startDaemon('ovsdb-server'), this.startDaemon('ovnnb_db'), this.startDaemon('ovnsb_db')]);
-    await this.vsctl(
-      '--no-wait',
-      'init',
-      '--',
-      'set',
-      'Open_vSwitch',
-      '.',
-      `external_ids:system-id=${this.chassis}`,
-      `external_ids:hostname=${this.hostname}`,
-      `external_ids:ovn-remote=${this.sbDb}`,
-      'external_ids:ovn-encap-type=geneve',
-      'external_ids:ovn-encap-ip=127.0.0.1',
-    );
+    await Promise.all([this.startDaemon('ovsdb-server'), this.startDaemon('ovnnb_db'), ...this.sbMembers.map((m) => this.startDaemon(m))]);
+    if (this.sbMembers.length > 1) await this.waitSbClustered();
+    await this.vsctl('--no-wait', 'init', '--', 'set', 'Open_vSwitch', '.', 'external_ids:ovn-encap-type=geneve', 'external_ids:ovn-encap-ip=127.0.0.1');
     await Promise.all([this.startDaemon('ovs-vswitchd'), this.startDaemon('ovn-northd')]);
-    if (this.options.ovnController ?? true) {
-      await this.startDaemon('ovn-controller');
-      // The chassis is registered and has processed the (empty) NB.
-      await this.nbctl('--timeout=20', '--wait=hv', 'sync');
+    if (this.options.ovnController ?? true) await this.startDaemon('ovn-controller');
+    if (!this.options.unconfigured) await this.configureChassis();
+  }
+
+  /** The Southbound database files: standalone, or a Raft cluster over loopback TCP. */
+  private async createSb(): Promise<void> {
+    const d = this.dir;
+    const tls = this.options.sbSsl;
+    const ssl: string[] = [];
+    if (tls !== undefined) {
+      const port = await freePort();
+      this.sbSsl = `ssl:127.0.0.1:${port}`;
+      ssl.push(`--remote=pssl:${port}:127.0.0.1`, `--private-key=${tls.serverKey}`, `--certificate=${tls.serverCert}`, `--ca-cert=${tls.caCert}`);
     }
+    const raft: string[] = [];
+    for (const member of this.sbMembers) {
+      const file = `${d}/${member}.db`;
+      if (this.sbMembers.length === 1) {
+        await this.run('ovsdb-tool', ['create', file, SCHEMAS.sb]);
+      } else {
+        raft.push(`tcp:127.0.0.1:${await freePort()}`);
+        if (raft.length === 1) await this.run('ovsdb-tool', ['create-cluster', file, SCHEMAS.sb, raft[0]!]);
+        else await this.run('ovsdb-tool', ['join-cluster', file, 'OVN_Southbound', raft.at(-1)!, raft[0]!]);
+      }
+      // Only the first member serves SSL: a client that must keep plugging lists the members.
+      this.daemonArgs.set(member, { bin: 'ovsdb-server', args: [`--remote=punix:${d}/${sbSocket(member)}`, ...(member === 'ovnsb_db' ? ssl : []), file] });
+    }
+  }
+
+  private async waitSbClustered(): Promise<void> {
+    for (const remote of this.sbDb.split(',')) await this.run('ovsdb-client', ['--timeout=20', 'wait', remote, 'OVN_Southbound', 'connected']);
+  }
+
+  /** Sets the chassis configuration ovn-controller (and the agent) read, and waits until ovn-controller has joined (when it runs). */
+  async configureChassis(): Promise<void> {
+    await this.vsctl('set', 'Open_vSwitch', '.', `external_ids:system-id=${this.chassis}`, `external_ids:hostname=${this.hostname}`, `external_ids:ovn-remote=${this.sbDb}`);
+    // The chassis is registered and has processed the (empty) NB.
+    if (this.pid('ovn-controller') !== undefined) await this.nbctl('--timeout=20', '--wait=hv', 'sync');
   }
 
   /** Starts a daemon (again, after stopDaemon or kill) with its original arguments. */
@@ -189,18 +228,23 @@ export class OvnSandbox {
     }
   }
 
+  /** Clients of a database before the database; every member of a clustered one. */
+  private stopOrder(): SandboxDaemon[] {
+    return STOP_ORDER.flatMap((d) => (d === 'ovnsb_db' ? this.sbMembers : [d]));
+  }
+
   /** Stops every daemon (each by its own pid) and removes the directory; safe to call twice. */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    for (const daemon of STOP_ORDER) await this.stopDaemon(daemon).catch(() => undefined);
+    for (const daemon of this.stopOrder()) await this.stopDaemon(daemon).catch(() => undefined);
     live.delete(this);
     rmSync(this.dir, { recursive: true, force: true });
   }
 
   /** Last resort at process exit: SIGKILL every daemon still running. */
   killAllSync(): void {
-    for (const daemon of STOP_ORDER) {
+    for (const daemon of this.stopOrder()) {
       const pid = this.pid(daemon);
       if (pid !== undefined) process.kill(pid, 'SIGKILL');
     }
@@ -259,7 +303,7 @@ export class OvnSandbox {
   /** The last lines of every daemon's log, for failure messages. */
   logTail(lines = 15): string {
     const out: string[] = [];
-    for (const daemon of STOP_ORDER) {
+    for (const daemon of this.stopOrder()) {
       const file = join(this.dir, `${daemon}.log`);
       if (!existsSync(file)) continue;
       const text = readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines);
@@ -277,4 +321,8 @@ export class OvnSandbox {
       });
     });
   }
+}
+
+function sbSocket(member: SandboxDaemon): string {
+  return `${member === 'ovnsb_db' ? 'sb' : member.replace('ovnsb_db', 'sb')}.sock`;
 }
