@@ -164,7 +164,11 @@ async function printStatus(path: string, json: boolean): Promise<number> {
     return 0;
   }
   const seconds = (ms: number | null) => (ms === null ? '-' : `${Math.round(ms / 1000)}s`);
-  const head = `chassis ${status.chassis}, bridge ${status.bridge}, types ${status.types.join(',')}; OVS ${status.connected.ovs ? 'connected' : 'DISCONNECTED'}, SB ${status.connected.sb ? 'connected' : 'DISCONNECTED'}${status.complete ? '' : ' (view incomplete: nothing is unplugged)'}`;
+  const chassis = status.chassis === '' ? 'chassis not configured' : `chassis ${status.chassis}, bridge ${status.bridge}`;
+  const head = [
+    `${chassis}, types ${status.types.join(',')}; OVS ${status.connected.ovs ? 'connected' : 'DISCONNECTED'}, SB ${status.connected.sb ? 'connected' : 'DISCONNECTED'}${status.complete ? '' : ' (view incomplete: nothing is unplugged)'}`,
+    ...status.waiting.map((w) => `waiting: ${w.reason}: ${w.message}`),
+  ].join('\n');
   const rows = status.lports.map((l) => [l.lport, l.type, l.state, cell(l.iface), cell(l.reason), l.reason === '' ? '-' : seconds(l.forMs), l.reason === '' ? '-' : String(l.attempts), seconds(l.retryInMs), cell(l.message)]);
   process.stdout.write(`${head}\n${table(['LPORT', 'TYPE', 'STATE', 'IFACE', 'REASON', 'FOR', 'TRIES', 'RETRY', 'MESSAGE'], rows)}\n`);
   return 0;

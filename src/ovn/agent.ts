@@ -1,47 +1,72 @@
 /**
  * The vifplug-ovn agent: turns a stock OVN chassis into one that plugs
  * ports through vifplugd. It reads its identity where ovn-controller does
- * (the local Open_vSwitch record), replicates the Southbound Port_Bindings
- * requested to this chassis and the integration bridge, and reconciles them
- * level-triggered through the pure core (desired.ts, plan.ts), asking
- * vifplugd's providers in batches.
+ * (the local Open_vSwitch record) and follows it while it runs, replicates
+ * the Southbound Port_Bindings requested to this chassis and the local
+ * bridges, and reconciles them level-triggered through the pure core
+ * (desired.ts, plan.ts), asking vifplugd's providers in batches.
  *
  * A pass runs whenever something it depends on changed: a Port_Binding or
  * an interface (only those lports), a replica loaded afresh after a
- * (re)connection, a Watch event from vifplugd (a provider's view changed:
- * hardware appeared), or a pending lport's retry time. Passes never overlap;
- * what arrives during one is merged into the next.
+ * (re)connection, the chassis configuration, a Watch event from vifplugd (a
+ * provider's view changed: hardware appeared), or a pending lport's retry
+ * time. Passes never overlap; what arrives during one is merged into the
+ * next.
  *
  * Recovery needs no state file: the agent's interfaces carry its marker, so
  * after a restart (of the agent, of vifplugd, of an OVSDB server) the next
  * pass over fresh replicas finds them and carries on. Until both replicas
  * are complete (the Southbound one with this chassis's condition
  * acknowledged), nothing is unplugged for being absent: ovn-controller's
- * start-up grace, made exact.
+ * start-up grace, made exact. The same holds after the chassis identity
+ * changed, until the Southbound DB acknowledged the new one.
  */
+
+import { performance } from 'node:perf_hooks';
 
 import type { Logger } from 'pino';
 
-import { OvsdbClient, type TlsFiles, type UpdateEvent } from '../ovsdb';
+import { OvsdbClient, OvsdbConfigError, type TlsFiles, type UpdateEvent } from '../ovsdb';
 import { bridgeOperations } from './bridge-change';
 import { desiredPorts, type Desired } from './desired';
 import { PendingTable, type BackoffOptions, type PendingEntry } from './pending';
 import { isOurs, planChange, pluggedType, sortBridge, toPrepare, toRemove, type Actual, type Plan } from './plan';
 import type { VifplugdLink } from './vifplugd-link';
-import { OVS_TABLES, bindingCondition, bridgeIfaces, chassisIdentity, localConfig, lportsOfIfaceRows, sbTables, toBinding, type LocalConfig } from './views';
+import {
+  OVS_TABLES,
+  bindingCondition,
+  chassisCondition,
+  chassisIdentity,
+  localConfig,
+  lportsOfIfaceRows,
+  ovsInterfaces,
+  sbTables,
+  toBinding,
+  usesDpdk,
+  type LocalConfig,
+} from './views';
 
 export interface AgentOptions {
   readonly link: VifplugdLink;
   readonly types: readonly string[];
   /** The local Open_vSwitch database, OVS syntax. */
   readonly ovsDb: string;
-  /** The Southbound DB; undefined: external_ids:ovn-remote, as ovn-controller. */
+  /** The Southbound DB; undefined: external_ids:ovn-remote, followed as ovn-controller does. */
   readonly sbDb: string | undefined;
   /** Key, certificate and CA for ssl: remotes. */
   readonly tls?: TlsFiles;
   readonly logger: Logger;
   readonly backoff?: BackoffOptions;
   readonly now?: () => number;
+  /** Told about every reconcile pass that ran (metrics). */
+  readonly onPass?: (report: PassReport) => void;
+}
+
+/** One reconcile pass, for metrics. */
+export interface PassReport {
+  readonly seconds: number;
+  /** committed: the bridge changed; unchanged: nothing to change; commit-failed: retried; error: a bug, retried. */
+  readonly outcome: 'committed' | 'unchanged' | 'commit-failed' | 'error';
 }
 
 /** One lport as `vifplug-ovn status` shows it. */
@@ -60,13 +85,28 @@ export interface LportStatus {
   readonly retryInMs: number | null;
 }
 
+/** Why the agent as a whole cannot plug (or unplug) right now. */
+export interface AgentCondition {
+  /**
+   * CHASSIS_NOT_CONFIGURED, SB_REMOTE_NOT_CONFIGURED, SB_REMOTE_INVALID,
+   * OVS_UNREACHABLE, SB_UNREACHABLE, SB_VIEW_INCOMPLETE, BRIDGE_MISSING.
+   */
+  readonly reason: string;
+  readonly message: string;
+}
+
 export interface AgentStatus {
+  /** '' while external_ids:system-id is not set. */
   readonly chassis: string;
   readonly bridge: string;
   readonly types: readonly string[];
   readonly connected: { readonly ovs: boolean; readonly sb: boolean };
+  /** The remote each database is read from now (a clustered DB's member), '' when not connected. */
+  readonly remotes: { readonly ovs: string; readonly sb: string };
   /** Whether the agent may unplug (both views complete). */
   readonly complete: boolean;
+  /** Empty when the agent plugs and unplugs as asked; otherwise why not, most basic first. */
+  readonly waiting: readonly AgentCondition[];
   readonly lports: readonly LportStatus[];
 }
 
@@ -76,8 +116,18 @@ export class Agent {
   private readonly now: () => number;
   private readonly ovs: OvsdbClient;
   private sb: OvsdbClient | undefined;
+  /** The remotes `sb` was made for (or failed to be made for: `configProblem` says why). */
+  private sbRemotes: string | undefined;
+  private readonly closing = new Set<Promise<void>>();
+  /** The identity and bridge in effect; undefined while the chassis is not configured. */
   private local: LocalConfig | undefined;
+  private configProblem: AgentCondition | undefined;
   private sbComplete = false;
+  /** Bumped by every condition request: only the latest one's acknowledgement completes the view. */
+  private conditionSeq = 0;
+  /** The identity the Southbound condition was last asked for. */
+  private conditionKey: string | undefined;
+  private bridgeMissing: string | undefined;
   private dirty: Set<string> | 'all' | undefined;
   private draining: Promise<void> | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -92,44 +142,16 @@ export class Agent {
     this.ovs = new OvsdbClient({ database: 'Open_vSwitch', remotes: options.ovsDb, tables: OVS_TABLES, logger: options.logger, tls: options.tls });
   }
 
-  /** Connects everything and starts reconciling; resolves once the local configuration is known. */
+  /** Connects everything and starts reconciling; what is not there yet (OVS, the chassis configuration) is waited for. */
   async start(): Promise<void> {
-    const { logger } = this.options;
-    this.ovs.on('resync', () => this.request('all'));
+    const { logger, sbDb, ovsDb, types } = this.options;
+    logger.info({ types, ovs: ovsDb, sb: sbDb ?? 'external_ids:ovn-remote' }, 'vifplug-ovn starting');
+    this.ovs.on('resync', () => {
+      this.followLocalConfig();
+      this.request('all');
+    });
     this.ovs.on('update', (e) => this.onOvsUpdate(e));
     this.ovs.start();
-    await this.ovs.ready();
-    const ovsRow = () => [...this.ovs.rows('Open_vSwitch').values()][0];
-    if (localConfig(ovsRow()).systemId === '' || (this.options.sbDb === undefined && localConfig(ovsRow()).ovnRemote === '')) {
-      logger.warn('waiting for external_ids:system-id and external_ids:ovn-remote in the local Open_vSwitch record (ovs-vsctl set open . external_ids:system-id=... external_ids:ovn-remote=...)');
-      await this.ovs.waitFor(() => {
-        const c = localConfig(ovsRow());
-        return c.systemId !== '' && (this.options.sbDb !== undefined || c.ovnRemote !== '');
-      });
-    }
-    if (this.stopped) return;
-    const local = localConfig(ovsRow());
-    this.local = local;
-    const remotes = this.options.sbDb ?? local.ovnRemote;
-    logger.info({ chassis: local.systemId, hostname: local.hostname, bridge: local.bridge, sb: remotes, types: this.options.types }, 'vifplug-ovn starting');
-    const sb = new OvsdbClient({ database: 'OVN_Southbound', remotes, tables: sbTables(local), logger, tls: this.options.tls });
-    this.sb = sb;
-    sb.on('resync', () => {
-      this.sbComplete = false;
-      this.syncChassis();
-    });
-    sb.on('disconnect', () => {
-      this.sbComplete = false;
-    });
-    sb.on('update', ({ changes }) => {
-      if (changes.has('Chassis')) this.syncChassis();
-      const bindings = changes.get('Port_Binding');
-      if (bindings !== undefined) {
-        const lports = [...bindings.inserted, ...bindings.deleted, ...bindings.modified.flatMap((m) => [m.old, m.new])].map((r) => String(r.logical_port));
-        this.request(lports);
-      }
-    });
-    sb.start();
     this.options.link.watch((nudge) => {
       // A provider's view changed: its ports may now plug (or plug elsewhere).
       if (nudge.kind === 'all') this.request('all');
@@ -143,7 +165,7 @@ export class Agent {
     if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
     await this.options.link.stop();
     await this.draining?.catch(() => undefined);
-    await Promise.all([this.ovs.close(), this.sb?.close()]);
+    await Promise.all([this.ovs.close(), this.sb?.close(), ...this.closing]);
   }
 
   status(): AgentStatus {
@@ -175,9 +197,44 @@ export class Agent {
       bridge: this.local?.bridge ?? '',
       types: this.options.types,
       connected: { ovs: this.ovs.isSynced, sb: this.sb?.isSynced ?? false },
+      remotes: { ovs: (this.ovs.isSynced && this.ovs.remote) || '', sb: (this.sb?.isSynced && this.sb.remote) || '' },
       complete: this.viewComplete(),
+      waiting: this.waiting(),
       lports,
     };
+  }
+
+  /** The lports pending, by reason (metrics). */
+  pendingByReason(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const p of this.pending.list()) out.set(p.reason, (out.get(p.reason) ?? 0) + 1);
+    return out;
+  }
+
+  private waiting(): AgentCondition[] {
+    const out: AgentCondition[] = [];
+    if (!this.ovs.isSynced) {
+      const failure = this.ovs.lastFailure;
+      out.push({
+        reason: 'OVS_UNREACHABLE',
+        message: `the local Open_vSwitch database (${this.options.ovsDb}) is not connected${failure === undefined ? '' : `: ${failure.reason}`}; ports stay as they are`,
+      });
+    }
+    if (this.configProblem !== undefined) out.push(this.configProblem);
+    const sb = this.sb;
+    if (sb !== undefined && !sb.isSynced) {
+      const failure = sb.lastFailure;
+      out.push({
+        reason: 'SB_UNREACHABLE',
+        message: `the Southbound DB (${this.sbRemotes}) is not connected${failure === undefined ? '' : `: ${failure.reason}`}; ports stay as they are, nothing is plugged or unplugged`,
+      });
+    } else if (sb !== undefined && !this.sbComplete) {
+      out.push({ reason: 'SB_VIEW_INCOMPLETE', message: "the Southbound DB has not yet acknowledged this chassis's condition; nothing is unplugged until it has" });
+    }
+    if (this.bridgeMissing !== undefined) {
+      out.push({ reason: 'BRIDGE_MISSING', message: `the integration bridge ${this.bridgeMissing} does not exist (ovn-controller creates it); ports are plugged once it does` });
+    }
+    return out;
   }
 
   private viewComplete(): boolean {
@@ -185,25 +242,139 @@ export class Agent {
   }
 
   /**
-   * Follows this chassis's row: its uuid joins the Port_Binding condition,
-   * and the Southbound view is complete once the server acknowledged it.
+   * Reads the identity, the integration bridge and the Southbound remote
+   * from the Open_vSwitch record, as ovn-controller does on every
+   * iteration, and follows what changed:
+   * - system-id or hostname: the Southbound monitor is conditioned on the new
+   *   chassis; until the server acknowledged it nothing is unplugged, then
+   *   the lports requested to the old identity are unplugged like lports
+   *   moved to another chassis (ovn-controller releases them too);
+   * - ovn-remote: the agent reconnects to the new Southbound DB;
+   * - ovn-bridge: the next pass plugs into the new bridge and moves the
+   *   agent's ports from the old one;
+   * - system-id or ovn-remote removed: the agent stops plugging and
+   *   unplugging (ports stay) until they are set again.
+   */
+  private followLocalConfig(): void {
+    const { logger } = this.options;
+    const row = this.ovs.rows('Open_vSwitch').values().next().value;
+    const next = row === undefined ? undefined : localConfig(row);
+    const prev = this.local;
+    if (next === undefined || next.systemId === '') {
+      this.configProblem = {
+        reason: 'CHASSIS_NOT_CONFIGURED',
+        message: "external_ids:system-id is not set in the local Open_vSwitch record (ovn-controller needs it too: ovs-vsctl set open . external_ids:system-id=NAME); nothing is plugged or unplugged until it is",
+      };
+      if (prev !== undefined) logger.warn({ chassis: prev.systemId }, 'external_ids:system-id was removed; plugging stops (ports stay) until it is set again');
+      else this.warnOnce('unconfigured', 'waiting for external_ids:system-id in the local Open_vSwitch record');
+      this.local = undefined;
+      this.useSb(undefined);
+      return;
+    }
+    this.local = next;
+    if (prev === undefined) {
+      logger.info({ chassis: next.systemId, hostname: next.hostname, bridge: next.bridge }, `chassis ${next.systemId}, integration bridge ${next.bridge}`);
+    } else {
+      if (prev.systemId !== next.systemId || prev.hostname !== next.hostname) {
+        logger.warn(
+          { from: { chassis: prev.systemId, hostname: prev.hostname }, to: { chassis: next.systemId, hostname: next.hostname } },
+          `chassis identity changed from ${prev.systemId} (${prev.hostname}) to ${next.systemId} (${next.hostname}); following it`,
+        );
+      }
+      if (prev.bridge !== next.bridge) logger.warn({ from: prev.bridge, to: next.bridge }, `integration bridge changed from ${prev.bridge} to ${next.bridge}; moving the agent's ports`);
+    }
+    const remotes = this.options.sbDb ?? next.ovnRemote;
+    if (remotes === '') {
+      this.configProblem = {
+        reason: 'SB_REMOTE_NOT_CONFIGURED',
+        message: 'no Southbound DB: set external_ids:ovn-remote in the local Open_vSwitch record (as ovn-controller needs) or give --ovn-sb-db',
+      };
+      if (this.sbRemotes !== undefined) logger.warn('external_ids:ovn-remote was removed; disconnected from the Southbound DB until it is set again');
+      else this.warnOnce('no-remote', 'waiting for external_ids:ovn-remote in the local Open_vSwitch record');
+      this.useSb(undefined);
+      return;
+    }
+    if (remotes !== this.sbRemotes) {
+      if (this.sbRemotes !== undefined) logger.warn({ from: this.sbRemotes, to: remotes }, `the Southbound DB changed from ${this.sbRemotes} to ${remotes}; reconnecting`);
+      this.useSb(remotes);
+    } else if (prev !== undefined && (prev.systemId !== next.systemId || prev.hostname !== next.hostname)) {
+      this.syncChassis();
+    }
+  }
+
+  /** Replaces the Southbound client by one for `remotes` (none when undefined). */
+  private useSb(remotes: string | undefined): void {
+    const old = this.sb;
+    this.sb = undefined;
+    this.sbComplete = false;
+    this.sbRemotes = remotes;
+    if (old !== undefined) {
+      const closed = old.close().finally(() => this.closing.delete(closed));
+      this.closing.add(closed);
+    }
+    const local = this.local;
+    if (remotes === undefined || local === undefined || this.stopped) return;
+    const { logger, tls } = this.options;
+    let sb: OvsdbClient;
+    try {
+      sb = new OvsdbClient({ database: 'OVN_Southbound', remotes, tables: sbTables(local), logger, tls });
+    } catch (err) {
+      if (!(err instanceof OvsdbConfigError)) throw err;
+      this.configProblem = { reason: 'SB_REMOTE_INVALID', message: `the Southbound DB "${remotes}" cannot be used: ${err.message}` };
+      logger.error(this.configProblem.message);
+      return;
+    }
+    this.configProblem = undefined;
+    logger.info({ sb: remotes }, `Southbound DB ${remotes}`);
+    this.sb = sb;
+    sb.on('resync', () => {
+      if (sb !== this.sb) return;
+      this.sbComplete = false;
+      this.syncChassis();
+    });
+    sb.on('disconnect', () => {
+      if (sb === this.sb) this.sbComplete = false;
+    });
+    sb.on('update', ({ changes }) => {
+      if (sb !== this.sb) return;
+      if (changes.has('Chassis')) this.syncChassis();
+      const bindings = changes.get('Port_Binding');
+      if (bindings !== undefined) {
+        const lports = [...bindings.inserted, ...bindings.deleted, ...bindings.modified.flatMap((m) => [m.old, m.new])].map((r) => String(r.logical_port));
+        this.request(lports);
+      }
+    });
+    sb.start();
+  }
+
+  /**
+   * Conditions the Southbound monitor on this chassis (its row, and the
+   * Port_Bindings requested to it: by name, hostname and the row's uuid).
+   * The view is complete once the server acknowledged the latest request.
    */
   private syncChassis(): void {
     const sb = this.sb;
     const local = this.local;
     if (sb === undefined || local === undefined) return;
     const chassis = chassisIdentity(local, sb.rows('Chassis'));
-    sb.setCondition('Port_Binding', bindingCondition(local, chassis.uuid)).then(
+    const seq = ++this.conditionSeq;
+    const bindings = bindingCondition(local, chassis.uuid);
+    const key = JSON.stringify([local.systemId, local.hostname, chassis.uuid]);
+    // A wider condition than the acknowledged one may bring rows back: until then, absence means nothing.
+    if (key !== this.conditionKey) this.sbComplete = false;
+    this.conditionKey = key;
+    Promise.all([sb.setCondition('Chassis', chassisCondition(local)), sb.setCondition('Port_Binding', bindings)]).then(
       () => {
-        if (!sb.isSynced) return;
+        if (sb !== this.sb || seq !== this.conditionSeq || !sb.isSynced) return;
         this.sbComplete = true;
         this.request('all');
       },
-      (err: unknown) => this.options.logger.debug({ err: String(err) }, 'Port_Binding condition not acknowledged; retried on the next connection'),
+      (err: unknown) => this.options.logger.debug({ err: String(err) }, 'Southbound condition not acknowledged; retried on the next connection'),
     );
   }
 
   private onOvsUpdate({ changes }: UpdateEvent): void {
+    if (changes.has('Open_vSwitch')) this.followLocalConfig();
     if (changes.has('Bridge') || changes.has('Open_vSwitch')) {
       this.request('all');
       return;
@@ -237,9 +408,12 @@ export class Agent {
       while (this.dirty !== undefined && !this.stopped) {
         const scope = this.dirty;
         this.dirty = undefined;
+        const t0 = performance.now();
         try {
-          await this.pass(scope === 'all' ? undefined : scope);
+          const outcome = await this.pass(scope === 'all' ? undefined : scope);
+          if (outcome !== undefined) this.options.onPass?.({ seconds: (performance.now() - t0) / 1000, outcome });
         } catch (err) {
+          this.options.onPass?.({ seconds: (performance.now() - t0) / 1000, outcome: 'error' });
           this.options.logger.error({ err }, 'a reconcile pass failed (a bug in vifplug-ovn); retrying');
           this.retryIn(1000);
         }
@@ -250,30 +424,34 @@ export class Agent {
     }
   }
 
-  /** One reconcile pass over `scope` (every lport when undefined). */
-  private async pass(scope: ReadonlySet<string> | undefined): Promise<void> {
+  /** One reconcile pass over `scope` (every lport when undefined); undefined when it could not run. */
+  private async pass(scope: ReadonlySet<string> | undefined): Promise<PassReport['outcome'] | undefined> {
     const sb = this.sb;
     const local = this.local;
-    if (sb === undefined || local === undefined || !this.ovs.isSynced || !sb.isSynced) return;
+    if (sb === undefined || local === undefined || !this.ovs.isSynced || !sb.isSynced) return undefined;
     const { link, logger } = this.options;
     const chassis = chassisIdentity(local, sb.rows('Chassis'));
     const desired = desiredPorts([...sb.rows('Port_Binding').values()].map(toBinding), chassis, this.served);
-    const bridge = bridgeIfaces({ bridges: this.ovs.rows('Bridge'), ports: this.ovs.rows('Port'), ifaces: this.ovs.rows('Interface') }, local.bridge);
+    const { bridge, ifaces } = ovsInterfaces({ bridges: this.ovs.rows('Bridge'), ports: this.ovs.rows('Port'), ifaces: this.ovs.rows('Interface') }, local.bridge);
     if (bridge === undefined) {
-      this.warnOnce(`bridge:${local.bridge}`, `the integration bridge ${local.bridge} does not exist yet (ovn-controller creates it); waiting`);
-      return;
+      if (this.bridgeMissing !== local.bridge) logger.warn(`the integration bridge ${local.bridge} does not exist yet (ovn-controller creates it); waiting`);
+      this.bridgeMissing = local.bridge;
+      return undefined;
     }
-    const actual = sortBridge(bridge.ifaces);
+    this.bridgeMissing = undefined;
+    const actual = sortBridge(ifaces, bridge.uuid);
+    const useDpdk = usesDpdk(bridge);
     this.last = { desired, actual };
+    this.noteDuplicates(actual);
 
     const step1 = toPrepare(desired.wants, actual, this.served, scope);
-    const answers = step1.creates.length > 0 ? await link.prepareCreates(step1.creates) : new Map();
+    const answers = step1.creates.length > 0 ? await link.prepareCreates(step1.creates, useDpdk) : new Map();
     const canUnplug = this.viewComplete();
     const step2 = toRemove({ wants: desired.wants, invalid: desired.invalid, actual, answers, served: this.served, canUnplug, scope });
     for (const orphan of step2.orphans) {
       this.warnOnce(`orphan:${orphan.ifaceUuid}`, `interface ${orphan.name} was plugged by vifplug-ovn for vif-plug-type ${pluggedType(orphan)}, which this agent does not serve (--types); left alone`);
     }
-    const removeAnswers = step2.removals.length > 0 ? await link.prepareRemoves(step2.removals) : new Map();
+    const removeAnswers = step2.removals.length > 0 ? await link.prepareRemoves(step2.removals, useDpdk) : new Map();
     const plan = planChange({
       wants: desired.wants,
       blocked: step1.blocked,
@@ -286,17 +464,29 @@ export class Agent {
     });
     if (plan.release.length > 0) await link.release(plan.release);
 
+    const changes = plan.creates.length + plan.updates.length + plan.deletes.length;
     const committed = await this.commit(plan, bridge.uuid);
     if (committed) {
       await link.finish(plan.finishCreates, true);
       await link.finish(plan.finishRemoves, false);
       for (const { want, answer } of plan.creates) logger.info({ lport: want.lport, iface: answer.name, type: want.type }, `plugged ${answer.name} for lport ${want.lport}`);
-      for (const d of plan.deletes) logger.info({ lport: d.lport, iface: d.iface.name, cause: d.cause }, `unplugged ${d.iface.name} (lport ${d.lport}: ${d.cause})`);
+      for (const d of plan.deletes) logger.info({ lport: d.lport, iface: d.iface.name, bridge: d.iface.bridgeName, cause: d.cause }, `unplugged ${d.iface.name} (lport ${d.lport}: ${d.cause})`);
       for (const u of plan.updates) logger.debug({ lport: u.want.lport, iface: u.iface.name }, `updated ${u.iface.name}`);
     } else {
       await link.release([...plan.finishCreates, ...plan.finishRemoves]);
     }
     this.record(plan, desired, actual, committed, scope);
+    return !committed ? 'commit-failed' : changes > 0 ? 'committed' : 'unchanged';
+  }
+
+  /** Warns once per set of the agent's interfaces that carry the same lport in the integration bridge. */
+  private noteDuplicates(actual: Actual): void {
+    for (const [lport, list] of actual.ours) {
+      const here = list.filter((i) => !actual.elsewhere.has(i.ifaceUuid));
+      if (here.length < 2) continue;
+      const names = here.map((i) => i.name).join(', ');
+      this.warnOnce(`duplicate:${lport}:${names}`, `${here.length} interfaces plugged by vifplug-ovn carry iface-id=${lport} (${names}); keeping the one its provider answers`);
+    }
   }
 
   /** Commits the plan's change; false when it did not commit (retried). */
@@ -360,4 +550,3 @@ export class Agent {
     this.options.logger.warn(message);
   }
 }
-

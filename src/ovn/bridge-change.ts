@@ -9,7 +9,7 @@
  * - update: the type and mtu_request columns, and the options the change
  *   names through map mutations (delete those keys, insert the new pairs), so
  *   keys someone else set meanwhile are never overwritten wholesale;
- * - delete: the Port leaves the bridge and the Port and Interface rows are
+ * - delete: the Port leaves its bridge and the Port and Interface rows are
  *   deleted explicitly (so that a new interface may take the name in the same
  *   transaction).
  */
@@ -25,7 +25,10 @@ export function bridgeOperations(plan: Plan, bridgeUuid: string): Operation[] {
   ops.push({ op: 'comment', comment: `vifplug-ovn: ${counts.join(', ')}` });
 
   if (plan.deletes.length > 0) {
-    ops.push({ op: 'mutate', table: 'Bridge', where: bridge, mutations: [['ports', 'delete', plan.deletes.map((d) => d.iface.portUuid)]] });
+    // Each Port leaves the bridge that holds it: the integration bridge, or an earlier one (a move).
+    const byBridge = new Map<string, string[]>();
+    for (const { iface } of plan.deletes) byBridge.set(iface.bridgeUuid, [...(byBridge.get(iface.bridgeUuid) ?? []), iface.portUuid]);
+    for (const [uuid, ports] of byBridge) ops.push({ op: 'mutate', table: 'Bridge', where: [['_uuid', '==', uuid]], mutations: [['ports', 'delete', ports]] });
     for (const { iface } of plan.deletes) {
       ops.push({ op: 'delete', table: 'Port', where: [['_uuid', '==', iface.portUuid]] });
       ops.push({ op: 'delete', table: 'Interface', where: [['_uuid', '==', iface.ifaceUuid]] });

@@ -43,10 +43,17 @@ export interface Binding {
   readonly options: ReadonlyMap<string, string>;
 }
 
-/** An Interface in the integration bridge, with the Port that holds it. */
+/**
+ * An Interface of the local OVSDB, with the Port and Bridge that hold it:
+ * usually of the integration bridge; of another bridge when it was left
+ * there by an earlier ovn-bridge (the agent moves its own) or is someone
+ * else's (its name is still taken: OVS names are unique across bridges).
+ */
 export interface BridgeIface {
   readonly ifaceUuid: string;
   readonly portUuid: string;
+  readonly bridgeUuid: string;
+  readonly bridgeName: string;
   readonly portName: string;
   /** How many interfaces the Port has: a bond is never the agent's. */
   readonly portIfaceCount: number;

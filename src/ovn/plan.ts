@@ -19,13 +19,15 @@ import { AGENT_MARKER, IFACE_ID, type BridgeIface, type CreateAnswer, type Probl
 
 type PlugAnswer = Extract<CreateAnswer, { kind: 'plug' }>;
 
-/** The bridge, sorted for the reconciler. */
+/** The local OVSDB's interfaces, sorted for the reconciler. */
 export interface Actual {
-  /** The agent's interfaces, by lport. */
+  /** The agent's interfaces, by lport (those left on another bridge too). */
   readonly ours: ReadonlyMap<string, readonly BridgeIface[]>;
-  /** Interfaces that are not the agent's and carry an iface-id, by that lport. */
+  /** Interface uuids of the agent's interfaces that are not on the integration bridge (an earlier ovn-bridge). */
+  readonly elsewhere: ReadonlySet<string>;
+  /** Interfaces of the integration bridge that are not the agent's and carry an iface-id, by that lport. */
   readonly othersByLport: ReadonlyMap<string, BridgeIface>;
-  /** Every Port and Interface name in the bridge, with the interface behind it. */
+  /** Every Port and Interface name of every bridge (OVS keeps them unique across bridges), with the interface behind it. */
   readonly names: ReadonlyMap<string, BridgeIface>;
 }
 
@@ -42,8 +44,14 @@ export function pluggedType(iface: BridgeIface): string {
   return iface.externalIds.get(AGENT_MARKER) ?? '';
 }
 
-export function sortBridge(ifaces: Iterable<BridgeIface>): Actual {
+/**
+ * Sorts every interface of the local OVSDB; `integrationBridge` is the
+ * bridge uuid ovn-controller binds in (undefined: every interface counts as
+ * in it).
+ */
+export function sortBridge(ifaces: Iterable<BridgeIface>, integrationBridge?: string): Actual {
   const ours = new Map<string, BridgeIface[]>();
+  const elsewhere = new Set<string>();
   const othersByLport = new Map<string, BridgeIface>();
   const names = new Map<string, BridgeIface>();
   for (const iface of ifaces) {
@@ -51,16 +59,18 @@ export function sortBridge(ifaces: Iterable<BridgeIface>): Actual {
     names.set(iface.portName, iface);
     const lport = iface.externalIds.get(IFACE_ID);
     if (lport === undefined) continue;
+    const inBridge = integrationBridge === undefined || iface.bridgeUuid === integrationBridge;
     if (isOurs(iface)) {
       const list = ours.get(lport);
       if (list === undefined) ours.set(lport, [iface]);
       else list.push(iface);
-    } else {
+      if (!inBridge) elsewhere.add(iface.ifaceUuid);
+    } else if (inBridge) {
       othersByLport.set(lport, iface);
     }
   }
   for (const list of ours.values()) list.sort((a, b) => compare(a.name, b.name));
-  return { ours, othersByLport, names };
+  return { ours, elsewhere, othersByLport, names };
 }
 
 export interface Pending {
@@ -117,7 +127,7 @@ export function toPrepare(wants: ReadonlyMap<string, Want>, actual: Actual, serv
   return { creates, blocked };
 }
 
-export type RemovalCause = 'gone' | 'type-changed' | 'replug';
+export type RemovalCause = 'gone' | 'type-changed' | 'replug' | 'duplicate' | 'moved';
 
 export interface Removal {
   readonly iface: BridgeIface;
@@ -153,10 +163,13 @@ export interface RemoveStep {
  * Step 2. An interface of the agent goes when its lport is no longer wanted
  * here (Port_Binding deleted, requested elsewhere, vif-plug-type withdrawn:
  * OVN keeps the port in the last case, issue #312), when the lport now wants
- * another vif-plug-type, or when the provider now answers another interface
- * (a changed vf-num: OVN refuses that forever, the agent replugs). A
- * provider that declines or fails leaves the port as it is: a VF briefly
- * missing must not cut a running VM off.
+ * another vif-plug-type, when the provider now answers another interface
+ * (a changed vf-num: OVN refuses that forever, the agent replugs), when
+ * another of the lport's interfaces is the one the provider answers (a
+ * duplicate), or when it sits on another bridge than the integration bridge
+ * (ovn-bridge changed: it moves, removed there and created here in one
+ * transaction). A provider that declines or fails leaves the port as it
+ * is: a VF briefly missing must not cut a running VM off.
  */
 export function toRemove(input: RemoveStepInput): RemoveStep {
   const removals: Removal[] = [];
@@ -165,7 +178,9 @@ export function toRemove(input: RemoveStepInput): RemoveStep {
     if (input.scope !== undefined && !input.scope.has(lport)) continue;
     const want = input.wants.get(lport);
     const answer = input.answers.get(lport);
-    for (const iface of input.actual.ours.get(lport)!) {
+    const list = input.actual.ours.get(lport)!;
+    const answered = answer?.kind === 'plug' ? list.find((i) => i.name === answer.name && !input.actual.elsewhere.has(i.ifaceUuid)) : undefined;
+    for (const iface of list) {
       const type = pluggedType(iface);
       if (!input.served.has(type)) {
         orphans.push(iface);
@@ -176,8 +191,10 @@ export function toRemove(input: RemoveStepInput): RemoveStep {
         if (input.canUnplug && !input.invalid.has(lport)) cause = 'gone';
       } else if (want.type !== type) {
         cause = 'type-changed';
+      } else if (answer?.kind === 'plug' && input.actual.elsewhere.has(iface.ifaceUuid)) {
+        cause = 'moved';
       } else if (answer?.kind === 'plug' && answer.name !== iface.name) {
-        cause = 'replug';
+        cause = answered !== undefined && pluggedType(answered) === type ? 'duplicate' : 'replug';
       }
       if (cause !== undefined) removals.push({ iface, lport, type, cause });
     }
@@ -278,9 +295,10 @@ export function planChange(input: PlanInput): Plan {
     const want = input.wants.get(lport)!;
     const answer = input.answers.get(lport);
     if (answer === undefined || input.blocked.has(lport)) continue;
-    const current = (input.actual.ours.get(lport) ?? []).find((i) => !deleted.has(i.ifaceUuid) && pluggedType(i) === want.type);
+    const kept = (input.actual.ours.get(lport) ?? []).filter((i) => !deleted.has(i.ifaceUuid) && !input.actual.elsewhere.has(i.ifaceUuid) && pluggedType(i) === want.type);
+    const current = kept[0];
     if (answer.kind !== 'plug') {
-      problems.set(lport, { type: want.type, problem: { reason: answer.reason, message: answer.message, retryable: answer.retryable } });
+      problems.set(lport, { type: want.type, problem: kept.length > 1 ? duplicateProblem(lport, kept, answer) : { reason: answer.reason, message: answer.message, retryable: answer.retryable } });
       if (current !== undefined) plugged.set(lport, current.name);
       continue;
     }
@@ -346,6 +364,19 @@ export function ifaceNameProblem(name: string): string | undefined {
   return undefined;
 }
 
+/**
+ * Several of the agent's interfaces carry the lport and the provider did
+ * not say which one is right: all stay (unplugging the one the VM uses
+ * would cut it off) until it answers, and then the others go.
+ */
+function duplicateProblem(lport: string, kept: readonly BridgeIface[], answer: Exclude<CreateAnswer, PlugAnswer>): Problem {
+  return {
+    reason: 'DUPLICATE_PORTS',
+    message: `${kept.length} interfaces carry iface-id=${lport} (${kept.map((i) => i.name).join(', ')}) and the provider did not say which is right (${answer.reason}: ${answer.message}); all stay until it answers, then the others are unplugged`,
+    retryable: answer.retryable,
+  };
+}
+
 function createProblem(name: string, taken: ReadonlyMap<string, string>): Problem | undefined {
   const invalid = ifaceNameProblem(name);
   if (invalid !== undefined) {
@@ -359,14 +390,14 @@ function createProblem(name: string, taken: ReadonlyMap<string, string>): Proble
   if (holderOf === undefined) return undefined;
   return {
     reason: 'IFACE_NAME_IN_USE',
-    message: `the provider answered interface ${name}, but br-int already has ${holderOf}; remove that port or change the lport's vif-plug options`,
+    message: `the provider answered interface ${name}, but the local OVSDB already has ${holderOf}; remove that port or change the lport's vif-plug options`,
     retryable: true,
   };
 }
 
 function holder(iface: BridgeIface): string {
   if (isOurs(iface)) return `interface ${iface.name} plugged by vifplug-ovn for lport ${iface.externalIds.get(IFACE_ID)}`;
-  return `port ${iface.portName} (interface ${iface.name}), which vifplug-ovn did not create`;
+  return `port ${iface.portName} (interface ${iface.name}) on bridge ${iface.bridgeName}, which vifplug-ovn did not create`;
 }
 
 function describeCause(cause: RemovalCause): string {
@@ -377,6 +408,10 @@ function describeCause(cause: RemovalCause): string {
       return 'the lport now asks for another vif-plug-type';
     case 'replug':
       return 'the provider now answers another interface';
+    case 'duplicate':
+      return 'another interface carries the same lport and is the one the provider answers';
+    case 'moved':
+      return 'it is on another bridge than the integration bridge';
   }
 }
 

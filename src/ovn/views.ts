@@ -9,10 +9,10 @@ import { hostname } from 'node:os';
 import type { MonitorCondition, Row, TableMonitor, Value } from '../ovsdb';
 import { IFACE_ID, REQUESTED_CHASSIS, type Binding, type BridgeIface, type ChassisIdentity } from './model';
 
-/** The local Open_vSwitch database: the chassis configuration and the integration bridge. */
+/** The local Open_vSwitch database: the chassis configuration and the bridges' ports. */
 export const OVS_TABLES: Readonly<Record<string, TableMonitor>> = {
   Open_vSwitch: { columns: ['external_ids', 'bridges'] },
-  Bridge: { columns: ['name', 'ports'] },
+  Bridge: { columns: ['name', 'ports', 'datapath_type'] },
   Port: { columns: ['name', 'interfaces', 'external_ids'] },
   Interface: { columns: ['name', 'type', 'options', 'external_ids', 'mtu_request'] },
 };
@@ -39,45 +39,76 @@ export function localConfig(openVswitch: Row | undefined): LocalConfig {
   };
 }
 
-/** The integration bridge's interfaces, each with its Port; undefined when the bridge does not exist. */
-export function bridgeIfaces(
+/** The integration bridge as the reconciler needs it. */
+export interface IntegrationBridge {
+  readonly uuid: string;
+  /** Bridge datapath_type: '' or "system" (the kernel datapath), "netdev" (the userspace datapath, DPDK). */
+  readonly datapathType: string;
+}
+
+/**
+ * Every Interface of every bridge (OVS names are unique across bridges, and
+ * the agent's own ports may sit on an earlier integration bridge), and the
+ * integration bridge itself; undefined when it does not exist (yet).
+ */
+export function ovsInterfaces(
   rows: { bridges: ReadonlyMap<string, Row>; ports: ReadonlyMap<string, Row>; ifaces: ReadonlyMap<string, Row> },
   bridgeName: string,
-): { uuid: string; ifaces: BridgeIface[] } | undefined {
-  let bridge: Row | undefined;
-  for (const row of rows.bridges.values()) if (row.name === bridgeName) bridge = row;
-  if (bridge === undefined) return undefined;
+): { bridge: IntegrationBridge | undefined; ifaces: BridgeIface[] } {
+  let bridge: IntegrationBridge | undefined;
   const ifaces: BridgeIface[] = [];
-  for (const portUuid of asSet(bridge.ports)) {
-    const port = rows.ports.get(portUuid);
-    if (port === undefined) continue;
-    const members = asSet(port.interfaces);
-    for (const ifaceUuid of members) {
-      const iface = rows.ifaces.get(ifaceUuid);
-      if (iface === undefined) continue;
-      ifaces.push({
-        ifaceUuid,
-        portUuid,
-        portName: String(port.name),
-        portIfaceCount: members.length,
-        name: String(iface.name),
-        type: String(iface.type),
-        options: asMap(iface.options),
-        externalIds: asMap(iface.external_ids),
-        mtuRequest: typeof iface.mtu_request === 'number' ? iface.mtu_request : undefined,
-        portExternalIds: asMap(port.external_ids),
-      });
+  for (const row of rows.bridges.values()) {
+    const name = String(row.name);
+    if (name === bridgeName) bridge = { uuid: row._uuid, datapathType: typeof row.datapath_type === 'string' ? row.datapath_type : '' };
+    for (const portUuid of asSet(row.ports)) {
+      const port = rows.ports.get(portUuid);
+      if (port === undefined) continue;
+      const members = asSet(port.interfaces);
+      for (const ifaceUuid of members) {
+        const iface = rows.ifaces.get(ifaceUuid);
+        if (iface === undefined) continue;
+        ifaces.push({
+          ifaceUuid,
+          portUuid,
+          bridgeUuid: row._uuid,
+          bridgeName: name,
+          portName: String(port.name),
+          portIfaceCount: members.length,
+          name: String(iface.name),
+          type: String(iface.type),
+          options: asMap(iface.options),
+          externalIds: asMap(iface.external_ids),
+          mtuRequest: typeof iface.mtu_request === 'number' ? iface.mtu_request : undefined,
+          portExternalIds: asMap(port.external_ids),
+        });
+      }
     }
   }
-  return { uuid: bridge._uuid, ifaces };
+  return { bridge, ifaces };
+}
+
+/**
+ * The use_dpdk a provider is told, as ovn-controller knows the chassis's
+ * datapath: from the integration bridge's datapath_type (which it sets from
+ * external_ids:ovn-bridge-datapath-type and reports as the Chassis's
+ * datapath-type). "netdev" is OVS's userspace datapath, the one DPDK ports
+ * live in; "" and "system" are the kernel's.
+ */
+export function usesDpdk(bridge: IntegrationBridge): boolean {
+  return bridge.datapathType === 'netdev';
 }
 
 /** The Southbound tables: this chassis's row and the Port_Bindings that may be requested to it. */
 export function sbTables(local: LocalConfig): Readonly<Record<string, TableMonitor>> {
   return {
-    Chassis: { columns: ['name', 'hostname'], where: [['name', '==', local.systemId]] },
+    Chassis: { columns: ['name', 'hostname'], where: chassisCondition(local) },
     Port_Binding: { columns: ['logical_port', 'requested_chassis', 'options'], where: bindingCondition(local, undefined) },
   };
+}
+
+/** This chassis's own row only. */
+export function chassisCondition(local: LocalConfig): MonitorCondition {
+  return [['name', '==', local.systemId]];
 }
 
 /**

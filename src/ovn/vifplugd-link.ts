@@ -146,25 +146,29 @@ export class VifplugdLink {
     this.stream?.cancel();
   }
 
-  /** Asks each want's provider (CREATE); a failure of the call becomes every port's answer. */
-  async prepareCreates(wants: readonly Want[]): Promise<Map<string, CreateAnswer>> {
+  /**
+   * Asks each want's provider (CREATE); a failure of the call becomes every
+   * port's answer. `useDpdk`: the integration bridge runs the userspace
+   * datapath (views.ts usesDpdk).
+   */
+  async prepareCreates(wants: readonly Want[], useDpdk: boolean): Promise<Map<string, CreateAnswer>> {
     const answers = new Map<string, CreateAnswer>();
     await this.prepareEach(
       wants,
       (w) => w.type,
-      (w) => portRequest(OpType.OP_TYPE_CREATE, w.lport, w.options, '', '', NO_OPTIONS),
+      (w) => portRequest(OpType.OP_TYPE_CREATE, useDpdk, w.lport, w.options, '', '', NO_OPTIONS),
       (w, outcome) => answers.set(w.lport, toCreateAnswer(outcome)),
     );
     return answers;
   }
 
   /** Asks each removal's provider (REMOVE), telling it the interface as it is; by interface uuid. */
-  async prepareRemoves(removals: readonly Removal[]): Promise<Map<string, RemoveAnswer>> {
+  async prepareRemoves(removals: readonly Removal[], useDpdk: boolean): Promise<Map<string, RemoveAnswer>> {
     const answers = new Map<string, RemoveAnswer>();
     await this.prepareEach(
       removals,
       (r) => r.type,
-      (r) => portRequest(OpType.OP_TYPE_REMOVE, r.lport, NO_OPTIONS, r.iface.name, r.iface.type, r.iface.options),
+      (r) => portRequest(OpType.OP_TYPE_REMOVE, useDpdk, r.lport, NO_OPTIONS, r.iface.name, r.iface.type, r.iface.options),
       (r, outcome) => {
         const a = toCreateAnswer(outcome);
         answers.set(r.iface.ifaceUuid, a.kind === 'plug' ? { kind: 'plug', ctxId: a.ctxId } : a);
@@ -291,6 +295,7 @@ function callFailure(err: unknown, type: string): PortOutcome {
 
 function portRequest(
   opType: OpType,
+  useDpdk: boolean,
   lportName: string,
   lportOptions: ReadonlyMap<string, string>,
   ifaceName: string,
@@ -298,7 +303,7 @@ function portRequest(
   ifaceOptions: ReadonlyMap<string, string>,
 ): PortRequest {
   // Only read by the encoder: no copies.
-  return { opType, useDpdk: false, lportName, lportOptions: lportOptions as Map<string, string>, ifaceName, ifaceType, ifaceOptions: ifaceOptions as Map<string, string> };
+  return { opType, useDpdk, lportName, lportOptions: lportOptions as Map<string, string>, ifaceName, ifaceType, ifaceOptions: ifaceOptions as Map<string, string> };
 }
 
 function describe(err: unknown): string {

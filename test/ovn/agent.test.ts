@@ -5,13 +5,12 @@
  * CMS would: NB commands in, OVS rows and Port_Binding state out.
  */
 
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { AGENT, World } from './harness';
+import { World, runAgentCli } from './harness';
 
 let w: World;
 beforeAll(async () => {
@@ -19,16 +18,6 @@ beforeAll(async () => {
   w = await World.start({ vfs: [0, 1, 2, 3] });
 });
 afterAll(() => w?.stop());
-
-/** `vifplug-ovn status` against the running agent, as an operator types it. */
-function runStatus(): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [AGENT, 'status', '--status-socket', w.statusSocket], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    proc.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    proc.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`vifplug-ovn status exited ${code}`))));
-  });
-}
 
 async function sbColumn(lport: string, column: string): Promise<string> {
   return w.sandbox.sbctl('--bare', `--columns=${column}`, 'find', 'Port_Binding', `logical_port=${lport}`);
@@ -45,7 +34,7 @@ describe('vifplug-ovn with a stock ovn-controller', () => {
     expect(ids).not.toContain('ovn-plugged');
     const chassis = await w.sandbox.sbctl('--bare', '--columns=_uuid', 'find', 'Chassis', 'name=hv1');
     expect(await sbColumn('vm1', 'chassis')).toBe(chassis);
-    expect(await w.lportStatus('vm1')).toMatchObject({ state: 'plugged', iface: 'enp7s0f0_1', reason: '' });
+    await w.waitLportPlugged('vm1', 'enp7s0f0_1');
   });
 
   it('replugs when vf-num changes (OVN refuses forever): the new VF in, the old one out', async () => {
@@ -81,7 +70,7 @@ describe('vifplug-ovn with a stock ovn-controller', () => {
     expect(pending.message).toContain('vfnum 4');
     expect(pending.retryInMs).not.toBeNull();
     // What an operator runs: one line per lport, and why it waits.
-    const table = await runStatus();
+    const table = await w.statusText();
     expect(table).toMatch(/^chassis hv1, bridge br-int, types representor,dummy; OVS connected, SB connected\n/);
     expect(table).toMatch(/^LPORT\s+TYPE\s+STATE\s+IFACE\s+REASON\s+FOR\s+TRIES\s+RETRY\s+MESSAGE$/m);
     expect(table).toMatch(/^vm4\s+representor\s+pending\s+-\s+REPRESENTOR_NOT_FOUND\s+\d+s\s+\d+\s+\d+s\s+no local pcivf port with vfnum 4/m);
@@ -95,7 +84,7 @@ describe('vifplug-ovn with a stock ovn-controller', () => {
     await w.waitPlugged(['enp7s0f0_4'], retryIn - 500);
     expect(Date.now() - appeared).toBeLessThan(retryIn);
     await w.sandbox.waitLportUp('vm4');
-    expect(await w.lportStatus('vm4')).toMatchObject({ state: 'plugged', reason: '' });
+    await w.waitLportPlugged('vm4');
   });
 
   it('surfaces bad input per lport and leaves every other port alone', async () => {
@@ -135,6 +124,34 @@ describe('vifplug-ovn with a stock ovn-controller', () => {
     await w.sandbox.vsctl('del-port', 'cms-port');
   });
 
+  it('converges several of its interfaces carrying one lport to the one the provider answers, and keeps them all while it declines', async () => {
+    const before = [...(await w.pluggedIfaces()).keys()];
+    /** A copy of one of the agent's ports (an operator's, or an older agent's), marked as the agent marks its own. */
+    const copy = (name: string, lport: string, type: string) =>
+      w.sandbox.vsctl('add-port', 'br-int', name, '--', 'set', 'Interface', name, `external_ids:iface-id=${lport}`, `external_ids:vifplug-plugged=${type}`);
+    await w.lspAdd('dup', 'dummy');
+    await w.waitPlugged([...before, 'dup']);
+    await copy('dup-copy', 'dup', 'dummy');
+    await w.waitPlugged([...before, 'dup']);
+    expect(w.agent!.logs.some((l) => l.msg === 'unplugged dup-copy (lport dup: duplicate)')).toBe(true);
+    // The provider declines (no such VF): it cannot say which copy is right, so both stay, and the status says so.
+    await w.lspRepresentor('dup2', 7);
+    await w.waitPending('dup2', 'REPRESENTOR_NOT_FOUND');
+    await copy('dup2-a', 'dup2', 'representor');
+    await copy('dup2-b', 'dup2', 'representor');
+    const pending = await w.waitPending('dup2', 'DUPLICATE_PORTS');
+    expect(pending.message).toContain('(dup2-a, dup2-b)');
+    expect(pending.message).toContain('REPRESENTOR_NOT_FOUND');
+    expect(pending.retryInMs).not.toBeNull();
+    expect([...(await w.pluggedIfaces()).keys()]).toEqual(expect.arrayContaining(['dup2-a', 'dup2-b']));
+    // Once it answers, one interface carries the lport.
+    await w.sandbox.nbctl('set', 'Logical_Switch_Port', 'dup2', 'options:"vif-plug:representor:vf-num"=3');
+    await w.waitPlugged([...before, 'dup', 'enp7s0f0_3']);
+    await w.sandbox.waitLportUp('dup2');
+    await w.sandbox.nbctl('lsp-del', 'dup', '--', 'lsp-del', 'dup2');
+    await w.waitPlugged(before);
+  });
+
   it('plugs hundreds of ports at once, and unplugs them all', async () => {
     const before = [...(await w.pluggedIfaces()).keys()];
     const names = Array.from({ length: 300 }, (_, i) => `many${i}`);
@@ -163,7 +180,7 @@ describe("the README's session (Plugging OVN ports with vifplug-ovn)", () => {
       const [bin, ...args] = shellWords(command);
       const runOnce = (): Promise<string> =>
         bin === 'vifplug-ovn'
-          ? runAgentCli([...args, '--status-socket', r.statusSocket])
+          ? runAgentCli([...args, '--status-socket', r.statusSocket]).then((res) => res.out)
           : r.sandbox.run(bin!, args).then((out) => out, (err: Error) => `ERROR ${err.message}`);
       let got = '';
       // The agent and ovn-controller act asynchronously: a command is retried until it shows what the README shows.
@@ -222,14 +239,4 @@ function shapeMatches(expected: string, actual: string): boolean {
     .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
     .join('[\\s\\S]*');
   return new RegExp(`^${pattern}$`).test(squash(actual));
-}
-
-function runAgentCli(args: string[]): Promise<string> {
-  return new Promise((resolve) => {
-    const proc = spawn(process.execPath, [AGENT, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    proc.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    proc.stderr.on('data', (c: Buffer) => (out += c.toString()));
-    proc.on('exit', () => resolve(out));
-  });
 }

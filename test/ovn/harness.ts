@@ -7,9 +7,12 @@
  * operator would start it.
  */
 
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 
-import { OvnSandbox } from '../helpers/ovn-sandbox';
+import type { Pki } from '../helpers/certs';
+import { OvnSandbox, type SandboxOptions } from '../helpers/ovn-sandbox';
+import { freePort } from '../helpers/ovsdb-server';
 import { spawnDaemon, type Daemon } from '../helpers/daemon';
 import type { DevlinkJson } from '../helpers/host/devlink-text';
 import { devlinkJsonFromText } from '../helpers/host/devlink-text';
@@ -27,7 +30,12 @@ export interface WorldOptions {
   /** VFs present at start (fixture 01 has 0-4). */
   readonly vfs?: readonly number[];
   readonly types?: string;
-  readonly agentArgs?: readonly string[];
+  /** More agent flags; a function when they name the sandbox (e.g. its sbSsl remote). */
+  readonly agentArgs?: readonly string[] | ((world: World) => readonly string[]);
+  /** The sandbox's options beyond the chassis name (hv1). */
+  readonly sandbox?: Omit<SandboxOptions, 'chassis'>;
+  /** vifplugd on loopback TCP with mutual TLS from this PKI, and the agent reaching it with vifplugctl's TLS flags. */
+  readonly vifplugdTls?: Pki;
 }
 
 export class World {
@@ -35,6 +43,8 @@ export class World {
   readonly statusSocket: string;
   vifplugd: Daemon | undefined;
   agent: Daemon | undefined;
+  /** vifplugd's TCP port when it serves TLS. */
+  private vifplugdPort: number | undefined;
   private readonly json: DevlinkJson;
 
   private constructor(
@@ -52,7 +62,7 @@ export class World {
   }
 
   static async start(options: WorldOptions = {}): Promise<World> {
-    const sandbox = await OvnSandbox.start({ chassis: 'hv1' });
+    const sandbox = await OvnSandbox.start({ ...options.sandbox, chassis: 'hv1' });
     const world = new World(sandbox, new FakeHost(), options);
     try {
       await world.startVifplugd();
@@ -65,8 +75,13 @@ export class World {
   }
 
   async startVifplugd(): Promise<void> {
+    const tls = this.options.vifplugdTls;
+    this.vifplugdPort ??= tls === undefined ? undefined : await freePort();
+    const listen = tls === undefined
+      ? ['--listen', `unix://${this.vifplugSocket}`]
+      : ['--listen', `127.0.0.1:${this.vifplugdPort}`, '--tls-cert', tls.serverCert, '--tls-key', tls.serverKey, '--tls-client-ca', tls.caCert];
     this.vifplugd = await spawnDaemon([
-      '--listen', `unix://${this.vifplugSocket}`,
+      ...listen,
       '--providers', 'dummy,representor',
       '--sysfs-root', this.host.sysfsRoot,
       '--devlink-bin', this.host.devlinkBin,
@@ -77,14 +92,19 @@ export class World {
   }
 
   async startAgent(extra: readonly string[] = []): Promise<void> {
+    const tls = this.options.vifplugdTls;
+    const vifplugd = tls === undefined
+      ? ['--socket', this.vifplugSocket]
+      : ['--addr', `127.0.0.1:${this.vifplugdPort}`, '--tls-ca', tls.caCert, '--tls-cert', tls.clientCert, '--tls-key', tls.clientKey];
+    const args = this.options.agentArgs;
     this.agent = await spawnDaemon(
       [
-        '--socket', this.vifplugSocket,
+        ...vifplugd,
         '--ovs-db', this.sandbox.ovsDb,
         '--types', this.options.types ?? 'representor,dummy',
         '--status-socket', this.statusSocket,
         '--log-level', 'debug',
-        ...(this.options.agentArgs ?? []),
+        ...(typeof args === 'function' ? args(this) : (args ?? [])),
         ...extra,
       ],
       { OVS_RUNDIR: this.sandbox.dir },
@@ -121,6 +141,13 @@ export class World {
     this.switched = true;
   }
 
+  /** `vifplug-ovn status` against the running agent, as an operator types it; rejects unless it exits 0. */
+  async statusText(): Promise<string> {
+    const { code, out } = await runAgentCli(['status', '--status-socket', this.statusSocket]);
+    if (code !== 0) throw new Error(`vifplug-ovn status exited ${code}: ${out}`);
+    return out;
+  }
+
   async status(): Promise<AgentStatus> {
     return fetchStatus(this.statusSocket);
   }
@@ -129,7 +156,7 @@ export class World {
     return (await this.status()).lports.find((l) => l.lport === lport);
   }
 
-  /** The agent's interfaces in br-int: name -> external_ids text. */
+  /** The agent's interfaces (in any bridge): name -> external_ids text. */
   async pluggedIfaces(): Promise<Map<string, string>> {
     const out = await this.sandbox.vsctl('--bare', '--columns=name,external_ids', 'find', 'Interface', 'external_ids:vifplug-plugged!=""');
     const map = new Map<string, string>();
@@ -152,6 +179,44 @@ export class World {
     ).catch((err: Error) => {
       throw new Error(`${err.message}; they are [${seen}]\n${this.agentLog()}`);
     });
+  }
+
+  /** Waits until the agent's status satisfies `predicate`; fails with the last status seen and the agent's log. */
+  async waitStatus(predicate: (status: AgentStatus) => boolean, what: string, timeoutMs = 10_000): Promise<AgentStatus> {
+    let last: AgentStatus | undefined;
+    await this.sandbox
+      .waitFor(
+        async () => {
+          last = await this.status().catch(() => undefined);
+          return last !== undefined && predicate(last);
+        },
+        what,
+        { timeoutMs, intervalMs: 50 },
+      )
+      .catch((err: Error) => {
+        throw new Error(`${err.message}; status: ${JSON.stringify(last)}\n${this.agentLog()}`);
+      });
+    return last!;
+  }
+
+  /** Waits until the agent logged a line whose message matches `pattern`. */
+  async waitLog(pattern: RegExp, timeoutMs = 10_000): Promise<void> {
+    await this.sandbox.waitFor(() => this.agent?.logs.some((l) => pattern.test(l.msg)) ?? false, `the agent to log ${pattern}`, { timeoutMs }).catch((err: Error) => {
+      throw new Error(`${err.message}\n${this.agentLog()}`);
+    });
+  }
+
+  /**
+   * Waits until the status shows `lport` plugged (on `iface` when given) with
+   * no reason left: the agent clears it after FinishPort, which may come after
+   * ovn-controller already reported the port up.
+   */
+  async waitLportPlugged(lport: string, iface?: string, timeoutMs = 10_000): Promise<void> {
+    await this.waitStatus(
+      (s) => s.lports.some((l) => l.lport === lport && l.state === 'plugged' && l.reason === '' && (iface === undefined || l.iface === iface)),
+      `lport ${lport} to be plugged${iface === undefined ? '' : ` on ${iface}`} with no reason left`,
+      timeoutMs,
+    );
   }
 
   /** Waits until the status shows `lport` pending with `reason`. */
@@ -183,4 +248,15 @@ export class World {
     await this.sandbox.stop();
     this.host.remove();
   }
+}
+
+/** Runs the compiled vifplug-ovn with `args`; its stdout and stderr together, and its exit code. */
+export function runAgentCli(args: readonly string[]): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const proc = spawn(process.execPath, [AGENT, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    proc.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    proc.stderr.on('data', (c: Buffer) => (out += c.toString()));
+    proc.on('exit', (code) => resolve({ code, out }));
+  });
 }

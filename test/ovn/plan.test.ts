@@ -10,6 +10,10 @@ const HERE: ChassisIdentity = { name: 'hv1', hostname: 'hv1.example.com', uuid: 
 const ELSEWHERE = '22222222-2222-2222-2222-222222222222';
 const SERVED = new Set(['fake', 'other']);
 const NAME_OPTION = 'vif-plug:fake:name';
+/** The integration bridge, and one an earlier ovn-bridge named. */
+const BR_INT = '33333333-3333-3333-3333-333333333333';
+const OLD_BR = '44444444-4444-4444-4444-444444444444';
+const ON_OLD_BRIDGE: Partial<BridgeIface> = { bridgeUuid: OLD_BR, bridgeName: 'br-old' };
 
 /** A binding; `column` null leaves requested_chassis empty. */
 function binding(lport: string, options: Record<string, string>, column: string | null = HERE.uuid!): Binding {
@@ -25,6 +29,8 @@ function iface(name: string, externalIds: Record<string, string>, extra: Partial
   return {
     ifaceUuid: uuid(),
     portUuid: uuid(),
+    bridgeUuid: BR_INT,
+    bridgeName: 'br-int',
     portName: name,
     portIfaceCount: 1,
     name,
@@ -60,7 +66,7 @@ function pass(bindings: Binding[], bridge: BridgeIface[], canUnplug: boolean, ve
   const createCtxs: string[] = [];
   const removeCtxs: string[] = [];
   const { wants, invalid } = desiredPorts(bindings, HERE, SERVED);
-  const actual = sortBridge(bridge);
+  const actual = sortBridge(bridge, BR_INT);
   const step1 = toPrepare(wants, actual, SERVED);
   const answers = new Map<string, CreateAnswer>();
   for (const want of step1.creates) {
@@ -248,6 +254,56 @@ describe('one pass', () => {
     expect(mutate).toMatchObject({ mutations: [['options', 'delete', ['gone-option', 'fake-option']], ['options', 'insert', new Map([['fake-option', 'lsp1']])]] });
   });
 
+  it('converges duplicates to the interface the provider answers, and keeps them all while it declines', () => {
+    const wanted = [binding('lsp1', { 'vif-plug-type': 'fake', [NAME_OPTION]: 'pf0vf2' })];
+    const kept = pass(wanted, [ours('lsp1', 'pf0vf1'), ours('lsp1', 'pf0vf2'), ours('lsp1', 'pf0vf3')], true).plan;
+    expect(kept.deletes.map((d) => [d.iface.name, d.cause])).toEqual([
+      ['pf0vf1', 'duplicate'],
+      ['pf0vf3', 'duplicate'],
+    ]);
+    expect(kept.creates).toEqual([]);
+    expect(kept.plugged.get('lsp1')).toBe('pf0vf2');
+    // None of them is the answer: all go, the answer comes.
+    const fresh = pass([binding('lsp1', { 'vif-plug-type': 'fake', [NAME_OPTION]: 'pf0vf4' })], [ours('lsp1', 'pf0vf1'), ours('lsp1', 'pf0vf2')], true).plan;
+    expect(fresh.deletes.map((d) => d.cause)).toEqual(['replug', 'replug']);
+    expect(fresh.creates.map((c) => c.answer.name)).toEqual(['pf0vf4']);
+    // The provider declines: it did not say which one is right, so none is unplugged.
+    const declined = pass([binding('lsp1', { 'vif-plug-type': 'fake' })], [ours('lsp1', 'pf0vf1'), ours('lsp1', 'pf0vf2')], true).plan;
+    expect(declined.deletes).toEqual([]);
+    expect(declined.problems.get('lsp1')!.problem).toMatchObject({ reason: 'DUPLICATE_PORTS', retryable: true });
+    expect(declined.problems.get('lsp1')!.problem.message).toContain('pf0vf1, pf0vf2');
+    expect(declined.problems.get('lsp1')!.problem.message).toContain('NO_NAME');
+  });
+
+  it('moves its interface from an earlier integration bridge in one transaction, and leaves it there while the provider declines', () => {
+    const old = ours('lsp1', 'pf0vf1', 'fake', ON_OLD_BRIDGE);
+    const { plan } = pass([binding('lsp1', { 'vif-plug-type': 'fake', [NAME_OPTION]: 'pf0vf1' })], [old], true);
+    expect(plan.deletes.map((d) => [d.iface.name, d.cause])).toEqual([['pf0vf1', 'moved']]);
+    expect(plan.creates.map((c) => c.answer.name)).toEqual(['pf0vf1']);
+    const ops = bridgeOperations(plan, BR_INT);
+    expect(ops.filter((o) => o.op === 'mutate' && o.table === 'Bridge').map((o) => (o as { where: unknown }).where)).toEqual([
+      [['_uuid', '==', OLD_BR]],
+      [['_uuid', '==', BR_INT]],
+    ]);
+    const declined = pass([binding('lsp1', { 'vif-plug-type': 'fake' })], [old], true).plan;
+    expect(declined.deletes).toEqual([]);
+    // Not wanted any more: unplugged there like anywhere.
+    expect(pass([], [old], true).plan.deletes.map((d) => d.cause)).toEqual(['gone']);
+  });
+
+  it('does not take a name another bridge holds (OVS names are unique across bridges), nor bind what is not on the integration bridge', () => {
+    const elsewhere = iface('pf0vf1', { [IFACE_ID]: 'lsp2' }, ON_OLD_BRIDGE);
+    const { plan } = pass(
+      [binding('lsp1', { 'vif-plug-type': 'fake', [NAME_OPTION]: 'pf0vf1' }), binding('lsp2', { 'vif-plug-type': 'fake', [NAME_OPTION]: 'pf0vf2' })],
+      [elsewhere],
+      true,
+    );
+    expect(plan.problems.get('lsp1')!.problem).toMatchObject({ reason: 'IFACE_NAME_IN_USE' });
+    expect(plan.problems.get('lsp1')!.problem.message).toContain('on bridge br-old');
+    // Someone else's port with the lport's iface-id on another bridge is not bound by ovn-controller: it does not block.
+    expect(plan.creates.map((c) => c.answer.name)).toEqual(['pf0vf2']);
+  });
+
   it('gives a name to one lport only, and tells the others who holds it', () => {
     const foreign = iface('taken', {});
     const { plan, createCtxs } = pass(
@@ -288,6 +344,7 @@ const arbIface = fc.record({
   lport: fc.constantFrom(...LPORTS),
   name: fc.constantFrom(...NAMES, 'm1', 'm2'),
   type: fc.constantFrom('fake', 'other', 'unserved'),
+  oldBridge: fc.boolean(),
 });
 
 type BindingSpec = typeof arbBinding extends fc.Arbitrary<infer T> ? T : never;
@@ -309,14 +366,15 @@ function makeBindings(specs: BindingSpec[]): Binding[] {
   return [...byLport.values()];
 }
 
-function makeBridge(specs: { kind: string; lport: string; name: string; type: string }[]): BridgeIface[] {
+function makeBridge(specs: { kind: string; lport: string; name: string; type: string; oldBridge: boolean }[]): BridgeIface[] {
   const seen = new Set<string>();
   const out: BridgeIface[] = [];
   for (const s of specs) {
     if (seen.has(s.name)) continue; // OVS keeps names unique
     seen.add(s.name);
-    if (s.kind === 'ours') out.push(ours(s.lport, s.name, s.type));
-    else out.push(iface(s.name, s.kind === 'foreign-with-id' ? { [IFACE_ID]: s.lport } : {}));
+    const where = s.oldBridge ? ON_OLD_BRIDGE : {};
+    if (s.kind === 'ours') out.push(ours(s.lport, s.name, s.type, where));
+    else out.push(iface(s.name, s.kind === 'foreign-with-id' ? { [IFACE_ID]: s.lport } : {}, where));
   }
   return out;
 }
@@ -365,7 +423,7 @@ describe('properties', () => {
         expect(second.updates).toEqual([]);
 
         const { wants, invalid } = desiredPorts(bs, HERE, SERVED);
-        const actual = sortBridge(b);
+        const actual = sortBridge(b, BR_INT);
         for (const [lport, list] of actual.ours) {
           const served = list.filter((i) => SERVED.has(i.externalIds.get(AGENT_MARKER)!));
           if (served.length === 0) continue;

@@ -44,7 +44,7 @@ describe('after kill -9', () => {
     await w.startVifplugd();
     await w.waitPlugged(['enp7s0f0_1', 'd2', 'd3']);
     await w.sandbox.waitLportUp('d3');
-    expect(await w.lportStatus('d3')).toMatchObject({ state: 'plugged', reason: '' });
+    await w.waitLportPlugged('d3');
   });
 
   it('of the Southbound ovsdb-server: nothing is unplugged while it is gone, and changes after its return are followed', async () => {
