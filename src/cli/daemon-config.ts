@@ -123,13 +123,7 @@ export function parseDaemonArgs(argv: readonly string[], env: NodeJS.ProcessEnv,
       );
     }
   }
-  let metricsListen: DaemonConfig['metricsListen'];
-  const metrics = one('metrics-listen');
-  if (metrics !== undefined) {
-    const address = parseAddress('metrics-listen', metrics);
-    if (address.kind !== 'tcp') throw new UsageError('--metrics-listen takes HOST:PORT: Prometheus scrapes over TCP');
-    metricsListen = address;
-  }
+  const metricsListen = parseMetricsListen(one('metrics-listen'));
 
   return {
     kind: 'run',
@@ -161,6 +155,14 @@ export function parseDaemonArgs(argv: readonly string[], env: NodeJS.ProcessEnv,
       },
     },
   };
+}
+
+/** --metrics-listen HOST:PORT (vifplugd's and vifplug-ovn's); undefined when not given: metrics are opt-in. */
+export function parseMetricsListen(value: string | undefined): Extract<ListenAddress, { kind: 'tcp' }> | undefined {
+  if (value === undefined) return undefined;
+  const address = parseAddress('metrics-listen', value);
+  if (address.kind !== 'tcp') throw new UsageError('--metrics-listen takes HOST:PORT: Prometheus scrapes over TCP');
+  return address;
 }
 
 function parseAddress(flag: string, spec: string): ListenAddress {

@@ -1,12 +1,16 @@
 #!/usr/bin/env node
+import type { Server as HttpServer } from 'node:http';
+
 import { createLogger, guardProcess } from '../log';
+import type { AgentMetrics } from '../ovn/agent-metrics';
+import type { ListenAddress } from '../server/listen';
 import { Agent, type AgentStatus } from '../ovn/agent';
 import { StatusServer, fetchStatus } from '../ovn/status-server';
 import { VifplugdLink, parseTypes } from '../ovn/vifplugd-link';
 import { OvsdbConfigError, defaultRundir, parseRemotes, type TlsFiles } from '../ovsdb';
 import { VERSION } from '../version';
 import { connectVifplugd, type ConnectionFlags } from './connection';
-import { LOG_LEVELS, parseLogLevel } from './daemon-config';
+import { LOG_LEVELS, parseLogLevel, parseMetricsListen } from './daemon-config';
 import { UsageError, flagHelp, readFlags, type Flag } from './flags';
 import { cell, table } from './table';
 
@@ -31,6 +35,7 @@ const FLAGS = {
   certificate: { env: 'VIFPLUG_OVN_CERTIFICATE', arg: 'FILE', help: 'SSL certificate for ssl: OVSDB remotes (as OVS --certificate)' },
   'ca-cert': { env: 'VIFPLUG_OVN_CA_CERT', arg: 'FILE', help: 'CA certificate that signs the OVSDB servers\' certificates (as OVS --ca-cert)' },
   types: { env: 'VIFPLUG_OVN_TYPES', arg: 'LIST', help: 'the vif-plug-types this agent plugs, comma-separated: TYPE (the vifplugd provider of that name) or TYPE=PROVIDER (required; never a type ovn-controller serves too)' },
+  'metrics-listen': { env: 'VIFPLUG_OVN_METRICS_LISTEN', arg: 'HOST:PORT', help: 'serve Prometheus metrics (pending lports by reason, reconcile passes) at http://HOST:PORT/metrics (default: off)' },
   'status-socket': { env: 'VIFPLUG_OVN_STATUS_SOCKET', arg: 'PATH', help: `where the agent answers \`vifplug-ovn status\` (default ${DEFAULT_STATUS_SOCKET})` },
   'log-level': { env: 'VIFPLUG_OVN_LOG_LEVEL', arg: 'LEVEL', help: `${LOG_LEVELS.join(', ')} (default info)` },
   json: { env: 'VIFPLUG_OVN_JSON', boolean: true, arg: '', help: 'status: print the status as JSON' },
@@ -70,6 +75,7 @@ export interface AgentConfig {
   /** lport vif-plug-type -> vifplugd provider. */
   readonly types: ReadonlyMap<string, string>;
   readonly statusSocket: string;
+  readonly metricsListen: Extract<ListenAddress, { kind: 'tcp' }> | undefined;
   readonly logLevel: string;
 }
 
@@ -116,7 +122,8 @@ export function parseAgentArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
     timeout: one('timeout'),
   };
   if (connection.socket !== undefined && connection.addr !== undefined) throw new UsageError('give --socket or --addr, not both');
-  return { kind: 'run', config: { connection, ovsDb, sbDb, tls, types, statusSocket, logLevel: parseLogLevel(one('log-level') ?? 'info') } };
+  const metricsListen = parseMetricsListen(one('metrics-listen'));
+  return { kind: 'run', config: { connection, ovsDb, sbDb, tls, types, statusSocket, metricsListen, logLevel: parseLogLevel(one('log-level') ?? 'info') } };
 }
 
 function checkRemotes(flag: string, text: string): string[] {
@@ -189,12 +196,23 @@ async function runAgent(config: AgentConfig): Promise<number> {
     return 2;
   }
   const link = new VifplugdLink({ client, types: config.types, logger });
-  const agent = new Agent({ link, types: [...config.types.keys()], ovsDb: config.ovsDb, sbDb: config.sbDb, tls: config.tls, logger });
+  let metrics: AgentMetrics | undefined;
+  const agent = new Agent({ link, types: [...config.types.keys()], ovsDb: config.ovsDb, sbDb: config.sbDb, tls: config.tls, logger, onPass: (report) => metrics?.passed(report) });
   const status = new StatusServer(config.statusSocket, () => agent.status());
+  let metricsServer: HttpServer | undefined;
   try {
     await status.start();
+    if (config.metricsListen !== undefined) {
+      // prom-client is loaded only when metrics are asked for, as vifplugd does: it costs start-up time.
+      metrics = new (require('../ovn/agent-metrics') as typeof import('../ovn/agent-metrics')).AgentMetrics(agent);
+      const { serveMetrics } = require('../server/metrics-endpoint') as typeof import('../server/metrics-endpoint');
+      const served = await serveMetrics(config.metricsListen, metrics, logger);
+      metricsServer = served.server;
+      logger.info({ metrics: `http://${config.metricsListen.host}:${served.port}/metrics` }, 'serving metrics');
+    }
   } catch (err) {
-    logger.fatal({ err }, `cannot serve the status on ${config.statusSocket}: ${(err as Error).message}`);
+    logger.fatal({ err }, `cannot serve the status or metrics: ${(err as Error).message}`);
+    await status.stop();
     client.close();
     return 1;
   }
@@ -207,6 +225,7 @@ async function runAgent(config: AgentConfig): Promise<number> {
   const outcome = await Promise.race([stopSignal, started.then((r) => (r === 'failed' ? r : stopSignal))]);
   if (outcome === 'failed') {
     await agent.stop().catch(() => undefined);
+    metricsServer?.close();
     await status.stop();
     client.close();
     return 1;
@@ -214,6 +233,7 @@ async function runAgent(config: AgentConfig): Promise<number> {
   stopping = true;
   logger.info({ signal: outcome }, 'stopping; plugged ports stay in place');
   await agent.stop();
+  metricsServer?.close();
   await status.stop();
   client.close();
   logger.info('vifplug-ovn stopped');

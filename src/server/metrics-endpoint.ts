@@ -7,9 +7,10 @@ import type { Metrics } from './metrics';
 
 /**
  * Serves GET /metrics for Prometheus on a TCP address (Prometheus cannot
- * scrape a unix socket). Nothing else is served; the body holds no secrets.
+ * scrape a unix socket): vifplugd's metrics, or vifplug-ovn's. Nothing else
+ * is served; the body holds no secrets.
  */
-export async function serveMetrics(address: Extract<ListenAddress, { kind: 'tcp' }>, metrics: Metrics, logger: Logger): Promise<{ server: Server; port: number }> {
+export async function serveMetrics(address: Extract<ListenAddress, { kind: 'tcp' }>, metrics: Pick<Metrics, 'prometheus'>, logger: Logger): Promise<{ server: Server; port: number }> {
   const server = createServer((req, res) => {
     if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: scrape /metrics\n');

@@ -42,6 +42,7 @@ describe('vifplug-ovn flags', () => {
     [['--types', 'dummy', '--private-key', 'k'], 'go together'],
     [['--types', 'dummy', '--socket', 'a', '--addr', 'b:1'], 'not both'],
     [['--types', 'dummy', '--log-level', 'loud'], '--log-level'],
+    [['--types', 'dummy', '--metrics-listen', 'unix:///run/m.sock'], '--metrics-listen takes HOST:PORT'],
     [['--types', 'dummy', '--nope'], "Unknown option '--nope'"],
     [['stats'], 'unexpected argument "stats"'],
   ])('refuses %j with a clear message and exit 2', async (args, message) => {
@@ -54,7 +55,7 @@ describe('vifplug-ovn flags', () => {
   it('prints help and version; status without a running agent says how to fix it (exit 1)', async () => {
     const help = await run(['--help']);
     expect(help.code).toBe(0);
-    for (const flag of ['--socket', '--addr', '--tls-ca', '--ovs-db', '--ovn-sb-db', '--types', '--log-level', 'VIFPLUG_OVN_TYPES']) expect(help.stdout).toContain(flag);
+    for (const flag of ['--socket', '--addr', '--tls-ca', '--ovs-db', '--ovn-sb-db', '--types', '--log-level', '--metrics-listen', 'VIFPLUG_OVN_TYPES']) expect(help.stdout).toContain(flag);
     expect((await run(['--version'])).stdout).toMatch(/^vifplug-ovn \d/);
     const status = await run(['status', '--status-socket', '/tmp/no-such-agent.sock']);
     expect(status.code).toBe(1);

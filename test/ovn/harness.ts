@@ -36,6 +36,8 @@ export interface WorldOptions {
   readonly sandbox?: Omit<SandboxOptions, 'chassis'>;
   /** vifplugd on loopback TCP with mutual TLS from this PKI, and the agent reaching it with vifplugctl's TLS flags. */
   readonly vifplugdTls?: Pki;
+  /** The agent serves Prometheus metrics on a loopback port (scrape()). */
+  readonly metrics?: boolean;
 }
 
 export class World {
@@ -45,6 +47,7 @@ export class World {
   agent: Daemon | undefined;
   /** vifplugd's TCP port when it serves TLS. */
   private vifplugdPort: number | undefined;
+  private metricsPort: number | undefined;
   private readonly json: DevlinkJson;
 
   private constructor(
@@ -97,6 +100,7 @@ export class World {
       ? ['--socket', this.vifplugSocket]
       : ['--addr', `127.0.0.1:${this.vifplugdPort}`, '--tls-ca', tls.caCert, '--tls-cert', tls.clientCert, '--tls-key', tls.clientKey];
     const args = this.options.agentArgs;
+    if (this.options.metrics) this.metricsPort ??= await freePort();
     this.agent = await spawnDaemon(
       [
         ...vifplugd,
@@ -104,6 +108,7 @@ export class World {
         '--types', this.options.types ?? 'representor,dummy',
         '--status-socket', this.statusSocket,
         '--log-level', 'debug',
+        ...(this.metricsPort === undefined ? [] : ['--metrics-listen', `127.0.0.1:${this.metricsPort}`]),
         ...(typeof args === 'function' ? args(this) : (args ?? [])),
         ...extra,
       ],
@@ -146,6 +151,13 @@ export class World {
     const { code, out } = await runAgentCli(['status', '--status-socket', this.statusSocket]);
     if (code !== 0) throw new Error(`vifplug-ovn status exited ${code}: ${out}`);
     return out;
+  }
+
+  /** The agent's metrics as Prometheus scrapes them. */
+  async scrape(): Promise<string> {
+    const res = await fetch(`http://127.0.0.1:${this.metricsPort}/metrics`);
+    if (!res.ok) throw new Error(`GET /metrics answered ${res.status}`);
+    return res.text();
   }
 
   async status(): Promise<AgentStatus> {

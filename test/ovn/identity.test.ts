@@ -16,7 +16,7 @@ import { World } from './harness';
 let w: World;
 let vhost: ProviderProcess | undefined;
 beforeAll(async () => {
-  w = await World.start({ types: 'dummy,vhost', sandbox: { unconfigured: true } });
+  w = await World.start({ types: 'dummy,vhost', sandbox: { unconfigured: true }, metrics: true });
 });
 afterAll(async () => {
   await vhost?.stop();
@@ -36,12 +36,21 @@ describe('the chassis configuration, followed at run time', () => {
     const text = await w.statusText();
     expect(text).toMatch(/^chassis not configured, types dummy,vhost; OVS connected, SB DISCONNECTED/);
     expect(text).toMatch(/^waiting: CHASSIS_NOT_CONFIGURED: external_ids:system-id is not set/m);
+    const before = await w.scrape();
+    expect(before).toMatch(/^vifplug_ovn_waiting\{reason="CHASSIS_NOT_CONFIGURED"\} 1$/m);
+    expect(before).toMatch(/^vifplug_ovn_database_connected\{database="sb"\} 0$/m);
     await w.sandbox.configureChassis();
     await w.lspAdd('d1', 'dummy');
     await w.waitPlugged(['d1']);
     await w.sandbox.waitLportUp('d1');
     expect(await w.status()).toMatchObject({ chassis: 'hv1', bridge: 'br-int', complete: true, waiting: [] });
     expect(w.agent!.logs.some((l) => l.msg === 'chassis hv1, integration bridge br-int')).toBe(true);
+    const after = await w.scrape();
+    expect(after).not.toMatch(/^vifplug_ovn_waiting\{/m);
+    expect(after).toMatch(/^vifplug_ovn_lports_plugged\{type="dummy"\} 1$/m);
+    expect(after).toMatch(/^vifplug_ovn_database_connected\{database="sb"\} 1$/m);
+    expect(Number(/^vifplug_ovn_reconcile_passes_total\{outcome="committed"\} (\d+)$/m.exec(after)?.[1])).toBeGreaterThanOrEqual(1);
+    expect(Number(/^vifplug_ovn_reconcile_pass_seconds_count (\d+)$/m.exec(after)?.[1])).toBeGreaterThanOrEqual(1);
   });
 
   it('moves its ports to a new ovn-bridge (ovn-controller binds them there), leaving the old bridge its other ports', async () => {
@@ -56,8 +65,11 @@ describe('the chassis configuration, followed at run time', () => {
   });
 
   it("tells providers use_dpdk when the integration bridge runs OVS's userspace datapath", async () => {
-    vhost = await runProvider(process.execPath, [join(__dirname, 'vhost-provider.js'), join(w.sandbox.dir, 'vhost.sock'), `unix://${w.vifplugSocket}`], /^serving$/);
+    // Asked for before its provider is there: pending, and counted so.
     await w.lspAdd('v1', 'vhost');
+    await w.waitPending('v1', 'PROVIDER_NOT_REGISTERED');
+    expect(await w.scrape()).toMatch(/^vifplug_ovn_lports_pending\{reason="PROVIDER_NOT_REGISTERED"\} 1$/m);
+    vhost = await runProvider(process.execPath, [join(__dirname, 'vhost-provider.js'), join(w.sandbox.dir, 'vhost.sock'), `unix://${w.vifplugSocket}`], /^serving$/);
     await w.waitPlugged(['d1', 'v1']);
     expect(await w.sandbox.ovsGet('Interface', 'v1', 'type')).toBe('internal');
     // What an operator sets for a DPDK chassis; ovn-controller applies it to the integration bridge.
