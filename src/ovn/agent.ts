@@ -2,8 +2,8 @@
  * The vifplug-ovn agent: turns a stock OVN chassis into one that plugs
  * ports through vifplugd. It reads its identity where ovn-controller does
  * (the local Open_vSwitch record) and follows it while it runs, replicates
- * the Southbound Port_Bindings requested to this chassis and the local
- * bridges, and reconciles them level-triggered through the pure core
+ * the Southbound Port_Bindings requested to this chassis (southbound.ts)
+ * and the local bridges, and reconciles them level-triggered through the pure core
  * (desired.ts, plan.ts), asking vifplugd's providers in batches.
  *
  * A pass runs whenever something it depends on changed: a Port_Binding or
@@ -26,25 +26,14 @@ import { performance } from 'node:perf_hooks';
 
 import type { Logger } from 'pino';
 
-import { OvsdbClient, OvsdbConfigError, type TlsFiles, type UpdateEvent } from '../ovsdb';
+import { OvsdbClient, type TlsFiles, type UpdateEvent } from '../ovsdb';
 import { bridgeOperations } from './bridge-change';
 import { desiredPorts, type Desired } from './desired';
 import { PendingTable, type BackoffOptions, type PendingEntry } from './pending';
 import { isOurs, planChange, pluggedType, sortBridge, toPrepare, toRemove, type Actual, type Plan } from './plan';
+import { Southbound } from './southbound';
 import type { VifplugdLink } from './vifplugd-link';
-import {
-  OVS_TABLES,
-  bindingCondition,
-  chassisCondition,
-  chassisIdentity,
-  localConfig,
-  lportsOfIfaceRows,
-  ovsInterfaces,
-  sbTables,
-  toBinding,
-  usesDpdk,
-  type LocalConfig,
-} from './views';
+import { OVS_TABLES, chassisIdentity, localConfig, lportsOfIfaceRows, ovsInterfaces, toBinding, usesDpdk, type LocalConfig } from './views';
 
 export interface AgentOptions {
   readonly link: VifplugdLink;
@@ -115,18 +104,13 @@ export class Agent {
   private readonly pending: PendingTable;
   private readonly now: () => number;
   private readonly ovs: OvsdbClient;
-  private sb: OvsdbClient | undefined;
-  /** The remotes `sb` was made for (or failed to be made for: `configProblem` says why). */
-  private sbRemotes: string | undefined;
-  private readonly closing = new Set<Promise<void>>();
+  private readonly sb: Southbound;
   /** The identity and bridge in effect; undefined while the chassis is not configured. */
   private local: LocalConfig | undefined;
+  /** The Southbound remotes in effect; undefined while there are none. */
+  private sbRemotes: string | undefined;
+  /** What is missing from the chassis configuration, if anything. */
   private configProblem: AgentCondition | undefined;
-  private sbComplete = false;
-  /** Bumped by every condition request: only the latest one's acknowledgement completes the view. */
-  private conditionSeq = 0;
-  /** The identity the Southbound condition was last asked for. */
-  private conditionKey: string | undefined;
   private bridgeMissing: string | undefined;
   private dirty: Set<string> | 'all' | undefined;
   private draining: Promise<void> | undefined;
@@ -140,6 +124,7 @@ export class Agent {
     this.now = options.now ?? (() => Date.now());
     this.pending = new PendingTable(this.now, options.backoff);
     this.ovs = new OvsdbClient({ database: 'Open_vSwitch', remotes: options.ovsDb, tables: OVS_TABLES, logger: options.logger, tls: options.tls });
+    this.sb = new Southbound({ logger: options.logger, tls: options.tls, onChange: (scope) => this.request(scope) });
   }
 
   /** Connects everything and starts reconciling; what is not there yet (OVS, the chassis configuration) is waited for. */
@@ -165,7 +150,7 @@ export class Agent {
     if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
     await this.options.link.stop();
     await this.draining?.catch(() => undefined);
-    await Promise.all([this.ovs.close(), this.sb?.close(), ...this.closing]);
+    await Promise.all([this.ovs.close(), this.sb.close()]);
   }
 
   status(): AgentStatus {
@@ -196,8 +181,8 @@ export class Agent {
       chassis: this.local?.systemId ?? '',
       bridge: this.local?.bridge ?? '',
       types: this.options.types,
-      connected: { ovs: this.ovs.isSynced, sb: this.sb?.isSynced ?? false },
-      remotes: { ovs: (this.ovs.isSynced && this.ovs.remote) || '', sb: (this.sb?.isSynced && this.sb.remote) || '' },
+      connected: { ovs: this.ovs.isSynced, sb: this.sb.synced },
+      remotes: { ovs: (this.ovs.isSynced && this.ovs.remote) || '', sb: this.sb.remote },
       complete: this.viewComplete(),
       waiting: this.waiting(),
       lports,
@@ -221,16 +206,8 @@ export class Agent {
       });
     }
     if (this.configProblem !== undefined) out.push(this.configProblem);
-    const sb = this.sb;
-    if (sb !== undefined && !sb.isSynced) {
-      const failure = sb.lastFailure;
-      out.push({
-        reason: 'SB_UNREACHABLE',
-        message: `the Southbound DB (${this.sbRemotes}) is not connected${failure === undefined ? '' : `: ${failure.reason}`}; ports stay as they are, nothing is plugged or unplugged`,
-      });
-    } else if (sb !== undefined && !this.sbComplete) {
-      out.push({ reason: 'SB_VIEW_INCOMPLETE', message: "the Southbound DB has not yet acknowledged this chassis's condition; nothing is unplugged until it has" });
-    }
+    const sb = this.sb.condition();
+    if (sb !== undefined) out.push(sb);
     if (this.bridgeMissing !== undefined) {
       out.push({ reason: 'BRIDGE_MISSING', message: `the integration bridge ${this.bridgeMissing} does not exist (ovn-controller creates it); ports are plugged once it does` });
     }
@@ -238,7 +215,7 @@ export class Agent {
   }
 
   private viewComplete(): boolean {
-    return this.ovs.isSynced && this.sb !== undefined && this.sb.isSynced && this.sbComplete;
+    return this.ovs.isSynced && this.sb.isComplete;
   }
 
   /**
@@ -260,15 +237,17 @@ export class Agent {
     const row = this.ovs.rows('Open_vSwitch').values().next().value;
     const next = row === undefined ? undefined : localConfig(row);
     const prev = this.local;
+    const prevRemotes = this.sbRemotes;
     if (next === undefined || next.systemId === '') {
       this.configProblem = {
         reason: 'CHASSIS_NOT_CONFIGURED',
-        message: "external_ids:system-id is not set in the local Open_vSwitch record (ovn-controller needs it too: ovs-vsctl set open . external_ids:system-id=NAME); nothing is plugged or unplugged until it is",
+        message: 'external_ids:system-id is not set in the local Open_vSwitch record (ovn-controller needs it too: ovs-vsctl set open . external_ids:system-id=NAME); nothing is plugged or unplugged until it is',
       };
       if (prev !== undefined) logger.warn({ chassis: prev.systemId }, 'external_ids:system-id was removed; plugging stops (ports stay) until it is set again');
       else this.warnOnce('unconfigured', 'waiting for external_ids:system-id in the local Open_vSwitch record');
       this.local = undefined;
-      this.useSb(undefined);
+      this.sbRemotes = undefined;
+      this.sb.follow(undefined, undefined);
       return;
     }
     this.local = next;
@@ -284,93 +263,19 @@ export class Agent {
       if (prev.bridge !== next.bridge) logger.warn({ from: prev.bridge, to: next.bridge }, `integration bridge changed from ${prev.bridge} to ${next.bridge}; moving the agent's ports`);
     }
     const remotes = this.options.sbDb ?? next.ovnRemote;
-    if (remotes === '') {
+    this.sbRemotes = remotes === '' ? undefined : remotes;
+    if (this.sbRemotes === undefined) {
       this.configProblem = {
         reason: 'SB_REMOTE_NOT_CONFIGURED',
         message: 'no Southbound DB: set external_ids:ovn-remote in the local Open_vSwitch record (as ovn-controller needs) or give --ovn-sb-db',
       };
-      if (this.sbRemotes !== undefined) logger.warn('external_ids:ovn-remote was removed; disconnected from the Southbound DB until it is set again');
+      if (prevRemotes !== undefined) logger.warn('external_ids:ovn-remote was removed; disconnected from the Southbound DB until it is set again');
       else this.warnOnce('no-remote', 'waiting for external_ids:ovn-remote in the local Open_vSwitch record');
-      this.useSb(undefined);
-      return;
+    } else {
+      this.configProblem = undefined;
+      if (prevRemotes !== undefined && prevRemotes !== remotes) logger.warn({ from: prevRemotes, to: remotes }, `the Southbound DB changed from ${prevRemotes} to ${remotes}; reconnecting`);
     }
-    if (remotes !== this.sbRemotes) {
-      if (this.sbRemotes !== undefined) logger.warn({ from: this.sbRemotes, to: remotes }, `the Southbound DB changed from ${this.sbRemotes} to ${remotes}; reconnecting`);
-      this.useSb(remotes);
-    } else if (prev !== undefined && (prev.systemId !== next.systemId || prev.hostname !== next.hostname)) {
-      this.syncChassis();
-    }
-  }
-
-  /** Replaces the Southbound client by one for `remotes` (none when undefined). */
-  private useSb(remotes: string | undefined): void {
-    const old = this.sb;
-    this.sb = undefined;
-    this.sbComplete = false;
-    this.sbRemotes = remotes;
-    if (old !== undefined) {
-      const closed = old.close().finally(() => this.closing.delete(closed));
-      this.closing.add(closed);
-    }
-    const local = this.local;
-    if (remotes === undefined || local === undefined || this.stopped) return;
-    const { logger, tls } = this.options;
-    let sb: OvsdbClient;
-    try {
-      sb = new OvsdbClient({ database: 'OVN_Southbound', remotes, tables: sbTables(local), logger, tls });
-    } catch (err) {
-      if (!(err instanceof OvsdbConfigError)) throw err;
-      this.configProblem = { reason: 'SB_REMOTE_INVALID', message: `the Southbound DB "${remotes}" cannot be used: ${err.message}` };
-      logger.error(this.configProblem.message);
-      return;
-    }
-    this.configProblem = undefined;
-    logger.info({ sb: remotes }, `Southbound DB ${remotes}`);
-    this.sb = sb;
-    sb.on('resync', () => {
-      if (sb !== this.sb) return;
-      this.sbComplete = false;
-      this.syncChassis();
-    });
-    sb.on('disconnect', () => {
-      if (sb === this.sb) this.sbComplete = false;
-    });
-    sb.on('update', ({ changes }) => {
-      if (sb !== this.sb) return;
-      if (changes.has('Chassis')) this.syncChassis();
-      const bindings = changes.get('Port_Binding');
-      if (bindings !== undefined) {
-        const lports = [...bindings.inserted, ...bindings.deleted, ...bindings.modified.flatMap((m) => [m.old, m.new])].map((r) => String(r.logical_port));
-        this.request(lports);
-      }
-    });
-    sb.start();
-  }
-
-  /**
-   * Conditions the Southbound monitor on this chassis (its row, and the
-   * Port_Bindings requested to it: by name, hostname and the row's uuid).
-   * The view is complete once the server acknowledged the latest request.
-   */
-  private syncChassis(): void {
-    const sb = this.sb;
-    const local = this.local;
-    if (sb === undefined || local === undefined) return;
-    const chassis = chassisIdentity(local, sb.rows('Chassis'));
-    const seq = ++this.conditionSeq;
-    const bindings = bindingCondition(local, chassis.uuid);
-    const key = JSON.stringify([local.systemId, local.hostname, chassis.uuid]);
-    // A wider condition than the acknowledged one may bring rows back: until then, absence means nothing.
-    if (key !== this.conditionKey) this.sbComplete = false;
-    this.conditionKey = key;
-    Promise.all([sb.setCondition('Chassis', chassisCondition(local)), sb.setCondition('Port_Binding', bindings)]).then(
-      () => {
-        if (sb !== this.sb || seq !== this.conditionSeq || !sb.isSynced) return;
-        this.sbComplete = true;
-        this.request('all');
-      },
-      (err: unknown) => this.options.logger.debug({ err: String(err) }, 'Southbound condition not acknowledged; retried on the next connection'),
-    );
+    this.sb.follow(this.sbRemotes, next);
   }
 
   private onOvsUpdate({ changes }: UpdateEvent): void {
@@ -428,7 +333,7 @@ export class Agent {
   private async pass(scope: ReadonlySet<string> | undefined): Promise<PassReport['outcome'] | undefined> {
     const sb = this.sb;
     const local = this.local;
-    if (sb === undefined || local === undefined || !this.ovs.isSynced || !sb.isSynced) return undefined;
+    if (local === undefined || !this.ovs.isSynced || !sb.synced) return undefined;
     const { link, logger } = this.options;
     const chassis = chassisIdentity(local, sb.rows('Chassis'));
     const desired = desiredPorts([...sb.rows('Port_Binding').values()].map(toBinding), chassis, this.served);
