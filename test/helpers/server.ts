@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 
-import { VifplugClient } from '../../src/client/client';
+import { VifplugClient, type ClientOptions } from '../../src/client/client';
 import { createLogger } from '../../src/log';
 import { DEFAULT_LIMITS, Registry, type ProviderFactory, type RegistryLimits } from '../../src/registry';
 import { remoteConnector, type RemoteSettings } from '../../src/remote';
@@ -26,7 +26,7 @@ export interface TestServer {
   readonly target: string;
   readonly logs: LogLine[];
   /** Another client on the same socket. */
-  newClient(): VifplugClient;
+  newClient(options?: ClientOptions): VifplugClient;
   stop(): Promise<void>;
 }
 
@@ -83,8 +83,8 @@ export async function startTestServer(
   await server.start();
   const target = `unix://${socketPath}`;
   const clients: VifplugClient[] = [];
-  const newClient = () => {
-    const c = new VifplugClient(target);
+  const newClient = (clientOptions?: ClientOptions) => {
+    const c = new VifplugClient(target, clientOptions);
     clients.push(c);
     return c;
   };
