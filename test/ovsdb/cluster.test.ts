@@ -46,6 +46,27 @@ async function addChassis(c: OvsdbClient, name: string): Promise<void> {
   ]);
 }
 
+/**
+ * Waits until the running members have a leader and each is connected to
+ * the cluster, then until `c` is synced. A member may serve a client for a
+ * moment before it notices that its leader is gone and an election starts: a
+ * write sent then is cut off with the session, or is interrupted after it
+ * committed and retried by ovsdb-server itself (a commit that ends in a
+ * "cluster error" is run again, ovsdb/trigger.c), which then reports a
+ * constraint violation against the row the first attempt inserted.
+ */
+async function settled(c: OvsdbClient): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const leader = await cluster.leader().catch((err: Error) => err);
+    if (!(leader instanceof Error)) break;
+    if (Date.now() > deadline) throw new Error(`no leader among the running members after 20 s: ${leader.message}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await cluster.waitConnected();
+  await c.ready({ timeoutMs: 10_000 });
+}
+
 const names = (c: OvsdbClient) => [...c.rows('Chassis').values()].map((r) => r.name as string).sort();
 
 describe('a clustered database', () => {
@@ -63,6 +84,7 @@ describe('a clustered database', () => {
     expect(resync.reconnect).toBe(true);
     expect(resync.remote).not.toBe(first.unix);
     expect(names(c)).toContain('before');
+    await settled(c);
     await addChassis(c, 'after');
     await c.waitFor(() => names(c).includes('after'), { timeoutMs: 5000 });
   });
@@ -79,7 +101,9 @@ describe('a clustered database', () => {
     const resynced = nextEvent(c, 'resync', 20_000);
     for (const m of cluster.members) if (!m.running) await m.start();
     expect((await resynced).reconnect).toBe(true);
+    await settled(c);
     await addChassis(c, 'quorum-again');
+    await c.waitFor(() => names(c).includes('quorum-again'), { timeoutMs: 5000 });
   });
 
   it('with leaderOnly, reads only from the leader', async () => {
