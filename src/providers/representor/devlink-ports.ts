@@ -97,6 +97,8 @@ export class DevlinkPortsParser {
   private offset = 0;
   private readonly ports = new Map<string, DevlinkPort>();
   private readonly tally = new DroppedTally();
+  /** One string per devlink device, shared by its ports (a host has a few devices and thousands of ports). */
+  private readonly devices = new Map<string, string>();
 
   /** How many ports have been read so far. */
   get portCount(): number {
@@ -251,7 +253,7 @@ export class DevlinkPortsParser {
         this.state = 'top-comma';
         return;
       case 'port-value': {
-        const port = parsePort(this.handle, this.parse(text!), this.tally);
+        const port = parsePort(this.handle, this.parse(text!), this.tally, this.devices);
         if (port !== undefined) this.ports.set(port.handle, port);
         this.state = 'port-comma';
         return;
@@ -286,65 +288,69 @@ export function parseHandle(handle: string): { bus: string; deviceName: string; 
   return { bus: handle.slice(0, first), deviceName: handle.slice(first + 1, last), index };
 }
 
-function parsePort(handle: string, attrs: unknown, tally: DroppedTally): DevlinkPort | undefined {
+function parsePort(handle: string, attrs: unknown, tally: DroppedTally, devices: Map<string, string>): DevlinkPort | undefined {
   const parts = handle.length <= 256 ? parseHandle(handle) : undefined;
-  const shown = JSON.stringify(handle.slice(0, 80));
   if (parts === undefined) {
-    tally.note('devlink port handle malformed', `ignored devlink port ${shown}: its handle is not "<bus>/<device>/<index>"`);
+    tally.note('devlink port handle malformed', `ignored devlink port ${JSON.stringify(handle.slice(0, 80))}: its handle is not "<bus>/<device>/<index>"`);
     return undefined;
   }
   if (!isObject(attrs)) {
-    tally.note('devlink port attributes not an object', `ignored devlink port ${shown}: its attributes are not a JSON object`);
+    tally.note('devlink port attributes not an object', `ignored devlink port ${JSON.stringify(handle.slice(0, 80))}: its attributes are not a JSON object`);
     return undefined;
   }
-  const port: { -readonly [K in keyof DevlinkPort]: DevlinkPort[K] } = {
-    handle,
-    device: `${parts.bus}/${parts.deviceName}`,
-    index: parts.index,
-  };
+  const name = `${parts.bus}/${parts.deviceName}`;
+  let device = devices.get(name);
+  if (device === undefined) {
+    device = name;
+    devices.set(name, name);
+  }
   const drop = (attribute: string, value: unknown, expected: string): void =>
     tally.note(
       `devlink ${attribute} malformed`,
       `devlink port ${handle}: ${attribute} ${JSON.stringify(value)?.slice(0, 80)} is not ${expected}; the attribute is ignored`,
     );
-  const type = word(attrs['type'], 'type', drop);
-  if (type !== undefined) port.type = type;
-  const netdev = attrs['netdev'];
-  if (netdev !== undefined) {
-    // The name is later used in sysfs paths; a kernel never reports an invalid one.
-    if (typeof netdev === 'string' && isIfName(netdev)) port.netdev = netdev;
-    else drop('netdev', netdev, 'a valid interface name');
+  let netdev = attrs['netdev'];
+  // The name is later used in sysfs paths; a kernel never reports an invalid one.
+  if (netdev !== undefined && !(typeof netdev === 'string' && isIfName(netdev))) {
+    drop('netdev', netdev, 'a valid interface name');
+    netdev = undefined;
   }
-  const flavour = word(attrs['flavour'], 'flavour', drop);
-  if (flavour !== undefined) port.flavour = flavour;
-  setNumber(port, 'controller', attrs['controller'], U32, drop);
-  setNumber(port, 'pfnum', attrs['pfnum'], U16, drop);
-  setNumber(port, 'vfnum', attrs['vfnum'], U16, drop);
-  setNumber(port, 'sfnum', attrs['sfnum'], U32, drop);
-  setNumber(port, 'port', attrs['port'], U32, drop);
-  const external = attrs['external'];
-  if (typeof external === 'boolean') port.external = external;
-  else if (external !== undefined) drop('external', external, 'true or false');
+  let external = attrs['external'];
+  if (external !== undefined && typeof external !== 'boolean') {
+    drop('external', external, 'true or false');
+    external = undefined;
+  }
+  let hwAddr: string | undefined;
   const fn = attrs['function'];
   if (isObject(fn) && fn['hw_addr'] !== undefined) {
-    const mac = typeof fn['hw_addr'] === 'string' ? parseMac(fn['hw_addr']) : undefined;
-    if (mac !== undefined) port.hwAddr = mac;
+    hwAddr = typeof fn['hw_addr'] === 'string' ? parseMac(fn['hw_addr']) : undefined;
     // A 20-byte InfiniBand address is a real address, just not a PF MAC.
-    else if (!isInfinibandAddress(fn['hw_addr'])) drop('function hw_addr', fn['hw_addr'], 'a MAC address');
+    if (hwAddr === undefined && !isInfinibandAddress(fn['hw_addr'])) drop('function hw_addr', fn['hw_addr'], 'a MAC address');
   }
-  return port;
+  // One literal with every field (absent ones undefined): 16k ports per refresh, each built once.
+  return {
+    handle,
+    device,
+    index: parts.index,
+    type: word(attrs['type'], 'type', drop),
+    netdev: netdev as string | undefined,
+    flavour: word(attrs['flavour'], 'flavour', drop),
+    controller: integer(attrs['controller'], 'controller', U32, drop),
+    pfnum: integer(attrs['pfnum'], 'pfnum', U16, drop),
+    vfnum: integer(attrs['vfnum'], 'vfnum', U16, drop),
+    sfnum: integer(attrs['sfnum'], 'sfnum', U32, drop),
+    external: external as boolean | undefined,
+    port: integer(attrs['port'], 'port', U32, drop),
+    hwAddr,
+  };
 }
 
-function setNumber(
-  port: { -readonly [K in keyof DevlinkPort]: DevlinkPort[K] },
-  key: 'controller' | 'pfnum' | 'vfnum' | 'sfnum' | 'port',
-  value: unknown,
-  max: number,
-  drop: (attribute: string, value: unknown, expected: string) => void,
-): void {
-  if (value === undefined) return;
-  if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= max) port[key] = value;
-  else drop(key, value, `an integer in 0..${max}`);
+/** An integer attribute in 0..max; anything else is dropped. */
+function integer(value: unknown, attribute: string, max: number, drop: (attribute: string, value: unknown, expected: string) => void): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value === 'number' && Number.isInteger(value) && value >= 0 && value <= max) return value;
+  drop(attribute, value, `an integer in 0..${max}`);
+  return undefined;
 }
 
 /** A short keyword-like string (type, flavour); anything else is dropped. */

@@ -147,7 +147,7 @@ export function buildInventory(snapshot: Snapshot): Inventory {
       pfsWithoutMac.push(entry);
       return;
     }
-    const group = groups.get(dpuKey(port.device, port.controller ?? 0, port.pfnum));
+    const group = groups.get(port.device, port.controller ?? 0, port.pfnum);
     anchors.push({
       kind: 'pcipf',
       mac,
@@ -222,8 +222,9 @@ export function isExternal(port: DevlinkPort): boolean {
   return port.flavour === 'pcisf' && (port.controller ?? 0) !== 0;
 }
 
+/** One literal with every field (absent ones undefined): a refresh builds 16k of them, copies would be garbage. */
 function devlinkEntry(port: DevlinkPort, facts: NetdevFacts | undefined): PortEntry {
-  return withoutUndefined({
+  return {
     key: port.handle,
     source: 'devlink' as const,
     flavour: port.flavour ?? '',
@@ -238,7 +239,7 @@ function devlinkEntry(port: DevlinkPort, facts: NetdevFacts | undefined): PortEn
     sfnum: port.sfnum,
     external: port.external,
     physPortName: facts?.physPortName ?? formatPhysPortName(port),
-  });
+  };
 }
 
 function sysfsEntry(facts: NetdevFacts, parsed: PhysPortName): PortEntry {
@@ -268,20 +269,41 @@ interface DpuGroup {
   readonly sfs: Map<number, PortEntry[]>;
 }
 
-function dpuKey(device: string, controller: number, pfnum: number): string {
-  return `${device}|${controller}|${pfnum}`;
-}
+/**
+ * The functions of each (device, controller, pfnum), for the pcipf ports to
+ * claim. Keyed by device, then by a number made of controller (u32) and
+ * pfnum (u16), exact below 2^53: no key string per port.
+ */
+class DpuGroups {
+  private readonly byDevice = new Map<string, Map<number, DpuGroup>>();
 
-function groupDpuFunctions(ports: readonly DevlinkPort[], entries: readonly PortEntry[]): Map<string, DpuGroup> {
-  const groups = new Map<string, DpuGroup>();
-  ports.forEach((port, i) => {
-    if (port.pfnum === undefined) return;
-    const key = dpuKey(port.device, port.controller ?? 0, port.pfnum);
+  get(device: string, controller: number, pfnum: number): DpuGroup | undefined {
+    return this.byDevice.get(device)?.get(controller * 0x10000 + pfnum);
+  }
+
+  open(device: string, controller: number, pfnum: number): DpuGroup {
+    let groups = this.byDevice.get(device);
+    if (groups === undefined) {
+      groups = new Map();
+      this.byDevice.set(device, groups);
+    }
+    const key = controller * 0x10000 + pfnum;
     let group = groups.get(key);
     if (group === undefined) {
       group = { pfs: [], vfs: new Map(), sfs: new Map() };
       groups.set(key, group);
     }
+    return group;
+  }
+}
+
+function groupDpuFunctions(ports: readonly DevlinkPort[], entries: readonly PortEntry[]): DpuGroups {
+  const groups = new DpuGroups();
+  // Only a pcipf port claims a group: a host without one (host switchdev) needs none.
+  if (!ports.some((p) => p.flavour === 'pcipf')) return groups;
+  ports.forEach((port, i) => {
+    if (port.pfnum === undefined) return;
+    const group = groups.open(port.device, port.controller ?? 0, port.pfnum);
     const entry = entries[i]!;
     if (port.flavour === 'pcipf') group.pfs.push(entry);
     else if (port.flavour === 'pcivf' && port.vfnum !== undefined) push(group.vfs, port.vfnum, entry);

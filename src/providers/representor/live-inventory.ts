@@ -311,7 +311,7 @@ export class LiveInventory {
     }
     for (const key of this.sightings.keys()) if (!seen.has(key)) this.sightings.delete(key);
     const index = LookupIndex.build(inventory, { pendingUntil: (entry) => this.pendingUntil(entry) });
-    const changed = this.current === undefined || index.fingerprint !== this.current.fingerprint;
+    const changed = this.current === undefined || !index.sameRecords(this.current);
     this.current = index;
     this.scheduleSettle(now);
     this.lastGoodAt = Date.now();

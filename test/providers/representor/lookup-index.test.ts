@@ -162,6 +162,50 @@ describe('the listing', () => {
   });
 });
 
+describe('whether a refresh changed the records (sameRecords)', () => {
+  const dpu = (changes: { pfMac?: string; vf0?: string; vf1Ifindex?: number; withSf?: boolean } = {}): LookupIndex =>
+    index(
+      snapshot(
+        ports(
+          [
+            'pci/0000:03:00.0/65535: type eth netdev p0 flavour physical port 0',
+            'pci/0000:03:00.0/196608: type eth netdev pf0hpf flavour pcipf controller 1 pfnum 0 external true',
+            '  function:',
+            `    hw_addr ${changes.pfMac ?? 'b8:3f:d2:e1:8f:dc'}`,
+            `pci/0000:03:00.0/196609: type eth netdev ${changes.vf0 ?? 'pf0vf0'} flavour pcivf controller 1 pfnum 0 vfnum 0 external true`,
+            'pci/0000:03:00.0/196610: type eth netdev pf0vf1 flavour pcivf controller 1 pfnum 0 vfnum 1 external true',
+            ...(changes.withSf === true ? ['pci/0000:03:00.0/229376: type eth netdev pf0sf5 flavour pcisf controller 1 pfnum 0 sfnum 5'] : []),
+          ].join('\n'),
+        ),
+        [
+          { name: 'p0', address: 'b8:3f:d2:e1:8f:00', deviceName: '0000:03:00.0', physPortName: 'p0' },
+          { name: 'pf0vf1', physPortName: 'c1pf0vf1', ifindex: changes.vf1Ifindex ?? 12 },
+        ],
+      ),
+    );
+
+  it('holds for two reads of the same hardware (built apart: no object shared)', () => {
+    const a = dpu();
+    const b = dpu();
+    expect(a.records).not.toBe(b.records);
+    expect(a.sameRecords(b)).toBe(true);
+    expect(b.sameRecords(a)).toBe(true);
+  });
+
+  it('fails when a netdev, an ifindex, a port or only the lport options differ', () => {
+    const base = dpu();
+    for (const changed of [dpu({ vf0: 'renamed0' }), dpu({ vf1Ifindex: 13 }), dpu({ withSf: true }), dpu({ pfMac: 'b8:3f:d2:e1:8f:dd' })]) {
+      expect(base.sameRecords(changed)).toBe(false);
+      expect(changed.sameRecords(base)).toBe(false);
+    }
+    // The host PF's new MAC changes the VFs' pf-mac option, nothing else of theirs.
+    const remac = dpu({ pfMac: 'b8:3f:d2:e1:8f:dd' });
+    const vf1 = (idx: LookupIndex) => idx.records.find((r) => r.netdev === 'pf0vf1')!;
+    expect(vf1(remac).lportOptions.get('vif-plug:representor:pf-mac')).toBe('b8:3f:d2:e1:8f:dd');
+    expect({ ...vf1(remac), lportOptions: undefined, pfMac: '' }).toEqual({ ...vf1(base), lportOptions: undefined, pfMac: '' });
+  });
+});
+
 describe('messages stay short', () => {
   it('summarises numbers as ranges', () => {
     expect(summariseNumbers([3, 1, 2, 0, 7, 9, 10, 11, 12])).toBe('0-3,7,9-12');
