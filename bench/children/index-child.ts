@@ -10,7 +10,7 @@ import { parseDevlinkPortsJson } from '../../src/providers/representor/devlink-p
 import { buildInventory } from '../../src/providers/representor/inventory';
 import { LookupIndex, type LookupOutcome } from '../../src/providers/representor/lookup-index';
 import { parseRepresentorOptions } from '../../src/providers/representor/options';
-import { collectSnapshot, type Snapshot } from '../../src/providers/representor/snapshot';
+import { collectSnapshot, readDevlink, type Snapshot } from '../../src/providers/representor/snapshot';
 import { SysfsReader } from '../../src/providers/representor/sysfs';
 import { serveParent } from '../lib/ipc';
 import { naiveLookup } from '../lib/naive-lookup';
@@ -145,7 +145,8 @@ async function runSize(host: BenchHost, arg: IndexRunArg): Promise<SizeResult> {
     const times: number[] = [];
     for (let i = 0; i < arg.refreshes; i++) {
       const t0 = process.hrtime.bigint();
-      const snapshot = await collectSnapshot({ readPorts: async () => parseDevlinkPortsJson(readFileSync(host.devlinkJsonPath, 'utf8')) }, new SysfsReader(host.sysfsRoot));
+      const reading = await readDevlink({ readPorts: async () => parseDevlinkPortsJson(readFileSync(host.devlinkJsonPath, 'utf8')) });
+      const snapshot = await collectSnapshot(reading, new SysfsReader(host.sysfsRoot));
       const idx = LookupIndex.build(buildInventory(snapshot));
       times.push(Number(process.hrtime.bigint() - t0) / 1e6);
       const pick = picks[i]!;

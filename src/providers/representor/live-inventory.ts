@@ -35,7 +35,7 @@ import { describeDropped, type Dropped } from './dropped';
 import { buildInventory, type PortEntry } from './inventory';
 import { LookupIndex } from './lookup-index';
 import { ProcessMonitor, type MonitorCommand } from './monitor';
-import { collectSnapshot } from './snapshot';
+import { collectSnapshot, readDevlink, type DevlinkReading } from './snapshot';
 import { SysfsRootError, type SysfsReader } from './sysfs';
 
 export interface LiveInventoryOptions {
@@ -275,26 +275,29 @@ export class LiveInventory {
       logger.debug({ retryInMs: plan.retryAt - this.options.now() }, 'devlink is failing; keeping the last good view until the retry');
       return false;
     }
-    const devlink: DevlinkSource = plan.action === 'read' ? this.options.devlink : { readPorts: () => Promise.reject(plan.error) };
-    const snapshot = await collectSnapshot(devlink, this.options.sysfs);
+    const reading: DevlinkReading = plan.action === 'read' ? await readDevlink(this.options.devlink) : { ok: false, error: plan.error };
     if (this.stopped && this.started) return false;
-    if (snapshot.devlink.ok) {
+    if (reading.ok) {
       const before = this.devlinkHealth.mode;
       this.devlinkHealth.succeeded();
       if (before === 'absent' || (before === 'failing' && this.current !== undefined && !this.current.devlinkAvailable)) {
         logger.info('devlink answers now; representors are found through devlink and sysfs');
       }
     } else if (plan.action === 'read') {
-      const error = snapshot.devlink.error;
+      const error = reading.error;
       const before = this.devlinkHealth.mode;
       const verdict = this.devlinkHealth.failed(error, this.options.now());
-      // Keep the last good picture: sysfs alone lacks the DPU's function MACs.
+      // Keep the last good picture (sysfs alone lacks the DPU's function
+      // MACs), and do not read sysfs for a view that would be thrown away:
+      // without devlink that is every netdev, seconds at 16k representors.
       if (verdict === 'keep-last') throw error;
       if (this.devlinkHealth.mode !== before || before === 'unknown') {
         const retry = this.devlinkHealth.mode === 'absent' ? `asking again in ${Math.round(this.options.timing.devlinkAbsentRecheckMs / 1000)} s` : 'retrying with backoff';
         logger.warn({ devlink: error.kind }, `devlink unavailable (${error.message}); representors are found through sysfs only, ${retry}`);
       }
     }
+    const snapshot = await collectSnapshot(reading, this.options.sysfs);
+    if (this.stopped && this.started) return false;
     this.logDropped(snapshot.warnings);
     // Building for 16k ports takes some tens of milliseconds per step; give
     // waiting lookups and RPCs a turn between the steps.

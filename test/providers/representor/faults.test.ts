@@ -92,6 +92,25 @@ describe('oversize, garbage and intermittent devlink', () => {
     expect(failing[0]).toMatchObject({ cause: 'devlink output-too-large' });
   });
 
+  it('does not read sysfs for a view it keeps the last good one instead of (without devlink, every netdev)', async () => {
+    const { host: h } = dpu();
+    const real = nodeSysfs();
+    const touched: string[] = [];
+    const counting = {
+      read: (path: string, maxBytes: number) => (touched.push(path), real.read(path, maxBytes)),
+      readlink: (path: string) => (touched.push(path), real.readlink(path)),
+      readdir: (path: string) => (touched.push(path), real.readdir(path)),
+    };
+    harness = await startProvider(h, { fs: counting });
+    expect(touched.length).toBeGreaterThan(0);
+    touched.length = 0;
+    h.setDevlinkBehaviour('garbage');
+    expect(await harness.run()).toBe(false);
+    expect(harness.logs.some((l) => l.msg.startsWith('representor refresh failing:'))).toBe(true);
+    expect(touched).toEqual([]);
+    expect(await harness.netdevFor(select(HOST_PF_MAC, { vf: 1 }))).toBe('pf0vf1');
+  });
+
   it('never flips an answer while "Failed to connect to devlink Netlink" comes and goes', async () => {
     const { host: h } = dpu();
     harness = await startProvider(h, { devlinkTimeoutMs: 10_000 });
