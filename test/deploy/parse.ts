@@ -18,6 +18,14 @@ export function parseYamlDocuments(text: string): Yaml[] {
   });
 }
 
+/** A Kubernetes memory quantity ("256Mi", "1Gi", "300M", "1048576") in bytes. */
+export function quantityBytes(quantity: string): number {
+  const m = /^([0-9]+)(Ki|Mi|Gi|k|M|G)?$/.exec(quantity);
+  if (m === null) throw new Error(`unsupported memory quantity ${JSON.stringify(quantity)}`);
+  const unit = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, k: 1e3, M: 1e6, G: 1e9 }[m[2] ?? ''] ?? 1;
+  return Number(m[1]) * unit;
+}
+
 // ---------------------------------------------------------------------------
 // systemd unit files
 // ---------------------------------------------------------------------------

@@ -5,7 +5,7 @@
  * for the file names; this class is their typed front.
  */
 
-import { appendFileSync, existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { accessSync, appendFileSync, constants, existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 import type { COMMANDS } from '../../../scripts/iproute2-stand-in';
@@ -18,7 +18,13 @@ export type BehaviourOf<C extends StandInCommand> = keyof (typeof COMMANDS)[C] &
 /** What `devlink -j port show` can be made to do. */
 export type DevlinkBehaviour = BehaviourOf<'devlink-port-show'>;
 
-/** The stand-in script, found from here whether this file runs from test/ or compiled into bench/dist. */
+/**
+ * The stand-in script, found from here whether this file runs from test/ or
+ * compiled into bench/dist. Only an executable copy will do: compiling the
+ * bench also emits bench/dist/scripts/iproute2-stand-in.js (this file imports
+ * its types), without the execute bit, and a devlink that cannot run turns a
+ * host into a sysfs-only one without a word.
+ */
 export const STAND_IN_SCRIPT = findUp(join('scripts', 'iproute2-stand-in.js'));
 
 export class Iproute2StandIn {
@@ -97,10 +103,19 @@ function lines(file: string): string[] {
   return existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean) : [];
 }
 
+function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function findUp(relativePath: string): string {
   for (let dir = __dirname; ; dir = dirname(dir)) {
     const candidate = join(dir, relativePath);
-    if (existsSync(candidate)) return candidate;
-    if (dirname(dir) === dir) throw new Error(`${relativePath} not found above ${__dirname}`);
+    if (isExecutable(candidate)) return candidate;
+    if (dirname(dir) === dir) throw new Error(`no executable ${relativePath} above ${__dirname}`);
   }
 }
