@@ -18,7 +18,7 @@ import type { ProviderEndpoint } from './endpoint';
 import { clip, isReason, PROVIDER_SERVICE } from './wire';
 
 type Service = typeof ProviderService;
-type Method = Exclude<keyof Service, 'watch'>;
+type Method = Exclude<keyof Service, 'watch' | 'portStream'>;
 type RequestOf<M extends Method> = Parameters<Service[M]['requestSerialize']>[0];
 type ResponseOf<M extends Method> = ReturnType<Service[M]['responseDeserialize']>;
 
@@ -154,10 +154,12 @@ export class ProviderConnection {
 
 /** Each method's path, encoder and tolerant decoder, made once. */
 const DECODERS = Object.fromEntries(
-  Object.entries(ProviderService).map(([name, def]) => [name, { path: def.path, requestSerialize: def.requestSerialize, decode: tolerant(def.responseDeserialize as (bytes: Buffer) => unknown) }]),
+  Object.entries(ProviderService)
+    .filter(([, def]) => !def.requestStream && !def.responseStream)
+    .map(([name, def]) => [name, { path: def.path, requestSerialize: def.requestSerialize, decode: tolerant(def.responseDeserialize as (bytes: Buffer) => unknown) }]),
 ) as unknown as { [M in Method]: { path: string; requestSerialize: Service[M]['requestSerialize']; decode: (bytes: Buffer) => ResponseOf<M> | MalformedAnswer } };
 
-function tolerant<T>(decode: (bytes: Buffer) => T): (bytes: Buffer) => T | MalformedAnswer {
+export function tolerant<T>(decode: (bytes: Buffer) => T): (bytes: Buffer) => T | MalformedAnswer {
   return (bytes) => {
     try {
       return decode(bytes);
@@ -167,7 +169,7 @@ function tolerant<T>(decode: (bytes: Buffer) => T): (bytes: Buffer) => T | Malfo
   };
 }
 
-function malformed(answer: MalformedAnswer): CallFailure {
+export function malformed(answer: MalformedAnswer): CallFailure {
   return { kind: 'bad', message: `answered bytes that are not a valid message of the method (${answer.error instanceof Error ? answer.error.message : String(answer.error)})` };
 }
 

@@ -2,7 +2,7 @@ import { connectivityState, status as Code, type ChannelCredentials, type Client
 import type { Logger } from 'pino';
 
 import { HealthCheckResponse_ServingStatus } from '../gen/grpc/health/v1/health';
-import type { GetInfoResponse, PortError, PreparePortResponse, WatchResponse } from '../gen/vifplug/provider/v1/provider';
+import type { GetInfoResponse, PortError, PortResult, PreparePortResponse, WatchResponse } from '../gen/vifplug/provider/v1/provider';
 import {
   PlugError,
   SERVING,
@@ -19,6 +19,7 @@ import {
 } from '../registry';
 import { MalformedAnswer, ProviderCallError, ProviderConnection, passedOn, type CallFailure } from './connection';
 import { checkSocket, unreachable, type ProviderEndpoint } from './endpoint';
+import { PortStream, PortStreamBroken } from './port-stream';
 import { API_VERSIONS, MAX_BATCH, checkPrepareAnswer, clip, fromWireRepresentor, isReason, toWireCtxIn, toWireCtxOut } from './wire';
 
 export interface RemoteSettings {
@@ -65,6 +66,10 @@ export class RemoteProvider implements RemoteProviderClass {
   private fresh = false;
   /** Ports waiting for the end of this turn of the event loop, by instance. */
   private readonly batches = new Map<string, PendingPort[]>();
+  /** The session's PortStream, opened by the first PreparePort that needs it. */
+  private portStream: PortStream | undefined;
+  /** The provider answered PortStream UNIMPLEMENTED: PreparePort for the rest of the session. */
+  private streamless = false;
   /** PreparePort handles, by the ctx_in they answered; they live as long as their ctx. */
   private readonly handles = new WeakMap<PortCtxIn, Buffer>();
 
@@ -165,11 +170,12 @@ export class RemoteProvider implements RemoteProviderClass {
   /**
    * PreparePort. Ports asked about in the same turn of the event loop (the
    * ports of a PreparePorts, or concurrent callers) go to a provider that
-   * announces PreparePorts in one call: the hop costs once per batch.
+   * announces PreparePorts in one call: the hop costs once per batch. A
+   * port alone goes on the PortStream if the provider has one.
    */
   preparePort(instanceId: string, ctxIn: PortCtxIn, budget: CallBudget | undefined): Promise<PrepareResult> {
     const conn = this.serving();
-    if (this.info?.capabilities?.preparePorts !== true) return this.prepareOne(conn, instanceId, ctxIn, budget);
+    if (this.info?.capabilities?.preparePorts !== true) return this.prepareAlone(conn, instanceId, ctxIn, budget);
     return new Promise((resolve, reject) => {
       let batch = this.batches.get(instanceId);
       if (batch === undefined) {
@@ -179,6 +185,46 @@ export class RemoteProvider implements RemoteProviderClass {
       }
       batch.push({ ctxIn, budget, resolve, reject });
     });
+  }
+
+  private prepareAlone(conn: ProviderConnection, instanceId: string, ctxIn: PortCtxIn, budget: CallBudget | undefined): Promise<PrepareResult> {
+    if (budget === undefined || this.streamless || this.info?.capabilities?.portStream !== true) return this.prepareOne(conn, instanceId, ctxIn, budget);
+    return this.prepareStreamed(conn, instanceId, ctxIn, budget);
+  }
+
+  private async prepareStreamed(conn: ProviderConnection, instanceId: string, ctxIn: PortCtxIn, budget: CallBudget): Promise<PrepareResult> {
+    let result: PortResult;
+    try {
+      result = await this.openPortStream(conn).prepare({ instanceId, ctxIn: toWireCtxIn(ctxIn) }, this.deadline(budget), budget);
+    } catch (err) {
+      if (!(err instanceof PortStreamBroken)) throw this.fail('PortStream', failureOf(err), conn);
+      const { by, failure } = err.end;
+      // Nothing was served: the call is PreparePort's now.
+      if (by === 'status' && failure.kind === 'unimplemented') return this.prepareOne(conn, instanceId, ctxIn, budget);
+      // The connection dropped (the provider is down), or the provider broke the API.
+      if ((by === 'status' && failure.kind === 'transport') || by === 'malformed') throw this.fail('PortStream', failure, conn);
+      throw portStreamBroke(this.type, this.endpoint, failure);
+    }
+    return this.portResult('PortStream', ctxIn, result.result);
+  }
+
+  /** The session's PortStream, opened anew if there is none or it broke. */
+  private openPortStream(conn: ProviderConnection): PortStream {
+    if (this.portStream?.open === true) return this.portStream;
+    const stream: PortStream = new PortStream(conn.grpc, ({ by, failure }) => {
+      if (this.portStream === stream) this.portStream = undefined;
+      if (this.conn !== conn || by === 'closed') return;
+      if (failure.kind === 'unimplemented') this.streamless = true;
+      else this.settings.logger.warn({ provider: this.type, endpoint: this.endpoint, failure }, `provider "${this.type}": its PortStream broke; the next call opens a new one`);
+    });
+    this.portStream = stream;
+    return stream;
+  }
+
+  private closePortStream(): void {
+    const stream = this.portStream;
+    this.portStream = undefined;
+    stream?.close();
   }
 
   private async prepareOne(conn: ProviderConnection, instanceId: string, ctxIn: PortCtxIn, budget: CallBudget | undefined): Promise<PrepareResult> {
@@ -197,7 +243,7 @@ export class RemoteProvider implements RemoteProviderClass {
     this.batches.delete(instanceId);
     if (batch.length === 1) {
       const [port] = batch;
-      this.prepareOne(conn, instanceId, port!.ctxIn, port!.budget).then(port!.resolve, port!.reject);
+      this.prepareAlone(conn, instanceId, port!.ctxIn, port!.budget).then(port!.resolve, port!.reject);
       return;
     }
     for (let i = 0; i < batch.length; i += MAX_BATCH) void this.prepareMany(conn, instanceId, batch.slice(i, i + MAX_BATCH));
@@ -223,15 +269,19 @@ export class RemoteProvider implements RemoteProviderClass {
       return;
     }
     ports.forEach((port, i) => {
-      const result = results[i]!.result;
       try {
-        if (result?.$case === 'prepared') port.resolve(this.answer(port.ctxIn, result.value));
-        else if (result?.$case === 'error') port.reject(this.portError(result.value));
-        else throw this.error('PreparePorts', { kind: 'bad', message: `answered an empty result for port ${i}` });
+        port.resolve(this.portResult('PreparePorts', port.ctxIn, results[i]!.result));
       } catch (err) {
         port.reject(err);
       }
     });
+  }
+
+  /** One port's outcome in a PreparePorts or PortStream answer. */
+  private portResult(method: string, ctxIn: PortCtxIn, result: PortResult['result']): PrepareResult {
+    if (result?.$case === 'prepared') return this.answer(ctxIn, result.value);
+    if (result?.$case === 'error') throw this.portError(method, result.value);
+    throw this.error(method, { kind: 'bad', message: 'answered a port without a result' });
   }
 
   /** A checked PreparePort answer; its handle is kept with the ctx_in it answered. */
@@ -243,12 +293,12 @@ export class RemoteProvider implements RemoteProviderClass {
     return { plug: true, out: answer.out };
   }
 
-  /** One port's error in a PreparePorts answer, judged as PreparePort's status would be. */
-  private portError(e: PortError): PlugError {
+  /** One port's error in a PreparePorts or PortStream answer, judged as PreparePort's status would be. */
+  private portError(method: string, e: PortError): PlugError {
     if (passedOn(e.code) === undefined || !isReason(e.reason)) {
-      return this.error('PreparePorts', { kind: 'bad', message: `answered a port error with code ${e.code} and reason "${clip(e.reason)}": ${clip(e.message, 512)}` });
+      return this.error(method, { kind: 'bad', message: `answered a port error with code ${e.code} and reason "${clip(e.reason)}": ${clip(e.message, 512)}` });
     }
-    return this.error('PreparePorts', { kind: 'answered', code: e.code, reason: e.reason, message: e.message, metadata: new Map() });
+    return this.error(method, { kind: 'answered', code: e.code, reason: e.reason, message: e.message, metadata: e.metadata });
   }
 
   async finishPort(instanceId: string, ctxIn: PortCtxIn, ctxOut: PortCtxOut | undefined, budget: CallBudget | undefined): Promise<void> {
@@ -327,6 +377,8 @@ export class RemoteProvider implements RemoteProviderClass {
     }
     const previous = this.conn;
     this.closeWatch();
+    this.closePortStream();
+    this.streamless = false;
     this.conn = conn;
     this.info = info;
     previous?.close();
@@ -419,6 +471,7 @@ export class RemoteProvider implements RemoteProviderClass {
   private markDown(reason: PlugError): void {
     this.down = reason;
     this.closeWatch();
+    this.closePortStream();
     this.settings.logger.warn(
       { provider: this.type, endpoint: this.endpoint, reason: reason.reason },
       `provider "${this.type}" is down: ${reason.message}`,
@@ -449,6 +502,7 @@ export class RemoteProvider implements RemoteProviderClass {
     this.stopped = true;
     clearTimeout(this.timer);
     this.closeWatch();
+    this.closePortStream();
     this.conn?.close();
     this.conn = undefined;
   }
@@ -581,6 +635,15 @@ function unavailable(type: string, endpoint: string, why: PlugError, retryMs: nu
   return new PlugError('UNAVAILABLE', 'PROVIDER_UNAVAILABLE', `provider "${type}" at ${endpoint} is down (${why.reason}: ${why.message}); retry later`, {
     metadata: { type, endpoint, cause: why.reason },
     retryAfterMs: Math.max(retryMs, FIRST_RETRY_MS),
+  });
+}
+
+/** The PortStream a call was under way on broke; the provider still serves, and the next call opens a new stream. */
+function portStreamBroke(type: string, endpoint: string, failure: CallFailure): PlugError {
+  const why = failure.kind === 'answered' ? `${failure.reason}: ${clip(failure.message, 200)}` : 'message' in failure ? failure.message : failure.kind;
+  return new PlugError('UNAVAILABLE', 'PROVIDER_UNAVAILABLE', `provider "${type}" at ${endpoint}: its PortStream broke while the call was under way (${why}); retry`, {
+    metadata: { type, endpoint, cause: 'PORT_STREAM_BROKEN' },
+    retryAfterMs: FIRST_RETRY_MS,
   });
 }
 

@@ -1,14 +1,16 @@
-import { Server, ServerCredentials, status as Code, type ServerUnaryCall, type ServerWritableStream } from '@grpc/grpc-js';
+import { Server, ServerCredentials, status as Code, type ServerDuplexStream, type ServerUnaryCall, type ServerWritableStream } from '@grpc/grpc-js';
 import pino, { type Logger } from 'pino';
 
 import * as wire from '../gen/vifplug/provider/v1/provider';
 import { PlugError, type CallBudget, type PortCtxIn, type PortCtxOut, type Representor } from '../registry';
+import { isThenable } from '../registry/instance-gate';
 import { CancelListeners } from '../server/cancelled';
 import { Health, HealthService, ServingStatus } from '../server/health';
 import { claimSocketPath, protectSocket, releaseSocket } from '../server/listen';
 import { asPlugError } from '../server/status';
-import { adaptUnary, tolerant, type EdgeContext, type UnaryHandler } from '../server/unary';
+import { adaptUnary, tolerant, type EdgeContext, type MalformedRequest, type UnaryHandler } from '../server/unary';
 import { API_VERSIONS, MAX_BATCH, PROVIDER_SERVICE, fromWireCtxIn, fromWireCtxOut, toWireRepresentor } from '../remote/wire';
+import { servePortStream } from './port-stream';
 import { Registration, type RegistrationOptions } from './registration';
 
 /** A PreparePort answer: the contract's, plus an optional handle given back in finish and destroy. */
@@ -202,7 +204,7 @@ function providerImplementation(def: ProviderDefinition, edge: EdgeContext, watc
       type: def.type,
       apiVersions: [...API_VERSIONS],
       maintainedIfaceOptions: [...(def.maintainedIfaceOptions ?? [])],
-      capabilities: { listRepresentors: def.listRepresentors !== undefined, watch: true, preparePorts: true },
+      capabilities: { listRepresentors: def.listRepresentors !== undefined, watch: true, preparePorts: true, portStream: true },
       providerVersion: def.version ?? '',
     })),
     init: unary(s.init, async () => {
@@ -226,18 +228,10 @@ function providerImplementation(def: ProviderDefinition, edge: EdgeContext, watc
     preparePorts: unary(s.preparePorts, async (req: wire.PreparePortsRequest, call): Promise<wire.PreparePortsResponse> => {
       if (req.ports.length > MAX_BATCH) throw badRequest(`${req.ports.length} ports; at most ${MAX_BATCH}`);
       const budget = new Budget(call);
-      const results = await Promise.all(
-        req.ports.map(async (port): Promise<wire.PortResult> => {
-          try {
-            return { result: { $case: 'prepared', value: wireAnswer(await def.preparePort(ctxInOf({ ctxIn: port }), budget)) } };
-          } catch (err) {
-            const error = asPlugError(err);
-            return { result: { $case: 'error', value: { code: Code[error.status], reason: error.reason, message: error.message } } };
-          }
-        }),
-      );
-      return { results };
+      return { results: await Promise.all(req.ports.map((port) => portResult(def, port, budget))) };
     }),
+    portStream: (call: ServerDuplexStream<wire.PortStreamRequest | MalformedRequest, wire.PortStreamResponse>) =>
+      servePortStream(call, (port, budget) => portResult(def, port, budget)),
     finishPort: unary(s.finishPort, async (req: wire.FinishPortRequest, call) => {
       await def.finishPort?.(ctxInOf(req), fromWireCtxOut(req.ctxOut), new Budget(call, req.handle));
       return {};
@@ -254,6 +248,30 @@ function providerImplementation(def: ProviderDefinition, edge: EdgeContext, watc
     }),
     watch: (call: ServerWritableStream<wire.WatchRequest, wire.WatchResponse>) => watch.add(call),
   };
+}
+
+/** One port's outcome, as PreparePorts and PortStream answer it: its answer, or its error. */
+function portResult(def: ProviderDefinition, port: wire.PortCtxIn | undefined, budget: CallBudget): wire.PortResult | Promise<wire.PortResult> {
+  let answer;
+  try {
+    answer = def.preparePort(ctxInOf({ ctxIn: port }), budget);
+  } catch (err) {
+    return failedPort(err);
+  }
+  return isThenable(answer) ? answer.then(preparedPort, failedPort) : preparedPort(answer);
+}
+
+function preparedPort(answer: ProviderAnswer): wire.PortResult {
+  try {
+    return { result: { $case: 'prepared', value: wireAnswer(answer) } };
+  } catch (err) {
+    return failedPort(err);
+  }
+}
+
+function failedPort(err: unknown): wire.PortResult {
+  const error = asPlugError(err);
+  return { result: { $case: 'error', value: { code: Code[error.status], reason: error.reason, message: error.message, metadata: new Map(Object.entries(error.metadata)) } } };
 }
 
 const NO_HANDLE = Buffer.alloc(0);

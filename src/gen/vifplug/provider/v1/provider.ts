@@ -6,7 +6,12 @@
 
 /* eslint-disable */
 import { BinaryReader, BinaryWriter } from "@bufbuild/protobuf/wire";
-import type { handleServerStreamingCall, handleUnaryCall, UntypedServiceImplementation } from "@grpc/grpc-js";
+import type {
+  handleBidiStreamingCall,
+  handleServerStreamingCall,
+  handleUnaryCall,
+  UntypedServiceImplementation,
+} from "@grpc/grpc-js";
 import { BoolValue, UInt32Value } from "../../../google/protobuf/wrappers";
 
 export const protobufPackage = "vifplug.provider.v1";
@@ -62,7 +67,8 @@ export const protobufFileName = "vifplug/provider/v1/provider.proto";
  * that caused the call has less time left. When the controller cancels or the
  * deadline passes, vifplugd cancels the call and will not use its answer: a
  * provider that allocated something for a PreparePort it could not answer in
- * time releases it.
+ * time releases it. A PreparePort sent on a PortStream carries the same time
+ * as timeout_ms, and is cancelled by a `cancel` message.
  *
  * Health. vifplugd probes each provider every few seconds with
  * grpc.health.v1.Health/Check on service "vifplug.provider.v1.Provider", or,
@@ -77,7 +83,7 @@ export const protobufFileName = "vifplug/provider/v1/provider.proto";
  * PreparePort. Every other RPC may answer UNIMPLEMENTED, which vifplugd takes
  * as "nothing to do" (Run: nothing changed; ListRepresentors: the provider
  * plugs no hardware ports; Watch: no change notifications, Run is polled).
- * PreparePorts is called only when GetInfo announces it.
+ * PreparePorts and PortStream are used only when GetInfo announces them.
  *
  * Errors. A provider answers a failure with a gRPC status and a
  * google.rpc.ErrorInfo (any domain, an UPPER_SNAKE reason) in the status
@@ -158,6 +164,8 @@ export interface Capabilities {
   watch: boolean;
   /** PreparePorts is implemented. */
   preparePorts: boolean;
+  /** PortStream is implemented. */
+  portStream: boolean;
 }
 
 export interface GetInfoResponse {
@@ -295,18 +303,28 @@ export interface PreparePortsRequest {
 }
 
 /**
- * Why one port of a PreparePorts failed: what PreparePort would have
- * answered as its status (a code of those listed under Errors, an
- * UPPER_SNAKE reason and a message).
+ * Why one port of a PreparePorts or a PortStream failed: what PreparePort
+ * would have answered as its status (a code of those listed under Errors, an
+ * UPPER_SNAKE reason, a message, and its ErrorInfo metadata).
  */
 export interface PortError {
   /** A gRPC status code, e.g. 3 for INVALID_ARGUMENT. */
   code: number;
   reason: string;
   message: string;
+  /**
+   * Short machine-readable facts (google.rpc.ErrorInfo.metadata); vifplugd
+   * passes on at most 16.
+   */
+  metadata: Map<string, string>;
 }
 
-/** The outcome for one port of a PreparePorts. */
+export interface PortError_MetadataEntry {
+  key: string;
+  value: string;
+}
+
+/** The outcome for one port of a PreparePorts or a PortStream call. */
 export interface PortResult {
   result?: { $case: "prepared"; value: PreparePortResponse } | { $case: "error"; value: PortError } | undefined;
 }
@@ -314,6 +332,46 @@ export interface PortResult {
 export interface PreparePortsResponse {
   /** One per port, in request order. */
   results: PortResult[];
+}
+
+export interface PortStreamRequest {
+  /**
+   * vifplugd's id for the call, echoed in its answer; unique among the
+   * stream's calls under way (ids are reused once a call is over).
+   */
+  id: number;
+  kind?:
+    | //
+    /** A PreparePort call. */
+    { $case: "prepare"; value: PortStreamPrepare }
+    | //
+    /**
+     * vifplugd gave up on call `id`: its controller cancelled or its time
+     * ran out.
+     */
+    { $case: "cancel"; value: PortStreamCancel }
+    | undefined;
+}
+
+export interface PortStreamPrepare {
+  request?:
+    | PreparePortRequest
+    | undefined;
+  /**
+   * Milliseconds the provider has to answer, from when it reads the
+   * message; never more than vifplugd's --provider-timeout.
+   */
+  timeoutMs: number;
+}
+
+export interface PortStreamCancel {
+}
+
+export interface PortStreamResponse {
+  /** The id of the call answered. */
+  id: number;
+  /** The answer, or why the port failed. */
+  result?: PortResult | undefined;
 }
 
 export interface FinishPortRequest {
@@ -449,7 +507,7 @@ export const GetInfoRequest: MessageFns<GetInfoRequest> = {
 };
 
 function createBaseCapabilities(): Capabilities {
-  return { listRepresentors: false, watch: false, preparePorts: false };
+  return { listRepresentors: false, watch: false, preparePorts: false, portStream: false };
 }
 
 export const Capabilities: MessageFns<Capabilities> = {
@@ -462,6 +520,9 @@ export const Capabilities: MessageFns<Capabilities> = {
     }
     if (message.preparePorts !== false) {
       writer.uint32(24).bool(message.preparePorts);
+    }
+    if (message.portStream !== false) {
+      writer.uint32(32).bool(message.portStream);
     }
     return writer;
   },
@@ -503,6 +564,14 @@ export const Capabilities: MessageFns<Capabilities> = {
             message.preparePorts = reader.bool();
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.portStream = reader.bool();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -528,6 +597,11 @@ export const Capabilities: MessageFns<Capabilities> = {
         : isSet(object.prepare_ports)
         ? globalThis.Boolean(object.prepare_ports)
         : false,
+      portStream: isSet(object.portStream)
+        ? globalThis.Boolean(object.portStream)
+        : isSet(object.port_stream)
+        ? globalThis.Boolean(object.port_stream)
+        : false,
     };
   },
 
@@ -542,6 +616,9 @@ export const Capabilities: MessageFns<Capabilities> = {
     if (message.preparePorts !== false) {
       obj.preparePorts = message.preparePorts;
     }
+    if (message.portStream !== false) {
+      obj.portStream = message.portStream;
+    }
     return obj;
   },
 
@@ -553,6 +630,7 @@ export const Capabilities: MessageFns<Capabilities> = {
     message.listRepresentors = object.listRepresentors ?? false;
     message.watch = object.watch ?? false;
     message.preparePorts = object.preparePorts ?? false;
+    message.portStream = object.portStream ?? false;
     return message;
   },
 };
@@ -2294,7 +2372,7 @@ export const PreparePortsRequest: MessageFns<PreparePortsRequest> = {
 };
 
 function createBasePortError(): PortError {
-  return { code: 0, reason: "", message: "" };
+  return { code: 0, reason: "", message: "", metadata: new Map() };
 }
 
 export const PortError: MessageFns<PortError> = {
@@ -2308,6 +2386,9 @@ export const PortError: MessageFns<PortError> = {
     if (message.message !== "") {
       writer.uint32(26).string(message.message);
     }
+    message.metadata.forEach((value, key) => {
+      PortError_MetadataEntry.encode({ key: key as any, value }, writer.uint32(34).fork()).join();
+    });
     return writer;
   },
 
@@ -2348,6 +2429,17 @@ export const PortError: MessageFns<PortError> = {
             message.message = reader.string();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            const entry4 = PortError_MetadataEntry.decode(reader, reader.uint32());
+            if (entry4.value !== undefined) {
+              message.metadata.set(entry4.key, entry4.value);
+            }
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2365,6 +2457,15 @@ export const PortError: MessageFns<PortError> = {
       code: isSet(object.code) ? globalThis.Number(object.code) : 0,
       reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
       message: isSet(object.message) ? globalThis.String(object.message) : "",
+      metadata: isObject(object.metadata)
+        ? (globalThis.Object.entries(object.metadata) as [string, any][]).reduce(
+          (acc: Map<string, string>, [key, value]: [string, any]) => {
+            acc.set(key, globalThis.String(value));
+            return acc;
+          },
+          new Map(),
+        )
+        : new Map(),
     };
   },
 
@@ -2379,6 +2480,12 @@ export const PortError: MessageFns<PortError> = {
     if (message.message !== "") {
       obj.message = message.message;
     }
+    if (message.metadata?.size) {
+      obj.metadata = {};
+      message.metadata.forEach((v, k) => {
+        obj.metadata[k] = v;
+      });
+    }
     return obj;
   },
 
@@ -2390,6 +2497,100 @@ export const PortError: MessageFns<PortError> = {
     message.code = object.code ?? 0;
     message.reason = object.reason ?? "";
     message.message = object.message ?? "";
+    message.metadata = (() => {
+      const m = new Map();
+      (object.metadata as Map<string, string> ?? new Map()).forEach((value, key) => {
+        if (value !== undefined) {
+          m.set(key, globalThis.String(value));
+        }
+      });
+      return m;
+    })();
+    return message;
+  },
+};
+
+function createBasePortError_MetadataEntry(): PortError_MetadataEntry {
+  return { key: "", value: "" };
+}
+
+export const PortError_MetadataEntry: MessageFns<PortError_MetadataEntry> = {
+  encode(message: PortError_MetadataEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PortError_MetadataEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePortError_MetadataEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PortError_MetadataEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: PortError_MetadataEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PortError_MetadataEntry>, I>>(base?: I): PortError_MetadataEntry {
+    return PortError_MetadataEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PortError_MetadataEntry>, I>>(object: I): PortError_MetadataEntry {
+    const message = createBasePortError_MetadataEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
     return message;
   },
 };
@@ -2560,6 +2761,353 @@ export const PreparePortsResponse: MessageFns<PreparePortsResponse> = {
   fromPartial<I extends Exact<DeepPartial<PreparePortsResponse>, I>>(object: I): PreparePortsResponse {
     const message = createBasePreparePortsResponse();
     message.results = object.results?.map((e) => PortResult.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBasePortStreamRequest(): PortStreamRequest {
+  return { id: 0, kind: undefined };
+}
+
+export const PortStreamRequest: MessageFns<PortStreamRequest> = {
+  encode(message: PortStreamRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== 0) {
+      writer.uint32(8).uint32(message.id);
+    }
+    switch (message.kind?.$case) {
+      case "prepare":
+        PortStreamPrepare.encode(message.kind.value, writer.uint32(18).fork()).join();
+        break;
+      case "cancel":
+        PortStreamCancel.encode(message.kind.value, writer.uint32(26).fork()).join();
+        break;
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PortStreamRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePortStreamRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.id = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.kind = { $case: "prepare", value: PortStreamPrepare.decode(reader, reader.uint32()) };
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.kind = { $case: "cancel", value: PortStreamCancel.decode(reader, reader.uint32()) };
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PortStreamRequest {
+    return {
+      id: isSet(object.id) ? globalThis.Number(object.id) : 0,
+      kind: isSet(object.prepare)
+        ? { $case: "prepare", value: PortStreamPrepare.fromJSON(object.prepare) }
+        : isSet(object.cancel)
+        ? { $case: "cancel", value: PortStreamCancel.fromJSON(object.cancel) }
+        : undefined,
+    };
+  },
+
+  toJSON(message: PortStreamRequest): unknown {
+    const obj: any = {};
+    if (message.id !== 0) {
+      obj.id = Math.round(message.id);
+    }
+    if (message.kind?.$case === "prepare") {
+      obj.prepare = PortStreamPrepare.toJSON(message.kind.value);
+    } else if (message.kind?.$case === "cancel") {
+      obj.cancel = PortStreamCancel.toJSON(message.kind.value);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PortStreamRequest>, I>>(base?: I): PortStreamRequest {
+    return PortStreamRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PortStreamRequest>, I>>(object: I): PortStreamRequest {
+    const message = createBasePortStreamRequest();
+    message.id = object.id ?? 0;
+    switch (object.kind?.$case) {
+      case "prepare": {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = { $case: "prepare", value: PortStreamPrepare.fromPartial(object.kind.value) };
+        }
+        break;
+      }
+      case "cancel": {
+        if (object.kind?.value !== undefined && object.kind?.value !== null) {
+          message.kind = { $case: "cancel", value: PortStreamCancel.fromPartial(object.kind.value) };
+        }
+        break;
+      }
+    }
+    return message;
+  },
+};
+
+function createBasePortStreamPrepare(): PortStreamPrepare {
+  return { request: undefined, timeoutMs: 0 };
+}
+
+export const PortStreamPrepare: MessageFns<PortStreamPrepare> = {
+  encode(message: PortStreamPrepare, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.request !== undefined) {
+      PreparePortRequest.encode(message.request, writer.uint32(10).fork()).join();
+    }
+    if (message.timeoutMs !== 0) {
+      writer.uint32(16).uint32(message.timeoutMs);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PortStreamPrepare {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePortStreamPrepare();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.request = PreparePortRequest.decode(reader, reader.uint32());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.timeoutMs = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PortStreamPrepare {
+    return {
+      request: isSet(object.request) ? PreparePortRequest.fromJSON(object.request) : undefined,
+      timeoutMs: isSet(object.timeoutMs)
+        ? globalThis.Number(object.timeoutMs)
+        : isSet(object.timeout_ms)
+        ? globalThis.Number(object.timeout_ms)
+        : 0,
+    };
+  },
+
+  toJSON(message: PortStreamPrepare): unknown {
+    const obj: any = {};
+    if (message.request !== undefined) {
+      obj.request = PreparePortRequest.toJSON(message.request);
+    }
+    if (message.timeoutMs !== 0) {
+      obj.timeoutMs = Math.round(message.timeoutMs);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PortStreamPrepare>, I>>(base?: I): PortStreamPrepare {
+    return PortStreamPrepare.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PortStreamPrepare>, I>>(object: I): PortStreamPrepare {
+    const message = createBasePortStreamPrepare();
+    message.request = (object.request !== undefined && object.request !== null)
+      ? PreparePortRequest.fromPartial(object.request)
+      : undefined;
+    message.timeoutMs = object.timeoutMs ?? 0;
+    return message;
+  },
+};
+
+function createBasePortStreamCancel(): PortStreamCancel {
+  return {};
+}
+
+export const PortStreamCancel: MessageFns<PortStreamCancel> = {
+  encode(_: PortStreamCancel, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PortStreamCancel {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePortStreamCancel();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): PortStreamCancel {
+    return {};
+  },
+
+  toJSON(_: PortStreamCancel): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PortStreamCancel>, I>>(base?: I): PortStreamCancel {
+    return PortStreamCancel.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PortStreamCancel>, I>>(_: I): PortStreamCancel {
+    const message = createBasePortStreamCancel();
+    return message;
+  },
+};
+
+function createBasePortStreamResponse(): PortStreamResponse {
+  return { id: 0, result: undefined };
+}
+
+export const PortStreamResponse: MessageFns<PortStreamResponse> = {
+  encode(message: PortStreamResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== 0) {
+      writer.uint32(8).uint32(message.id);
+    }
+    if (message.result !== undefined) {
+      PortResult.encode(message.result, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): PortStreamResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBasePortStreamResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.id = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.result = PortResult.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): PortStreamResponse {
+    return {
+      id: isSet(object.id) ? globalThis.Number(object.id) : 0,
+      result: isSet(object.result) ? PortResult.fromJSON(object.result) : undefined,
+    };
+  },
+
+  toJSON(message: PortStreamResponse): unknown {
+    const obj: any = {};
+    if (message.id !== 0) {
+      obj.id = Math.round(message.id);
+    }
+    if (message.result !== undefined) {
+      obj.result = PortResult.toJSON(message.result);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<PortStreamResponse>, I>>(base?: I): PortStreamResponse {
+    return PortStreamResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<PortStreamResponse>, I>>(object: I): PortStreamResponse {
+    const message = createBasePortStreamResponse();
+    message.id = object.id ?? 0;
+    message.result = (object.result !== undefined && object.result !== null)
+      ? PortResult.fromPartial(object.result)
+      : undefined;
     return message;
   },
 };
@@ -3730,6 +4278,40 @@ export const ProviderService = {
     responseDeserialize: (value: Buffer): PreparePortsResponse => PreparePortsResponse.decode(value),
   },
   /**
+   * PortStream carries PreparePort calls as messages on one long-lived
+   * stream, so that a call costs a message each way instead of an HTTP/2
+   * stream of its own (headers, trailers, a deadline timer): on a fast
+   * provider that is most of what the second hop costs. Optional, announced
+   * in Capabilities.port_stream; without it vifplugd calls PreparePort.
+   *
+   * vifplugd opens at most one PortStream per session and sends a
+   * PortStreamRequest per port: `prepare` with an id of its choosing,
+   * unique among the stream's calls under way, and the time the provider
+   * has to answer (what the call's gRPC deadline would have said). The
+   * provider answers each with a PortStreamResponse of the same id, in any
+   * order (a slow port does not hold up the others); each answer follows
+   * PreparePort's rules, and a failure is a PortError as in PreparePorts.
+   * When the controller cancels or the time runs out, vifplugd sends
+   * `cancel` with that id and will not use the answer: the provider treats
+   * it as a cancelled PreparePort (release what it allocated, answer or
+   * not). Answers to unknown ids are ignored.
+   *
+   * If the stream breaks, the calls under way on it fail with UNAVAILABLE
+   * (PROVIDER_UNAVAILABLE) and the next call opens a new stream; the
+   * session goes on. A provider answering PortStream UNIMPLEMENTED is
+   * called with PreparePort for the rest of the session. vifplugd never
+   * half-closes the stream while the session lasts.
+   */
+  portStream: {
+    path: "/vifplug.provider.v1.Provider/PortStream" as const,
+    requestStream: true as const,
+    responseStream: true as const,
+    requestSerialize: (value: PortStreamRequest): Buffer => Buffer.from(PortStreamRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): PortStreamRequest => PortStreamRequest.decode(value),
+    responseSerialize: (value: PortStreamResponse): Buffer => Buffer.from(PortStreamResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): PortStreamResponse => PortStreamResponse.decode(value),
+  },
+  /**
    * FinishPort: the controller committed the change prepared for ctx_in
    * (the seed's plug_port_finish). Called at most once per ctx in a session.
    * Idempotent: a handle the provider does not know is OK.
@@ -3859,6 +4441,32 @@ export interface ProviderServer extends UntypedServiceImplementation {
    * each port. The same rules as PreparePort hold for each answer.
    */
   preparePorts: handleUnaryCall<PreparePortsRequest, PreparePortsResponse>;
+  /**
+   * PortStream carries PreparePort calls as messages on one long-lived
+   * stream, so that a call costs a message each way instead of an HTTP/2
+   * stream of its own (headers, trailers, a deadline timer): on a fast
+   * provider that is most of what the second hop costs. Optional, announced
+   * in Capabilities.port_stream; without it vifplugd calls PreparePort.
+   *
+   * vifplugd opens at most one PortStream per session and sends a
+   * PortStreamRequest per port: `prepare` with an id of its choosing,
+   * unique among the stream's calls under way, and the time the provider
+   * has to answer (what the call's gRPC deadline would have said). The
+   * provider answers each with a PortStreamResponse of the same id, in any
+   * order (a slow port does not hold up the others); each answer follows
+   * PreparePort's rules, and a failure is a PortError as in PreparePorts.
+   * When the controller cancels or the time runs out, vifplugd sends
+   * `cancel` with that id and will not use the answer: the provider treats
+   * it as a cancelled PreparePort (release what it allocated, answer or
+   * not). Answers to unknown ids are ignored.
+   *
+   * If the stream breaks, the calls under way on it fail with UNAVAILABLE
+   * (PROVIDER_UNAVAILABLE) and the next call opens a new stream; the
+   * session goes on. A provider answering PortStream UNIMPLEMENTED is
+   * called with PreparePort for the rest of the session. vifplugd never
+   * half-closes the stream while the session lasts.
+   */
+  portStream: handleBidiStreamingCall<PortStreamRequest, PortStreamResponse>;
   /**
    * FinishPort: the controller committed the change prepared for ctx_in
    * (the seed's plug_port_finish). Called at most once per ctx in a session.
