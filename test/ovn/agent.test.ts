@@ -133,7 +133,8 @@ describe('vifplug-ovn with a stock ovn-controller', () => {
     await w.waitPlugged([...before, 'dup']);
     await copy('dup-copy', 'dup', 'dummy');
     await w.waitPlugged([...before, 'dup']);
-    expect(w.agent!.logs.some((l) => l.msg === 'unplugged dup-copy (lport dup: duplicate)')).toBe(true);
+    // The agent logs the unplug once its transaction is answered, which may be after the bridge shows it.
+    await w.sandbox.waitFor(async () => w.agent!.logs.some((l) => l.msg === 'unplugged dup-copy (lport dup: duplicate)'), 'the unplug of dup-copy in the log');
     // The provider declines (no such VF): it cannot say which copy is right, so both stay, and the status says so.
     await w.lspRepresentor('dup2', 7);
     await w.waitPending('dup2', 'REPRESENTOR_NOT_FOUND');
