@@ -4,7 +4,7 @@
  * judged against the DaemonSet's memory limit.
  *
  * The daemon runs as the DaemonSet runs it: `node dist/cli/vifplugd.js` with
- * the DaemonSet's NODE_OPTIONS (bench/lib/deployment.ts), here with
+ * the DaemonSet's NODE_OPTIONS (test/deploy/daemonset.ts), here with
  * --sysfs-root, --devlink-bin and --ip-bin on a fake host, monitors on; Run
  * calls over gRPC make it re-read the hardware, one after another. Its RSS
  * comes from /proc/<pid>/status: VmHWM (the kernel's high-water mark, so no
@@ -30,7 +30,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { VifplugClient } from '../../src/client/client';
-import { readDeployment, type Deployment } from '../lib/deployment';
+import { readDeployment, type Deployment } from '../../test/deploy/daemonset';
 import type { BenchHost } from '../lib/hosts';
 import { BENCH_JS, DAEMON_JS, REPO } from '../lib/paths';
 import { MEMORY_MARK, REPORT_MEMORY_ENV } from '../lib/process-memory';
@@ -145,7 +145,7 @@ function containerPeak(daemonPeak: number, probePrivate: number): number {
 }
 
 export async function runRefreshMemory(hosts: readonly BenchHost[], settings: RefreshMemorySettings, log: (s: string) => void): Promise<{ rows: Row[]; details: unknown }> {
-  const deployment = readDeployment();
+  const deployment = readDeployment(join(REPO, 'deploy', 'kubernetes', 'daemonset.yaml'));
   const limit = deployment.memoryLimitBytes;
   const target: Target = { text: `<= ${((1 - MARGIN) * limit) / MiB} MiB (${MARGIN * 100}% under the limit)`, on: 'median', max: (1 - MARGIN) * limit };
   if (!existsSync(DAEMON_JS)) return { rows: [skippedRow('refresh-memory', 'container memory', 'dist/cli/vifplugd.js is missing: run npm run build', target)], details: {} };

@@ -18,6 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { ServingStatus, VifplugClient } from '../../src/client/client';
 import { OpType } from '../../src/gen/vifplug/v1/vifplug';
+import { readDeployment } from '../deploy/daemonset';
 import { OvnSandbox } from '../helpers/ovn-sandbox';
 import { buildFakeSysfs, type FakeHost } from './fake-sysfs';
 import { describeOutput, ensureBaseImage, ensureTools, Podman, writeContainersConf } from './podman';
@@ -27,6 +28,13 @@ const ROOT = join(__dirname, '..', '..');
 const BASE_IMAGE = 'localhost/vifplug-test/node:24-bookworm-slim';
 /** The image's user (Dockerfile USER). */
 const UID = 65532;
+/**
+ * The vifplugd container's environment in the shipped DaemonSet: its
+ * NODE_OPTIONS size V8's heap, and node refuses to start on an option its
+ * version does not allow there. The image's node (24) is not the one the
+ * other tests run on, so only this test shows that it accepts them.
+ */
+const DAEMONSET_ENV = readDeployment(join(ROOT, 'deploy', 'kubernetes', 'daemonset.yaml')).env;
 
 const started = Date.now();
 const timings: string[] = [];
@@ -220,6 +228,7 @@ beforeAll(async () => {
       `${socketDir}:/run/vifplug`,
       '--volume',
       `${host.root}:/host/sys:ro`,
+      ...Object.entries(DAEMONSET_ENV).flatMap(([name, value]) => ['--env', `${name}=${value}`]),
       image!,
       '--sysfs-root',
       '/host/sys',
@@ -404,6 +413,18 @@ describe('the running container, from the host through the socket', () => {
       .filter((line) => line !== '' && !runtimes.has(line.slice(2)));
     expect(changes).toEqual([]);
     expect(readdirSync(socketDir)).toEqual(['vifplug.sock']);
+  });
+
+  it("runs the daemon with the DaemonSet's NODE_OPTIONS, which the image's node accepts", async () => {
+    // The daemon is PID 1 (exec-form ENTRYPOINT); its V8 heap limit follows --max-old-space-size.
+    const environ = await podman.must(['exec', container!, 'cat', '/proc/1/environ']);
+    expect(environ.stdout.split('\0')).toContain(`NODE_OPTIONS=${DAEMONSET_ENV['NODE_OPTIONS']}`);
+    const oldSpaceMiB = Number(/--max-old-space-size=(\d+)/.exec(DAEMONSET_ENV['NODE_OPTIONS'] ?? '')?.[1]);
+    expect(oldSpaceMiB).toBeGreaterThan(0);
+    const limit = await podman.must(['exec', container!, 'node', '-p', "require('v8').getHeapStatistics().heap_size_limit"]);
+    // heap_size_limit = old space + young generation (a few MiB at these semi-space sizes).
+    expect(Number(limit.stdout.trim()) / 2 ** 20).toBeGreaterThanOrEqual(oldSpaceMiB);
+    expect(Number(limit.stdout.trim()) / 2 ** 20).toBeLessThan(oldSpaceMiB + 32);
   });
 
   it("passes the image's HEALTHCHECK", async () => {
