@@ -2,6 +2,7 @@ import { status as Code, type ServerDuplexStream } from '@grpc/grpc-js';
 
 import type * as wire from '../gen/vifplug/provider/v1/provider';
 import type { CallBudget } from '../registry';
+import { DeadlineTimers } from '../registry/deadline-timers';
 import { isThenable } from '../registry/instance-gate';
 import { MalformedRequest } from '../server/unary';
 import { toServiceError } from '../server/status';
@@ -14,14 +15,21 @@ type Message = wire.PortStreamRequest | MalformedRequest;
 /**
  * Serves one PortStream: each `prepare` runs the provider's preparePort with
  * its own budget and is answered under its id as soon as it is done; a
- * `cancel`, or the end of the stream, aborts the budgets of the calls under
- * way, whose answers are then not sent.
+ * `cancel`, its time running out (as grpc-js cancels a unary call at its
+ * deadline), or the end of the stream aborts the budget of a call under way,
+ * whose answer is then not sent.
  */
 export function servePortStream(call: ServerDuplexStream<Message, wire.PortStreamResponse>, prepare: PreparePortResult): void {
   const underWay = new Map<number, StreamBudget>();
+  const giveUp = (id: number, budget: StreamBudget | undefined): void => {
+    if (budget === undefined || underWay.get(id) !== budget) return;
+    underWay.delete(id);
+    budget.abort();
+  };
   const answer = (id: number, budget: StreamBudget, result: wire.PortResult): void => {
     if (underWay.get(id) !== budget) return;
     underWay.delete(id);
+    budget.settle();
     call.write({ id, result });
   };
   const abortAll = (): void => {
@@ -38,9 +46,7 @@ export function servePortStream(call: ServerDuplexStream<Message, wire.PortStrea
     }
     const { id, kind } = msg;
     if (kind?.$case === 'cancel') {
-      const budget = underWay.get(id);
-      underWay.delete(id);
-      budget?.abort();
+      giveUp(id, underWay.get(id));
       return;
     }
     if (kind?.$case !== 'prepare') {
@@ -49,6 +55,7 @@ export function servePortStream(call: ServerDuplexStream<Message, wire.PortStrea
     }
     const budget = new StreamBudget(Date.now() + kind.value.timeoutMs);
     underWay.set(id, budget);
+    budget.stopTimer = TIMERS.add(budget.deadline, () => giveUp(id, budget));
     const result = prepare(kind.value.request?.ctxIn, budget);
     if (isThenable(result)) void result.then((r) => answer(id, budget, r));
     else answer(id, budget, result);
@@ -67,13 +74,26 @@ const MALFORMED_CALL: wire.PortError = {
   metadata: new Map(),
 };
 
-/** A streamed call's budget: its deadline, and an abort when vifplugd cancels it. The signal is made on first use. */
+/** One timer per few milliseconds of deadlines for every stream, not one per call. */
+const TIMERS = new DeadlineTimers();
+
+/**
+ * A streamed call's budget: its deadline, and an abort when vifplugd cancels
+ * it or the deadline passes. The signal is made on first use.
+ */
 class StreamBudget implements CallBudget {
   private controller: AbortController | undefined;
   private listeners: Set<() => void> | undefined;
   private aborted = false;
+  stopTimer: (() => void) | undefined;
 
   constructor(readonly deadline: number) {}
+
+  /** The call was answered: its deadline no longer matters. */
+  settle(): void {
+    this.stopTimer?.();
+    this.stopTimer = undefined;
+  }
 
   get signal(): AbortSignal {
     if (this.controller === undefined) {
@@ -95,6 +115,7 @@ class StreamBudget implements CallBudget {
   abort(): void {
     if (this.aborted) return;
     this.aborted = true;
+    this.settle();
     this.controller?.abort();
     const listeners = this.listeners;
     this.listeners = undefined;
