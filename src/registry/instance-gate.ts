@@ -1,3 +1,4 @@
+import { CallAbort } from './call-abort';
 import { DeadlineTimers } from './deadline-timers';
 import { PlugError, describeError, isPlugError } from './errors';
 import type { CallBudget, PortCtxIn, PrepareResult, ProviderInstance } from './provider';
@@ -242,11 +243,8 @@ export class InstanceGate {
  * The time a callback has and the signal that it was abandoned. Both are made
  * on first use: built-in providers answer at once and never look.
  */
-class Budget implements CallBudget {
-  private controller: AbortController | undefined;
-  private listeners: (() => void)[] | undefined;
+class Budget extends CallAbort implements CallBudget {
   private until: number | undefined;
-  private reason: PlugError | undefined;
   /** The callback listened for the abort. */
   private heard = false;
   /** The gate gave up on the call: whatever it answers is released, not kept. */
@@ -255,38 +253,28 @@ class Budget implements CallBudget {
   constructor(
     private readonly timeoutMs: number,
     private readonly caller: CallerContext | undefined,
-  ) {}
+  ) {
+    super();
+  }
 
   get deadline(): number {
     this.until ??= Math.min(Date.now() + this.timeoutMs, this.caller?.deadline ?? Infinity);
     return this.until;
   }
 
-  get signal(): AbortSignal {
+  override get signal(): AbortSignal {
     this.heard = true;
-    if (this.controller === undefined) {
-      this.controller = new AbortController();
-      if (this.reason !== undefined) this.controller.abort(this.reason);
-    }
-    return this.controller.signal;
+    return super.signal;
   }
 
-  onAbort(listener: () => void): () => void {
+  override onAbort(listener: () => void): () => void {
     this.heard = true;
-    if (this.reason !== undefined) {
-      listener();
-      return () => undefined;
-    }
-    (this.listeners ??= []).push(listener);
-    return () => {
-      const i = this.listeners?.indexOf(listener) ?? -1;
-      if (i >= 0) this.listeners!.splice(i, 1);
-    };
+    return super.onAbort(listener);
   }
 
   /** Whether the callback listened for the abort and it came. */
   get told(): boolean {
-    return this.heard && this.reason !== undefined;
+    return this.heard && this.aborted;
   }
 
   abandon(): void {
@@ -294,13 +282,8 @@ class Budget implements CallBudget {
     this.abort('the provider did not answer in time');
   }
 
-  abort(why: string): void {
-    if (this.reason !== undefined) return;
-    this.reason = new PlugError('CANCELLED', 'CALLER_GONE', why);
-    this.controller?.abort(this.reason);
-    const listeners = this.listeners;
-    this.listeners = undefined;
-    for (const listener of listeners ?? []) listener();
+  override abort(why: string): void {
+    if (!this.aborted) super.abort(new PlugError('CANCELLED', 'CALLER_GONE', why));
   }
 }
 

@@ -2,6 +2,7 @@ import { status as Code, type ServerDuplexStream } from '@grpc/grpc-js';
 
 import type * as wire from '../gen/vifplug/provider/v1/provider';
 import type { CallBudget } from '../registry';
+import { CallAbort } from '../registry/call-abort';
 import { DeadlineTimers } from '../registry/deadline-timers';
 import { isThenable } from '../registry/instance-gate';
 import { MalformedRequest } from '../server/unary';
@@ -79,15 +80,14 @@ const TIMERS = new DeadlineTimers();
 
 /**
  * A streamed call's budget: its deadline, and an abort when vifplugd cancels
- * it or the deadline passes. The signal is made on first use.
+ * it or the deadline passes.
  */
-class StreamBudget implements CallBudget {
-  private controller: AbortController | undefined;
-  private listeners: Set<() => void> | undefined;
-  private aborted = false;
+class StreamBudget extends CallAbort implements CallBudget {
   stopTimer: (() => void) | undefined;
 
-  constructor(readonly deadline: number) {}
+  constructor(readonly deadline: number) {
+    super();
+  }
 
   /** The call was answered: its deadline no longer matters. */
   settle(): void {
@@ -95,30 +95,8 @@ class StreamBudget implements CallBudget {
     this.stopTimer = undefined;
   }
 
-  get signal(): AbortSignal {
-    if (this.controller === undefined) {
-      this.controller = new AbortController();
-      if (this.aborted) this.controller.abort();
-    }
-    return this.controller.signal;
-  }
-
-  onAbort(listener: () => void): () => void {
-    if (this.aborted) {
-      listener();
-      return () => undefined;
-    }
-    (this.listeners ??= new Set()).add(listener);
-    return () => this.listeners?.delete(listener);
-  }
-
-  abort(): void {
-    if (this.aborted) return;
-    this.aborted = true;
+  override abort(): void {
     this.settle();
-    this.controller?.abort();
-    const listeners = this.listeners;
-    this.listeners = undefined;
-    for (const listener of listeners ?? []) listener();
+    super.abort();
   }
 }
