@@ -19,6 +19,7 @@ import { Code, VifplugClient, VifplugError, type WatchStream } from '../client/c
 import { Status } from '../gen/google/rpc/status';
 import { ErrorInfo } from '../gen/google/rpc/error_details';
 import { ChangeKind, OpType, type PortRequest, type WatchResponse } from '../gen/vifplug/v1/vifplug';
+import { describeError } from '../registry/errors';
 import { NO_OPTIONS } from '../registry/provider';
 import type { CreateAnswer, RemoveAnswer, Want } from './model';
 import type { Removal } from './plan';
@@ -103,7 +104,7 @@ export class VifplugdLink {
       } catch (err) {
         if (this.stopped) return;
         const first = this.watchFailures === 0;
-        const message = `vifplugd Watch stream failed (${describe(err)}); reconnecting with backoff, ports wait meanwhile`;
+        const message = `vifplugd Watch stream failed (${describeError(err)}); reconnecting with backoff, ports wait meanwhile`;
         if (first) this.options.logger.warn(message);
         else this.options.logger.debug(message);
       }
@@ -203,7 +204,7 @@ export class VifplugdLink {
         await call(ctxIds.slice(i, i + BATCH));
       } catch (err) {
         // vifplugd gone: its ctxs are gone with it (or reaped after --ctx-ttl).
-        this.options.logger.debug({ err: describe(err) }, 'could not finish or release ctxs; vifplugd reaps them');
+        this.options.logger.debug({ err: describeError(err) }, 'could not finish or release ctxs; vifplugd reaps them');
       }
     }
   }
@@ -290,7 +291,7 @@ function callFailure(err: unknown, type: string): PortOutcome {
     }
     return { failed: { code: err.code, reason: err.reason || err.codeName, message: err.message } };
   }
-  return { failed: { code: Code.INTERNAL, reason: 'AGENT_ERROR', message: describe(err) } };
+  return { failed: { code: Code.INTERNAL, reason: 'AGENT_ERROR', message: describeError(err) } };
 }
 
 function portRequest(
@@ -304,10 +305,6 @@ function portRequest(
 ): PortRequest {
   // Only read by the encoder: no copies.
   return { opType, useDpdk, lportName, lportOptions: lportOptions as Map<string, string>, ifaceName, ifaceType, ifaceOptions: ifaceOptions as Map<string, string> };
-}
-
-function describe(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {

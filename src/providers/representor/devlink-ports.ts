@@ -12,6 +12,7 @@
  * than trusted, so one odd port cannot poison the whole dump.
  */
 
+import { describeError } from '../../registry/errors';
 import { DroppedTally, type Dropped } from './dropped';
 import { parseMac } from './mac';
 import { isIfName } from './names';
@@ -267,7 +268,7 @@ export class DevlinkPortsParser {
     try {
       return JSON.parse(text);
     } catch (err) {
-      this.fail(`is not JSON near byte ${this.offset} (${err instanceof Error ? err.message : String(err)})`);
+      this.fail(`is not JSON near byte ${this.offset} (${describeError(err)})`);
     }
   }
 

@@ -7,6 +7,7 @@
 
 import { StringDecoder } from 'node:string_decoder';
 
+import { describeError } from '../../registry/errors';
 import { DEFAULT_TIMING } from './config';
 import { DevlinkJsonError, DevlinkPortsParser, type ParsedPorts } from './devlink-ports';
 import { describeExit, exitCause, spawnSupervised, type ExitCause, type SupervisedProcess } from './supervised-process';
@@ -151,8 +152,4 @@ function classify(bin: string, command: string, cause: ExitCause, stderr: string
 function firstLines(stderr: string): string {
   const text = stderr.trim().replace(/\s+/g, ' ');
   return text.length > MAX_STDERR_IN_MESSAGE ? `${text.slice(0, MAX_STDERR_IN_MESSAGE)}...` : text;
-}
-
-function describeError(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

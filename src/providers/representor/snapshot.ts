@@ -12,6 +12,7 @@
  * netdev's phys_port_name is read, and the rest only for switchdev ports.
  */
 
+import { describeError } from '../../registry/errors';
 import { DevlinkError, type DevlinkSource } from './devlink';
 import { DroppedTally, type Dropped } from './dropped';
 import type { DevlinkPort } from './devlink-ports';
@@ -81,7 +82,7 @@ export async function collectSnapshot(reading: DevlinkReading, sysfs: SysfsReade
 
   const warn = (name: string, err: unknown): void => {
     const code = (err as { code?: unknown } | null)?.code;
-    tally.note(`sysfs netdev unreadable (${typeof code === 'string' ? code : 'error'})`, `sysfs: skipped netdev ${name}: ${err instanceof Error ? err.message : String(err)}`);
+    tally.note(`sysfs netdev unreadable (${typeof code === 'string' ? code : 'error'})`, `sysfs: skipped netdev ${name}: ${describeError(err)}`);
   };
   const readAll = (list: readonly string[], read: (name: string) => Promise<NetdevFacts | undefined>): Promise<void> =>
     forEachLimit(list, READ_CONCURRENCY, async (name) => {
