@@ -1,44 +1,81 @@
 #!/usr/bin/env node
-// Installs the Debian packages the tests drive for real (OVN and OVS daemons,
-// Python's gRPC for the example provider) when any of them is missing, so that
-// `npm test` on a fresh Debian machine needs nothing else. Each package is
-// probed by a file it installs; nothing is done when all are present.
+// Installs the Debian packages the tests drive for real when any file the
+// tests use from them is missing, so that `npm test` on a fresh Debian or
+// Ubuntu machine needs nothing else. Each package is probed by the files the
+// tests need from it (not by the one its main binary happens to be), and
+// after installing, every file is checked again: a package that no longer
+// ships what the tests use fails here, by name, not later in some test.
 //
-// Only root on a Debian-like system with apt-get installs; anyone else is told
-// what to install and the tests that need it fail with the same advice.
+// Only root on a Debian-like system installs; anyone else is told what to
+// install and exits 1 (the tests could only fail later).
 //
-// Installing OVS/OVN on a host whose init system starts services would start
-// the system's OVS and OVN: the tests never use those (they run their own
-// daemons under a temporary directory), but a developer's machine may not want
-// them. Set VIFPLUG_TEST_DEPS=skip to install nothing.
+// Installing OVS/OVN on a host whose init system starts services starts the
+// system's OVS and OVN: the tests never use those (they run their own
+// daemons under a temporary directory), but a developer's machine may not
+// want them. VIFPLUG_TEST_DEPS=skip installs and checks nothing.
+//
+// `--no-install-recommends` keeps a fresh machine lean, and leaves out what
+// a package only recommends: hence libprotobuf-dev (the well-known .proto
+// files protoc imports) and python3-pkg-resources (which grpc_tools imports)
+// are listed in their own right.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
-/** Debian package -> a file it installs. */
-export const PACKAGES = {
-  'openvswitch-switch': '/usr/sbin/ovs-vswitchd',
-  'ovn-central': '/usr/bin/ovn-northd',
-  'ovn-host': '/usr/bin/ovn-controller',
-  'python3-grpcio': '/usr/lib/python3/dist-packages/grpc/__init__.py',
-  'python3-grpc-tools': '/usr/lib/python3/dist-packages/grpc_tools/protoc.py',
-  // The README's Python example is generated with protoc 3.15+ (proto3 optional) and gRPC's Python plugin.
-  'protobuf-compiler': '/usr/bin/protoc',
-  'protobuf-compiler-grpc': '/usr/bin/grpc_python_plugin',
-};
+const PY = '/usr/lib/python3/dist-packages';
+
+/** What the tests use: a file, the Debian package that ships it, and what needs it. */
+export const NEEDS = [
+  // Real OVS in user space, with its dummy datapath (test/helpers/ovn-sandbox.ts, ovsdb-server.ts).
+  { file: '/usr/sbin/ovsdb-server', pkg: 'openvswitch-common', use: 'OVSDB servers' },
+  { file: '/usr/bin/ovsdb-tool', pkg: 'openvswitch-common', use: 'creating OVSDB databases' },
+  { file: '/usr/bin/ovsdb-client', pkg: 'openvswitch-common', use: 'OVSDB checks' },
+  { file: '/usr/bin/ovs-appctl', pkg: 'openvswitch-common', use: 'stopping daemons' },
+  { file: '/usr/sbin/ovs-vswitchd', pkg: 'openvswitch-switch', use: 'the OVS switch' },
+  { file: '/usr/bin/ovs-vsctl', pkg: 'openvswitch-switch', use: 'the OVS database' },
+  { file: '/usr/share/openvswitch/vswitch.ovsschema', pkg: 'openvswitch-switch', use: 'the Open_vSwitch schema' },
+  // Real OVN.
+  { file: '/usr/bin/ovn-northd', pkg: 'ovn-central', use: 'ovn-northd' },
+  { file: '/usr/share/ovn/ovn-nb.ovsschema', pkg: 'ovn-central', use: 'the Northbound schema' },
+  { file: '/usr/share/ovn/ovn-sb.ovsschema', pkg: 'ovn-central', use: 'the Southbound schema' },
+  { file: '/usr/bin/ovn-controller', pkg: 'ovn-host', use: 'ovn-controller' },
+  { file: '/usr/bin/ovn-nbctl', pkg: 'ovn-common', use: 'Northbound writes' },
+  { file: '/usr/bin/ovn-sbctl', pkg: 'ovn-common', use: 'Southbound writes' },
+  // Certificates for the TLS and SSL tests.
+  { file: '/usr/bin/openssl', pkg: 'openssl', use: 'test certificates' },
+  // The Python provider example and the README's Python client.
+  { file: `${PY}/grpc/__init__.py`, pkg: 'python3-grpcio', use: 'Python gRPC' },
+  { file: `${PY}/google/protobuf/__init__.py`, pkg: 'python3-protobuf', use: 'Python protobuf' },
+  { file: `${PY}/grpc_tools/protoc.py`, pkg: 'python3-grpc-tools', use: 'python3 -m grpc_tools.protoc' },
+  { file: `${PY}/pkg_resources/__init__.py`, pkg: 'python3-pkg-resources', use: 'grpc_tools, which imports it' },
+  // proto3 `optional` needs protoc 3.15+, which Debian's grpc_tools (1.14) is not.
+  { file: '/usr/bin/protoc', pkg: 'protobuf-compiler', use: 'protoc' },
+  { file: '/usr/include/google/protobuf/any.proto', pkg: 'libprotobuf-dev', use: "protoc's well-known types (google/rpc/status.proto imports any.proto)" },
+  { file: '/usr/bin/grpc_python_plugin', pkg: 'protobuf-compiler-grpc', use: "gRPC's Python plugin for protoc" },
+  // Checks of deploy/systemd's units.
+  { file: '/usr/bin/systemd-analyze', pkg: 'systemd', use: 'systemd-analyze verify and security' },
+  // Every devlink/ip child runs under setsid.
+  { file: '/usr/bin/setsid', pkg: 'util-linux', use: "the daemon's process groups" },
+];
+
+/** The packages whose files are missing. */
+export function missingPackages(needs = NEEDS) {
+  return [...new Set(needs.filter((need) => !existsSync(need.file)).map((need) => need.pkg))];
+}
 
 function main() {
   if (process.env.VIFPLUG_TEST_DEPS === 'skip') return 0;
-  const missing = Object.entries(PACKAGES)
-    .filter(([, probe]) => !existsSync(probe))
-    .map(([pkg]) => pkg);
+  const missing = missingPackages();
   if (missing.length === 0) return 0;
-  const install = `apt-get install -y ${missing.join(' ')}`;
+  const install = `apt-get install -y --no-install-recommends ${missing.join(' ')}`;
   const hasApt = spawnSync('sh', ['-c', 'command -v apt-get'], { stdio: 'ignore' }).status === 0;
   if (process.getuid?.() !== 0 || !hasApt) {
-    console.error(`test-deps: the tests need ${missing.join(', ')}; install them (${install}) and run again`);
+    const files = NEEDS.filter((need) => missing.includes(need.pkg) && !existsSync(need.file)).map((need) => `  ${need.file} (${need.pkg}: ${need.use})`);
+    console.error(
+      [`test-deps: the tests need files that are not installed:`, ...files, `install them as root (${install}) and run again;`, 'as root on Debian or Ubuntu, `npm test` installs them itself'].join('\n'),
+    );
     return 1;
   }
-  console.error(`test-deps: installing ${missing.join(', ')}`);
+  console.error(`test-deps: installing ${missing.join(', ')} (the first run on a fresh machine takes a minute or two)`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   for (const args of [['update', '-q'], ['install', '-y', '-q', '--no-install-recommends', ...missing]]) {
     const result = spawnSync('apt-get', args, { stdio: 'inherit', env });
@@ -47,7 +84,14 @@ function main() {
       return 1;
     }
   }
+  const still = NEEDS.filter((need) => !existsSync(need.file));
+  if (still.length > 0) {
+    console.error(
+      ['test-deps: installed, yet these files the tests use are still missing (has the package moved them?):', ...still.map((need) => `  ${need.file} (expected from ${need.pkg})`)].join('\n'),
+    );
+    return 1;
+  }
   return 0;
 }
 
-process.exitCode = main();
+if (import.meta.url === `file://${process.argv[1]}`) process.exitCode = main();

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 
 import type { NetdevFacts } from '../../src/providers/representor/snapshot';
 import { FakeHost } from '../../test/helpers/host/fake-host';
-import { generateLargeHost } from '../../test/helpers/host/layouts';
+import { generateLargeHost, largeHostRoom } from '../../test/helpers/host/layouts';
 
 export interface BenchHost {
   readonly dir: string;
@@ -34,7 +34,7 @@ export interface BenchHost {
 
 /** A fake host with `pfs` x `vfsPerPf` representors; cleanup() removes it. */
 export function writeHost(pfs: number, vfsPerPf: number): { host: BenchHost; cleanup(): void } {
-  const fake = new FakeHost();
+  const fake = new FakeHost(largeHostRoom(pfs, vfsPerPf));
   try {
     const large = generateLargeHost(fake, pfs, vfsPerPf);
     // The file the devlink stand-in prints.

@@ -1,12 +1,12 @@
 /**
- * The container test (`npm run test:container`): builds the top-level
- * Dockerfile unchanged with podman, runs the image as a sidecar would run
+ * The container test (`npm run test:container`): takes the image the images
+ * stage built from the top-level Dockerfile, runs it as a sidecar would run
  * (read-only root, no capabilities, no new privileges, the socket directory
  * from the host, a fake host /sys mounted read-only), and checks it from the
  * host through the socket. Then it runs deploy/systemd/vifplugd.service
  * under systemd in a container standing in for a host, hardening and all.
- * Needs root, or podman, runc and mmdebstrap installed; see
- * shared/design/containers.md for why each step is as it is.
+ * The images are prepared before the tests (scripts/ci/images.ts), where a
+ * cold machine's minutes have their own budget.
  */
 
 import { execFileSync } from 'node:child_process';
@@ -21,11 +21,15 @@ import { OpType } from '../../src/gen/vifplug/v1/vifplug';
 import { readDeployment } from '../deploy/daemonset';
 import { OvnSandbox } from '../helpers/ovn-sandbox';
 import { buildFakeSysfs, type FakeHost } from './fake-sysfs';
-import { describeOutput, ensureBaseImage, ensureTools, Podman, writeContainersConf } from './podman';
+import { IMAGES } from '../../scripts/ci/images';
+import { Podman, writeContainersConf } from '../../scripts/ci/podman';
+import { describeOutput } from '../../scripts/ci/process';
 
 const ROOT = join(__dirname, '..', '..');
-/** The local stand-in for node:24-bookworm-slim; kept between runs. */
-const BASE_IMAGE = 'localhost/vifplug-test/node:24-bookworm-slim';
+/** The local stand-in for node:24-bookworm-slim the image is built on. */
+const BASE_IMAGE = IMAGES.node24;
+/** HEAD, which the images stage labelled the image with. */
+const REVISION = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
 /** The image's user (Dockerfile USER). */
 const UID = 65532;
 /**
@@ -58,7 +62,6 @@ let socketDir: string;
 let host: FakeHost;
 let help: string;
 let client: VifplugClient;
-let systemdBase: Promise<void> | undefined;
 let systemdImage: string | undefined;
 let systemdContainer: string | undefined;
 
@@ -67,75 +70,6 @@ async function containerLogs(): Promise<string> {
   if (container === undefined) return '(no container)';
   const result = await podman.run(['logs', container]);
   return describeOutput(result);
-}
-
-/** The CA bundle npm needs inside the build on machines behind a TLS-intercepting proxy (containers.md). */
-function hostCaBundle(): string | undefined {
-  const candidates = [process.env.NODE_EXTRA_CA_CERTS, '/etc/ssl/certs/ca-certificates.crt'];
-  return candidates.find((path): path is string => path !== undefined && path !== '' && existsSync(path));
-}
-
-/** HEAD when the test started: the build labels the image with it. */
-const REVISION = (() => {
-  try {
-    return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  } catch {
-    return 'unknown';
-  }
-})();
-
-async function buildImage(tag: string): Promise<void> {
-  const version = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
-  const ca = hostCaBundle();
-  await podman.must(
-    [
-      'build',
-      // OCI images have no HEALTHCHECK; the docker format keeps it.
-      '--format',
-      'docker',
-      // The three stages at once: the build's critical path is npm ci + tsc, not apt + npm ci + npm ci + tsc.
-      '--jobs',
-      '3',
-      '--build-arg',
-      `NODE_IMAGE=${BASE_IMAGE}`,
-      '--build-arg',
-      `VERSION=${version}`,
-      '--build-arg',
-      `REVISION=${REVISION}`,
-      // Mounted for RUN steps only: the stand-in's npm trusts it; the image does not keep it.
-      ...(ca === undefined ? [] : ['--volume', `${ca}:/host-ca.crt:ro`]),
-      '--tag',
-      tag,
-      '--file',
-      join(ROOT, 'Dockerfile'),
-      ROOT,
-    ],
-    { hint: 'the image did not build (the end of the build log is below)', timeoutMs: 280_000 },
-  );
-}
-
-/** Debian with systemd, to run deploy/systemd/vifplugd.service as a host would. */
-const SYSTEMD_BASE = `localhost/vifplug-container-test-systemd-base:${process.pid}`;
-
-async function buildSystemdBase(): Promise<void> {
-  const dir = join(work, 'systemd-base');
-  mkdirSync(dir);
-  writeFileSync(
-    join(dir, 'Containerfile'),
-    [
-      'ARG BASE',
-      'FROM ${BASE}',
-      // procps: /bin/kill, for the unit's ExecReload, as every full host install has it.
-      'RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends systemd systemd-sysv iproute2 procps \\',
-      ' && apt-get clean && rm -rf /var/lib/apt/lists/*',
-      'CMD ["/sbin/init"]',
-      '',
-    ].join('\n'),
-  );
-  await podman.must(['build', '--build-arg', `BASE=${BASE_IMAGE}`, '--tag', SYSTEMD_BASE, dir], {
-    hint: 'cannot install systemd into the base image',
-    timeoutMs: 200_000,
-  });
 }
 
 /**
@@ -162,7 +96,7 @@ async function buildSystemdHost(tag: string): Promise<void> {
       '',
     ].join('\n'),
   );
-  await podman.must(['build', '--build-arg', `APP=${image!}`, '--build-arg', `BASE=${SYSTEMD_BASE}`, '--tag', tag, dir]);
+  await podman.must(['build', '--build-arg', `APP=${image!}`, '--build-arg', `BASE=${IMAGES.systemd}`, '--tag', tag, dir]);
 }
 
 async function waitUntilServing(socket: string): Promise<void> {
@@ -187,18 +121,12 @@ async function waitUntilServing(socket: string): Promise<void> {
 
 beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'vifplug-container-test-'));
-  const tools = await phase('tools', () => ensureTools(log));
-  podman = new Podman(await writeContainersConf(work));
-  await phase('base image', () => ensureBaseImage(podman, BASE_IMAGE, join(work, 'base'), tools, log));
-
-  const tag = `localhost/vifplug-container-test:${process.pid}`;
-  log(`building the Dockerfile as ${tag}`);
-  await phase('build', () => buildImage(tag));
-  image = tag;
-  // The systemd host's packages while the image is tested (alongside the
-  // build, they slowed it down by as much as they took).
-  systemdBase = buildSystemdBase();
-  systemdBase.catch(() => undefined); // awaited, and reported, by the systemd tests
+  podman = new Podman(writeContainersConf(work));
+  // Built by the images stage that `npm run test:container` runs first (scripts/ci/images.ts), not here.
+  for (const tag of [IMAGES.vifplug, IMAGES.systemd]) {
+    if (!(await podman.exists(tag))) throw new Error(`no image ${tag}: run \`npm run test:container\`, which prepares the images before the tests`);
+  }
+  image = IMAGES.vifplug;
 
   help = (await podman.must(['run', '--rm', '--no-healthcheck', '--network=none', image, '--help'], { hint: 'the image does not run `vifplugd --help`' }))
     .stdout;
@@ -241,13 +169,11 @@ beforeAll(async () => {
 
 afterAll(async () => {
   client?.close();
-  // A build still running would recreate what is removed below.
-  await systemdBase?.catch(() => undefined);
   if (podman !== undefined) {
     for (const name of [container, systemdContainer]) if (name !== undefined) await podman.run(['rm', '--force', '--time', '0', name]);
-    // The images under test go; the base image and the builds' cached layers
-    // stay (--no-prune), so that the next run rebuilds only what changed.
-    for (const tag of [image, systemdImage, SYSTEMD_BASE]) if (tag !== undefined) await podman.run(['rmi', '--force', '--no-prune', tag]);
+    // The per-run image goes; the prepared images and the builds' cached
+    // layers stay (--no-prune), so that the next run rebuilds only what changed.
+    if (systemdImage !== undefined) await podman.run(['rmi', '--force', '--no-prune', systemdImage]);
   }
   if (work !== undefined) rmSync(work, { recursive: true, force: true });
   log(`done in ${((Date.now() - started) / 1000).toFixed(1)}s (${timings.join(', ')})`);
@@ -456,7 +382,6 @@ describe('deploy/systemd/vifplugd.service under systemd, in a container standing
   const journal = async () => (await podman.run(['exec', systemdContainer!, 'journalctl', '--unit', 'vifplugd', '--no-pager'])).stdout;
 
   beforeAll(async () => {
-    await phase('systemd base', () => systemdBase!);
     const tag = `localhost/vifplug-container-test-systemd:${process.pid}`;
     await phase('systemd host', () => buildSystemdHost(tag));
     systemdImage = tag;

@@ -11,15 +11,15 @@ import { join } from 'node:path';
 
 import type { DevlinkJson } from './devlink-text';
 import { Iproute2StandIn, type BehaviourOf, type DevlinkBehaviour, type StandInCommand } from './iproute2';
-import { SysfsTree } from './sysfs-tree';
+import { SysfsTree, SMALL_TREE, type TreeRoom } from './sysfs-tree';
 
 export class FakeHost extends SysfsTree {
   /** Holds bin/devlink, bin/ip and the stand-ins' state (on disk: /dev/shm may be noexec). */
   readonly dir: string;
   readonly iproute2: Iproute2StandIn;
 
-  constructor() {
-    super();
+  constructor(room: TreeRoom = SMALL_TREE) {
+    super(room);
     this.dir = realpathSync(mkdtempSync(join(tmpdir(), 'vifplug-host-')));
     mkdirSync(join(this.dir, 'bin'));
     this.iproute2 = new Iproute2StandIn(this.dir);

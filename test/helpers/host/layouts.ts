@@ -6,7 +6,7 @@
 
 import { kernelPhysPortName, type DevlinkJson, type DevlinkJsonPort } from './devlink-text';
 import type { FakeHost } from './fake-host';
-import { EOPNOTSUPP, type NetdevParent } from './sysfs-tree';
+import { EOPNOTSUPP, type NetdevParent, type TreeRoom } from './sysfs-tree';
 
 // ---------------------------------------------------------------------------
 // Laying out a host from a devlink listing
@@ -80,6 +80,17 @@ export interface LargeHost {
  * PCI functions are left out to keep generation fast, the provider does not
  * read them). 64 x 256 = 16,384 representors.
  */
+/**
+ * What generateLargeHost writes: per representor a netdev directory with its
+ * five attribute files, its device and class/net links; per PF the same for
+ * its uplink and its PCI function. Counted on a generated host: 64 x 256 gave
+ * 82,304 files among 131,852 entries.
+ */
+export function largeHostRoom(pfCount = 64, vfsPerPf = 256): TreeRoom {
+  const netdevs = pfCount * (vfsPerPf + 1);
+  return { files: netdevs * 5 + pfCount * 4, entries: netdevs * 8 + pfCount * 12 };
+}
+
 export function generateLargeHost(host: FakeHost | undefined, pfCount = 64, vfsPerPf = 256): LargeHost {
   const pfs: { bdf: string; uplink: string; mac: string }[] = [];
   const port: Record<string, DevlinkJsonPort> = {};

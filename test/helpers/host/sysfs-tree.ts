@@ -26,6 +26,7 @@ import {
   realpathSync,
   renameSync,
   rmSync,
+  statfsSync,
   symlinkSync,
   unlinkSync,
   writeFileSync,
@@ -65,6 +66,20 @@ export interface NetdevSpec {
 
 export const EOPNOTSUPP = 'EOPNOTSUPP';
 
+/**
+ * What a tree will hold, so that it is placed where there is room for it:
+ * `files` regular files (on tmpfs and on disk each takes at least one 4 KiB
+ * page or block, however small) among `entries` directory entries in all
+ * (files, directories and symlinks: one inode each).
+ */
+export interface TreeRoom {
+  readonly files: number;
+  readonly entries: number;
+}
+
+/** Enough for every hand-made host of the tests. */
+export const SMALL_TREE: TreeRoom = { files: 2_000, entries: 5_000 };
+
 export class SysfsTree {
   readonly sysfsRoot: string;
   /** The temp dir holding the tree (memory-backed when the system offers one). */
@@ -72,10 +87,8 @@ export class SysfsTree {
   private readonly unsupported = new Set<string>();
   private nextIfindex = 2;
 
-  constructor() {
-    // The tree of a large host is ~150k inodes: on a disk under load creating and
-    // removing them takes minutes, on tmpfs a second.
-    this.treeDir = realpathSync(mkdtempSync(join(memoryTmpDir(), 'vifplug-sys-')));
+  constructor(room: TreeRoom = SMALL_TREE) {
+    this.treeDir = realpathSync(mkdtempSync(join(tmpDirWithRoom(room), 'vifplug-sys-')));
     this.sysfsRoot = join(this.treeDir, 'sys');
     for (const d of ['class/net', 'devices/pci0000:00', 'devices/virtual/net', 'bus/pci/devices', 'bus/auxiliary/devices']) {
       mkdirSync(join(this.sysfsRoot, d), { recursive: true });
@@ -218,13 +231,43 @@ export class SysfsTree {
 }
 
 /** /dev/shm when it is a writable directory, else the OS temp dir. */
-function memoryTmpDir(): string {
+/**
+ * /dev/shm when it has room for the tree, else the temp dir, else an error
+ * that says what the tree needs and what each place has. The tree of a large
+ * host is ~130k inodes: on a disk under load creating and removing them takes
+ * minutes, on tmpfs a second; but a container's /dev/shm is a 64 MiB tmpfs
+ * (podman's and Docker's default --shm-size), where 82k one-line files take
+ * 329 MiB (a page each) and the write fails with ENOSPC.
+ */
+export function tmpDirWithRoom(room: TreeRoom): string {
+  const PAGE = 4096;
+  const MARGIN = 1.25;
+  const seen: string[] = [];
+  const candidates = [tmpdir()];
   try {
     accessSync('/dev/shm', constants.W_OK);
-    return '/dev/shm';
+    candidates.unshift('/dev/shm');
   } catch {
-    return tmpdir();
+    // no memory-backed temp dir to prefer
   }
+  for (const dir of candidates) {
+    const fs = statfsSync(dir);
+    const freeBytes = fs.bavail * fs.bsize;
+    const needBytes = room.entries * Math.max(PAGE, fs.bsize) * MARGIN;
+    // Some file systems (btrfs, overlay on it) report no inode count at all.
+    const inodesOk = fs.files === 0 || fs.ffree >= room.entries * MARGIN;
+    if (freeBytes >= needBytes && inodesOk) return dir;
+    seen.push(`${dir} has ${mib(freeBytes)} and ${fs.files === 0 ? 'unreported' : fs.ffree} inodes free`);
+  }
+  throw new Error(
+    `a fake host of ${room.files} files (${room.entries} entries) needs about ${mib(room.entries * PAGE * MARGIN)} and ` +
+      `${Math.ceil(room.entries * MARGIN)} inodes in a temp dir, a page each: ${seen.join('; ')}. ` +
+      'Give the tests more room (a container: --shm-size=1g, or TMPDIR on a larger file system).',
+  );
+}
+
+function mib(bytes: number): string {
+  return `${Math.round(bytes / 2 ** 20)} MiB`;
 }
 
 function deviceLinkTarget(parent: NetdevParent): string | undefined {

@@ -7,14 +7,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { FakeHost } from '../../helpers/host/fake-host';
-import { generateLargeHost, type LargeHost } from '../../helpers/host/layouts';
+import { tmpDirWithRoom } from '../../helpers/host/sysfs-tree';
+import { generateLargeHost, largeHostRoom, type LargeHost } from '../../helpers/host/layouts';
 import { select, startProvider, type Harness } from './harness';
 
 let host: FakeHost;
 let large: LargeHost;
 
 beforeAll(() => {
-  host = new FakeHost();
+  // ~130k inodes and, a page per file, ~650 MiB of temp space: said up front, and placed where there is room.
+  host = new FakeHost(largeHostRoom(64, 256));
   large = generateLargeHost(host, 64, 256);
 }, 120_000);
 
@@ -62,5 +64,13 @@ describe('64 PFs x 256 VFs', () => {
       await h.close();
       host.setDevlinkBehaviour('ok');
     }
+  });
+});
+
+describe('room for the fake host', () => {
+  it('is asked of the temp dirs up front, and a host no temp dir can hold says what it needs and what each has', () => {
+    const room = largeHostRoom(64, 256);
+    expect(room.entries).toBeGreaterThan(130_000);
+    expect(() => tmpDirWithRoom({ files: 2 ** 40, entries: 2 ** 41 })).toThrow(/needs about \d+ MiB and \d+ inodes in a temp dir, a page each: .* has \d+ MiB and/);
   });
 });
