@@ -1,6 +1,3 @@
-import { OvsdbProtocolError } from './errors';
-import type { BaseType, ColumnType } from './schema';
-
 /**
  * OVSDB values <-> plain JavaScript, driven by the column's type from the
  * schema (RFC 7047 §5.1): the wire form alone is ambiguous (a one-element set
@@ -8,9 +5,18 @@ import type { BaseType, ColumnType } from './schema';
  *
  * Read side: an atom is a string, number or boolean (a uuid is its string);
  * a column is shown by its kind (see ColumnKind): the atom, the atom or null,
- * an array, or a Map.
+ * an array, or a Map. Write side: see WriteValue.
+ *
+ * Pure: no I/O, no knowledge of tables or operations (operations.ts and
+ * replica.ts build on it).
  */
+
+import { OvsdbProtocolError } from './errors';
+import type { BaseType, ColumnType } from './schema';
+
+/** Read side: one atom; a uuid is its string. */
 export type Atom = string | number | boolean;
+/** Read side: a column's value, shaped by its kind (see ColumnKind): the atom, the atom or null, an array, or a Map. */
 export type Value = Atom | null | readonly Atom[] | ReadonlyMap<Atom, Atom>;
 
 /** The name of a row inserted earlier in the same transaction (RFC 7047 <named-uuid>). */

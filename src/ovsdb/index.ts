@@ -16,18 +16,11 @@
  *     await sb.setCondition('Port_Binding', [['requested_chassis', '==', chassisUuid]]);
  *     for (const pb of sb.rows('Port_Binding').values()) ...
  */
-export {
-  OvsdbClient,
-  type ClientEvents,
-  type DisconnectEvent,
-  type MonitorCondition,
-  type OvsdbClientOptions,
-  type ResyncEvent,
-  type TableMonitor,
-  type TransactOptions,
-  type UpdateEvent,
-  type WaitOptions,
-} from './client';
+export { OvsdbClient, type OvsdbClientOptions } from './client';
+export type { MonitorCondition } from './conditions';
+export type { ClientEvents, DisconnectEvent, ResyncEvent, UpdateEvent, WaitOptions } from './events';
+export type { TableMonitor } from './session';
+export type { TransactOptions } from './transactions';
 export { DatumTypeError, NamedUuid, namedUuid, type Atom, type Value, type WriteAtom, type WriteValue } from './datum';
 export {
   OvsdbConfigError,

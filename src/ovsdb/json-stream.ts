@@ -1,3 +1,10 @@
+/**
+ * The framing of an OVSDB connection: bytes in, JSON values out (see
+ * JsonStream). It is on the path of every byte a server sends, so it scans
+ * each byte once and copies a message at most once. It must not interpret
+ * the values: JSON-RPC is jsonrpc.ts's job.
+ */
+
 import { OvsdbProtocolError } from './errors';
 
 const OPEN_BRACE = 0x7b;

@@ -1,3 +1,11 @@
+/**
+ * JSON-RPC 1.0 over one connected byte stream, as OVSDB speaks it: requests
+ * matched to replies, notifications passed on, the server's echo answered,
+ * and the inactivity probe (see JsonRpcSession). It must not know OVSDB's
+ * methods beyond `echo`: what a request means is its caller's business,
+ * and a new connection is the connection loop's.
+ */
+
 import type { Duplex } from 'node:stream';
 
 import type { Logger } from '../log';

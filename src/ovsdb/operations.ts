@@ -1,3 +1,11 @@
+/**
+ * The operations of an OVSDB transaction (RFC 7047 §5.2) as typed values,
+ * their encoding against the schema before anything is sent (a value that
+ * does not fit its column is refused here, with nothing sent), and the
+ * decoding of the server's reply into each operation's result or the error
+ * that refused the transaction. Pure: sending is transactions.ts's job.
+ */
+
 import { DatumTypeError, encodeAtom, encodeDatum, encodeMap, encodeSet, type WriteValue } from './datum';
 import { OvsdbProtocolError, OvsdbTransactionError } from './errors';
 import { decodeRow, type Row } from './replica';

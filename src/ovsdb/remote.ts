@@ -1,3 +1,10 @@
+/**
+ * OVSDB remotes as OVS writes them (`unix:PATH`, `tcp:HOST:PORT`,
+ * `ssl:HOST:PORT`, and comma-separated lists for a clustered database),
+ * parsed with an error that says what is wrong and what is expected. It
+ * must not connect: transport.ts does.
+ */
+
 import { isIP } from 'node:net';
 import { isAbsolute, resolve } from 'node:path';
 

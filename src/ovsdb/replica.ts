@@ -1,3 +1,9 @@
+/**
+ * The client's copy of the monitored tables, and the decoding of rows from
+ * the wire (see Replica). It must not know where updates come from: the
+ * session feeds it, the client reads it.
+ */
+
 import { applyDiff, decodeDatum, defaultValue, type Value } from './datum';
 import { OvsdbProtocolError } from './errors';
 import type { ColumnType, DatabaseSchema, TableSchema } from './schema';

@@ -1,3 +1,10 @@
+/**
+ * OVSDB database schemas (RFC 7047 §3.2), reduced to what a client needs to
+ * type values: tables, their columns, and each column's kind and atom
+ * types. A malformed schema is a protocol error, said with the place it is
+ * wrong.
+ */
+
 import { OvsdbProtocolError } from './errors';
 
 /** RFC 7047 §3.2 <atomic-type>. */

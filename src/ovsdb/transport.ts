@@ -1,3 +1,10 @@
+/**
+ * Opening the byte stream to one OVSDB remote: unix:, tcp:, or ssl: with
+ * the PEM files OVS's flags name, within a time limit and abandoned when the
+ * client stops; and socket and TLS errors in words an operator can act on.
+ * It must not retry nor choose among remotes (connection-loop.ts does).
+ */
+
 import { readFile } from 'node:fs/promises';
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
