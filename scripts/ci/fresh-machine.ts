@@ -11,6 +11,7 @@
 
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { totalmem } from 'node:os';
 import { join } from 'node:path';
 
 import { hostCaBundle } from './podman';
@@ -53,6 +54,8 @@ async function main(): Promise<number> {
           '--rm',
           // apt and the npm registry are reached as the host reaches them.
           '--network=host',
+          // A machine's /dev/shm is a tmpfs of half its memory, not a container's 64 MiB.
+          `--shm-size=${Math.floor(totalmem() / 2 / 2 ** 20)}m`,
           '--volume',
           `${ROOT}:/src:ro`,
           // Our machines only: their registry traffic passes a TLS-intercepting proxy (see hostCaBundle).
