@@ -50,7 +50,7 @@ export type ParsedCommand = { readonly kind: 'run'; readonly config: DaemonConfi
  * which wins over the default; a repeatable flag's variable takes a
  * comma-separated list; a boolean variable takes 1/true/yes or 0/false/no.
  */
-const FLAGS = {
+export const FLAGS = {
   listen: { env: 'VIFPLUG_LISTEN', multiple: true, arg: 'ADDR', help: `where to serve: unix:///abs/path.sock, unix:rel.sock or HOST:PORT; repeatable (default ${DEFAULT_LISTEN})` },
   providers: { env: 'VIFPLUG_PROVIDERS', arg: 'LIST', help: 'built-in provider types registered at start, comma-separated, or "none" (default: every built-in)' },
   'log-level': { env: 'VIFPLUG_LOG_LEVEL', arg: 'LEVEL', help: `${LOG_LEVELS.join(', ')} (default info)` },

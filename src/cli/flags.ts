@@ -8,6 +8,8 @@ export class UsageError extends Error {
 /** A flag of a long-running command, with the environment variable that may give it instead. */
 export interface Flag {
   readonly env: string;
+  /** A former name of `env`, still read when `env` is not set, with a deprecation warning. */
+  readonly deprecatedEnv?: string;
   /** The value's placeholder in help ('' for a boolean). */
   readonly arg: string;
   readonly help: string;
@@ -56,7 +58,7 @@ export function readFlags<N extends string>(
     if (Array.isArray(given)) return given.map(String);
     if (typeof given === 'string') return [given];
     const flag: Flag = flags[name];
-    const fromEnv = env[flag.env];
+    const fromEnv = variable(flag, env);
     if (fromEnv === undefined || fromEnv === '') return [];
     return flag.multiple ? fromEnv.split(',').map((s) => s.trim()).filter(Boolean) : [fromEnv];
   };
@@ -68,20 +70,33 @@ export function readFlags<N extends string>(
     one: (name) => raw(name)[0],
     bool: (name) => {
       if (values[name] === true) return true;
-      const variable = flags[name].env;
-      const fromEnv = env[variable];
+      const fromEnv = variable(flags[name], env);
       if (fromEnv === undefined || /^(|0|false|no)$/i.test(fromEnv)) return false;
       if (/^(1|true|yes)$/i.test(fromEnv)) return true;
-      throw new UsageError(`${variable}="${fromEnv}" is not 1/true/yes or 0/false/no`);
+      throw new UsageError(`${flags[name].env}="${fromEnv}" is not 1/true/yes or 0/false/no`);
     },
   };
 }
+
+/** A flag's variable; its former name, with a deprecation warning, when only that one is set. */
+function variable(flag: Flag, env: NodeJS.ProcessEnv): string | undefined {
+  const old = flag.deprecatedEnv === undefined ? undefined : env[flag.deprecatedEnv];
+  if (old !== undefined && old !== '') {
+    const ignored = env[flag.env] !== undefined && env[flag.env] !== '';
+    process.emitWarning(`${flag.deprecatedEnv} is deprecated${ignored ? ` and ignored: ${flag.env} is set` : `: set ${flag.env} instead`}`, { type: 'DeprecationWarning', code: 'VIFPLUG_DEPRECATED_VARIABLE' });
+    if (!ignored) return old;
+  }
+  return env[flag.env];
+}
+
+/** Where help puts a flag's variable: this column, or two spaces after a longer flag. */
+const HELP_COLUMN = 32;
 
 /** Help lines for `flags`: each flag with its variable, then what it does. */
 export function flagHelp(flags: Readonly<Record<string, Flag>>): string[] {
   const lines: string[] = [];
   for (const [name, flag] of Object.entries(flags)) {
-    lines.push(`  --${name}${flag.arg ? ` ${flag.arg}` : ''}`.padEnd(32) + `[${flag.env}]`);
+    lines.push(`${`  --${name}${flag.arg ? ` ${flag.arg}` : ''}`.padEnd(HELP_COLUMN - 2)}  [${flag.env}]`);
     lines.push(`      ${flag.help}`);
   }
   return lines;

@@ -21,7 +21,7 @@ const DEFAULT_STATUS_SOCKET = '/run/vifplug-ovn/vifplug-ovn.sock';
  * vifplugctl spells it. Where OVSDB is: spelled as ovn-controller and
  * ovs-vsctl spell it.
  */
-const FLAGS = {
+export const FLAGS = {
   socket: { env: 'VIFPLUG_OVN_SOCKET', arg: 'PATH', help: "vifplugd's unix socket (default /run/vifplug/vifplug.sock)" },
   addr: { env: 'VIFPLUG_OVN_ADDR', arg: 'HOST:PORT', help: "vifplugd's TCP address instead of --socket" },
   'tls-ca': { env: 'VIFPLUG_OVN_TLS_CA', arg: 'FILE', help: "CA bundle to verify vifplugd's certificate (turns TLS on)" },
@@ -30,7 +30,7 @@ const FLAGS = {
   'tls-server-name': { env: 'VIFPLUG_OVN_TLS_SERVER_NAME', arg: 'NAME', help: "name to verify in vifplugd's certificate (default: the host of --addr)" },
   timeout: { env: 'VIFPLUG_OVN_TIMEOUT', arg: 'SECONDS', help: 'deadline of each call to vifplugd (default 5)' },
   'ovs-db': { env: 'VIFPLUG_OVN_OVS_DB', arg: 'ADDR', help: 'the local Open_vSwitch database: unix:PATH, tcp:IP:PORT or ssl:IP:PORT (default unix:$OVS_RUNDIR/db.sock, OVS_RUNDIR defaulting to /var/run/openvswitch)' },
-  'ovn-sb-db': { env: 'VIFPLUG_OVN_OVN_SB_DB', arg: 'ADDR[,ADDR...]', help: "the OVN Southbound DB, or a clustered DB's members (default: external_ids:ovn-remote of the local Open_vSwitch record)" },
+  'ovn-sb-db': { env: 'VIFPLUG_OVN_SB_DB', deprecatedEnv: 'VIFPLUG_OVN_OVN_SB_DB', arg: 'ADDR[,ADDR...]', help: "the OVN Southbound DB, or a clustered DB's members (default: external_ids:ovn-remote of the local Open_vSwitch record)" },
   'private-key': { env: 'VIFPLUG_OVN_PRIVATE_KEY', arg: 'FILE', help: 'SSL private key for ssl: OVSDB remotes (as OVS --private-key)' },
   certificate: { env: 'VIFPLUG_OVN_CERTIFICATE', arg: 'FILE', help: 'SSL certificate for ssl: OVSDB remotes (as OVS --certificate)' },
   'ca-cert': { env: 'VIFPLUG_OVN_CA_CERT', arg: 'FILE', help: 'CA certificate that signs the OVSDB servers\' certificates (as OVS --ca-cert)' },

@@ -1,4 +1,4 @@
-import { Client, credentials } from '@grpc/grpc-js';
+import { Client, credentials, type ChannelOptions } from '@grpc/grpc-js';
 import { create, fromBinary, type MessageInitShape } from '@bufbuild/protobuf';
 import { FileDescriptorProtoSchema, FileDescriptorSetSchema, type FileDescriptorProto } from '@bufbuild/protobuf/wkt';
 
@@ -15,8 +15,8 @@ export type ReflectionVersion = 'v1' | 'v1alpha';
 export class ReflectionClient {
   private readonly client: Client;
 
-  constructor(target: string, private readonly version: ReflectionVersion) {
-    this.client = new Client(target, credentials.createInsecure());
+  constructor(target: string, private readonly version: ReflectionVersion, options: ChannelOptions = {}) {
+    this.client = new Client(target, credentials.createInsecure(), options);
   }
 
   close(): void {

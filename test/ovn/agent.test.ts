@@ -5,11 +5,9 @@
  * CMS would: NB commands in, OVS rows and Port_Binding state out.
  */
 
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { blocksCheckedBy, where } from '../helpers/docs';
 import { World, runAgentCli } from './harness';
 
 let w: World;
@@ -165,7 +163,7 @@ describe('vifplug-ovn with a stock ovn-controller', () => {
   });
 });
 
-describe("the README's session (Plugging OVN ports with vifplug-ovn)", () => {
+describe("the docs' OVN session (docs/ovn.md)", () => {
   let r: World;
   beforeAll(async () => {
     r = await World.start({ vfs: [0, 1, 2, 3], types: 'vifplug-representor=representor' });
@@ -174,21 +172,20 @@ describe("the README's session (Plugging OVN ports with vifplug-ovn)", () => {
   afterAll(() => r?.stop());
 
   it('runs as shown: each command, in order, gives its output (the agent acting between them)', async () => {
-    const readme = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8');
-    const section = readme.slice(readme.indexOf('## Plugging OVN ports with vifplug-ovn'));
-    const block = /```console checked-by=test\/ovn\/agent\.test\.ts\n([\s\S]*?)```/.exec(section)![1]!;
-    for (const { command, output } of session(block)) {
+    const blocks = blocksCheckedBy('test/ovn/agent.test.ts');
+    expect(blocks.length, 'the docs have one session for this test').toBe(1);
+    for (const { command, output } of session(blocks[0]!.body)) {
       const [bin, ...args] = shellWords(command);
       const runOnce = (): Promise<string> =>
         bin === 'vifplug-ovn'
           ? runAgentCli([...args, '--status-socket', r.statusSocket]).then((res) => res.out)
           : r.sandbox.run(bin!, args).then((out) => out, (err: Error) => `ERROR ${err.message}`);
       let got = '';
-      // The agent and ovn-controller act asynchronously: a command is retried until it shows what the README shows.
+      // The agent and ovn-controller act asynchronously: a command is retried until it shows what the docs show.
       await r.sandbox
-        .waitFor(async () => shapeMatches(output, (got = await runOnce())), `"${command}" to print the README's output`, { timeoutMs: 15_000, intervalMs: 100 })
+        .waitFor(async () => shapeMatches(output, (got = await runOnce())), `"${command}" to print what the docs show`, { timeoutMs: 15_000, intervalMs: 100 })
         .catch(() => {
-          throw new Error(`README: $ ${command}\nexpected:\n${output}\ngot:\n${got}\n${r.agentLog()}`);
+          throw new Error(`${where(blocks[0]!)}: $ ${command}\nexpected:\n${output}\ngot:\n${got}\n${r.agentLog()}`);
         });
     }
   });

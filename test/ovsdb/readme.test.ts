@@ -1,18 +1,18 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { afterAll, beforeAll, expect, it, vi } from 'vitest';
 
+import { ROOT, blocksCheckedBy } from '../helpers/docs';
 import { SCHEMAS, startOvsdbServer, type OvsdbServer } from '../helpers/ovsdb-server';
 import { tempDir } from '../helpers/server';
 
-const ROOT = join(__dirname, '..', '..');
-
-/** The TypeScript block of the README's "The OVSDB client" section, exactly as shown. */
+/** The TypeScript block of the docs' OVSDB client page, exactly as shown. */
 function readmeExample(): string {
-  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-  const section = readme.slice(readme.indexOf('## The OVSDB client'));
-  return /```ts[^\n]*\n([\s\S]*?)```/.exec(section)![1]!;
+  const [block, ...more] = blocksCheckedBy('test/ovsdb/readme.test.ts');
+  expect(block, 'the docs have a block for this test').toBeDefined();
+  expect(more).toEqual([]);
+  return block!.body;
 }
 
 let dir: ReturnType<typeof tempDir>;
@@ -26,7 +26,7 @@ afterAll(async () => {
   dir?.remove();
 });
 
-it('runs the README example as shown and prints what its comment says', async () => {
+it('runs the docs\' example as shown and prints what its comment says', async () => {
   const file = join(dir.path, 'example.ts');
   writeFileSync(file, readmeExample().replace("from './ovsdb'", `from '${join(ROOT, 'src', 'ovsdb')}'`));
   const logged: unknown[][] = [];

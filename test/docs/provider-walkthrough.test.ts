@@ -1,19 +1,16 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { afterAll, expect, it } from 'vitest';
 
-import { tempDir } from './helpers/server';
+import { ROOT, blocksCheckedBy, where } from '../helpers/docs';
+import { tempDir } from '../helpers/server';
 
-// The README's "Writing a provider" section, run as a newcomer would run it:
-// its sh blocks in order (what they start in the background keeps running),
-// and each "$ command" of its console blocks, whose output must be the one
-// shown. /run/vifplug and examples/python/gen become temporary directories;
-// ids and column padding may differ.
-
-const ROOT = join(__dirname, '..');
-const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
+// The provider authors' walkthrough (the blocks tagged checked-by= this file),
+// run as a newcomer would run it: its sh blocks in order (what they start in
+// the background keeps running), and each "$ command" of its console blocks,
+// whose output must be the one shown. /run/vifplug and examples/python/gen
+// become temporary directories; ids and column padding may differ.
 
 const dir = tempDir('vifplug-rd-');
 const groups: number[] = [];
@@ -30,13 +27,6 @@ afterAll(() => {
   }
   dir.remove();
 });
-
-function section(title: string): string {
-  const start = README.indexOf(`## ${title}\n`);
-  expect(start, `README has a "${title}" section`).toBeGreaterThanOrEqual(0);
-  const end = README.indexOf('\n## ', start + 1);
-  return README.slice(start, end === -1 ? undefined : end);
-}
 
 const localise = (text: string) => text.replaceAll('/run/vifplug', dir.path).replaceAll('examples/python/gen', join(dir.path, 'gen'));
 const normalise = (text: string) =>
@@ -74,9 +64,11 @@ function checkConsole(block: string): void {
   }
 }
 
-it('the "Writing a provider" section takes a newcomer from nothing to a registered provider plugging ports', async () => {
-  const blocks = [...section('Writing a provider').matchAll(/```(sh|console)[^\n]*\n([\s\S]*?)```/g)].map((m) => ({ kind: m[1]!, text: localise(m[2]!) }));
-  expect(blocks.map((b) => b.kind)).toEqual(['sh', 'console', 'sh', 'console']);
+it('the provider walkthrough takes a newcomer from nothing to a registered provider plugging ports', async () => {
+  const found = blocksCheckedBy('test/docs/provider-walkthrough.test.ts');
+  expect(found.map((b) => b.lang), found.map(where).join(', ')).toEqual(['sh', 'console', 'sh', 'console']);
+  expect(new Set(found.map((b) => b.file)).size, 'one page holds the whole walkthrough').toBe(1);
+  const blocks = found.map((b) => ({ kind: b.lang, text: localise(b.body) }));
   for (const block of blocks) {
     if (block.kind === 'sh') await runBlock(block.text);
     else checkConsole(block.text);

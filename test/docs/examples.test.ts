@@ -1,22 +1,26 @@
 /**
- * The READMEs' examples (README.md, demo/README.md: READMES below), executed:
- * what they show must be what a user gets.
+ * The docs' examples, executed: what they show must be what a user gets.
+ * Every markdown file of the project is read (README.md, docs/, demo/,
+ * bench/: test/helpers/docs.ts), and every fenced block in it says what it is.
  *
- * The convention (for every section, whoever writes it): a fenced block's info
- * string says how it is checked.
+ * The convention (for every page, whoever writes it): a fence's info string
+ * starts with a language, and an example says how it is checked.
  *
  *   ```console checked host=demo     a shell session, run here command by command
  *   ```ts checked host=switchdev     a TypeScript program, run here (imports of 'vifplug' get src/)
  *   ```python checked host=none      a Python program, run with /usr/bin/python3 and stubs protoc makes from proto/
- *   ```ts checked-by=test/x.test.ts  run by that test (which must exist), for setups of its own
+ *   ```ts checked-by=test/x.test.ts  run by that test (which must exist), for setups of its own; any
+ *                                    language may say so (a walkthrough's sh blocks do)
  *   ```console not-checked           cannot run in a test (say why in the text next to it)
  *
- * Every console, ts and python block needs one of these; sh blocks (installing,
- * building, containers) and plain blocks are instructions and left alone.
+ * A fence without a language fails. Every console, ts and python block needs
+ * one of these tags; other languages (sh for installing, building and
+ * containers; text for layouts and synopses; yaml, ini, ...) are shown as
+ * they are.
  *
  * A checked block runs against its own vifplugd, started by this test on the
  * host named by host= (HOSTS below: none, demo, switchdev; add one there).
- * The socket paths the README uses (/run/vifplug/vifplug.sock,
+ * The socket paths the docs use (/run/vifplug/vifplug.sock,
  * /tmp/vifplug-demo.sock) are that daemon's socket.
  *
  * In a session, `$ ` starts a command (continued over lines while a quote is
@@ -25,11 +29,15 @@
  * - runs of spaces and tabs count as one space, so tables may be re-aligned;
  * - `...` stands for any text (a whole line of `...`: any number of lines);
  * - an id the daemon hands out (24 characters of base64url) matches any id,
- *   and the same README id stands for the same real one in later commands.
+ *   and the same id in the docs stands for the same real one in later commands;
+ * - output ends with a newline, as the shell's prompt then starts a line of
+ *   its own; a command whose output does not (grpcurl -format-error) is shown
+ *   as a terminal shows it, the next prompt on its last line: `}$ echo $?`.
  * Commands: vifplugctl (or npx vifplugctl: the compiled dist/cli/vifplugctl.js),
- * grpcurl (test/helpers/grpcurl.ts: what grpcurl 1.9.x does, through
- * reflection), echo (with $? for the last exit status), NAME=value,
- * NAME=$(command), and `# comments`. A new command is one entry in COMMANDS.
+ * grpcurl (test/helpers/grpcurl.ts: what real grpcurl prints; 1.9.3 unless
+ * the block says grpcurl=1.8.7, 1.9.1, ...), echo (with $? for the last exit
+ * status), NAME=value, NAME=$(command), and `# comments`. A new command is one
+ * entry in COMMANDS.
  */
 
 import { spawn, spawnSync } from 'node:child_process';
@@ -38,65 +46,24 @@ import { join } from 'node:path';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
-import { spawnDaemon, type Daemon } from './helpers/daemon';
-import { grpcurl, type CommandResult } from './helpers/grpcurl';
-import { devlinkJsonFromText } from './helpers/host/devlink-text';
-import { FakeHost } from './helpers/host/fake-host';
-import { readFixture } from './helpers/host/fixtures';
-import { layOutDevlinkHost } from './helpers/host/layouts';
-import { tempDir } from './helpers/server';
+import { spawnDaemon, type Daemon } from '../helpers/daemon';
+import { ROOT, docBlocks, markdownFiles, where, type Block } from '../helpers/docs';
+import { GRPCURL_VERSIONS, grpcurl, type CommandResult, type GrpcurlVersion } from '../helpers/grpcurl';
+import { devlinkJsonFromText } from '../helpers/host/devlink-text';
+import { FakeHost } from '../helpers/host/fake-host';
+import { readFixture } from '../helpers/host/fixtures';
+import { layOutDevlinkHost } from '../helpers/host/layouts';
+import { tempDir } from '../helpers/server';
 
-const ROOT = join(__dirname, '..');
 const CTL = join(ROOT, 'dist', 'cli', 'vifplugctl.js');
-/** Socket paths the README uses; each checked block's daemon stands behind them. */
-const README_SOCKETS = ['/run/vifplug/vifplug.sock', '/tmp/vifplug-demo.sock'];
+/** Socket paths the docs use; each checked block's daemon stands behind them. */
+const DOC_SOCKETS = ['/run/vifplug/vifplug.sock', '/tmp/vifplug-demo.sock'];
 
-// --- the README's fenced blocks ------------------------------------------------------
+// --- the docs' fenced blocks ------------------------------------------------------
 
-interface Block {
-  /** The markdown file, relative to the repository. */
-  readonly file: string;
-  readonly lang: string;
-  readonly tags: ReadonlySet<string>;
-  readonly attrs: ReadonlyMap<string, string>;
-  readonly body: string;
-  /** 1-based line of the opening fence. */
-  readonly line: number;
-  readonly section: string;
-}
-
-function fencedBlocks(file: string, markdown: string): Block[] {
-  const blocks: Block[] = [];
-  const lines = markdown.split('\n');
-  let section = '';
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i]!;
-    if (line.startsWith('## ')) section = line.slice(3);
-    const open = /^```(\S*)\s*(.*)$/.exec(line);
-    if (!open) continue;
-    const start = i;
-    const body: string[] = [];
-    while (++i < lines.length && lines[i] !== '```') body.push(lines[i]!);
-    const words = open[2]!.split(/\s+/).filter(Boolean);
-    blocks.push({
-      file,
-      lang: open[1]!,
-      tags: new Set(words.filter((w) => !w.includes('='))),
-      attrs: new Map(words.filter((w) => w.includes('=')).map((w) => [w.slice(0, w.indexOf('=')), w.slice(w.indexOf('=') + 1)])),
-      body: body.join('\n'),
-      line: start + 1,
-      section,
-    });
-  }
-  return blocks;
-}
-
-/** The READMEs whose examples are checked. */
-const READMES = ['README.md', 'demo/README.md'];
-const BLOCKS = READMES.flatMap((file) => fencedBlocks(file, readFileSync(join(ROOT, file), 'utf8')));
+const BLOCKS = docBlocks();
 const EXAMPLE_LANGS = new Set(['console', 'ts', 'typescript', 'python']);
 const examples = BLOCKS.filter((b) => EXAMPLE_LANGS.has(b.lang));
-const where = (b: Block) => `${b.file}:${b.line}${b.section ? ` (${b.section})` : ''}`;
 
 // --- hosts and daemons ----------------------------------------------------------------
 
@@ -143,7 +110,7 @@ async function serve(block: Block): Promise<Served> {
   if (make === undefined) throw new Error(`${where(block)}: unknown host=${name}; hosts: ${Object.keys(HOSTS).join(', ')}`);
   const host = make();
   cleanups.push(() => host.remove());
-  const dir = tempDir('readme-');
+  const dir = tempDir('docs-');
   cleanups.push(() => dir.remove());
   const socket = join(dir.path, 'vifplug.sock');
   const daemon: Daemon = await spawnDaemon(['--listen', `unix://${socket}`, '--resync-interval', '0', ...host.args]);
@@ -156,20 +123,34 @@ async function serve(block: Block): Promise<Served> {
 interface Step {
   readonly command: string;
   readonly expected: string;
+  /** The output ends without a newline: the next prompt follows its last line (`}$ echo $?`). */
+  readonly unterminated: boolean;
+}
+
+/** Whether `command` is one a session may run: a prompt glued to output is taken as one only then. */
+function isCommand(command: string): boolean {
+  const first = command.split(/\s/)[0] ?? '';
+  return first === 'echo' || first in COMMANDS || /^[A-Za-z_][A-Za-z0-9_]*=/.test(first);
 }
 
 /** `$ ` commands with their output lines. */
 function steps(body: string): Step[] {
+  // A prompt after output on the same line: the output has no final newline.
+  const lines: { text: string; glued?: boolean }[] = [];
+  for (const text of body.split('\n')) {
+    const glued = text.startsWith('$ ') ? null : /^(.*\S)\$ (.*)$/.exec(text);
+    if (glued && isCommand(glued[2]!)) lines.push({ text: glued[1]!, glued: true }, { text: `$ ${glued[2]}` });
+    else lines.push({ text });
+  }
   const out: Step[] = [];
-  const lines = body.split('\n');
   for (let i = 0; i < lines.length; i++) {
-    if (!lines[i]!.startsWith('$ ')) throw new Error(`expected a "$ " command, got: ${lines[i]}`);
-    let command = lines[i]!.slice(2);
-    while (unfinished(command) && i + 1 < lines.length) command += `\n${lines[++i]}`;
-    const expected: string[] = [];
-    while (i + 1 < lines.length && !lines[i + 1]!.startsWith('$ ')) expected.push(lines[++i]!);
-    while (expected.length > 0 && expected[expected.length - 1]!.trim() === '') expected.pop();
-    out.push({ command, expected: expected.join('\n') });
+    if (!lines[i]!.text.startsWith('$ ')) throw new Error(`expected a "$ " command, got: ${lines[i]!.text}`);
+    let command = lines[i]!.text.slice(2);
+    while (unfinished(command) && i + 1 < lines.length) command += `\n${lines[++i]!.text}`;
+    const expected: { text: string; glued?: boolean }[] = [];
+    while (i + 1 < lines.length && !lines[i + 1]!.text.startsWith('$ ')) expected.push(lines[++i]!);
+    while (expected.length > 0 && expected[expected.length - 1]!.text.trim() === '') expected.pop();
+    out.push({ command, expected: expected.map((l) => l.text).join('\n'), unterminated: expected[expected.length - 1]?.glued === true });
   }
   return out;
 }
@@ -224,17 +205,25 @@ function words(command: string, vars: ReadonlyMap<string, string>): string[] {
   return out;
 }
 
-type Command = (args: string[], served: Served) => Promise<CommandResult>;
+type Command = (args: string[], served: Served, block: Block) => Promise<CommandResult>;
 
 /** What a session may run. */
 const COMMANDS: Record<string, Command> = {
   vifplugctl: (args, served) => run(process.execPath, [CTL, ...args], { VIFPLUG_SOCKET: served.socket }),
-  npx: (args, served) => {
+  npx: (args, served, block) => {
     if (args[0] !== 'vifplugctl') throw new Error(`npx ${args[0]}: only npx vifplugctl is known here`);
-    return COMMANDS['vifplugctl']!(args.slice(1), served);
+    return COMMANDS['vifplugctl']!(args.slice(1), served, block);
   },
-  grpcurl: (args) => grpcurl(args),
+  grpcurl: (args, _served, block) => grpcurl(args, { version: grpcurlVersion(block) }),
 };
+
+/** The grpcurl a session is written for: grpcurl=VERSION in its info string, else the newest. */
+function grpcurlVersion(block: Block): GrpcurlVersion | undefined {
+  const version = block.attrs.get('grpcurl');
+  if (version === undefined) return undefined;
+  if (!(GRPCURL_VERSIONS as readonly string[]).includes(version)) throw new Error(`${where(block)}: grpcurl=${version} is not one of ${GRPCURL_VERSIONS.join(', ')}`);
+  return version as GrpcurlVersion;
+}
 
 function run(bin: string, args: string[], env: NodeJS.ProcessEnv): Promise<CommandResult> {
   return new Promise((resolve) => {
@@ -247,7 +236,7 @@ function run(bin: string, args: string[], env: NodeJS.ProcessEnv): Promise<Comma
   });
 }
 
-/** A README id: what the daemon hands out (ctx-id.ts: 24 characters of base64url), with a digit and a letter. */
+/** An id in the docs: what the daemon hands out (ctx-id.ts: 24 characters of base64url), with a digit and a letter. */
 const ID = /(?<![A-Za-z0-9_-])(?=[A-Za-z0-9_-]{0,23}[0-9])(?=[A-Za-z0-9_-]{0,23}[A-Za-z])[A-Za-z0-9_-]{24}(?![A-Za-z0-9_-])/g;
 
 function normalise(text: string): string {
@@ -259,7 +248,7 @@ function normalise(text: string): string {
 }
 
 /**
- * Whether `actual` has the shape of `expected`; binds the README ids in
+ * Whether `actual` has the shape of `expected`; binds the docs' ids in
  * `expected` to the real ones (into `ids`) on success.
  */
 function matchShape(expected: string, actual: string, ids: Map<string, string>): boolean {
@@ -307,7 +296,7 @@ async function execute(command: string, vars: Map<string, string>, served: Serve
   if (argv[0] === 'echo') return { stdout: `${argv.slice(1).join(' ')}\n`, stderr: '', code: 0 };
   const run = COMMANDS[argv[0] ?? ''];
   if (run === undefined) throw new Error(`${where(block)}: "${argv[0]}" is not a command this test runs; add it to COMMANDS`);
-  return run(argv.slice(1), served);
+  return run(argv.slice(1), served, block);
 }
 
 async function runSession(block: Block): Promise<void> {
@@ -315,13 +304,15 @@ async function runSession(block: Block): Promise<void> {
   const vars = new Map<string, string>([['?', '0']]);
   const ids = new Map<string, string>();
   for (const step of steps(block.body)) {
-    // README ids already seen stand for the real ones; README sockets for this daemon's.
+    // Ids already seen stand for the real ones; the docs' sockets for this daemon's.
     let command = step.command.replace(ID, (id) => ids.get(id) ?? id);
-    for (const path of README_SOCKETS) command = command.split(path).join(served.socket);
+    for (const path of DOC_SOCKETS) command = command.split(path).join(served.socket);
     const result = await execute(command, vars, served, block);
     vars.set('?', String(result.code));
-    const actual = (result.stdout + result.stderr).split(served.socket).join(README_SOCKETS[0]!);
-    expect(matchShape(step.expected, actual, ids), `${where(block)}\n$ ${step.command}\n--- README shows:\n${step.expected}\n--- got (exit ${result.code}):\n${actual}`).toBe(true);
+    const actual = (result.stdout + result.stderr).split(served.socket).join(DOC_SOCKETS[0]!);
+    const shown = `${where(block)}\n$ ${step.command}\n--- the docs show:\n${step.expected}\n--- got (exit ${result.code}):\n${actual}`;
+    expect(matchShape(step.expected, actual, ids), shown).toBe(true);
+    if (actual !== '') expect(actual.endsWith('\n'), `${shown}\n--- ${step.unterminated ? 'shown without a final newline, but it has one' : 'it ends without a newline: show the next prompt on its last line'}`).toBe(!step.unterminated);
   }
 }
 
@@ -332,7 +323,7 @@ async function runTypeScript(block: Block): Promise<void> {
   const file = join(served.dir, `example-${block.line}.ts`);
   const source = block.body
     .replace(/from 'vifplug'/g, `from '${join(ROOT, 'src', 'index')}'`)
-    .split(`unix://${README_SOCKETS[0]}`)
+    .split(`unix://${DOC_SOCKETS[0]}`)
     .join(`unix://${served.socket}`);
   writeFileSync(file, `${source}\nexport {};\n`);
   await import(file);
@@ -342,13 +333,13 @@ function runPython(block: Block): Promise<void> {
   return serve(block).then((served) => {
     const gen = join(served.dir, 'gen');
     mkdirSync(gen);
-    // The offline command the README gives next to the example.
+    // The offline command the docs give next to the example.
     const protoc = spawnSync('protoc', [`-I${join(ROOT, 'proto')}`, `--python_out=${gen}`, `--grpc_out=${gen}`, '--plugin=protoc-gen-grpc=/usr/bin/grpc_python_plugin', join(ROOT, 'proto', 'vifplug', 'v1', 'vifplug.proto'), ...['status', 'error_details'].map((f) => join(ROOT, 'proto', 'google', 'rpc', `${f}.proto`))], {
       encoding: 'utf8',
     });
     expect(protoc.status, protoc.stderr).toBe(0);
     const file = join(served.dir, `example-${block.line}.py`);
-    writeFileSync(file, block.body.split(`unix://${README_SOCKETS[0]}`).join(`unix://${served.socket}`));
+    writeFileSync(file, block.body.split(`unix://${DOC_SOCKETS[0]}`).join(`unix://${served.socket}`));
     const python = spawnSync('/usr/bin/python3', [file], { encoding: 'utf8', env: { PATH: process.env.PATH, PYTHONPATH: gen }, timeout: 30_000 });
     expect(python.status, `${where(block)}: ${python.stderr}`).toBe(0);
   });
@@ -356,13 +347,26 @@ function runPython(block: Block): Promise<void> {
 
 // --- the checks -------------------------------------------------------------------------------
 
+it('reads every markdown page of the project', () => {
+  const files = markdownFiles();
+  expect(files[0]).toBe('README.md');
+  expect(files).toContain('demo/README.md');
+  expect(files.filter((f) => f.startsWith('docs/')).length).toBeGreaterThan(5);
+});
+
+it('finds a language on every fence', () => {
+  expect(BLOCKS.filter((b) => b.lang === '').map(where)).toEqual([]);
+});
+
 it('says of every example how it is checked', () => {
   const unmarked = examples.filter((b) => !b.tags.has('checked') && !b.tags.has('not-checked') && !b.attrs.has('checked-by'));
   expect(unmarked.map(where)).toEqual([]);
-  for (const b of examples.filter((x) => x.attrs.has('checked-by'))) {
+  // Only sessions and programs run here; anything else checked is checked by a test of its own.
+  expect(BLOCKS.filter((b) => b.tags.has('checked') && !EXAMPLE_LANGS.has(b.lang)).map(where)).toEqual([]);
+  for (const b of BLOCKS.filter((x) => x.attrs.has('checked-by'))) {
     const test = b.attrs.get('checked-by')!;
     expect(existsSync(join(ROOT, test)), `${where(b)}: checked-by=${test} does not exist`).toBe(true);
-    expect(readFileSync(join(ROOT, test), 'utf8'), `${where(b)}: ${test} does not read the README`).toContain('README');
+    expect(readFileSync(join(ROOT, test), 'utf8'), `${where(b)}: ${test} does not find its blocks (blocksCheckedBy)`).toContain('blocksCheckedBy(');
   }
 });
 
@@ -388,5 +392,14 @@ describe('the session runner', () => {
     const vars = new Map([['S', '/run/x.sock'], ['ID', 'abc']]);
     expect(words(`grpcurl -d '{"instanceId": "'$ID'"}' unix://$S list # comment`, vars)).toEqual(['grpcurl', '-d', '{"instanceId": "abc"}', 'unix:///run/x.sock', 'list']);
     expect(steps('$ grpcurl -d \'{\n  "a": 1\n}\' x\n{}\n$ echo $?\n0').map((s) => s.command)).toEqual(['grpcurl -d \'{\n  "a": 1\n}\' x', 'echo $?']);
+  });
+
+  it('takes a prompt after output on the same line as output without a final newline', () => {
+    expect(steps('$ grpcurl -format-error x\n{\n  "code": 5\n}$ echo $?\n69')).toEqual([
+      { command: 'grpcurl -format-error x', expected: '{\n  "code": 5\n}', unterminated: true },
+      { command: 'echo $?', expected: '69', unterminated: false },
+    ]);
+    // Not a prompt: what follows "$ " is no command a session runs.
+    expect(steps('$ echo a\ncost: 5$ per port').map((s) => s.expected)).toEqual(['cost: 5$ per port']);
   });
 });
