@@ -5,12 +5,12 @@
  * socket and TCP loopback, as vifplugd builds it. The parent drives it over IPC: start, release ctxs between measurement
  * windows (outside the timing), report CPU and memory, exit.
  */
-import { createLogger } from '../../src/log';
+import { createLogger } from '../../src/common/log';
 import { dummyProvider } from '../../src/providers/dummy/dummy';
 import { representorProvider, type RepresentorConfig } from '../../src/providers/representor';
 import { DEFAULT_LIMITS, Registry, type ProviderFactory } from '../../src/registry';
 import { remoteConnector } from '../../src/remote';
-import { parseListen } from '../../src/server/listen';
+import { parseListen } from '../../src/api/endpoint';
 import { VifplugServer } from '../../src/server/server';
 import { serveParent } from '../lib/ipc';
 

@@ -1,6 +1,6 @@
 import { DEFAULT_REPRESENTOR_CONFIG, type RepresentorConfig } from '../providers/representor';
 import { DEFAULT_LIMITS } from '../registry';
-import { isLoopback, parseListen, type ListenAddress } from '../server/listen';
+import { isLoopback, parseListen, type GrpcAddress, type TcpAddress } from '../api/endpoint';
 import type { RegistrationPolicy } from '../server/vifplug-service';
 import { UsageError, flagHelp, readFlags, type Flag } from './flags';
 
@@ -12,7 +12,7 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export const DEFAULT_LISTEN = 'unix:///run/vifplug/vifplug.sock';
 
 export interface DaemonConfig {
-  readonly listen: readonly ListenAddress[];
+  readonly listen: readonly GrpcAddress[];
   /** Built-in provider types to register at start-up. */
   readonly providers: readonly string[];
   readonly logLevel: LogLevel;
@@ -21,7 +21,7 @@ export interface DaemonConfig {
   readonly socketGroup: string | undefined;
   readonly tls: { readonly certFile: string; readonly keyFile: string; readonly clientCaFile?: string } | undefined;
   readonly insecureTcp: boolean;
-  readonly metricsListen: Extract<ListenAddress, { kind: 'tcp' }> | undefined;
+  readonly metricsListen: TcpAddress | undefined;
   readonly shutdownGraceMs: number;
   readonly maxCtxs: number;
   readonly ctxTtlMs: number;
@@ -158,14 +158,14 @@ export function parseDaemonArgs(argv: readonly string[], env: NodeJS.ProcessEnv,
 }
 
 /** --metrics-listen HOST:PORT (vifplugd's and vifplug-ovn's); undefined when not given: metrics are opt-in. */
-export function parseMetricsListen(value: string | undefined): Extract<ListenAddress, { kind: 'tcp' }> | undefined {
+export function parseMetricsListen(value: string | undefined): TcpAddress | undefined {
   if (value === undefined) return undefined;
   const address = parseAddress('metrics-listen', value);
   if (address.kind !== 'tcp') throw new UsageError('--metrics-listen takes HOST:PORT: Prometheus scrapes over TCP');
   return address;
 }
 
-function parseAddress(flag: string, spec: string): ListenAddress {
+function parseAddress(flag: string, spec: string): GrpcAddress {
   try {
     return parseListen(spec);
   } catch (err) {
@@ -173,7 +173,7 @@ function parseAddress(flag: string, spec: string): ListenAddress {
   }
 }
 
-function parseListenFlags(specs: string[]): ListenAddress[] {
+function parseListenFlags(specs: string[]): GrpcAddress[] {
   const listen = (specs.length > 0 ? specs : [DEFAULT_LISTEN]).map((spec) => parseAddress('listen', spec));
   const seen = new Set<string>();
   for (const address of listen) {

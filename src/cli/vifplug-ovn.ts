@@ -1,14 +1,14 @@
 #!/usr/bin/env node
 import type { Server as HttpServer } from 'node:http';
 
-import { createLogger, guardProcess } from '../log';
+import { createLogger, guardProcess } from '../common/log';
 import type { AgentMetrics } from '../ovn/agent-metrics';
-import type { ListenAddress } from '../server/listen';
+import type { TcpAddress } from '../api/endpoint';
 import { Agent, type AgentStatus } from '../ovn/agent';
 import { StatusServer, fetchStatus } from '../ovn/status-server';
 import { VifplugdLink, parseTypes } from '../ovn/vifplugd-link';
 import { OvsdbConfigError, defaultRundir, parseRemotes, type TlsFiles } from '../ovsdb';
-import { VERSION } from '../version';
+import { VERSION } from '../common/version';
 import { connectVifplugd, type ConnectionFlags } from './connection';
 import { LOG_LEVELS, parseLogLevel, parseMetricsListen } from './daemon-config';
 import { UsageError, flagHelp, readFlags, type Flag } from './flags';
@@ -75,7 +75,7 @@ export interface AgentConfig {
   /** lport vif-plug-type -> vifplugd provider. */
   readonly types: ReadonlyMap<string, string>;
   readonly statusSocket: string;
-  readonly metricsListen: Extract<ListenAddress, { kind: 'tcp' }> | undefined;
+  readonly metricsListen: TcpAddress | undefined;
   readonly logLevel: string;
 }
 
@@ -205,7 +205,7 @@ async function runAgent(config: AgentConfig): Promise<number> {
     if (config.metricsListen !== undefined) {
       // prom-client is loaded only when metrics are asked for, as vifplugd does: it costs start-up time.
       metrics = new (require('../ovn/agent-metrics') as typeof import('../ovn/agent-metrics')).AgentMetrics(agent);
-      const { serveMetrics } = require('../server/metrics-endpoint') as typeof import('../server/metrics-endpoint');
+      const { serveMetrics } = require('../grpc/metrics-endpoint') as typeof import('../grpc/metrics-endpoint');
       const served = await serveMetrics(config.metricsListen, metrics, logger);
       metricsServer = served.server;
       logger.info({ metrics: `http://${config.metricsListen.host}:${served.port}/metrics` }, 'serving metrics');

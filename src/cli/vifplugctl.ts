@@ -5,8 +5,8 @@ import { Code, ServingStatus, VifplugClient, VifplugError } from '../client/clie
 import { healthCheckResponse_ServingStatusToJSON } from '../gen/grpc/health/v1/health';
 import { Status } from '../gen/google/rpc/status';
 import * as api from '../gen/vifplug/v1/vifplug';
-import { codeName as codeNameOf } from '../grpc-status';
-import { VERSION } from '../version';
+import { codeName as codeNameOf } from '../api/status';
+import { VERSION } from '../common/version';
 import { DEFAULT_SOCKET, connectVifplugd } from './connection';
 import { UsageError } from './flags';
 import { cell, table } from './table';

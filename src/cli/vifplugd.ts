@@ -4,16 +4,16 @@ import type { Server as HttpServer } from 'node:http';
 
 import { credentials, type ChannelCredentials } from '@grpc/grpc-js';
 
-import { createLogger, guardProcess } from '../log';
+import { createLogger, guardProcess } from '../common/log';
 import { BUILTIN_TYPES, builtinProviders } from '../providers/builtins';
 import { Registry, describeError } from '../registry';
 import { remoteConnector } from '../remote';
 import { ProviderDirectory } from '../remote/discovery';
-import { resolveGroup } from '../server/listen';
+import { resolveGroup } from '../common/socket-file';
 import type { Metrics } from '../server/metrics';
 import { VifplugServer } from '../server/server';
-import { CertificateFiles } from '../server/tls';
-import { VERSION } from '../version';
+import { CertificateFiles } from '../grpc/tls';
+import { VERSION } from '../common/version';
 import { UsageError, parseDaemonArgs, usage, type DaemonConfig, type RemoteProvidersConfig } from './daemon-config';
 
 /** vifplugd: parse flags, register the start-up providers, serve until SIGTERM or SIGINT. */
@@ -107,7 +107,7 @@ async function main(): Promise<number> {
       socketGroup: config.socketGroup === undefined ? undefined : await resolveGroup(config.socketGroup),
       tls: config.tls === undefined ? undefined : new CertificateFiles(config.tls),
       insecureTcp: config.insecureTcp,
-      metrics,
+      metrics: metrics?.calls,
       shutdownGraceMs: config.shutdownGraceMs,
       registration: config.remoteProviders.registration,
     });
@@ -124,7 +124,7 @@ async function main(): Promise<number> {
       await directory.start();
     }
     if (metrics !== undefined && config.metricsListen !== undefined) {
-      const { serveMetrics } = require('../server/metrics-endpoint') as typeof import('../server/metrics-endpoint');
+      const { serveMetrics } = require('../grpc/metrics-endpoint') as typeof import('../grpc/metrics-endpoint');
       const served = await serveMetrics(config.metricsListen, metrics, logger);
       metricsServer = served.server;
       logger.info({ metrics: `http://${config.metricsListen.host}:${served.port}/metrics` }, 'serving metrics');

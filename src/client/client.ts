@@ -11,7 +11,7 @@ import {
 
 import { HealthCheckResponse_ServingStatus, HealthService } from '../gen/grpc/health/v1/health';
 import * as api from '../gen/vifplug/v1/vifplug';
-import { codeName, decodeStatusDetails, type DecodedStatus } from '../grpc-status';
+import { codeName, decodeStatusDetails, type DecodedStatus } from '../api/status';
 
 type Service = typeof api.VifPlugService;
 /** The unary methods; Watch is a stream (VifplugClient.watch). */

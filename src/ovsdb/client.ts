@@ -3,7 +3,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 
 import pino from 'pino';
 
-import type { Logger } from '../log';
+import type { Logger } from '../common/log';
 import { Backoff } from './backoff';
 import { NamedUuid } from './datum';
 import { OvsdbConfigError, OvsdbError, OvsdbNotConnectedError, OvsdbOutcomeUnknownError } from './errors';

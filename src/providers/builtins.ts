@@ -1,8 +1,7 @@
 import type { Logger } from 'pino';
 
-import type { ProviderFactory } from '../registry';
+import type { ProviderFactory, RefreshListener } from '../registry';
 import { DUMMY_TYPE, dummyProvider } from './dummy/dummy';
-import type { RefreshListener } from './refresh-report';
 import { REPRESENTOR_TYPE, representorProvider, type RepresentorConfig } from './representor';
 
 /** What the built-in providers are built from: each one's own configuration, plus the daemon's logger and metrics hook. */

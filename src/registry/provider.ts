@@ -254,6 +254,23 @@ export interface HardwareView {
 export const SERVING: ProviderHealth = { serving: true, reason: '', message: '' };
 
 /**
+ * What a hardware provider tells whoever built it after each full re-read of
+ * the hardware: the daemon counts and times it (metrics), and takes it as
+ * the moment to look at the provider's health again (`hardware` above),
+ * since a re-read is what makes the picture stale or current.
+ */
+export interface RefreshReport {
+  /** The provider type, e.g. "representor". */
+  readonly provider: string;
+  /** How long the re-read took. */
+  readonly seconds: number;
+  /** false: it failed and the previous picture stays in use. */
+  readonly ok: boolean;
+}
+
+export type RefreshListener = (report: RefreshReport) => void;
+
+/**
  * A class whose provider lives in another process and serves
  * vifplug.provider.v1.Provider at `endpoint`. Its init dials and checks the
  * provider (and, if that fails, leaves nothing behind: no connection, no

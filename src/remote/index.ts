@@ -1,8 +1,9 @@
 import type { RemoteConnector } from '../registry';
-import { parseEndpoint, tcpWithoutTls } from './endpoint';
+import { parseEndpoint } from '../api/endpoint';
+import { tcpWithoutTls } from './endpoint';
 import { RemoteProvider, type RemoteSettings } from './remote-provider';
 
-export { parseEndpoint, type ProviderEndpoint } from './endpoint';
+export { parseEndpoint, type ProviderEndpoint } from '../api/endpoint';
 export { RemoteProvider, type RemoteSettings } from './remote-provider';
 
 /**

@@ -18,9 +18,11 @@ import {
   type Representor,
 } from '../registry';
 import { MalformedAnswer, ProviderCallError, ProviderConnection, passedOn, type CallFailure } from './connection';
-import { checkSocket, unreachable, type ProviderEndpoint } from './endpoint';
+import type { ProviderEndpoint } from '../api/endpoint';
+import { checkSocket, unreachable } from './endpoint';
 import { PortStream, PortStreamBroken } from './port-stream';
-import { API_VERSIONS, MAX_BATCH, checkPrepareAnswer, clip, fromWireRepresentor, isReason, toWireCtxIn, toWireCtxOut } from './wire';
+import { MAX_BATCH } from '../api/limits';
+import { API_VERSIONS, checkPrepareAnswer, clip, fromWireRepresentor, isReason, toWireCtxIn, toWireCtxOut } from '../api/wire';
 
 export interface RemoteSettings {
   /** Deadline of the calls no controller waits for (GetInfo, Init, Open, Close, Destroy, probes). */

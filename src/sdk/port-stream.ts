@@ -5,8 +5,8 @@ import type { CallBudget } from '../registry';
 import { CallAbort } from '../registry/call-abort';
 import { DeadlineTimers } from '../registry/deadline-timers';
 import { isThenable } from '../registry/instance-gate';
-import { MalformedRequest } from '../server/unary';
-import { toServiceError } from '../server/status';
+import { MalformedRequest } from '../grpc/unary';
+import { toServiceError } from '../grpc/service-error';
 
 /** One port's outcome, from the provider's callback (see serve.ts). */
 export type PreparePortResult = (port: wire.PortCtxIn | undefined, budget: CallBudget) => wire.PortResult | Promise<wire.PortResult>;

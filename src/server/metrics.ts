@@ -1,39 +1,20 @@
-import { performance } from 'node:perf_hooks';
+/**
+ * vifplugd's Prometheus metrics: the go-grpc-prometheus family of its calls
+ * (grpc/prometheus.ts), the registry's ctxs, classes, instances and provider
+ * calls in flight, and the hardware providers' ports, refreshes and how
+ * current their picture of the hardware is. Gauges are read from the
+ * registry when scraped, so they cost nothing in between.
+ */
 
-import { status as Code } from '@grpc/grpc-js';
 import { Counter, Gauge, Histogram, Registry as PromRegistry, collectDefaultMetrics } from 'prom-client';
 
-import { goCodeName } from '../grpc-status';
-import type { Registry } from '../registry';
-import type { RefreshReport } from '../providers/refresh-report';
-import type { CallEnd, CallMetrics, GrpcType } from './call-metrics';
+import { GrpcCallMetrics } from '../grpc/prometheus';
+import type { RefreshReport, Registry } from '../registry';
 
-const LABELS = ['grpc_type', 'grpc_service', 'grpc_method'] as const;
-
-/**
- * Prometheus metrics: the go-grpc-prometheus family for every call, plus the
- * registry's ctxs and the hardware providers' inventories, refreshes and how
- * current their picture of the hardware is.
- * Label children are cached per method so a call costs a few increments.
- */
-export class Metrics implements CallMetrics {
+export class Metrics {
   readonly prometheus = new PromRegistry();
-  private readonly started = new Counter({ name: 'grpc_server_started_total', help: 'RPCs started on the server.', labelNames: LABELS, registers: [this.prometheus] });
-  private readonly handled = new Counter({
-    name: 'grpc_server_handled_total',
-    help: 'RPCs completed on the server, regardless of success or failure.',
-    labelNames: [...LABELS, 'grpc_code'],
-    registers: [this.prometheus],
-  });
-  private readonly received = new Counter({ name: 'grpc_server_msg_received_total', help: 'RPC messages received on the server.', labelNames: LABELS, registers: [this.prometheus] });
-  private readonly sentMessages = new Counter({ name: 'grpc_server_msg_sent_total', help: 'gRPC messages sent by the server.', labelNames: LABELS, registers: [this.prometheus] });
-  private readonly seconds = new Histogram({
-    name: 'grpc_server_handling_seconds',
-    help: 'Response latency of gRPC calls handled by the server, in seconds.',
-    labelNames: LABELS,
-    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-    registers: [this.prometheus],
-  });
+  /** What the server counts of every call. */
+  readonly calls = new GrpcCallMetrics(this.prometheus);
   private readonly refreshes = new Counter({
     name: 'vifplug_inventory_refreshes_total',
     help: 'Hardware inventory re-reads by providers, by result.',
@@ -47,7 +28,6 @@ export class Metrics implements CallMetrics {
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [this.prometheus],
   });
-  private readonly methods = new Map<string, MethodMetrics>();
 
   constructor(source: Registry) {
     const registers = [this.prometheus];
@@ -83,50 +63,9 @@ export class Metrics implements CallMetrics {
     collectDefaultMetrics({ register: this.prometheus });
   }
 
-  start(path: string, type: GrpcType): CallEnd {
-    const m = this.method(path, type);
-    m.started.inc();
-    const t0 = performance.now();
-    return {
-      received: () => m.received.inc(),
-      sent: () => m.sent.inc(),
-      end: (code) => {
-        if (type === 'unary') {
-          m.received.inc();
-          if (code === Code.OK) m.sent.inc();
-        }
-        let handled = m.handled.get(code);
-        if (handled === undefined) {
-          handled = this.handled.labels({ ...m.labels, grpc_code: goCodeName(code) });
-          m.handled.set(code, handled);
-        }
-        handled.inc();
-        m.seconds.observe((performance.now() - t0) / 1000);
-      },
-    };
-  }
-
   refreshed({ provider, seconds, ok }: RefreshReport): void {
     this.refreshes.inc({ provider, result: ok ? 'ok' : 'error' });
     this.refreshSeconds.observe({ provider }, seconds);
-  }
-
-  private method(path: string, type: GrpcType): MethodMetrics {
-    let m = this.methods.get(path);
-    if (m === undefined) {
-      const slash = path.lastIndexOf('/');
-      const labels = { grpc_type: type, grpc_service: path.slice(1, slash), grpc_method: path.slice(slash + 1) };
-      m = {
-        labels,
-        started: this.started.labels(labels),
-        received: this.received.labels(labels),
-        sent: this.sentMessages.labels(labels),
-        seconds: this.seconds.labels(labels),
-        handled: new Map(),
-      };
-      this.methods.set(path, m);
-    }
-    return m;
   }
 }
 
@@ -178,13 +117,4 @@ function hardwareViewGauges(source: Registry, registers: PromRegistry[]): void {
       for (const { provider, view } of views()) if (view.lastGoodAt !== undefined) this.set({ provider }, view.lastGoodAt / 1000);
     },
   });
-}
-
-interface MethodMetrics {
-  readonly labels: Record<(typeof LABELS)[number], string>;
-  readonly started: { inc(): void };
-  readonly received: { inc(): void };
-  readonly sent: { inc(): void };
-  readonly seconds: { observe(value: number): void };
-  readonly handled: Map<number, { inc(): void }>;
 }

@@ -20,13 +20,14 @@ import {
   type ProviderInfo,
   type Registry,
 } from '../registry';
-import { parseEndpoint } from '../remote/endpoint';
-import { toWireRepresentor } from '../remote/wire';
-import { CancelListeners } from './cancelled';
-import { onUndelivered } from './delivery';
-import { asPlugError, toStatus } from './status';
-import type { UnaryHandler } from './unary';
-import * as valid from './validate';
+import { parseEndpoint } from '../api/endpoint';
+import { toWireRepresentor } from '../api/wire';
+import { CancelListeners } from '../grpc/cancelled';
+import { onUndelivered } from '../grpc/delivery';
+import { toStatus } from '../api/status';
+import { asPlugError } from '../grpc/service-error';
+import type { UnaryHandler } from '../grpc/unary';
+import * as valid from '../api/validate';
 
 /** The unary VifPlug methods: all but the Watch stream (watch.ts). */
 type UnaryMethod = Exclude<keyof typeof VifPlugService, 'watch'>;

@@ -2,10 +2,10 @@ import { status as Code, type ServerWritableStream, type handleServerStreamingCa
 
 import { ChangeKind, VifPlugService, type WatchRequest, type WatchResponse } from '../gen/vifplug/v1/vifplug';
 import { PlugError, newId, type Change, type ChangeFeed } from '../registry';
-import { NO_METRICS } from './call-metrics';
-import { asPlugError, toServiceError } from './status';
-import { MalformedRequest, type EdgeContext } from './unary';
-import * as valid from './validate';
+import { NO_METRICS } from '../grpc/call-metrics';
+import { asPlugError, toServiceError } from '../grpc/service-error';
+import { MalformedRequest, type EdgeContext } from '../grpc/unary';
+import * as valid from '../api/validate';
 
 type Stream = ServerWritableStream<WatchRequest, WatchResponse>;
 

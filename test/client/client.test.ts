@@ -3,9 +3,9 @@ import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 
 import { Code, VifplugClient } from '../../src/client/client';
-import { createLogger } from '../../src/log';
+import { createLogger } from '../../src/common/log';
 import { Registry } from '../../src/registry';
-import { parseListen } from '../../src/server/listen';
+import { parseListen } from '../../src/api/endpoint';
 import { VifplugServer } from '../../src/server/server';
 import { tempDir } from '../helpers/server';
 import { withTestProviders } from '../helpers/test-providers';

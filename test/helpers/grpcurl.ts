@@ -22,7 +22,7 @@
 import { Client, Metadata, credentials, type ServiceError } from '@grpc/grpc-js';
 import { createFileRegistry, fromBinary, fromJson, toBinary, toJson, type DescMethod, type FileRegistry, type JsonValue } from '@bufbuild/protobuf';
 
-import { STATUS_DETAILS_KEY, goCodeName } from '../../src/grpc-status';
+import { STATUS_DETAILS_KEY, goCodeName } from '../../src/api/status';
 import { ReflectionClient, descriptorSet } from './reflection-client';
 
 export interface CommandResult {

@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 
 import { VifplugClient, type ClientOptions } from '../../src/client/client';
-import { createLogger } from '../../src/log';
+import { createLogger } from '../../src/common/log';
 import { DEFAULT_LIMITS, Registry, type ProviderFactory, type RegistryLimits } from '../../src/registry';
 import { remoteConnector, type RemoteSettings } from '../../src/remote';
 import type { RegistrationPolicy } from '../../src/server/vifplug-service';
-import { parseListen } from '../../src/server/listen';
+import { parseListen } from '../../src/api/endpoint';
 import { VifplugServer } from '../../src/server/server';
 import { withTestProviders } from './test-providers';
 

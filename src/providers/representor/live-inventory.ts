@@ -25,9 +25,8 @@
 
 import type { Logger } from 'pino';
 
-import { RateLimiter } from '../../log';
-import type { HardwareView } from '../../registry/provider';
-import type { RefreshListener } from '../refresh-report';
+import { RateLimiter } from '../../common/log';
+import type { HardwareView, RefreshListener } from '../../registry/provider';
 import { REPRESENTOR_TYPE, type RefreshTiming } from './config';
 import { DevlinkError, type DevlinkSource } from './devlink';
 import { DevlinkHealth } from './devlink-health';

@@ -9,10 +9,10 @@ import {
 } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 
-import { RateLimiter } from '../log';
+import { RateLimiter } from '../common/log';
 import { PlugError, describeError, newId } from '../registry';
 import { NO_METRICS, type CallEnd, type CallMetrics } from './call-metrics';
-import { asPlugError, toServiceError } from './status';
+import { asPlugError, toServiceError } from './service-error';
 
 /** A service method as plain code: a request in, a response or a thrown error out. */
 export type UnaryHandler<Req, Res> = (request: Req, call: ServerUnaryCall<Req, Res>) => Promise<Res>;
