@@ -10,8 +10,7 @@ import { VifplugdLink, parseTypes } from '../ovn/vifplugd-link';
 import { OvsdbConfigError, defaultRundir, parseRemotes, type TlsFiles } from '../ovsdb';
 import { VERSION } from '../common/version';
 import { connectVifplugd, type ConnectionFlags } from './connection';
-import { LOG_LEVELS, parseLogLevel, parseMetricsListen } from './daemon-config';
-import { UsageError, flagHelp, readFlags, type Flag } from './flags';
+import { LOG_LEVELS, UsageError, flagHelp, parseLogLevel, parseMetricsListen, readFlags, type Flag } from './flags';
 import { cell, table } from './table';
 
 const DEFAULT_STATUS_SOCKET = '/run/vifplug-ovn/vifplug-ovn.sock';
