@@ -146,7 +146,7 @@ export async function startDaemon(config: DaemonConfig, deps: DaemonDeps): Promi
       });
     }
     // prom-client is loaded only when metrics are asked for: it costs start-up time.
-    if (config.metricsListen !== undefined) metrics = new (require('./server/metrics') as typeof import('./server/metrics')).Metrics(registry);
+    if (config.metricsListen !== undefined) metrics = new (await import('./server/metrics.js')).Metrics(registry);
     server = new VifplugServer({
       registry,
       listen: config.listen,
@@ -166,7 +166,7 @@ export async function startDaemon(config: DaemonConfig, deps: DaemonDeps): Promi
       await directory.start();
     }
     if (metrics !== undefined && config.metricsListen !== undefined) {
-      const { serveMetrics } = require('./grpc/metrics-endpoint') as typeof import('./grpc/metrics-endpoint');
+      const { serveMetrics } = await import('./grpc/metrics-endpoint.js');
       const served = await serveMetrics(config.metricsListen, metrics, logger);
       metricsServer = served.server;
       metricsUrl = `http://${config.metricsListen.host}:${served.port}/metrics`;

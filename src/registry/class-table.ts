@@ -1,6 +1,6 @@
 import { newId } from './ctx-id';
 import { PlugError, describeError, isPlugError } from './errors';
-import type { GatedInstance } from './instance-gate';
+import type { GateSlot, GatedInstance } from './instance-gate';
 import { KeyedQueue } from './keyed-queue';
 import type { ProviderClass, ProviderContext, ProviderInstance } from './provider';
 
@@ -12,6 +12,8 @@ export interface ClassEntry {
   readonly cls: ProviderClass;
   readonly kind: ProviderKind;
   instance: Instance | undefined;
+  /** The gate's slot for the class's own calls (listRepresentors), apart from its instance's. */
+  readonly calls: GateSlot;
 }
 
 export interface Instance extends GatedInstance {
@@ -78,7 +80,7 @@ export class ClassTable {
         { metadata: { type }, cause: err },
       );
     }
-    const entry: ClassEntry = { type, cls, kind, instance: undefined };
+    const entry: ClassEntry = { type, cls, kind, instance: undefined, calls: { type, inflight: 0, drained: undefined } };
     this.classes.set(type, entry);
     return entry;
   }

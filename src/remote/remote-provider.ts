@@ -87,6 +87,11 @@ export class RemoteProvider implements RemoteProviderClass {
     return this.info?.maintainedIfaceOptions ?? [];
   }
 
+  /** Whether the provider's GetInfo announced ListRepresentors. */
+  get listsRepresentors(): boolean {
+    return this.info?.capabilities?.listRepresentors === true;
+  }
+
   /** Dials and checks the provider and starts its first session; on failure nothing is left behind. */
   async init(): Promise<void> {
     try {

@@ -46,17 +46,19 @@ export class Metrics {
     new Gauge({ name: 'vifplug_providers', help: 'Registered provider classes.', registers, collect() { this.set(source.stats().classes); } });
     new Gauge({ name: 'vifplug_instances', help: 'Open provider instances.', registers, collect() { this.set(source.stats().instances); } });
     new Gauge({ name: 'vifplug_provider_calls_in_flight', help: 'Provider callbacks under way.', registers, collect() { this.set(source.stats().inflight); } });
+    // Scrapes that overlap share one listing; the gauge is set in one step
+    // once every answer is in, so that they cannot add up each other's counts.
+    let listing: Promise<PortCounts> | undefined;
+    const count = () => (listing ??= countPorts(source).finally(() => (listing = undefined)));
     new Gauge({
       name: 'vifplug_representors',
       help: 'Ports the hardware providers can plug, by provider and devlink flavour.',
       labelNames: ['provider', 'flavour'],
       registers,
       async collect() {
+        const counts = await count();
         this.reset();
-        for (const provider of source.list()) {
-          const ports = await source.listRepresentors(provider.type).catch(() => undefined);
-          for (const port of ports ?? []) this.inc({ provider: provider.type, flavour: port.flavour });
-        }
+        for (const [provider, flavours] of counts) for (const [flavour, n] of flavours) this.set({ provider, flavour }, n);
       },
     });
     hardwareViewGauges(source, registers);
@@ -67,6 +69,29 @@ export class Metrics {
     this.refreshes.inc({ provider, result: ok ? 'ok' : 'error' });
     this.refreshSeconds.observe({ provider }, seconds);
   }
+}
+
+/** Ports by provider, then by devlink flavour. */
+type PortCounts = Map<string, Map<string, number>>;
+
+/**
+ * Asks every class that announces a listing, through the registry's gate
+ * like any provider call: on the class's own slot (a scrape never takes a
+ * port call's), within the provider timeout, counted among the provider
+ * calls in flight. A provider whose listing fails is left out of this
+ * scrape rather than shown with no ports.
+ */
+async function countPorts(source: Registry): Promise<PortCounts> {
+  const listers = source.list().filter((p) => p.listsRepresentors);
+  const answers = await Promise.all(listers.map((p) => source.listRepresentors(p.type).then((ports) => ({ provider: p.type, ports }), () => undefined)));
+  const counts: PortCounts = new Map();
+  for (const answer of answers) {
+    if (answer === undefined) continue;
+    const flavours = new Map<string, number>();
+    for (const port of answer.ports) flavours.set(port.flavour, (flavours.get(port.flavour) ?? 0) + 1);
+    counts.set(answer.provider, flavours);
+  }
+  return counts;
 }
 
 /**

@@ -14,6 +14,7 @@ import {
   NO_OPTIONS,
   PlugError,
   forItem,
+  missingField,
   type CallerContext,
   type PortCtxIn,
   type PrepareAnswer,
@@ -146,11 +147,24 @@ export function vifPlugHandlers(registry: Registry, registration: RegistrationPo
       return {};
     },
 
-    async listRepresentors(req) {
-      const type = req.type === '' ? 'representor' : valid.providerType(req.type);
-      return { representors: (await registry.listRepresentors(type)).map(toWireRepresentor) };
+    async listRepresentors(req, call) {
+      const type = req.type === '' ? theLister(registry) : valid.providerType(req.type);
+      return { representors: (await registry.listRepresentors(type, callerOf(call))).map(toWireRepresentor) };
     },
   };
+}
+
+/**
+ * ListRepresentors without a type: the one registered class that announces
+ * it lists hardware ports (the built-in representor, in a default daemon).
+ */
+function theLister(registry: Registry): string {
+  const listers = registry.list().flatMap((p) => (p.listsRepresentors ? [p.type] : []));
+  if (listers.length === 1) return listers[0]!;
+  if (listers.length === 0) {
+    throw new PlugError('NOT_FOUND', 'PROVIDER_NOT_FOUND', 'no registered provider lists hardware ports; Register one (ListProviders shows what is registered)');
+  }
+  throw missingField('type', `several registered providers list hardware ports (${listers.join(', ')}); name one`);
 }
 
 function wirePrepared(answer: PrepareAnswer): PreparePortResponse {

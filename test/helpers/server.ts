@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 
-import { parseListen } from '../../src/api/endpoint';
+import { parseListen, type TcpAddress } from '../../src/api/endpoint';
 import { VifplugClient, type ClientOptions } from '../../src/client/client';
 import { createLogger } from '../../src/common/log';
 import { DEFAULT_DAEMON_CONFIG, startDaemon, type RemoteProvidersConfig } from '../../src/daemon';
@@ -25,6 +25,8 @@ export interface TestServer {
   readonly socketPath: string;
   readonly target: string;
   readonly logs: LogLine[];
+  /** http://127.0.0.1:PORT/metrics, with `metrics`. */
+  readonly metricsUrl: string | undefined;
   /** Another client on the same socket. */
   newClient(options?: ClientOptions): VifplugClient;
   stop(): Promise<void>;
@@ -53,6 +55,8 @@ export async function startTestServer(
     /** Take out-of-process providers (Register with an endpoint), probed at this pace. */
     remote?: { probeIntervalMs?: number; tls?: RemoteProvidersConfig['tls'] };
     registration?: RegistrationPolicy;
+    /** Serve Prometheus metrics on a loopback port. */
+    metrics?: boolean;
   } = {},
 ): Promise<TestServer> {
   const dir = tempDir();
@@ -76,6 +80,7 @@ export async function startTestServer(
       shutdownGraceMs: options.shutdownGraceMs ?? 2000,
       limits: { ...DEFAULT_LIMITS, ...options.limits },
       registration: options.registration ?? 'unix',
+      metricsListen: options.metrics ? (parseListen('127.0.0.1:0') as TcpAddress) : undefined,
       remoteProviders: options.remote && { dir: undefined, probeIntervalMs: options.remote.probeIntervalMs ?? 200, tls: options.remote.tls },
     },
     { logger, builtins: () => builtins },
@@ -96,6 +101,7 @@ export async function startTestServer(
     socketPath,
     target,
     logs,
+    metricsUrl: daemon.metricsUrl,
     newClient,
     stop: async () => {
       for (const c of clients) c.close();
