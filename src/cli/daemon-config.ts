@@ -9,7 +9,6 @@ import { isLoopback, type GrpcAddress } from '../api/endpoint';
 import { DEFAULT_DAEMON_CONFIG, DEFAULT_LISTEN, type DaemonConfig, type RemoteProvidersConfig } from '../daemon';
 import { DEFAULT_REPRESENTOR_CONFIG } from '../providers/representor';
 import { DEFAULT_LIMITS } from '../registry';
-import type { RegistrationPolicy } from '../server/vifplug-service';
 import { LOG_LEVELS, UsageError, flagHelp, parseAddress, parseLogLevel, parseMetricsListen, readFlags, type Flag, type LogLevel } from './flags';
 
 export { UsageError };
@@ -170,7 +169,7 @@ function parseProviders(value: string | undefined, builtins: readonly string[]):
   return list;
 }
 
-function parseRegistration(value: string): RegistrationPolicy {
+function parseRegistration(value: string): DaemonConfig['registration'] {
   if (value === 'unix' || value === 'any' || value === 'off') return value;
   throw new UsageError(`--registration "${value}" is not unix, any or off`);
 }
