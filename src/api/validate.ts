@@ -1,3 +1,11 @@
+/**
+ * The API's rules for what a request may carry, checked at the edge before
+ * anything reaches the registry: the provider type-name rule, ids the daemon
+ * handed out, batch sizes, and a port's fields (op type, names, option maps)
+ * within the limits of limits.ts. Each rule throws INVALID_ARGUMENT naming the
+ * field (BadRequest), so that every handler refuses alike.
+ */
+
 import { OpType as WireOpType } from '../gen/vifplug/v1/vifplug';
 import { NO_OPTIONS, invalidField, missingField, type OpType, type PortCtxIn } from '../registry';
 import { LIMITS } from './limits';

@@ -1,12 +1,15 @@
-import * as wire from '../gen/vifplug/provider/v1/provider';
-import { NO_OPTIONS, type OpType, type PortCtxIn, type PortCtxOut, type Representor } from '../registry';
-import { LIMITS, MAX_HANDLE_BYTES } from './limits';
-
 /**
  * Conversions between the provider contract (src/registry/provider.ts) and
  * the messages of vifplug.provider.v1, for both ends: the daemon calling a
- * remote provider and the SDK serving one.
+ * remote provider (remote/) and the SDK serving one (sdk/); and the API's
+ * rules for a provider's PreparePort answer, which the daemon checks as
+ * strictly as a controller's request. The maps are handed on, not copied:
+ * the encoder only reads them.
  */
+
+import * as wire from '../gen/vifplug/provider/v1/provider';
+import { NO_OPTIONS, type OpType, type PortCtxIn, type PortCtxOut, type Representor } from '../registry';
+import { LIMITS, MAX_HANDLE_BYTES } from './limits';
 
 /** The provider API versions this daemon speaks, preferred first. */
 export const API_VERSIONS: readonly string[] = ['v1'];

@@ -1,4 +1,11 @@
 #!/usr/bin/env node
+/**
+ * vifplug-ovn, the program: reads flags and environment, runs the agent
+ * (ovn/agent.ts) with its status socket and, when asked, its metrics, until
+ * SIGTERM or SIGINT; `vifplug-ovn status` asks a running agent what it
+ * plugged and why not. Exit status 2 for bad flags, 1 when it cannot start.
+ */
+
 import type { Server as HttpServer } from 'node:http';
 
 import { createLogger, guardProcess } from '../common/log';

@@ -1,4 +1,11 @@
 #!/usr/bin/env node
+/**
+ * vifplugctl, the operator's client of vifplugd: one command per RPC, a
+ * table for people or proto3 JSON for scripts (--json), and exit codes
+ * scripts can rely on (EXIT). It only calls the API: it knows no provider by
+ * name and reads nothing of the daemon's insides.
+ */
+
 import { parseArgs } from 'node:util';
 
 import { Code, ServingStatus, VifplugClient, VifplugError } from '../client/client';

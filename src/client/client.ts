@@ -1,3 +1,11 @@
+/**
+ * The typed promise-based client of vifplug.v1.VifPlug, for controllers
+ * written in TypeScript (vifplug-ovn and vifplugctl use it too): one method
+ * per RPC, a deadline on every call, retries of the safe methods while the
+ * daemon (re)starts, the Watch stream, and failures as VifplugError with the
+ * daemon's ErrorInfo decoded (api/status.ts).
+ */
+
 import {
   Client,
   Metadata,

@@ -1,3 +1,7 @@
+/**
+ * The package's version, for --version and the logs.
+ */
+
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 

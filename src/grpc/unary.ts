@@ -1,3 +1,11 @@
+/**
+ * How a unary method is served: the handler is a plain async function of the
+ * request, and this adapter is the one place where what it throws becomes a
+ * status (with ErrorInfo), where the call is counted and where failures are
+ * logged (rate-limited per method and reason). Also the decoding that cannot
+ * throw (tolerant), and the call's request id.
+ */
+
 import {
   status as Code,
   type Metadata,

@@ -1,3 +1,9 @@
+/**
+ * The class table (the seed's plug_register_provider / unregister /
+ * plug_open / plug_close): provider classes by type, the one instance each may
+ * have open, and the lifecycle operations of a type run one at a time.
+ */
+
 import { newId } from './ctx-id';
 import { PlugError, describeError, isPlugError } from './errors';
 import type { GateSlot, GatedInstance } from './instance-gate';

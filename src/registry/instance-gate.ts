@@ -1,3 +1,9 @@
+/**
+ * The instance gate: the one place a provider callback is called from, with
+ * its budget (deadline and abort), load shedding, the in-flight count Close
+ * waits for, and the release of answers nobody waits for any more.
+ */
+
 import { CallAbort } from './call-abort';
 import { DeadlineTimers } from './deadline-timers';
 import { PlugError, describeError, isPlugError } from './errors';

@@ -1,3 +1,10 @@
+/**
+ * The Registry: the seed's framework as one object (register, open, close,
+ * run, prepare, finish, destroy, list), composed of the class table, the port
+ * cycle and the instance gate, announcing what changed on its change feed.
+ * No gRPC and no I/O: every edge (the gRPC server, a test) drives it alike.
+ */
+
 import { ChangeFeed } from './change-feed';
 import { ClassTable, providerExists, providerNotFound, type ClassEntry, type Instance, type ProviderKind } from './class-table';
 import { PlugError, isPlugError } from './errors';

@@ -1,3 +1,9 @@
+/**
+ * --provider-dir: the provider sockets that appear in a directory are
+ * registered, and unregistered when they go (kubelet's plugin watcher), by a
+ * reconciler that converges with backoff.
+ */
+
 import { watch, type FSWatcher } from 'node:fs';
 import { lstat, mkdir, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';

@@ -1,3 +1,8 @@
+/**
+ * The provider's end of PortStream: one stream from vifplugd carrying many
+ * PreparePort calls, each with its own budget, answered as they finish.
+ */
+
 import { status as Code, type ServerDuplexStream } from '@grpc/grpc-js';
 
 import type * as wire from '../gen/vifplug/provider/v1/provider';

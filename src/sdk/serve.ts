@@ -1,3 +1,11 @@
+/**
+ * serveProvider: a provider in another process, written as plain callbacks
+ * (ProviderDefinition), served as vifplug.provider.v1.Provider with health on
+ * the kit's server (grpc/server.ts), and optionally kept registered with
+ * vifplugd. It sees nothing of the daemon: the API's facts (api/), the kit
+ * (grpc/) and the contract (registry/) are all it needs.
+ */
+
 import { status as Code, type ServerCredentials, type ServerDuplexStream, type ServerUnaryCall, type ServerWritableStream } from '@grpc/grpc-js';
 import pino, { type Logger } from 'pino';
 

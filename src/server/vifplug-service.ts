@@ -1,3 +1,12 @@
+/**
+ * The unary methods of vifplug.v1.VifPlug as plain async functions over the
+ * registry: each checks its request by the API's rules (api/validate.ts),
+ * calls the registry with the caller's deadline and cancellation, and turns
+ * the answer into the response message. Errors are thrown as PlugErrors;
+ * turning them into statuses is the adapter's job (grpc/unary.ts), not
+ * theirs. Knows no provider by name.
+ */
+
 import type { ServerUnaryCall, handleUnaryCall } from '@grpc/grpc-js';
 
 import {

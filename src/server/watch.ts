@@ -1,3 +1,9 @@
+/**
+ * The Watch RPC: the registry's change feed as one stream per client, with
+ * merging and a bounded queue per stream so that a slow reader costs bounded
+ * memory.
+ */
+
 import { status as Code, type ServerWritableStream, type handleServerStreamingCall } from '@grpc/grpc-js';
 
 import { ChangeKind, VifPlugService, type WatchRequest, type WatchResponse } from '../gen/vifplug/v1/vifplug';
