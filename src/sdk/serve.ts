@@ -18,7 +18,7 @@ import { GrpcServer } from '../grpc/server';
 import { adaptUnary, type EdgeContext, type MalformedRequest, type UnaryHandler } from '../grpc/unary';
 import { parseListen } from '../api/endpoint';
 import { MAX_BATCH } from '../api/limits';
-import { API_VERSIONS, PROVIDER_SERVICE, fromWireCtxIn, fromWireCtxOut, toWireRepresentor } from '../api/wire';
+import { API_VERSIONS, PROVIDER_SERVICE, fromWireCtxIn, fromWireCtxOut, toWireCtxOut, toWireRepresentor } from '../api/wire';
 import { servePortStream } from './port-stream';
 import { Registration, type RegistrationOptions } from './registration';
 
@@ -269,10 +269,9 @@ const NO_HANDLE = Buffer.alloc(0);
 
 function wireAnswer(answer: ProviderAnswer): wire.PreparePortResponse {
   if (!answer.plug) return { plug: false, ctxOut: undefined, handle: NO_HANDLE, declineReason: answer.reason, declineMessage: answer.message };
-  const out = answer.out;
   return {
     plug: true,
-    ctxOut: out === undefined ? undefined : { name: out.name, type: out.type, ifaceOptions: out.ifaceOptions as Map<string, string> },
+    ctxOut: toWireCtxOut(answer.out),
     handle: answer.handle === undefined ? NO_HANDLE : Buffer.from(answer.handle),
     declineReason: '',
     declineMessage: '',

@@ -5,14 +5,10 @@
  * (grpc/server.ts: listeners, TLS, health, reflection, graceful shutdown).
  */
 
-import type { Logger } from 'pino';
-
-import type { GrpcAddress } from '../api/endpoint';
 import { LIMITS } from '../api/limits';
 import { VifPlugService } from '../gen/vifplug/v1/vifplug';
-import type { CallMetrics } from '../grpc/call-metrics';
 import type { Health } from '../grpc/health';
-import { GrpcServer, type Endpoint, type TlsSource } from '../grpc/server';
+import { GrpcServer, type Endpoint, type GrpcServerOptions } from '../grpc/server';
 import { implement } from '../grpc/unary';
 import type { Registry } from '../registry';
 import { ProviderHealthEntries } from './provider-health';
@@ -21,21 +17,9 @@ import { WatchHub } from './watch';
 
 export const VIFPLUG_SERVICE = 'vifplug.v1.VifPlug';
 
-export interface ServerConfig {
+/** The kit's listener settings (grpc/server.ts), and what the service serves. */
+export interface ServerConfig extends Omit<GrpcServerOptions, 'healthServices' | 'reflection' | 'maxReceiveMessageBytes'> {
   readonly registry: Registry;
-  readonly listen: readonly GrpcAddress[];
-  readonly logger: Logger;
-  /** Permission bits of unix sockets. */
-  readonly socketMode?: number;
-  /** Group that owns unix sockets (with socketMode 0660, the group's members may call). */
-  readonly socketGroup?: number;
-  /** TLS (mutual TLS with a client CA) for TCP listeners. */
-  readonly tls?: TlsSource;
-  /** Serve plaintext TCP on non-loopback addresses; off by default. */
-  readonly insecureTcp?: boolean;
-  readonly metrics?: CallMetrics;
-  /** How long in-flight calls may take to finish at shutdown before they are cancelled. */
-  readonly shutdownGraceMs?: number;
   /** Who may call Register and Unregister (default: callers on unix sockets). */
   readonly registration?: RegistrationPolicy;
 }
@@ -54,24 +38,13 @@ export class VifplugServer {
   private readonly providerHealth: ProviderHealthEntries;
 
   constructor(config: ServerConfig) {
-    this.grpc = new GrpcServer({
-      listen: config.listen,
-      logger: config.logger,
-      socketMode: config.socketMode,
-      socketGroup: config.socketGroup,
-      tls: config.tls,
-      insecureTcp: config.insecureTcp,
-      metrics: config.metrics,
-      shutdownGraceMs: config.shutdownGraceMs,
-      maxReceiveMessageBytes: LIMITS.maxMessageBytes,
-      healthServices: [VIFPLUG_SERVICE],
-      reflection: true,
-    });
+    const { registry, registration, ...listeners } = config;
+    this.grpc = new GrpcServer({ ...listeners, maxReceiveMessageBytes: LIMITS.maxMessageBytes, healthServices: [VIFPLUG_SERVICE], reflection: true });
     const edge = this.grpc.edge;
-    this.watches = new WatchHub(config.registry.changes);
-    this.providerHealth = new ProviderHealthEntries(this.grpc.health, config.registry);
+    this.watches = new WatchHub(registry.changes);
+    this.providerHealth = new ProviderHealthEntries(this.grpc.health, registry);
     this.grpc.addService(VifPlugService, {
-      ...implement(VifPlugService, vifPlugHandlers(config.registry, config.registration), edge),
+      ...implement(VifPlugService, vifPlugHandlers(registry, registration), edge),
       watch: this.watches.handler(edge),
     });
     this.grpc.onShutdown(() => {
