@@ -51,7 +51,9 @@ export function category(functionName: string, url: string): string {
   if (path.includes('/node_modules/pino') || path.includes('/node_modules/sonic-boom')) return 'pino (logging)';
   if (path.includes('/node_modules/')) return `other package (${path.split('/node_modules/').pop()!.split('/')[0]})`;
   if (path.includes('/bench/dist/src/gen/')) return 'vifplug: generated codecs (src/gen)';
-  if (path.includes('/bench/dist/src/server/')) return 'vifplug: server edge (src/server)';
+  if (path.includes('/bench/dist/src/grpc/')) return 'vifplug: gRPC edge (src/grpc)';
+  if (path.includes('/bench/dist/src/api/')) return 'vifplug: API rules and conversions (src/api)';
+  if (path.includes('/bench/dist/src/server/')) return 'vifplug: the VifPlug service (src/server)';
   if (path.includes('/bench/dist/src/registry/')) return 'vifplug: registry (src/registry)';
   if (path.includes('/bench/dist/src/providers/')) return 'vifplug: providers (src/providers)';
   if (path.includes('/bench/dist/src/')) return 'vifplug: other (src)';

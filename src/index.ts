@@ -16,7 +16,7 @@ export {
   type VifPlugMethod,
 } from './client/client';
 export * as api from './gen/vifplug/v1/vifplug';
-export { decodeStatusDetails, codeName, goCodeName, ERROR_DOMAIN, type DecodedStatus } from './grpc-status';
+export { decodeStatusDetails, codeName, goCodeName, ERROR_DOMAIN, type DecodedStatus } from './api/status';
 
 // The provider contract (the seed's plug_class) and its errors.
 export {

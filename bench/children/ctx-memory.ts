@@ -73,7 +73,7 @@ serveParent({
     }
     const seconds = (performance.now() - t0) / 1000;
     // Each call left a check for its caller's delivery on the next turn of the
-    // event loop (src/server/delivery.ts; without a grpc-js stream it looks at
+    // event loop (src/grpc/delivery.ts; without a grpc-js stream it looks at
     // the call's cancelled flag then). A server turns the loop between calls;
     // this loop never did, so let those checks run: they are not ctx memory.
     await new Promise((resolve) => setImmediate(resolve));

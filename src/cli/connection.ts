@@ -1,3 +1,9 @@
+/**
+ * How a client program finds vifplugd: --socket or --addr, TLS when a
+ * --tls-* file is given, a deadline per call. Shared by vifplugctl and
+ * vifplug-ovn, so both spell the connection flags alike.
+ */
+
 import { readFileSync } from 'node:fs';
 
 import { credentials, type ChannelCredentials } from '@grpc/grpc-js';

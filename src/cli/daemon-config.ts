@@ -1,49 +1,25 @@
-import { DEFAULT_REPRESENTOR_CONFIG, type RepresentorConfig } from '../providers/representor';
+/**
+ * vifplugd's flags and their environment variables, read into the daemon's
+ * config (daemon.ts): every check an operator's mistake can fail is made
+ * here, before anything starts, and refused with a UsageError (exit 2).
+ * Defaults are the daemon's own (DEFAULT_DAEMON_CONFIG); help shows them.
+ */
+
+import { isLoopback, type GrpcAddress } from '../api/endpoint';
+import { DEFAULT_DAEMON_CONFIG, DEFAULT_LISTEN, type DaemonConfig, type RemoteProvidersConfig } from '../daemon';
+import { DEFAULT_REPRESENTOR_CONFIG } from '../providers/representor';
 import { DEFAULT_LIMITS } from '../registry';
-import { isLoopback, parseListen, type ListenAddress } from '../server/listen';
-import type { RegistrationPolicy } from '../server/vifplug-service';
-import { UsageError, flagHelp, readFlags, type Flag } from './flags';
+import { LOG_LEVELS, UsageError, flagHelp, parseAddress, parseLogLevel, parseMetricsListen, readFlags, type Flag, type LogLevel } from './flags';
 
 export { UsageError };
 
-export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
+export type ParsedCommand =
+  | { readonly kind: 'run'; readonly config: DaemonConfig; readonly logLevel: LogLevel }
+  | { readonly kind: 'help' }
+  | { readonly kind: 'version' };
 
-export const DEFAULT_LISTEN = 'unix:///run/vifplug/vifplug.sock';
-
-export interface DaemonConfig {
-  readonly listen: readonly ListenAddress[];
-  /** Built-in provider types to register at start-up. */
-  readonly providers: readonly string[];
-  readonly logLevel: LogLevel;
-  readonly socketMode: number;
-  /** A group name or number for unix sockets. */
-  readonly socketGroup: string | undefined;
-  readonly tls: { readonly certFile: string; readonly keyFile: string; readonly clientCaFile?: string } | undefined;
-  readonly insecureTcp: boolean;
-  readonly metricsListen: Extract<ListenAddress, { kind: 'tcp' }> | undefined;
-  readonly shutdownGraceMs: number;
-  readonly maxCtxs: number;
-  readonly ctxTtlMs: number;
-  readonly providerTimeoutMs: number;
-  readonly maxProviderCalls: number;
-  /** Handed to the representor provider as it is. */
-  readonly representor: RepresentorConfig;
-  /** Out-of-process providers: who may register them, where they are found, how they are probed and reached. */
-  readonly remoteProviders: RemoteProvidersConfig;
-}
-
-export interface RemoteProvidersConfig {
-  /** Who may call Register and Unregister. */
-  readonly registration: RegistrationPolicy;
-  /** A directory whose provider sockets are registered as they appear (kubelet's plugin watcher). */
-  readonly dir: string | undefined;
-  readonly probeIntervalMs: number;
-  /** TLS towards providers reached over TCP. */
-  readonly tls: { readonly caFile: string; readonly certFile?: string; readonly keyFile?: string } | undefined;
-}
-
-export type ParsedCommand = { readonly kind: 'run'; readonly config: DaemonConfig } | { readonly kind: 'help' } | { readonly kind: 'version' };
+const DEFAULTS = DEFAULT_DAEMON_CONFIG;
+const DEFAULT_REMOTE = DEFAULTS.remoteProviders!;
 
 /**
  * Every flag, with its environment variable. Flags win over the environment,
@@ -65,14 +41,14 @@ export const FLAGS = {
   'ctx-ttl': { env: 'VIFPLUG_CTX_TTL', arg: 'SECONDS', help: `ctxs not released after this long are reaped; 0 never (default ${DEFAULT_LIMITS.ctxTtlMs / 1000})` },
   'provider-timeout': { env: 'VIFPLUG_PROVIDER_TIMEOUT', arg: 'SECONDS', help: `longest a provider callback may take (default ${DEFAULT_LIMITS.providerTimeoutMs / 1000})` },
   'max-provider-calls': { env: 'VIFPLUG_MAX_PROVIDER_CALLS', arg: 'N', help: `concurrent calls per provider instance (default ${DEFAULT_LIMITS.maxCallsPerInstance})` },
-  'shutdown-grace': { env: 'VIFPLUG_SHUTDOWN_GRACE', arg: 'SECONDS', help: 'how long calls in flight may finish after SIGTERM (default 10)' },
+  'shutdown-grace': { env: 'VIFPLUG_SHUTDOWN_GRACE', arg: 'SECONDS', help: `how long calls in flight may finish after SIGTERM (default ${DEFAULTS.shutdownGraceMs / 1000})` },
   'sysfs-root': { env: 'VIFPLUG_SYSFS_ROOT', arg: 'DIR', help: `directory laid out like /sys, e.g. the host's /sys mounted in a container (default ${DEFAULT_REPRESENTOR_CONFIG.sysfsRoot})` },
   'devlink-bin': { env: 'VIFPLUG_DEVLINK_BIN', arg: 'PATH', help: `iproute2 devlink executable; missing or failing means sysfs only (default: ${DEFAULT_REPRESENTOR_CONFIG.devlinkBin} on PATH)` },
   'ip-bin': { env: 'VIFPLUG_IP_BIN', arg: 'PATH', help: `iproute2 ip executable, for link events (default: ${DEFAULT_REPRESENTOR_CONFIG.ipBin} on PATH)` },
   'resync-interval': { env: 'VIFPLUG_RESYNC_INTERVAL', arg: 'SECONDS', help: `full hardware re-read period besides events; 0 never (default ${DEFAULT_REPRESENTOR_CONFIG.resyncIntervalMs / 1000})` },
   registration: { env: 'VIFPLUG_REGISTRATION', arg: 'WHO', help: 'who may call Register/Unregister: unix (callers on a unix socket of the daemon), any (TCP callers too), off (nobody; providers come from --providers and --provider-dir) (default unix)' },
   'provider-dir': { env: 'VIFPLUG_PROVIDER_DIR', arg: 'DIR', help: 'register every <name>.sock provider socket that appears in DIR, unregister it when it goes (DIR must not be writable by others; default: off)' },
-  'provider-probe-interval': { env: 'VIFPLUG_PROVIDER_PROBE_INTERVAL', arg: 'SECONDS', help: 'health probes of remote providers, and the longest wait between attempts to reach one that is down (default 5)' },
+  'provider-probe-interval': { env: 'VIFPLUG_PROVIDER_PROBE_INTERVAL', arg: 'SECONDS', help: `health probes of remote providers, and the longest wait between attempts to reach one that is down (default ${DEFAULT_REMOTE.probeIntervalMs / 1000})` },
   'provider-tls-ca': { env: 'VIFPLUG_PROVIDER_TLS_CA', arg: 'FILE', help: 'PEM CA bundle that signs the certificates of providers reached over TCP (TCP endpoints need it)' },
   'provider-tls-cert': { env: 'VIFPLUG_PROVIDER_TLS_CERT', arg: 'FILE', help: 'PEM client certificate presented to providers over TCP (mutual TLS)' },
   'provider-tls-key': { env: 'VIFPLUG_PROVIDER_TLS_KEY', arg: 'FILE', help: 'PEM private key of --provider-tls-cert' },
@@ -127,20 +103,23 @@ export function parseDaemonArgs(argv: readonly string[], env: NodeJS.ProcessEnv,
 
   return {
     kind: 'run',
+    logLevel: parseLogLevel(one('log-level') ?? 'info'),
     config: {
       listen,
       providers: parseProviders(one('providers'), builtins),
-      logLevel: parseLogLevel(one('log-level') ?? 'info'),
-      socketMode: parseMode(one('socket-mode') ?? '0660'),
+      socketMode: parseMode(one('socket-mode') ?? `0${DEFAULTS.socketMode.toString(8)}`),
       socketGroup: one('socket-group'),
       tls,
       insecureTcp,
       metricsListen,
-      shutdownGraceMs: seconds('shutdown-grace', 10) * 1000,
-      maxCtxs: count('max-ctx', DEFAULT_LIMITS.maxCtxs),
-      ctxTtlMs: seconds('ctx-ttl', DEFAULT_LIMITS.ctxTtlMs / 1000) * 1000,
-      providerTimeoutMs: seconds('provider-timeout', DEFAULT_LIMITS.providerTimeoutMs / 1000) * 1000,
-      maxProviderCalls: count('max-provider-calls', DEFAULT_LIMITS.maxCallsPerInstance),
+      shutdownGraceMs: seconds('shutdown-grace', DEFAULTS.shutdownGraceMs / 1000) * 1000,
+      limits: {
+        maxCtxs: count('max-ctx', DEFAULT_LIMITS.maxCtxs),
+        ctxTtlMs: seconds('ctx-ttl', DEFAULT_LIMITS.ctxTtlMs / 1000) * 1000,
+        providerTimeoutMs: seconds('provider-timeout', DEFAULT_LIMITS.providerTimeoutMs / 1000) * 1000,
+        maxCallsPerInstance: count('max-provider-calls', DEFAULT_LIMITS.maxCallsPerInstance),
+      },
+      registration: parseRegistration(one('registration') ?? DEFAULTS.registration),
       representor: {
         sysfsRoot: one('sysfs-root') ?? DEFAULT_REPRESENTOR_CONFIG.sysfsRoot,
         devlinkBin: one('devlink-bin') ?? DEFAULT_REPRESENTOR_CONFIG.devlinkBin,
@@ -148,32 +127,15 @@ export function parseDaemonArgs(argv: readonly string[], env: NodeJS.ProcessEnv,
         resyncIntervalMs: seconds('resync-interval', DEFAULT_REPRESENTOR_CONFIG.resyncIntervalMs / 1000) * 1000,
       },
       remoteProviders: {
-        registration: parseRegistration(one('registration') ?? 'unix'),
         dir: one('provider-dir'),
-        probeIntervalMs: Math.max(seconds('provider-probe-interval', 5) * 1000, 50),
+        probeIntervalMs: Math.max(seconds('provider-probe-interval', DEFAULT_REMOTE.probeIntervalMs / 1000) * 1000, 50),
         tls: parseProviderTls(one('provider-tls-ca'), one('provider-tls-cert'), one('provider-tls-key')),
       },
     },
   };
 }
 
-/** --metrics-listen HOST:PORT (vifplugd's and vifplug-ovn's); undefined when not given: metrics are opt-in. */
-export function parseMetricsListen(value: string | undefined): Extract<ListenAddress, { kind: 'tcp' }> | undefined {
-  if (value === undefined) return undefined;
-  const address = parseAddress('metrics-listen', value);
-  if (address.kind !== 'tcp') throw new UsageError('--metrics-listen takes HOST:PORT: Prometheus scrapes over TCP');
-  return address;
-}
-
-function parseAddress(flag: string, spec: string): ListenAddress {
-  try {
-    return parseListen(spec);
-  } catch (err) {
-    throw new UsageError(`--${flag} ${(err as Error).message}`);
-  }
-}
-
-function parseListenFlags(specs: string[]): ListenAddress[] {
+function parseListenFlags(specs: string[]): GrpcAddress[] {
   const listen = (specs.length > 0 ? specs : [DEFAULT_LISTEN]).map((spec) => parseAddress('listen', spec));
   const seen = new Set<string>();
   for (const address of listen) {
@@ -207,7 +169,7 @@ function parseProviders(value: string | undefined, builtins: readonly string[]):
   return list;
 }
 
-function parseRegistration(value: string): RegistrationPolicy {
+function parseRegistration(value: string): DaemonConfig['registration'] {
   if (value === 'unix' || value === 'any' || value === 'off') return value;
   throw new UsageError(`--registration "${value}" is not unix, any or off`);
 }
@@ -219,11 +181,6 @@ function parseProviderTls(caFile: string | undefined, certFile: string | undefin
     return undefined;
   }
   return { caFile, ...(certFile === undefined ? {} : { certFile, keyFile }) };
-}
-
-export function parseLogLevel(value: string): LogLevel {
-  if ((LOG_LEVELS as readonly string[]).includes(value)) return value as LogLevel;
-  throw new UsageError(`--log-level "${value}" is not one of ${LOG_LEVELS.join(', ')}`);
 }
 
 function parseMode(value: string): number {

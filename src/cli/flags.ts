@@ -1,4 +1,12 @@
+/**
+ * What vifplugd's and vifplug-ovn's command lines share: flags that an
+ * environment variable may give instead, their help lines, and the values
+ * both programs read alike (log levels, --metrics-listen).
+ */
+
 import { parseArgs } from 'node:util';
+
+import { parseListen, type GrpcAddress, type TcpAddress } from '../api/endpoint';
 
 /** A command-line mistake: printed with a hint, exit code 2. */
 export class UsageError extends Error {
@@ -100,4 +108,29 @@ export function flagHelp(flags: Readonly<Record<string, Flag>>): string[] {
     lines.push(`      ${flag.help}`);
   }
   return lines;
+}
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export function parseLogLevel(value: string): LogLevel {
+  if ((LOG_LEVELS as readonly string[]).includes(value)) return value as LogLevel;
+  throw new UsageError(`--log-level "${value}" is not one of ${LOG_LEVELS.join(', ')}`);
+}
+
+/** --metrics-listen HOST:PORT (vifplugd's and vifplug-ovn's); undefined when not given: metrics are opt-in. */
+export function parseMetricsListen(value: string | undefined): TcpAddress | undefined {
+  if (value === undefined) return undefined;
+  const address = parseAddress('metrics-listen', value);
+  if (address.kind !== 'tcp') throw new UsageError('--metrics-listen takes HOST:PORT: Prometheus scrapes over TCP');
+  return address;
+}
+
+/** An address flag's value (gRPC naming: unix:///abs.sock, unix:rel.sock, HOST:PORT), or a UsageError naming the flag. */
+export function parseAddress(flag: string, spec: string): GrpcAddress {
+  try {
+    return parseListen(spec);
+  } catch (err) {
+    throw new UsageError(`--${flag} ${(err as Error).message}`);
+  }
 }

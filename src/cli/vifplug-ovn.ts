@@ -1,17 +1,23 @@
 #!/usr/bin/env node
+/**
+ * vifplug-ovn, the program: reads flags and environment, runs the agent
+ * (ovn/agent.ts) with its status socket and, when asked, its metrics, until
+ * SIGTERM or SIGINT; `vifplug-ovn status` asks a running agent what it
+ * plugged and why not. Exit status 2 for bad flags, 1 when it cannot start.
+ */
+
 import type { Server as HttpServer } from 'node:http';
 
-import { createLogger, guardProcess } from '../log';
+import { createLogger, guardProcess } from '../common/log';
 import type { AgentMetrics } from '../ovn/agent-metrics';
-import type { ListenAddress } from '../server/listen';
+import type { TcpAddress } from '../api/endpoint';
 import { Agent, type AgentStatus } from '../ovn/agent';
 import { StatusServer, fetchStatus } from '../ovn/status-server';
 import { VifplugdLink, parseTypes } from '../ovn/vifplugd-link';
 import { OvsdbConfigError, defaultRundir, parseRemotes, type TlsFiles } from '../ovsdb';
-import { VERSION } from '../version';
+import { VERSION } from '../common/version';
 import { connectVifplugd, type ConnectionFlags } from './connection';
-import { LOG_LEVELS, parseLogLevel, parseMetricsListen } from './daemon-config';
-import { UsageError, flagHelp, readFlags, type Flag } from './flags';
+import { LOG_LEVELS, UsageError, flagHelp, parseLogLevel, parseMetricsListen, readFlags, type Flag } from './flags';
 import { cell, table } from './table';
 
 const DEFAULT_STATUS_SOCKET = '/run/vifplug-ovn/vifplug-ovn.sock';
@@ -75,7 +81,7 @@ export interface AgentConfig {
   /** lport vif-plug-type -> vifplugd provider. */
   readonly types: ReadonlyMap<string, string>;
   readonly statusSocket: string;
-  readonly metricsListen: Extract<ListenAddress, { kind: 'tcp' }> | undefined;
+  readonly metricsListen: TcpAddress | undefined;
   readonly logLevel: string;
 }
 
@@ -205,7 +211,7 @@ async function runAgent(config: AgentConfig): Promise<number> {
     if (config.metricsListen !== undefined) {
       // prom-client is loaded only when metrics are asked for, as vifplugd does: it costs start-up time.
       metrics = new (require('../ovn/agent-metrics') as typeof import('../ovn/agent-metrics')).AgentMetrics(agent);
-      const { serveMetrics } = require('../server/metrics-endpoint') as typeof import('../server/metrics-endpoint');
+      const { serveMetrics } = require('../grpc/metrics-endpoint') as typeof import('../grpc/metrics-endpoint');
       const served = await serveMetrics(config.metricsListen, metrics, logger);
       metricsServer = served.server;
       logger.info({ metrics: `http://${config.metricsListen.host}:${served.port}/metrics` }, 'serving metrics');

@@ -1,12 +1,19 @@
 #!/usr/bin/env node
+/**
+ * vifplugctl, the operator's client of vifplugd: one command per RPC, a
+ * table for people or proto3 JSON for scripts (--json), and exit codes
+ * scripts can rely on (EXIT). It only calls the API: it knows no provider by
+ * name and reads nothing of the daemon's insides.
+ */
+
 import { parseArgs } from 'node:util';
 
 import { Code, ServingStatus, VifplugClient, VifplugError } from '../client/client';
 import { healthCheckResponse_ServingStatusToJSON } from '../gen/grpc/health/v1/health';
 import { Status } from '../gen/google/rpc/status';
 import * as api from '../gen/vifplug/v1/vifplug';
-import { codeName as codeNameOf } from '../grpc-status';
-import { VERSION } from '../version';
+import { codeName as codeNameOf } from '../api/status';
+import { VERSION } from '../common/version';
 import { DEFAULT_SOCKET, connectVifplugd } from './connection';
 import { UsageError } from './flags';
 import { cell, table } from './table';
@@ -23,7 +30,9 @@ export const EXIT = {
   negative: 4,
 } as const;
 
-const REPRESENTOR_OPTION = 'vif-plug:representor:';
+/** A provider's own lport options are "vif-plug:<type>:<key>" (the provider contract's convention). */
+const providerOption = (type: string, key: string): string => `vif-plug:${type}:${key}`;
+const OWN_OPTION_PREFIX = /^vif-plug:[^:]+:/;
 
 const USAGE = `Usage: vifplugctl [--socket PATH | --addr HOST:PORT] [--json] COMMAND [ARGS]
 
@@ -46,8 +55,9 @@ Commands:
   finish CTX_ID... [--destroy]     FinishPort (FinishPorts for several ids, or with --destroy)
   destroy CTX_ID...                DestroyCtx (DestroyCtxs for several ids)
   representors [--type TYPE] [--pf-mac MAC]
-                                   what the representor provider can plug, and the options selecting it
-  lookup --pf-mac MAC [--vf-num N | --sf-num N]
+                                   what a hardware provider can plug, and the options selecting it
+                                   (default: the one registered provider that lists hardware ports)
+  lookup --pf-mac MAC [--vf-num N | --sf-num N] [--type TYPE]
                                    which representor a port with these options would get (nothing is kept)
   watch [TYPE]... [--count N]      follow what changes (Watch): one line per event (SEQ KIND TYPE
                                    INSTANCE), first a resync; until interrupted or N events
@@ -334,7 +344,7 @@ async function representors(values: Values, client: VifplugClient, out: Output):
         cell(r.external),
         cell(r.pfMac),
         r.source,
-        cell([...r.lportOptions].map(([k, v]) => `${k.startsWith(REPRESENTOR_OPTION) ? k.slice(REPRESENTOR_OPTION.length) : k}=${v}`).join(' ')),
+        cell([...r.lportOptions].map(([k, v]) => `${k.replace(OWN_OPTION_PREFIX, '')}=${v}`).join(' ')),
       ]),
     ),
     api.ListRepresentorsResponse.toJSON({ representors: shown }),
@@ -345,15 +355,36 @@ async function representors(values: Values, client: VifplugClient, out: Output):
 async function lookup(values: Values, client: VifplugClient, out: Output): Promise<number> {
   const mac = values['pf-mac'];
   if (mac === undefined) throw new UsageError('lookup needs --pf-mac MAC');
-  const options = new Map([[`${REPRESENTOR_OPTION}pf-mac`, mac]]);
-  if (values['vf-num'] !== undefined) options.set(`${REPRESENTOR_OPTION}vf-num`, values['vf-num']);
-  if (values['sf-num'] !== undefined) options.set(`${REPRESENTOR_OPTION}sf-num`, values['sf-num']);
-  const { instanceId } = await client.open(values.type ?? 'representor');
+  const type = values.type ?? (await theLister(client));
+  const options = new Map([[providerOption(type, 'pf-mac'), mac]]);
+  if (values['vf-num'] !== undefined) options.set(providerOption(type, 'vf-num'), values['vf-num']);
+  if (values['sf-num'] !== undefined) options.set(providerOption(type, 'sf-num'), values['sf-num']);
+  const { instanceId } = await client.open(type);
   const res = await client.preparePort({ instanceId, opType: api.OpType.OP_TYPE_CREATE, lportName: 'vifplugctl-lookup', lportOptions: options });
   if (res.plug) await client.destroyCtx(res.ctxId);
   const json = { ...(api.PreparePortResponse.toJSON(res) as object), ctxId: undefined };
   out.print(res.plug ? res.name : `declined: ${res.declineReason}: ${res.declineMessage}`, json);
   return res.plug ? EXIT.ok : EXIT.negative;
+}
+
+/**
+ * The one registered provider that lists hardware ports, as the daemon
+ * picks it for ListRepresentors without a type: those that answer
+ * UNIMPLEMENTED do not list any.
+ */
+async function theLister(client: VifplugClient): Promise<string> {
+  const listers: string[] = [];
+  for (const { type } of (await client.listProviders()).providers) {
+    const lists = await client.listRepresentors(type).then(
+      () => true,
+      (err: unknown) => !(err instanceof VifplugError && err.code === Code.UNIMPLEMENTED),
+    );
+    if (lists) listers.push(type);
+  }
+  if (listers.length === 1) return listers[0]!;
+  throw new UsageError(
+    listers.length === 0 ? 'no registered provider lists hardware ports; register one, or give --type' : `several providers list hardware ports (${listers.join(', ')}); give --type`,
+  );
 }
 
 /** Prints each change as it comes; a line per event, so that scripts can read it as a stream. */

@@ -1,3 +1,11 @@
+/**
+ * The typed promise-based client of vifplug.v1.VifPlug, for controllers
+ * written in TypeScript (vifplug-ovn and vifplugctl use it too): one method
+ * per RPC, a deadline on every call, retries of the safe methods while the
+ * daemon (re)starts, the Watch stream, and failures as VifplugError with the
+ * daemon's ErrorInfo decoded (api/status.ts).
+ */
+
 import {
   Client,
   Metadata,
@@ -11,7 +19,7 @@ import {
 
 import { HealthCheckResponse_ServingStatus, HealthService } from '../gen/grpc/health/v1/health';
 import * as api from '../gen/vifplug/v1/vifplug';
-import { codeName, decodeStatusDetails, type DecodedStatus } from '../grpc-status';
+import { codeName, decodeStatusDetails, type DecodedStatus } from '../api/status';
 
 type Service = typeof api.VifPlugService;
 /** The unary methods; Watch is a stream (VifplugClient.watch). */

@@ -1,3 +1,8 @@
+/**
+ * vifplug-ovn's side of --metrics-listen: its Prometheus metrics, loaded
+ * only when metrics are asked for (prom-client costs start-up time).
+ */
+
 import { Counter, Gauge, Histogram, Registry as PromRegistry, collectDefaultMetrics } from 'prom-client';
 
 import type { AgentStatus, PassReport } from './agent';
@@ -11,8 +16,8 @@ export interface AgentMetricsSource {
 /**
  * The agent's Prometheus metrics, for an operator's dashboards and alerts:
  * how many lports wait and why, whether the agent can act at all, and what
- * its reconcile passes cost. Served by the daemon's endpoint
- * (src/server/metrics-endpoint.ts) on --metrics-listen; gauges are read from
+ * its reconcile passes cost. Served by the kit's endpoint
+ * (src/grpc/metrics-endpoint.ts) on --metrics-listen; gauges are read from
  * the agent when scraped, so they cost nothing in between.
  */
 export class AgentMetrics {

@@ -8,7 +8,7 @@
 
 import { createServer, request, type Server } from 'node:http';
 
-import { claimSocketPath, protectSocket, releaseSocket } from '../server/listen';
+import { claimSocketPath, protectSocket, releaseSocket } from '../common/socket-file';
 import type { AgentStatus } from './agent';
 
 export class StatusServer {

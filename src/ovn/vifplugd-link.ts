@@ -15,6 +15,8 @@
 
 import type { Logger } from 'pino';
 
+import { LIMITS, MAX_BATCH } from '../api/limits';
+import { isProviderType } from '../api/validate';
 import { Code, VifplugClient, VifplugError, type WatchStream } from '../client/client';
 import { Status } from '../gen/google/rpc/status';
 import { ErrorInfo } from '../gen/google/rpc/error_details';
@@ -33,7 +35,7 @@ export function parseTypes(text: string): Map<string, string> {
   for (const item of text.split(',').map((t) => t.trim()).filter(Boolean)) {
     const [type, provider = type, extra] = item.split('=');
     for (const name of [type!, provider]) {
-      if (!TYPE_RE.test(name) || extra !== undefined) throw new Error(`"${item}" is not TYPE or TYPE=PROVIDER (names of 1-64 characters of A-Z a-z 0-9 _ . -)`);
+      if (!isProviderType(name) || extra !== undefined) throw new Error(`"${item}" is not TYPE or TYPE=PROVIDER (names of 1-${LIMITS.maxTypeLength} characters of A-Z a-z 0-9 _ . -)`);
     }
     if (types.has(type!)) throw new Error(`the type ${type} is listed twice`);
     types.set(type!, provider);
@@ -41,11 +43,6 @@ export function parseTypes(text: string): Map<string, string> {
   if (types.size === 0) throw new Error('the list is empty');
   return types;
 }
-
-const TYPE_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
-
-/** Ports per batch call: the API's limit. */
-const BATCH = 1024;
 
 export interface LinkOptions {
   readonly client: VifplugClient;
@@ -199,9 +196,9 @@ export class VifplugdLink {
   }
 
   private async batches(ctxIds: readonly string[], call: (ids: string[]) => Promise<unknown>): Promise<void> {
-    for (let i = 0; i < ctxIds.length; i += BATCH) {
+    for (let i = 0; i < ctxIds.length; i += MAX_BATCH) {
       try {
-        await call(ctxIds.slice(i, i + BATCH));
+        await call(ctxIds.slice(i, i + MAX_BATCH));
       } catch (err) {
         // vifplugd gone: its ctxs are gone with it (or reaped after --ctx-ttl).
         this.options.logger.debug({ err: describeError(err) }, 'could not finish or release ctxs; vifplugd reaps them');
@@ -213,8 +210,8 @@ export class VifplugdLink {
   private async prepare(lportType: string, ports: PortRequest[]): Promise<PortOutcome[]> {
     const type = this.options.types.get(lportType) ?? lportType;
     const out: PortOutcome[] = [];
-    for (let i = 0; i < ports.length; i += BATCH) {
-      const batch = ports.slice(i, i + BATCH);
+    for (let i = 0; i < ports.length; i += MAX_BATCH) {
+      const batch = ports.slice(i, i + MAX_BATCH);
       out.push(...(await this.prepareBatch(type, batch, true)));
     }
     return out;

@@ -20,7 +20,7 @@
 
 import pino from 'pino';
 
-import type { Logger } from '../log';
+import type { Logger } from '../common/log';
 import { ClusterMemberCheck } from './cluster-member';
 import { MonitorConditions, type MonitorCondition } from './conditions';
 import { ConnectionLoop } from './connection-loop';

@@ -16,7 +16,7 @@ import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 
-import type { Logger } from '../log';
+import type { Logger } from '../common/log';
 import { Backoff } from './backoff';
 import { OvsdbError } from './errors';
 import { JsonRpcSession } from './jsonrpc';

@@ -9,7 +9,7 @@
  * must not decide when an event happens nor read the replica; its owner does.
  */
 
-import type { Logger } from '../log';
+import type { Logger } from '../common/log';
 import { OvsdbError } from './errors';
 import type { ChangeSet } from './replica';
 

@@ -8,7 +8,7 @@
 
 import type { Duplex } from 'node:stream';
 
-import type { Logger } from '../log';
+import type { Logger } from '../common/log';
 import { OvsdbError, OvsdbProtocolError, OvsdbRpcError } from './errors';
 import { JsonStream } from './json-stream';
 import { describeSocketError } from './transport';

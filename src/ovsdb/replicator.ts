@@ -10,7 +10,7 @@
  * the start-up's protocol (session.ts).
  */
 
-import type { Logger } from '../log';
+import type { Logger } from '../common/log';
 import type { ClusterMemberCheck } from './cluster-member';
 import type { MonitorConditions } from './conditions';
 import type { ConnectionHandler } from './connection-loop';

@@ -17,7 +17,7 @@
  * given), and the replica it loaded is handed to its owner.
  */
 
-import type { Logger } from '../log';
+import type { Logger } from '../common/log';
 import { ClusterMemberCheck, SERVER_DB } from './cluster-member';
 import type { ConditionChannel, MonitorCondition, MonitorConditions } from './conditions';
 import { OvsdbConfigError, type OvsdbError } from './errors';

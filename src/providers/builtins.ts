@@ -1,15 +1,24 @@
+/**
+ * The provider classes built into vifplugd, by type: what --providers and
+ * Register {type} (without an endpoint) can name. Each is built from its own
+ * configuration and the hooks every provider reports to.
+ */
+
 import type { Logger } from 'pino';
 
-import type { ProviderFactory } from '../registry';
+import type { ProviderFactory, RefreshListener } from '../registry';
 import { DUMMY_TYPE, dummyProvider } from './dummy/dummy';
-import type { RefreshListener } from './refresh-report';
 import { REPRESENTOR_TYPE, representorProvider, type RepresentorConfig } from './representor';
 
-/** What the built-in providers are built from: each one's own configuration, plus the daemon's logger and metrics hook. */
-export interface BuiltinOptions {
-  readonly representor: RepresentorConfig;
+/** What the daemon gives every provider it builds: its logger, and where hardware re-reads are reported. */
+export interface ProviderHooks {
   readonly logger: Logger;
   readonly onRefreshed?: RefreshListener;
+}
+
+/** What the built-in providers are built from: each one's own configuration, plus the daemon's hooks. */
+export interface BuiltinOptions extends ProviderHooks {
+  readonly representor: RepresentorConfig;
 }
 
 /** The types of the built-in provider classes, for flags and help before any is built. */
@@ -17,9 +26,9 @@ export const BUILTIN_TYPES: readonly string[] = [DUMMY_TYPE, REPRESENTOR_TYPE];
 
 /** The provider classes built into the daemon, by type (a fresh class object per registration). */
 export function builtinProviders(options: BuiltinOptions): Map<string, ProviderFactory> {
-  const { representor, ...deps } = options;
+  const { representor, ...hooks } = options;
   return new Map<string, ProviderFactory>([
     [DUMMY_TYPE, dummyProvider],
-    [REPRESENTOR_TYPE, () => representorProvider(representor, deps)],
+    [REPRESENTOR_TYPE, () => representorProvider(representor, hooks)],
   ]);
 }

@@ -1,6 +1,12 @@
+/**
+ * The class table (the seed's plug_register_provider / unregister /
+ * plug_open / plug_close): provider classes by type, the one instance each may
+ * have open, and the lifecycle operations of a type run one at a time.
+ */
+
 import { newId } from './ctx-id';
 import { PlugError, describeError, isPlugError } from './errors';
-import type { GatedInstance } from './instance-gate';
+import type { GateSlot, GatedInstance } from './instance-gate';
 import { KeyedQueue } from './keyed-queue';
 import type { ProviderClass, ProviderContext, ProviderInstance } from './provider';
 
@@ -12,6 +18,8 @@ export interface ClassEntry {
   readonly cls: ProviderClass;
   readonly kind: ProviderKind;
   instance: Instance | undefined;
+  /** The gate's slot for the class's own calls (listRepresentors), apart from its instance's. */
+  readonly calls: GateSlot;
 }
 
 export interface Instance extends GatedInstance {
@@ -78,7 +86,7 @@ export class ClassTable {
         { metadata: { type }, cause: err },
       );
     }
-    const entry: ClassEntry = { type, cls, kind, instance: undefined };
+    const entry: ClassEntry = { type, cls, kind, instance: undefined, calls: { type, inflight: 0, drained: undefined } };
     this.classes.set(type, entry);
     return entry;
   }

@@ -1,3 +1,8 @@
+/**
+ * The ids the daemon hands out (instances and ctxs): unguessable, cheap to
+ * make, safe on a command line.
+ */
+
 import { randomBytes } from 'node:crypto';
 
 /** 18 bytes: 144 bits from the CSPRNG, exactly 24 base64url characters. */

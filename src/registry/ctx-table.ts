@@ -1,3 +1,9 @@
+/**
+ * The ctx table: live ctxs by id, in creation order so that expiry scans
+ * stop early. Owns the ctx records; decides nothing about their life (that is
+ * port-cycle.ts).
+ */
+
 import { performance } from 'node:perf_hooks';
 
 import { newId } from './ctx-id';

@@ -1,3 +1,9 @@
+/**
+ * The registry as the rest of the code uses it: the provider contract, its
+ * errors, the Registry and what it answers with, the change feed. The pure
+ * core: nothing here imports gRPC, a logger or I/O.
+ */
+
 export * from './errors';
 export * from './provider';
 export { DEFAULT_LIMITS, Registry } from './registry';

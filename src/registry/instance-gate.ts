@@ -1,3 +1,9 @@
+/**
+ * The instance gate: the one place a provider callback is called from, with
+ * its budget (deadline and abort), load shedding, the in-flight count Close
+ * waits for, and the release of answers nobody waits for any more.
+ */
+
 import { CallAbort } from './call-abort';
 import { DeadlineTimers } from './deadline-timers';
 import { PlugError, describeError, isPlugError } from './errors';
@@ -24,34 +30,46 @@ export interface ProviderFault {
 }
 
 export interface GateLimits {
-  /** Provider calls under way per instance beyond which PreparePort and Run are RESOURCE_EXHAUSTED (retry shortly); releases always go through. */
+  /** Provider calls under way per instance (and per class: listRepresentors) beyond which PreparePort, Run and ListRepresentors are RESOURCE_EXHAUSTED (retry shortly); releases always go through. */
   readonly maxCallsPerInstance: number;
   /** How long a provider callback may take before its caller gets DEADLINE_EXCEEDED. */
   readonly providerTimeoutMs: number;
 }
 
-/** An open instance as the gate sees it: what it calls and what it counts. */
-export interface GatedInstance {
-  readonly id: string;
+/**
+ * What the gate counts calls on, and limits: an open instance (its port
+ * calls and Run), or a class (its own calls, listRepresentors: counted apart,
+ * so that listing, a metrics scrape's included, never takes a port call's
+ * slot).
+ */
+export interface GateSlot {
   readonly type: string;
-  readonly impl: ProviderInstance;
-  /** Set by Close once it owns the instance: no new PreparePort may start. */
-  closing: boolean;
-  /** Provider calls under way on this instance. */
+  /** Provider calls under way on this slot. */
   inflight: number;
-  /** Wakes a Close waiting for `inflight` to reach zero. */
+  /** Wakes whoever waits for `inflight` to reach zero (Close). */
   drained: (() => void) | undefined;
 }
 
-/** The operations the gate refuses first when an instance is busy: they add load. */
-type Sheddable = 'preparePort' | 'run';
+/** An open instance as the gate sees it: what it calls and what it counts. */
+export interface GatedInstance extends GateSlot {
+  readonly id: string;
+  readonly impl: ProviderInstance;
+  /** Set by Close once it owns the instance: no new PreparePort may start. */
+  closing: boolean;
+}
+
+/** The operations the gate refuses first when a slot is busy: they add load. */
+type Sheddable = 'preparePort' | 'run' | 'listRepresentors';
 type Operation = Sheddable | 'finishPort' | 'destroyPortCtx';
 
+const SHEDDABLE: ReadonlySet<Operation> = new Set<Sheddable>(['preparePort', 'run', 'listRepresentors']);
+
 /**
- * The one gate every provider callback on an open instance passes, whether
- * the provider lives in this process or behind a socket:
+ * The one gate every provider callback passes (the port calls and Run of an
+ * open instance, and a class's listRepresentors), whether the provider lives
+ * in this process or behind a socket:
  *
- * - load shedding: an instance takes only so many calls at once, but
+ * - load shedding: a slot takes only so many calls at once, but
  *   finishing and releasing ctxs always go through, or a controller releasing
  *   many ports at once would leak them;
  * - the in-flight count that Close waits for;
@@ -78,7 +96,7 @@ export class InstanceGate {
   }
 
   /** Resolves once no call is under way on `instance`. */
-  drained(instance: GatedInstance): Promise<void> {
+  drained(instance: GateSlot): Promise<void> {
     if (instance.inflight === 0) return Promise.resolve();
     return new Promise<void>((resolve) => {
       instance.drained = resolve;
@@ -105,13 +123,13 @@ export class InstanceGate {
     );
   }
 
-  /** Run, FinishPort or DestroyCtx through the gate. */
-  call<T>(instance: GatedInstance, operation: Operation, fn: (budget: CallBudget) => T | Promise<T>, caller?: CallerContext): Promise<T> {
-    return this.gated(instance, operation, fn, caller);
+  /** Run, FinishPort or DestroyCtx on an instance, or listRepresentors on a class's slot, through the gate. */
+  call<T>(slot: GateSlot, operation: Operation, fn: (budget: CallBudget) => T | Promise<T>, caller?: CallerContext): Promise<T> {
+    return this.gated(slot, operation, fn, caller);
   }
 
-  private gated<T>(instance: GatedInstance, operation: Operation, fn: (budget: Budget) => T | Promise<T>, caller?: CallerContext): Promise<T> {
-    if ((operation === 'preparePort' || operation === 'run') && instance.inflight >= this.limits.maxCallsPerInstance) {
+  private gated<T>(instance: GateSlot, operation: Operation, fn: (budget: Budget) => T | Promise<T>, caller?: CallerContext): Promise<T> {
+    if (SHEDDABLE.has(operation) && instance.inflight >= this.limits.maxCallsPerInstance) {
       return Promise.reject(busy(instance));
     }
     this.enter(instance);
@@ -144,7 +162,7 @@ export class InstanceGate {
   }
 
   /** Waits for an asynchronous callback within its budget. */
-  private await<T>(instance: GatedInstance, operation: Operation, pending: Promise<T>, budget: Budget, caller: CallerContext | undefined): Promise<T> {
+  private await<T>(instance: GateSlot, operation: Operation, pending: Promise<T>, budget: Budget, caller: CallerContext | undefined): Promise<T> {
     const timeoutMs = Math.max(0, budget.deadline - Date.now());
     return new Promise<T>((resolve, reject) => {
       let settled = false;
@@ -220,12 +238,12 @@ export class InstanceGate {
     );
   }
 
-  private enter(instance: GatedInstance): void {
+  private enter(instance: GateSlot): void {
     instance.inflight++;
     this.calls++;
   }
 
-  private leave(instance: GatedInstance): void {
+  private leave(instance: GateSlot): void {
     this.calls--;
     if (--instance.inflight === 0 && instance.drained !== undefined) {
       const wake = instance.drained;
@@ -234,7 +252,7 @@ export class InstanceGate {
     }
   }
 
-  private providerError(instance: GatedInstance, operation: string, err: unknown): PlugError {
+  private providerError(instance: GateSlot, operation: string, err: unknown): PlugError {
     return isPlugError(err) ? err : providerBug(instance.type, operation, describeError(err), err);
   }
 }
@@ -294,7 +312,7 @@ export function isThenable<T>(value: T | Promise<T>): value is Promise<T> {
   return typeof (value as { then?: unknown } | null)?.then === 'function';
 }
 
-function busy(instance: GatedInstance): PlugError {
+function busy(instance: GateSlot): PlugError {
   return new PlugError(
     'RESOURCE_EXHAUSTED',
     'PROVIDER_BUSY',

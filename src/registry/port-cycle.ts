@@ -1,3 +1,9 @@
+/**
+ * The port cycle (the seed's prepare, finish, ctx destroy): what a ctx is,
+ * when it ends, and the reaper of ctxs their callers forgot. Provider calls
+ * go through the instance gate; the records live in the ctx table.
+ */
+
 import { CtxTable, type Ctx } from './ctx-table';
 import { PlugError } from './errors';
 import { providerBug, type CallerContext, type GatedInstance, type InstanceGate } from './instance-gate';

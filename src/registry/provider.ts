@@ -128,14 +128,41 @@ export interface ProviderClass {
 
   /**
    * Lists the hardware ports the class can plug, as it sees them now (the
-   * ListRepresentors RPC). Must not block for long. Optional: classes that
-   * plug no hardware ports leave it out.
+   * ListRepresentors RPC, and metrics scrapes). Goes through the registry's
+   * gate like every provider call: `budget` says until when the answer is
+   * awaited. Must not block for long. Optional: classes that plug no
+   * hardware ports leave it out; having it announces the capability (in
+   * ProviderInfo.listsRepresentors), so nobody looks for a provider by name.
    */
-  listRepresentors?(): readonly Representor[] | Promise<readonly Representor[]>;
+  listRepresentors?(budget?: CallBudget): readonly Representor[] | Promise<readonly Representor[]>;
+
+  /**
+   * For a class that has listRepresentors but learns only at run time whether
+   * it can answer (a remote provider, from its process's GetInfo): false
+   * withdraws the announcement. Optional: having listRepresentors is enough.
+   */
+  readonly listsRepresentors?: boolean;
+}
+
+/**
+ * Which function of which eswitch a port stands for, as devlink numbers it
+ * (the kernel's devlink_port_attrs; for a netdev seen only in sysfs, as its
+ * phys_port_name spells them). A number the port does not have is absent.
+ * Declared once: devlink's ports, the representor provider's entries and
+ * the Representor below all carry these.
+ */
+export interface PortNumbers {
+  /** 0: the local host; another: an external host's functions (a DPU's host). */
+  readonly controller?: number;
+  readonly pfnum?: number;
+  readonly vfnum?: number;
+  readonly sfnum?: number;
+  /** The function belongs to an external controller (a DPU's host), not to this host. */
+  readonly external?: boolean;
 }
 
 /** A port of an SR-IOV / SmartNIC eswitch that a provider can plug. */
-export interface Representor {
+export interface Representor extends PortNumbers {
   /** The representor netdev; '' while the port has none yet. */
   readonly netdev: string;
   /** 0 when unknown. */
@@ -145,11 +172,6 @@ export interface Representor {
   /** The devlink device, e.g. "pci/0000:07:00.0"; "pci/<address>" when seen in sysfs only. */
   readonly device: string;
   readonly portIndex?: number;
-  readonly controller?: number;
-  readonly pfnum?: number;
-  readonly vfnum?: number;
-  readonly sfnum?: number;
-  readonly external?: boolean;
   /** The PF MAC that selects the port, '' when none is known. */
   readonly pfMac: string;
   readonly source: 'devlink' | 'sysfs';
@@ -252,6 +274,23 @@ export interface HardwareView {
 }
 
 export const SERVING: ProviderHealth = { serving: true, reason: '', message: '' };
+
+/**
+ * What a hardware provider tells whoever built it after each full re-read of
+ * the hardware: the daemon counts and times it (metrics), and takes it as
+ * the moment to look at the provider's health again (`hardware` above),
+ * since a re-read is what makes the picture stale or current.
+ */
+export interface RefreshReport {
+  /** The provider type, e.g. "representor". */
+  readonly provider: string;
+  /** How long the re-read took. */
+  readonly seconds: number;
+  /** false: it failed and the previous picture stays in use. */
+  readonly ok: boolean;
+}
+
+export type RefreshListener = (report: RefreshReport) => void;
 
 /**
  * A class whose provider lives in another process and serves

@@ -1,9 +1,16 @@
+/**
+ * The Registry: the seed's framework as one object (register, open, close,
+ * run, prepare, finish, destroy, list), composed of the class table, the port
+ * cycle and the instance gate, announcing what changed on its change feed.
+ * No gRPC and no I/O: every edge (the gRPC server, a test) drives it alike.
+ */
+
 import { ChangeFeed } from './change-feed';
 import { ClassTable, providerExists, providerNotFound, type ClassEntry, type Instance, type ProviderKind } from './class-table';
-import { PlugError, describeError, isPlugError } from './errors';
-import { InstanceGate, providerBug, type CallerContext, type GateLimits, type ProviderFault } from './instance-gate';
+import { PlugError, isPlugError } from './errors';
+import { InstanceGate, type CallerContext, type GateLimits, type ProviderFault } from './instance-gate';
 import { PortCycle, type PortCycleLimits, type PrepareAnswer } from './port-cycle';
-import { SERVING, type PortCtxIn, type ProviderContext, type ProviderFactory, type ProviderHealth, type RemoteConnector, type RemoteProviderClass, type Representor } from './provider';
+import { SERVING, type PortCtxIn, type ProviderClass, type ProviderContext, type ProviderFactory, type ProviderHealth, type RemoteConnector, type RemoteProviderClass, type Representor } from './provider';
 
 /** A registered class as callers see it. */
 export interface ProviderInfo {
@@ -16,6 +23,8 @@ export interface ProviderInfo {
   /** Where a remote provider serves; '' for a built-in class. */
   readonly endpoint: string;
   readonly health: ProviderHealth;
+  /** The class announces that it lists the hardware ports it can plug (ListRepresentors). */
+  readonly listsRepresentors: boolean;
 }
 
 export interface OpenedInstance {
@@ -223,20 +232,23 @@ export class Registry {
     return this.ports.reapExpired();
   }
 
-  /** The hardware ports class `type` can plug. */
-  async listRepresentors(type: string): Promise<readonly Representor[]> {
+  /**
+   * The hardware ports class `type` can plug, through the gate like every
+   * provider call: bounded by the provider timeout and the caller's
+   * deadline, counted in flight, and shed beyond maxCallsPerInstance
+   * listings at once, on a slot of the class's own (listing never takes a
+   * port call's slot).
+   */
+  listRepresentors(type: string, caller?: CallerContext): Promise<readonly Representor[]> {
     const entry = this.table.entry(type);
-    if (entry === undefined) throw providerNotFound(type);
-    if (entry.cls.listRepresentors === undefined) {
-      throw new PlugError('UNIMPLEMENTED', 'LISTING_UNSUPPORTED', `provider "${type}" plugs no hardware ports and has nothing to list`, {
-        metadata: { type },
-      });
+    if (entry === undefined) return Promise.reject(providerNotFound(type));
+    const list = entry.cls.listRepresentors?.bind(entry.cls);
+    if (list === undefined || !listsRepresentors(entry.cls)) {
+      return Promise.reject(
+        new PlugError('UNIMPLEMENTED', 'LISTING_UNSUPPORTED', `provider "${type}" plugs no hardware ports and has nothing to list`, { metadata: { type } }),
+      );
     }
-    try {
-      return await entry.cls.listRepresentors();
-    } catch (err) {
-      throw isPlugError(err) ? err : providerBug(type, 'listRepresentors', describeError(err), err);
-    }
+    return this.gate.call(entry.calls, 'listRepresentors', (budget) => list(budget), caller);
   }
 
   /** Closes every instance and unregisters every class (shutdown). */
@@ -270,7 +282,12 @@ function info(entry: ClassEntry): ProviderInfo {
     instanceId: entry.instance?.id ?? '',
     endpoint: entry.kind === 'remote' ? (entry.cls as RemoteProviderClass).endpoint : '',
     health: entry.cls.health?.() ?? SERVING,
+    listsRepresentors: listsRepresentors(entry.cls),
   };
+}
+
+function listsRepresentors(cls: ProviderClass): boolean {
+  return cls.listRepresentors !== undefined && cls.listsRepresentors !== false;
 }
 
 function opened(instance: Instance): OpenedInstance {

@@ -12,10 +12,10 @@ import { Status } from '../gen/google/rpc/status';
 import { ErrorInfo } from '../gen/google/rpc/error_details';
 import { HealthCheckResponse_ServingStatus, HealthService } from '../gen/grpc/health/v1/health';
 import { ProviderService, type WatchResponse } from '../gen/vifplug/provider/v1/provider';
-import { STATUS_DETAILS_KEY, codeName } from '../grpc-status';
+import { STATUS_DETAILS_KEY, codeName } from '../api/status';
 import type { CallBudget, StatusName } from '../registry';
-import type { ProviderEndpoint } from './endpoint';
-import { clip, isReason, PROVIDER_SERVICE } from './wire';
+import type { ProviderEndpoint } from '../api/endpoint';
+import { clip, isReason, PROVIDER_SERVICE } from '../api/wire';
 
 type Service = typeof ProviderService;
 type Method = Exclude<keyof Service, 'watch' | 'portStream'>;

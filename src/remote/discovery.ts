@@ -1,3 +1,9 @@
+/**
+ * --provider-dir: the provider sockets that appear in a directory are
+ * registered, and unregistered when they go (kubelet's plugin watcher), by a
+ * reconciler that converges with backoff.
+ */
+
 import { watch, type FSWatcher } from 'node:fs';
 import { lstat, mkdir, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -5,11 +11,12 @@ import { join } from 'node:path';
 import type { ChannelCredentials } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 
-import { RateLimiter } from '../log';
+import { RateLimiter } from '../common/log';
 import { PlugError, describeError, isPlugError, type Registry } from '../registry';
-import { providerType } from '../server/validate';
+import { providerType } from '../api/validate';
 import { ProviderCallError, ProviderConnection } from './connection';
-import { MAX_SOCKET_PATH_BYTES, checkSocket, parseEndpoint } from './endpoint';
+import { MAX_SOCKET_PATH_BYTES, parseEndpoint } from '../api/endpoint';
+import { checkSocket } from './endpoint';
 
 export interface DiscoveryOptions {
   readonly dir: string;

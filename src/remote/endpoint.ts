@@ -1,74 +1,14 @@
+/**
+ * Reaching a provider's endpoint: whether a unix socket is safe to dial, and
+ * the errors of an endpoint that cannot be used or reached. Reading an
+ * endpoint's text is the API's (api/endpoint.ts); this is the part that
+ * looks at the filesystem.
+ */
+
 import { lstat, realpath, stat } from 'node:fs/promises';
-import { dirname, posix } from 'node:path';
+import { dirname } from 'node:path';
 
 import { PlugError } from '../registry';
-
-/** Where a remote provider serves. */
-export type ProviderEndpoint =
-  | { readonly kind: 'unix'; readonly spec: string; readonly path: string }
-  | { readonly kind: 'tcp'; readonly spec: string; readonly host: string; readonly port: number };
-
-/** sun_path is 108 bytes on Linux, the last one a NUL. */
-export const MAX_SOCKET_PATH_BYTES = 107;
-
-/** Why an endpoint string was refused (ErrorInfo metadata "problem"). */
-export type EndpointProblem = 'malformed' | 'relative' | 'dot-segment' | 'too-long' | 'host';
-
-/**
- * Parses a provider endpoint: `unix:///abs/path.sock`, or `HOST:PORT` /
- * `[IPv6]:PORT` for a provider reached over TLS. Stricter than the daemon's
- * own --listen: an endpoint comes from a caller, and a path that leaves
- * room for interpretation (relative, with "." or "..", a host part) could
- * name a socket other than the one the caller meant.
- */
-export function parseEndpoint(spec: string): ProviderEndpoint {
-  if (spec.includes('\0')) throw badEndpoint(spec, 'malformed', 'it contains a NUL character');
-  if (spec.startsWith('unix:')) return parseUnix(spec);
-  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(spec);
-  if (m === null) {
-    const hint = spec.startsWith('/') ? `; write unix://${spec}` : '';
-    throw badEndpoint(spec, 'malformed', `use unix:///abs/path.sock, or HOST:PORT for a provider served over TLS${hint}`);
-  }
-  const port = Number(m[3]);
-  if (port < 1 || port > 65535) throw badEndpoint(spec, 'malformed', `port ${port} is out of range 1-65535`);
-  return { kind: 'tcp', spec, host: m[1] ?? m[2]!, port };
-}
-
-function parseUnix(spec: string): ProviderEndpoint {
-  const rest = spec.slice('unix:'.length);
-  if (!rest.startsWith('//')) {
-    throw badEndpoint(spec, 'relative', 'a provider socket must be named by its absolute path: unix:///abs/path.sock (three slashes)');
-  }
-  const path = rest.slice(2);
-  if (!path.startsWith('/')) {
-    const host = path.split('/')[0];
-    throw badEndpoint(
-      spec,
-      path === '' ? 'malformed' : 'host',
-      path === '' ? 'no socket path after "unix://"' : `unix:// takes no host ("${host}"); write unix:///abs/path.sock (three slashes)`,
-    );
-  }
-  const segments = path.split('/').slice(1);
-  if (segments.some((s) => s === '.' || s === '..')) {
-    throw badEndpoint(spec, 'dot-segment', 'the path has a "." or ".." component; give the socket\'s canonical path');
-  }
-  if (segments.some((s) => s === '') || posix.normalize(path) !== path) {
-    throw badEndpoint(spec, 'malformed', 'the path has an empty component ("//") or a trailing "/"; give the socket\'s canonical path');
-  }
-  const bytes = Buffer.byteLength(path);
-  if (bytes > MAX_SOCKET_PATH_BYTES) {
-    throw badEndpoint(spec, 'too-long', `the socket path is ${bytes} bytes; a unix socket path is at most ${MAX_SOCKET_PATH_BYTES} bytes`);
-  }
-  return { kind: 'unix', spec, path };
-}
-
-function badEndpoint(spec: string, problem: EndpointProblem, why: string): PlugError {
-  const shown = spec.length > 120 ? `${spec.slice(0, 117)}...` : spec;
-  return new PlugError('INVALID_ARGUMENT', 'INVALID_ENDPOINT', `endpoint "${shown}" is not usable: ${why}`, {
-    metadata: { field: 'endpoint', problem },
-    fieldViolations: [{ field: 'endpoint', description: why }],
-  });
-}
 
 /**
  * Checks that a unix endpoint names a socket that only trusted users could

@@ -1,9 +1,14 @@
+/**
+ * What the daemon needs of remote providers: the connector that Register
+ * {type, endpoint} uses to make a remote provider's class.
+ */
+
 import type { RemoteConnector } from '../registry';
-import { parseEndpoint, tcpWithoutTls } from './endpoint';
+import { parseEndpoint } from '../api/endpoint';
+import { tcpWithoutTls } from './endpoint';
 import { RemoteProvider, type RemoteSettings } from './remote-provider';
 
-export { parseEndpoint, type ProviderEndpoint } from './endpoint';
-export { RemoteProvider, type RemoteSettings } from './remote-provider';
+export type { RemoteSettings } from './remote-provider';
 
 /**
  * What Register {type, endpoint} makes: the class of a remote provider,

@@ -18,9 +18,11 @@ import {
   type Representor,
 } from '../registry';
 import { MalformedAnswer, ProviderCallError, ProviderConnection, passedOn, type CallFailure } from './connection';
-import { checkSocket, unreachable, type ProviderEndpoint } from './endpoint';
+import type { ProviderEndpoint } from '../api/endpoint';
+import { checkSocket, unreachable } from './endpoint';
 import { PortStream, PortStreamBroken } from './port-stream';
-import { API_VERSIONS, MAX_BATCH, checkPrepareAnswer, clip, fromWireRepresentor, isReason, toWireCtxIn, toWireCtxOut } from './wire';
+import { MAX_BATCH } from '../api/limits';
+import { API_VERSIONS, checkPrepareAnswer, clip, fromWireRepresentor, isReason, toWireCtxIn, toWireCtxOut } from '../api/wire';
 
 export interface RemoteSettings {
   /** Deadline of the calls no controller waits for (GetInfo, Init, Open, Close, Destroy, probes). */
@@ -83,6 +85,11 @@ export class RemoteProvider implements RemoteProviderClass {
 
   get maintainedIfaceOptions(): readonly string[] {
     return this.info?.maintainedIfaceOptions ?? [];
+  }
+
+  /** Whether the provider's GetInfo announced ListRepresentors. */
+  get listsRepresentors(): boolean {
+    return this.info?.capabilities?.listRepresentors === true;
   }
 
   /** Dials and checks the provider and starts its first session; on failure nothing is left behind. */

@@ -1,3 +1,8 @@
+/**
+ * The provider's end of PortStream: one stream from vifplugd carrying many
+ * PreparePort calls, each with its own budget, answered as they finish.
+ */
+
 import { status as Code, type ServerDuplexStream } from '@grpc/grpc-js';
 
 import type * as wire from '../gen/vifplug/provider/v1/provider';
@@ -5,8 +10,8 @@ import type { CallBudget } from '../registry';
 import { CallAbort } from '../registry/call-abort';
 import { DeadlineTimers } from '../registry/deadline-timers';
 import { isThenable } from '../registry/instance-gate';
-import { MalformedRequest } from '../server/unary';
-import { toServiceError } from '../server/status';
+import { MalformedRequest } from '../grpc/unary';
+import { toServiceError } from '../grpc/service-error';
 
 /** One port's outcome, from the provider's callback (see serve.ts). */
 export type PreparePortResult = (port: wire.PortCtxIn | undefined, budget: CallBudget) => wire.PortResult | Promise<wire.PortResult>;

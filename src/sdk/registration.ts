@@ -1,3 +1,8 @@
+/**
+ * Keeping a provider registered with vifplugd across restarts of either, as
+ * kubelet device plugins stay registered with the kubelet.
+ */
+
 import { Metadata, type ChannelCredentials } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 

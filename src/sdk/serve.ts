@@ -1,15 +1,24 @@
-import { Server, ServerCredentials, status as Code, type ServerDuplexStream, type ServerUnaryCall, type ServerWritableStream } from '@grpc/grpc-js';
+/**
+ * serveProvider: a provider in another process, written as plain callbacks
+ * (ProviderDefinition), served as vifplug.provider.v1.Provider with health on
+ * the kit's server (grpc/server.ts), and optionally kept registered with
+ * vifplugd. It sees nothing of the daemon: the API's facts (api/), the kit
+ * (grpc/) and the contract (registry/) are all it needs.
+ */
+
+import { status as Code, type ServerCredentials, type ServerDuplexStream, type ServerUnaryCall, type ServerWritableStream } from '@grpc/grpc-js';
 import pino, { type Logger } from 'pino';
 
 import * as wire from '../gen/vifplug/provider/v1/provider';
 import { PlugError, type CallBudget, type PortCtxIn, type PortCtxOut, type Representor } from '../registry';
 import { isThenable } from '../registry/instance-gate';
-import { CancelListeners } from '../server/cancelled';
-import { Health, HealthService, ServingStatus } from '../server/health';
-import { claimSocketPath, protectSocket, releaseSocket } from '../server/listen';
-import { asPlugError } from '../server/status';
-import { adaptUnary, tolerant, type EdgeContext, type MalformedRequest, type UnaryHandler } from '../server/unary';
-import { API_VERSIONS, MAX_BATCH, PROVIDER_SERVICE, fromWireCtxIn, fromWireCtxOut, toWireRepresentor } from '../remote/wire';
+import { CancelListeners } from '../grpc/cancelled';
+import { asPlugError } from '../grpc/service-error';
+import { GrpcServer } from '../grpc/server';
+import { adaptUnary, type EdgeContext, type MalformedRequest, type UnaryHandler } from '../grpc/unary';
+import { parseListen } from '../api/endpoint';
+import { MAX_BATCH } from '../api/limits';
+import { API_VERSIONS, PROVIDER_SERVICE, fromWireCtxIn, fromWireCtxOut, toWireCtxOut, toWireRepresentor } from '../api/wire';
 import { servePortStream } from './port-stream';
 import { Registration, type RegistrationOptions } from './registration';
 
@@ -84,32 +93,18 @@ export async function serveProvider(definition: ProviderDefinition, options: Ser
   if ((socket === undefined) === (tcp === undefined)) throw new Error('serveProvider: give either socket or tcp');
   if (socket !== undefined && !socket.startsWith('/')) throw new Error(`serveProvider: socket "${socket}" must be an absolute path`);
   const logger = options.logger ?? pino({ level: 'silent' });
-  const server = new Server();
-  const health = new Health([PROVIDER_SERVICE], ServingStatus.SERVING);
-  const edge: EdgeContext = { logger, isDraining: () => false };
+  const server = new GrpcServer({
+    listen: [parseListen(socket !== undefined ? `unix://${socket}` : tcp!.address)],
+    logger,
+    socketMode: options.socketMode,
+    ...(tcp === undefined ? {} : { tls: { credentials: () => tcp.credentials } }),
+    healthServices: [PROVIDER_SERVICE],
+  });
   const watch = new WatchStreams();
-  server.addService(tolerant(wire.ProviderService), providerImplementation(definition, edge, watch));
-  server.addService(tolerant(HealthService), health.implementation(edge));
-
-  const bind = (target: string, credentials: ServerCredentials) =>
-    new Promise<number>((resolve, reject) => server.bindAsync(target, credentials, (err, port) => (err ? reject(err) : resolve(port))));
-  let endpoint: string;
-  let inode: number | undefined;
-  if (socket !== undefined) {
-    await claimSocketPath(socket);
-    // Never reachable with looser bits than asked for, not even between bind and chmod.
-    const umask = process.umask(0o177);
-    try {
-      await bind(`unix://${socket}`, ServerCredentials.createInsecure());
-    } finally {
-      process.umask(umask);
-    }
-    inode = await protectSocket(socket, options.socketMode ?? 0o660);
-    endpoint = `unix://${socket}`;
-  } else {
-    const port = await bind(tcp!.address, tcp!.credentials);
-    endpoint = tcp!.address.replace(/:\d+$/, `:${port}`);
-  }
+  server.addService(wire.ProviderService, providerImplementation(definition, server.edge, watch));
+  server.onShutdown(() => watch.endAll());
+  await server.start();
+  const endpoint = server.endpoints[0]!.target;
   const registration = options.register === undefined ? undefined : new Registration(definition.type, endpoint, options.register, logger);
   registration?.start();
 
@@ -121,11 +116,7 @@ export async function serveProvider(definition: ProviderDefinition, options: Ser
     close: () =>
       (closing ??= (async () => {
         registration?.stop();
-        health.setAll(ServingStatus.NOT_SERVING);
-        health.endWatches();
-        watch.endAll();
-        await new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
-        if (socket !== undefined && inode !== undefined) await releaseSocket(socket, inode).catch(() => undefined);
+        await server.shutdown();
       })()),
   };
 }
@@ -278,10 +269,9 @@ const NO_HANDLE = Buffer.alloc(0);
 
 function wireAnswer(answer: ProviderAnswer): wire.PreparePortResponse {
   if (!answer.plug) return { plug: false, ctxOut: undefined, handle: NO_HANDLE, declineReason: answer.reason, declineMessage: answer.message };
-  const out = answer.out;
   return {
     plug: true,
-    ctxOut: out === undefined ? undefined : { name: out.name, type: out.type, ifaceOptions: out.ifaceOptions as Map<string, string> },
+    ctxOut: toWireCtxOut(answer.out),
     handle: answer.handle === undefined ? NO_HANDLE : Buffer.from(answer.handle),
     declineReason: '',
     declineMessage: '',

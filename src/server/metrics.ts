@@ -1,39 +1,20 @@
-import { performance } from 'node:perf_hooks';
+/**
+ * vifplugd's Prometheus metrics: the go-grpc-prometheus family of its calls
+ * (grpc/prometheus.ts), the registry's ctxs, classes, instances and provider
+ * calls in flight, and the hardware providers' ports, refreshes and how
+ * current their picture of the hardware is. Gauges are read from the
+ * registry when scraped, so they cost nothing in between.
+ */
 
-import { status as Code } from '@grpc/grpc-js';
 import { Counter, Gauge, Histogram, Registry as PromRegistry, collectDefaultMetrics } from 'prom-client';
 
-import { goCodeName } from '../grpc-status';
-import type { Registry } from '../registry';
-import type { RefreshReport } from '../providers/refresh-report';
-import type { CallEnd, CallMetrics, GrpcType } from './call-metrics';
+import { GrpcCallMetrics } from '../grpc/prometheus';
+import type { RefreshReport, Registry } from '../registry';
 
-const LABELS = ['grpc_type', 'grpc_service', 'grpc_method'] as const;
-
-/**
- * Prometheus metrics: the go-grpc-prometheus family for every call, plus the
- * registry's ctxs and the hardware providers' inventories, refreshes and how
- * current their picture of the hardware is.
- * Label children are cached per method so a call costs a few increments.
- */
-export class Metrics implements CallMetrics {
+export class Metrics {
   readonly prometheus = new PromRegistry();
-  private readonly started = new Counter({ name: 'grpc_server_started_total', help: 'RPCs started on the server.', labelNames: LABELS, registers: [this.prometheus] });
-  private readonly handled = new Counter({
-    name: 'grpc_server_handled_total',
-    help: 'RPCs completed on the server, regardless of success or failure.',
-    labelNames: [...LABELS, 'grpc_code'],
-    registers: [this.prometheus],
-  });
-  private readonly received = new Counter({ name: 'grpc_server_msg_received_total', help: 'RPC messages received on the server.', labelNames: LABELS, registers: [this.prometheus] });
-  private readonly sentMessages = new Counter({ name: 'grpc_server_msg_sent_total', help: 'gRPC messages sent by the server.', labelNames: LABELS, registers: [this.prometheus] });
-  private readonly seconds = new Histogram({
-    name: 'grpc_server_handling_seconds',
-    help: 'Response latency of gRPC calls handled by the server, in seconds.',
-    labelNames: LABELS,
-    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-    registers: [this.prometheus],
-  });
+  /** What the server counts of every call. */
+  readonly calls = new GrpcCallMetrics(this.prometheus);
   private readonly refreshes = new Counter({
     name: 'vifplug_inventory_refreshes_total',
     help: 'Hardware inventory re-reads by providers, by result.',
@@ -47,7 +28,6 @@ export class Metrics implements CallMetrics {
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [this.prometheus],
   });
-  private readonly methods = new Map<string, MethodMetrics>();
 
   constructor(source: Registry) {
     const registers = [this.prometheus];
@@ -66,68 +46,52 @@ export class Metrics implements CallMetrics {
     new Gauge({ name: 'vifplug_providers', help: 'Registered provider classes.', registers, collect() { this.set(source.stats().classes); } });
     new Gauge({ name: 'vifplug_instances', help: 'Open provider instances.', registers, collect() { this.set(source.stats().instances); } });
     new Gauge({ name: 'vifplug_provider_calls_in_flight', help: 'Provider callbacks under way.', registers, collect() { this.set(source.stats().inflight); } });
+    // Scrapes that overlap share one listing; the gauge is set in one step
+    // once every answer is in, so that they cannot add up each other's counts.
+    let listing: Promise<PortCounts> | undefined;
+    const count = () => (listing ??= countPorts(source).finally(() => (listing = undefined)));
     new Gauge({
       name: 'vifplug_representors',
       help: 'Ports the hardware providers can plug, by provider and devlink flavour.',
       labelNames: ['provider', 'flavour'],
       registers,
       async collect() {
+        const counts = await count();
         this.reset();
-        for (const provider of source.list()) {
-          const ports = await source.listRepresentors(provider.type).catch(() => undefined);
-          for (const port of ports ?? []) this.inc({ provider: provider.type, flavour: port.flavour });
-        }
+        for (const [provider, flavours] of counts) for (const [flavour, n] of flavours) this.set({ provider, flavour }, n);
       },
     });
     hardwareViewGauges(source, registers);
     collectDefaultMetrics({ register: this.prometheus });
   }
 
-  start(path: string, type: GrpcType): CallEnd {
-    const m = this.method(path, type);
-    m.started.inc();
-    const t0 = performance.now();
-    return {
-      received: () => m.received.inc(),
-      sent: () => m.sent.inc(),
-      end: (code) => {
-        if (type === 'unary') {
-          m.received.inc();
-          if (code === Code.OK) m.sent.inc();
-        }
-        let handled = m.handled.get(code);
-        if (handled === undefined) {
-          handled = this.handled.labels({ ...m.labels, grpc_code: goCodeName(code) });
-          m.handled.set(code, handled);
-        }
-        handled.inc();
-        m.seconds.observe((performance.now() - t0) / 1000);
-      },
-    };
-  }
-
   refreshed({ provider, seconds, ok }: RefreshReport): void {
     this.refreshes.inc({ provider, result: ok ? 'ok' : 'error' });
     this.refreshSeconds.observe({ provider }, seconds);
   }
+}
 
-  private method(path: string, type: GrpcType): MethodMetrics {
-    let m = this.methods.get(path);
-    if (m === undefined) {
-      const slash = path.lastIndexOf('/');
-      const labels = { grpc_type: type, grpc_service: path.slice(1, slash), grpc_method: path.slice(slash + 1) };
-      m = {
-        labels,
-        started: this.started.labels(labels),
-        received: this.received.labels(labels),
-        sent: this.sentMessages.labels(labels),
-        seconds: this.seconds.labels(labels),
-        handled: new Map(),
-      };
-      this.methods.set(path, m);
-    }
-    return m;
+/** Ports by provider, then by devlink flavour. */
+type PortCounts = Map<string, Map<string, number>>;
+
+/**
+ * Asks every class that announces a listing, through the registry's gate
+ * like any provider call: on the class's own slot (a scrape never takes a
+ * port call's), within the provider timeout, counted among the provider
+ * calls in flight. A provider whose listing fails is left out of this
+ * scrape rather than shown with no ports.
+ */
+async function countPorts(source: Registry): Promise<PortCounts> {
+  const listers = source.list().filter((p) => p.listsRepresentors);
+  const answers = await Promise.all(listers.map((p) => source.listRepresentors(p.type).then((ports) => ({ provider: p.type, ports }), () => undefined)));
+  const counts: PortCounts = new Map();
+  for (const answer of answers) {
+    if (answer === undefined) continue;
+    const flavours = new Map<string, number>();
+    for (const port of answer.ports) flavours.set(port.flavour, (flavours.get(port.flavour) ?? 0) + 1);
+    counts.set(answer.provider, flavours);
   }
+  return counts;
 }
 
 /**
@@ -178,13 +142,4 @@ function hardwareViewGauges(source: Registry, registers: PromRegistry[]): void {
       for (const { provider, view } of views()) if (view.lastGoodAt !== undefined) this.set({ provider }, view.lastGoodAt / 1000);
     },
   });
-}
-
-interface MethodMetrics {
-  readonly labels: Record<(typeof LABELS)[number], string>;
-  readonly started: { inc(): void };
-  readonly received: { inc(): void };
-  readonly sent: { inc(): void };
-  readonly seconds: { observe(value: number): void };
-  readonly handled: Map<number, { inc(): void }>;
 }

@@ -15,7 +15,7 @@
  */
 
 import type { Registry } from '../registry';
-import { ServingStatus, type Health } from './health';
+import { ServingStatus, type Health } from '../grpc/health';
 
 export function providerHealthService(type: string): string {
   return `provider/${type}`;

@@ -1,3 +1,12 @@
+/**
+ * The unary methods of vifplug.v1.VifPlug as plain async functions over the
+ * registry: each checks its request by the API's rules (api/validate.ts),
+ * calls the registry with the caller's deadline and cancellation, and turns
+ * the answer into the response message. Errors are thrown as PlugErrors;
+ * turning them into statuses is the adapter's job (grpc/unary.ts), not
+ * theirs. Knows no provider by name.
+ */
+
 import type { ServerUnaryCall, handleUnaryCall } from '@grpc/grpc-js';
 
 import {
@@ -14,19 +23,21 @@ import {
   NO_OPTIONS,
   PlugError,
   forItem,
+  missingField,
   type CallerContext,
   type PortCtxIn,
   type PrepareAnswer,
   type ProviderInfo,
   type Registry,
 } from '../registry';
-import { parseEndpoint } from '../remote/endpoint';
-import { toWireRepresentor } from '../remote/wire';
-import { CancelListeners } from './cancelled';
-import { onUndelivered } from './delivery';
-import { asPlugError, toStatus } from './status';
-import type { UnaryHandler } from './unary';
-import * as valid from './validate';
+import { parseEndpoint } from '../api/endpoint';
+import { toWireRepresentor } from '../api/wire';
+import { CancelListeners } from '../grpc/cancelled';
+import { onUndelivered } from '../grpc/delivery';
+import { toStatus } from '../api/status';
+import { asPlugError } from '../grpc/service-error';
+import type { UnaryHandler } from '../grpc/unary';
+import * as valid from '../api/validate';
 
 /** The unary VifPlug methods: all but the Watch stream (watch.ts). */
 type UnaryMethod = Exclude<keyof typeof VifPlugService, 'watch'>;
@@ -145,11 +156,24 @@ export function vifPlugHandlers(registry: Registry, registration: RegistrationPo
       return {};
     },
 
-    async listRepresentors(req) {
-      const type = req.type === '' ? 'representor' : valid.providerType(req.type);
-      return { representors: (await registry.listRepresentors(type)).map(toWireRepresentor) };
+    async listRepresentors(req, call) {
+      const type = req.type === '' ? theLister(registry) : valid.providerType(req.type);
+      return { representors: (await registry.listRepresentors(type, callerOf(call))).map(toWireRepresentor) };
     },
   };
+}
+
+/**
+ * ListRepresentors without a type: the one registered class that announces
+ * it lists hardware ports (the built-in representor, in a default daemon).
+ */
+function theLister(registry: Registry): string {
+  const listers = registry.list().flatMap((p) => (p.listsRepresentors ? [p.type] : []));
+  if (listers.length === 1) return listers[0]!;
+  if (listers.length === 0) {
+    throw new PlugError('NOT_FOUND', 'PROVIDER_NOT_FOUND', 'no registered provider lists hardware ports; Register one (ListProviders shows what is registered)');
+  }
+  throw missingField('type', `several registered providers list hardware ports (${listers.join(', ')}); name one`);
 }
 
 function wirePrepared(answer: PrepareAnswer): PreparePortResponse {

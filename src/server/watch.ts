@@ -1,11 +1,17 @@
+/**
+ * The Watch RPC: the registry's change feed as one stream per client, with
+ * merging and a bounded queue per stream so that a slow reader costs bounded
+ * memory.
+ */
+
 import { status as Code, type ServerWritableStream, type handleServerStreamingCall } from '@grpc/grpc-js';
 
 import { ChangeKind, VifPlugService, type WatchRequest, type WatchResponse } from '../gen/vifplug/v1/vifplug';
 import { PlugError, newId, type Change, type ChangeFeed } from '../registry';
-import { NO_METRICS } from './call-metrics';
-import { asPlugError, toServiceError } from './status';
-import { MalformedRequest, type EdgeContext } from './unary';
-import * as valid from './validate';
+import { NO_METRICS } from '../grpc/call-metrics';
+import { asPlugError, toServiceError } from '../grpc/service-error';
+import { MalformedRequest, type EdgeContext } from '../grpc/unary';
+import * as valid from '../api/validate';
 
 type Stream = ServerWritableStream<WatchRequest, WatchResponse>;
 

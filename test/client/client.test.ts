@@ -3,10 +3,9 @@ import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 
 import { Code, VifplugClient } from '../../src/client/client';
-import { createLogger } from '../../src/log';
-import { Registry } from '../../src/registry';
-import { parseListen } from '../../src/server/listen';
-import { VifplugServer } from '../../src/server/server';
+import { parseListen } from '../../src/api/endpoint';
+import { createLogger } from '../../src/common/log';
+import { DEFAULT_DAEMON_CONFIG, startDaemon, type Daemon } from '../../src/daemon';
 import { tempDir } from '../helpers/server';
 import { withTestProviders } from '../helpers/test-providers';
 
@@ -15,14 +14,14 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function serveLater(socket: string, afterMs: number): Promise<VifplugServer> {
+async function serveLater(socket: string, afterMs: number): Promise<Daemon> {
   await new Promise((r) => setTimeout(r, afterMs));
-  const registry = new Registry({ builtins: withTestProviders() });
-  await registry.register('dummy');
-  const server = new VifplugServer({ registry, listen: [parseListen(`unix://${socket}`)], logger: createLogger('silent') });
-  await server.start();
-  cleanups.push(() => server.shutdown());
-  return server;
+  const daemon = await startDaemon(
+    { ...DEFAULT_DAEMON_CONFIG, listen: [parseListen(`unix://${socket}`)], providers: ['dummy'], remoteProviders: undefined },
+    { logger: createLogger('silent'), builtins: () => withTestProviders() },
+  );
+  cleanups.push(() => daemon.stop());
+  return daemon;
 }
 
 it('retries a safe call while the daemon is starting, within the deadline', async () => {

@@ -12,12 +12,6 @@ import { describe, expect, it } from 'vitest';
 
 import { ROOT, markdownFiles } from '../helpers/docs';
 
-/**
- * Pages another change adds: a link to one may lead nowhere until it lands,
- * and is checked like any other once it exists.
- */
-const PAGES_TO_COME = new Set(['docs/architecture.md']);
-
 /** The text outside fenced blocks, line by line (fenced lines become empty, so line numbers stay). */
 function prose(markdown: string): string[] {
   let fence: string | undefined;
@@ -75,7 +69,6 @@ describe('links between pages', () => {
       if (/^[a-z]+:/.test(link.target)) continue; // https:, mailto:
       const [path = '', fragment] = link.target.split('#');
       const target = path === '' ? file : normalize(join(dirname(file), path));
-      if (PAGES_TO_COME.has(target) && !existsSync(join(ROOT, target))) continue;
       if (!existsSync(join(ROOT, target))) {
         broken.push(`${file}:${link.line}: ${link.target}: no such file ${target}`);
         continue;

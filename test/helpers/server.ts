@@ -3,13 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 
+import { parseListen, type TcpAddress } from '../../src/api/endpoint';
 import { VifplugClient, type ClientOptions } from '../../src/client/client';
-import { createLogger } from '../../src/log';
-import { DEFAULT_LIMITS, Registry, type ProviderFactory, type RegistryLimits } from '../../src/registry';
-import { remoteConnector, type RemoteSettings } from '../../src/remote';
+import { createLogger } from '../../src/common/log';
+import { DEFAULT_DAEMON_CONFIG, startDaemon, type RemoteProvidersConfig } from '../../src/daemon';
+import { DEFAULT_LIMITS, type ProviderFactory, type Registry, type RegistryLimits } from '../../src/registry';
+import type { VifplugServer } from '../../src/server/server';
 import type { RegistrationPolicy } from '../../src/server/vifplug-service';
-import { parseListen } from '../../src/server/listen';
-import { VifplugServer } from '../../src/server/server';
 import { withTestProviders } from './test-providers';
 
 export interface LogLine {
@@ -25,6 +25,8 @@ export interface TestServer {
   readonly socketPath: string;
   readonly target: string;
   readonly logs: LogLine[];
+  /** http://127.0.0.1:PORT/metrics, with `metrics`. */
+  readonly metricsUrl: string | undefined;
   /** Another client on the same socket. */
   newClient(options?: ClientOptions): VifplugClient;
   stop(): Promise<void>;
@@ -37,8 +39,11 @@ export function tempDir(prefix = 'vifplug-test-'): { path: string; remove(): voi
 }
 
 /**
- * The real server on a real unix socket in this process, with the given
- * providers registered, and a real client connected to it.
+ * vifplugd as the product assembles it (daemon.ts), in this process, on a
+ * real unix socket, with the given providers registered, and a real client
+ * connected to it. The built-in classes are the test's (the dummy and
+ * test-only classes unless given), and out-of-process providers are taken
+ * only with `remote`.
  */
 export async function startTestServer(
   options: {
@@ -48,8 +53,10 @@ export async function startTestServer(
     tcp?: boolean;
     limits?: Partial<RegistryLimits>;
     /** Take out-of-process providers (Register with an endpoint), probed at this pace. */
-    remote?: { probeIntervalMs?: number; tls?: RemoteSettings['tls'] };
+    remote?: { probeIntervalMs?: number; tls?: RemoteProvidersConfig['tls'] };
     registration?: RegistrationPolicy;
+    /** Serve Prometheus metrics on a loopback port. */
+    metrics?: boolean;
   } = {},
 ): Promise<TestServer> {
   const dir = tempDir();
@@ -63,24 +70,22 @@ export async function startTestServer(
   });
   const logger = createLogger('debug', sink);
   const builtins = options.builtins ?? withTestProviders();
-  const registry = new Registry({
-    builtins,
-    limits: options.limits,
-    remote:
-      options.remote &&
-      remoteConnector({
-        providerTimeoutMs: options.limits?.providerTimeoutMs ?? DEFAULT_LIMITS.providerTimeoutMs,
-        probeIntervalMs: options.remote.probeIntervalMs ?? 200,
-        tls: options.remote.tls,
-        logger,
-      }),
-    onFault: (f) => logger.warn({ provider: f.type, operation: f.operation, err: f.error }, 'provider fault'),
-  });
-  for (const type of options.providers ?? []) await registry.register(type);
   const listen = [parseListen(`unix://${socketPath}`)];
   if (options.tcp) listen.push(parseListen('127.0.0.1:0'));
-  const server = new VifplugServer({ registry, listen, logger, shutdownGraceMs: options.shutdownGraceMs ?? 2000, registration: options.registration });
-  await server.start();
+  const daemon = await startDaemon(
+    {
+      ...DEFAULT_DAEMON_CONFIG,
+      listen,
+      providers: options.providers ?? [],
+      shutdownGraceMs: options.shutdownGraceMs ?? 2000,
+      limits: { ...DEFAULT_LIMITS, ...options.limits },
+      registration: options.registration ?? 'unix',
+      metricsListen: options.metrics ? (parseListen('127.0.0.1:0') as TcpAddress) : undefined,
+      remoteProviders: options.remote && { dir: undefined, probeIntervalMs: options.remote.probeIntervalMs ?? 200, tls: options.remote.tls },
+    },
+    { logger, builtins: () => builtins },
+  );
+  const { server, registry } = daemon;
   const target = `unix://${socketPath}`;
   const clients: VifplugClient[] = [];
   const newClient = (clientOptions?: ClientOptions) => {
@@ -96,11 +101,11 @@ export async function startTestServer(
     socketPath,
     target,
     logs,
+    metricsUrl: daemon.metricsUrl,
     newClient,
     stop: async () => {
       for (const c of clients) c.close();
-      await server.shutdown();
-      await registry.destroyAll();
+      await daemon.stop();
       dir.remove();
     },
   };

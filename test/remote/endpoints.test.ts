@@ -1,7 +1,7 @@
 import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-import { ServerCredentials, credentials } from '@grpc/grpc-js';
+import { ServerCredentials } from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { Code, VifplugClient } from '../../src/client/client';
@@ -113,7 +113,7 @@ describe('Register checks what the endpoint names', () => {
       },
     );
     served.push(p);
-    const tls = credentials.createSsl(pki.read(pki.caCert), pki.read(pki.clientKey), pki.read(pki.clientCert));
+    const tls = { caFile: pki.caCert, certFile: pki.clientCert, keyFile: pki.clientKey };
     t = await startTestServer({ remote: { tls } });
     await t.client.call('register', { type: 'far', endpoint: p.endpoint });
     const { instanceId } = await t.client.open('far');

@@ -24,7 +24,7 @@ import {
 } from '@grpc/grpc-js';
 import { afterEach, beforeEach, expect, it, vi } from 'vitest';
 
-import { onUndelivered, type DeliveryWatch } from '../../src/server/delivery';
+import { onUndelivered, type DeliveryWatch } from '../../src/grpc/delivery';
 
 const bytes = {
   path: '/test.Echo/Echo',

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { bindTarget, isLoopback, parseListen } from '../../src/server/listen';
+import { bindTarget, isLoopback, parseListen } from '../../src/api/endpoint';
 
 describe('parseListen', () => {
   it.each([

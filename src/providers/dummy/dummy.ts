@@ -1,3 +1,9 @@
+/**
+ * The `dummy` provider, the seed's sandbox one: it plugs every port as an
+ * OVS internal interface named after the lport, so that a controller, a test
+ * or a benchmark can run the whole port cycle without hardware.
+ */
+
 import type { PortCtxIn, PrepareResult, ProviderClass, ProviderInstance } from '../../registry';
 
 /** Linux's IFNAMSIZ: an interface name is at most IFNAMSIZ - 1 bytes. */

@@ -8,7 +8,7 @@
 
 import type { Logger } from 'pino';
 
-import type { RefreshListener } from '../refresh-report';
+import type { RefreshListener } from '../../registry/provider';
 import type { SysfsFs } from './sysfs';
 
 export const REPRESENTOR_TYPE = 'representor';

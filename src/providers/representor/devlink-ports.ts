@@ -13,11 +13,12 @@
  */
 
 import { describeError } from '../../registry/errors';
+import type { PortNumbers } from '../../registry/provider';
 import { DroppedTally, type Dropped } from './dropped';
 import { parseMac } from './mac';
 import { isIfName } from './names';
 
-export interface DevlinkPort {
+export interface DevlinkPort extends PortNumbers {
   /** "<bus>/<device>/<index>", e.g. "pci/0000:08:00.0/2". */
   readonly handle: string;
   /** "<bus>/<device>", e.g. "pci/0000:08:00.0" or "auxiliary/mlx5_core.eth.0". */
@@ -28,11 +29,6 @@ export interface DevlinkPort {
   readonly netdev?: string;
   /** physical, pcipf, pcivf, pcisf, virtual; other flavours are kept as printed. */
   readonly flavour?: string;
-  readonly controller?: number;
-  readonly pfnum?: number;
-  readonly vfnum?: number;
-  readonly sfnum?: number;
-  readonly external?: boolean;
   /** The physical port number (flavour physical). */
   readonly port?: number;
   /** The function's MAC (function.hw_addr), normalised; may be 00:00:00:00:00:00. */

@@ -36,31 +36,8 @@ import { isPciAddress } from './names';
 import { withoutUndefined } from './objects';
 import { Ownership, push, type Contest, type SysfsPort, type UplinkFacts } from './ownership';
 import { formatPhysPortName, parsePhysPortName, type PhysPortName } from './phys-port-name';
+import type { PortEntry } from './port-entry';
 import type { NetdevFacts, Snapshot } from './snapshot';
-
-/** A port the provider knows: a devlink port, or a switchdev netdev that only sysfs shows. */
-export interface PortEntry {
-  /** Identity across refreshes: the devlink handle, or "sysfs:<netdev>". */
-  readonly key: string;
-  readonly source: 'devlink' | 'sysfs';
-  /** devlink flavour; for sysfs entries the one their phys_port_name implies. */
-  readonly flavour: string;
-  /** "pci/0000:07:00.0", the devlink device, or '' when sysfs shows no PCI device. */
-  readonly device: string;
-  readonly portIndex?: number;
-  /** devlink port type (eth, notset, ...). */
-  readonly type?: string;
-  /** '' while the port has no netdev (being created, or in another netns). */
-  readonly netdev: string;
-  /** 0 when not read: devlink does not print it, and reading it for every representor would cost a file read each. */
-  readonly ifindex: number;
-  readonly controller?: number;
-  readonly pfnum?: number;
-  readonly vfnum?: number;
-  readonly sfnum?: number;
-  readonly external?: boolean;
-  readonly physPortName: string;
-}
 
 export type AnchorKind =
   /** A devlink pcipf port with a MAC: the DPU shape. */

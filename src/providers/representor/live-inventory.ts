@@ -1,7 +1,8 @@
 /**
- * Keeps the lookup index current: full re-reads, one at a time, triggered by
- * Run, by lookup misses (rate-limited), by monitor events (debounced) and by
- * the periodic resync. A refresh replaces the index as a whole; it never
+ * Keeps the lookup index current: full re-reads, one at a time, asked for by
+ * one verb, refresh(reason), whose reason says how the read is scheduled:
+ * Run, a lookup miss (rate-limited), a monitor event (debounced), the
+ * periodic resync. A refresh replaces the index as a whole; it never
  * patches it from an event, so a lost or reordered event costs at most a
  * delay, never a wrong table.
  *
@@ -25,16 +26,16 @@
 
 import type { Logger } from 'pino';
 
-import { RateLimiter } from '../../log';
-import type { HardwareView } from '../../registry/provider';
-import type { RefreshListener } from '../refresh-report';
+import { RateLimiter } from '../../common/log';
+import type { HardwareView, RefreshListener } from '../../registry/provider';
 import { REPRESENTOR_TYPE, type RefreshTiming } from './config';
 import { DevlinkError, type DevlinkSource } from './devlink';
 import { DevlinkHealth } from './devlink-health';
 import { describeDropped, type Dropped } from './dropped';
-import { buildInventory, type PortEntry } from './inventory';
+import { buildInventory } from './inventory';
 import { LookupIndex } from './lookup-index';
 import { ProcessMonitor, type MonitorCommand } from './monitor';
+import type { PortEntry } from './port-entry';
 import { collectSnapshot, readDevlink, type DevlinkReading } from './snapshot';
 import { SysfsRootError, type SysfsReader } from './sysfs';
 
@@ -71,18 +72,33 @@ interface Sighting {
   readonly runtime: boolean;
 }
 
+/**
+ * Why the hardware is to be re-read; each reason is scheduled its own way:
+ * - run: Run was called: a read that starts after the call (one under way
+ *   may have read the hardware before the change the caller made);
+ * - resync: the periodic full re-read, scheduled as run;
+ * - miss: a lookup found nothing: rate-limited to one read per
+ *   missRefreshIntervalMs, shared by the misses within it;
+ * - event: a monitor reported a change: one read after a quiet period
+ *   (debounceMs), however many events arrive.
+ */
+export type RefreshReason = 'run' | 'resync' | 'miss' | 'event';
+
 export class LiveInventory {
   private current: LookupIndex | undefined;
   private _generation = 0;
+  /** The read under way. */
   private inFlight: Promise<void> | undefined;
-  private again = false;
+  /** The read queued to start once the one under way ends (run, resync). */
+  private next: Promise<void> | undefined;
+  /** The read of the latest miss, shared by the misses of the next missRefreshIntervalMs. */
+  private missRead: Promise<void> | undefined;
+  private missReadAt = 0;
+  /** Monitor events waiting for a quiet period; `quiet` ends with the read they asked for. */
+  private quiet: { readonly done: Promise<void>; readonly end: (read: Promise<void>) => void; readonly timer: NodeJS.Timeout } | undefined;
   private stopped = false;
   private started = false;
-  private debounceTimer: NodeJS.Timeout | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
-  private missRefresh: Promise<void> | undefined;
-  private followUp: Promise<void> | undefined;
-  private missRefreshAt = 0;
   private readonly devlinkHealth: DevlinkHealth;
   private failure: Failure | undefined;
   private lastGoodAt: number | undefined;
@@ -157,95 +173,106 @@ export class LiveInventory {
       const monitor = new ProcessMonitor(command, {
         logger: this.options.logger,
         restartDelayMs: this.options.timing.monitorRestartMs,
-        onEvent: () => this.requestRefresh(),
-        onRestart: () => this.requestRefresh(),
+        onEvent: () => void this.refresh('event'),
+        onRestart: () => void this.refresh('event'),
       });
       this.monitors.push(monitor);
       monitor.start();
     }
     try {
-      await this.refreshShared();
+      await this.read();
     } catch (err) {
       await this.stop();
       throw err;
     }
     this.started = true;
     if (this.options.resyncIntervalMs > 0) {
-      this.resyncTimer = setInterval(() => this.refreshSoon(), this.options.resyncIntervalMs);
+      this.resyncTimer = setInterval(() => void this.refresh('resync'), this.options.resyncIntervalMs);
       this.resyncTimer.unref();
     }
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    if (this.debounceTimer !== undefined) clearTimeout(this.debounceTimer);
     if (this.resyncTimer !== undefined) clearInterval(this.resyncTimer);
     if (this.settleTimer !== undefined) clearTimeout(this.settleTimer);
-    this.debounceTimer = this.resyncTimer = this.settleTimer = undefined;
+    this.resyncTimer = this.settleTimer = undefined;
+    const quiet = this.quiet;
+    this.quiet = undefined;
+    if (quiet !== undefined) {
+      clearTimeout(quiet.timer);
+      quiet.end(Promise.resolve());
+    }
     await Promise.all(this.monitors.map((m) => m.stop()));
     // Let a refresh in flight finish, so nothing touches the host after stop().
     await this.inFlight?.catch(() => undefined);
-  }
-
-  /** A full re-read, shared with one already in flight; failures are logged and keep the previous index. */
-  refresh(): Promise<void> {
-    return this.refreshShared().catch(() => undefined);
+    await this.next;
   }
 
   /**
-   * A full re-read that starts after this call (Run: a refresh already in
-   * flight may have read the hardware before the change the caller made).
-   * Concurrent callers share it.
+   * Re-reads the hardware as `reason` asks, and resolves once the read that
+   * answers it has ended. Never rejects: a failed read keeps the previous
+   * index, and is logged, reported and shown in hardwareView.
    */
-  refreshAfterNow(): Promise<void> {
-    if (this.inFlight === undefined) return this.refresh();
-    this.followUp ??= this.inFlight
+  refresh(reason: RefreshReason): Promise<void> {
+    switch (reason) {
+      case 'run':
+      case 'resync':
+        return this.readAfterNow();
+      case 'miss':
+        return this.readOnMiss();
+      case 'event':
+        return this.readAfterQuiet();
+    }
+  }
+
+  /** A read that starts after this call: now, or right after the one under way, shared by whoever asks meanwhile. */
+  private readAfterNow(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    if (this.inFlight === undefined) return this.read().catch(() => undefined);
+    this.next ??= this.inFlight
       .catch(() => undefined)
       .then(() => {
-        this.followUp = undefined;
-        return this.refresh();
+        this.next = undefined;
+        return this.stopped ? undefined : this.read().catch(() => undefined);
       });
-    return this.followUp;
+    return this.next;
   }
 
-  /**
-   * A re-read on a lookup miss: at most one per missRefreshIntervalMs;
-   * concurrent misses share it, later ones within the interval get the index
-   * as it is.
-   */
-  refreshAfterMiss(): Promise<void> {
+  /** At most one read per missRefreshIntervalMs; the misses within it share it, or get the index as it is. */
+  private readOnMiss(): Promise<void> {
     const now = this.options.now();
-    if (this.missRefresh !== undefined && now - this.missRefreshAt < this.options.timing.missRefreshIntervalMs) return this.missRefresh;
-    this.missRefreshAt = now;
-    this.missRefresh = this.refresh();
-    return this.missRefresh;
+    if (this.missRead !== undefined && now - this.missReadAt < this.options.timing.missRefreshIntervalMs) return this.missRead;
+    this.missReadAt = now;
+    this.missRead = this.read().catch(() => undefined);
+    return this.missRead;
   }
 
-  /** For events: one refresh after a short quiet period, however many events arrive. */
-  requestRefresh(): void {
-    if (this.stopped || this.debounceTimer !== undefined) return;
-    this.debounceTimer = setTimeout(() => {
-      this.debounceTimer = undefined;
-      this.refreshSoon();
-    }, this.options.timing.debounceMs);
-    this.debounceTimer.unref();
+  /** One read after a quiet period of debounceMs, however many events arrive meanwhile. */
+  private readAfterQuiet(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    if (this.quiet === undefined) {
+      let end!: (read: Promise<void>) => void;
+      const done = new Promise<void>((resolve) => (end = (read) => void read.then(resolve)));
+      const timer = setTimeout(() => {
+        this.quiet = undefined;
+        end(this.readAfterNow());
+      }, this.options.timing.debounceMs);
+      timer.unref();
+      this.quiet = { done, end, timer };
+    }
+    return this.quiet.done;
   }
 
-  /** Starts a refresh now, or right after the one in flight (which may have read the old state). */
-  private refreshSoon(): void {
-    if (this.stopped) return;
-    if (this.inFlight !== undefined) this.again = true;
-    else void this.refresh();
-  }
-
-  private refreshShared(): Promise<void> {
+  /** The one read of the hardware at a time: joins the read under way, or starts one; rejects when it fails. */
+  private read(): Promise<void> {
     if (this.inFlight !== undefined) return this.inFlight;
     const started = performance.now();
     const report = (ok: boolean) => this.options.onRefreshed?.({ provider: REPRESENTOR_TYPE, seconds: (performance.now() - started) / 1000, ok });
-    const refresh = this.readAndIndex()
+    const read = this.readAndIndex()
       .then(
-        (read) => {
-          if (read) {
+        (done) => {
+          if (done) {
             this.cleared();
             report(true);
           }
@@ -258,13 +285,9 @@ export class LiveInventory {
       )
       .finally(() => {
         this.inFlight = undefined;
-        if (this.again && !this.stopped) {
-          this.again = false;
-          void this.refresh();
-        }
       });
-    this.inFlight = refresh;
-    return refresh;
+    this.inFlight = read;
+    return read;
   }
 
   /** One refresh; false when it was not attempted (devlink failing, retry not due: the last good view stays). */

@@ -9,7 +9,8 @@
 
 import { PlugError } from '../../registry/errors';
 import { NO_OPTIONS, type Representor } from '../../registry/provider';
-import type { Anchor, Inventory, PortEntry } from './inventory';
+import type { Anchor, Inventory } from './inventory';
+import type { PortEntry } from './port-entry';
 import { capList, describePort } from './messages';
 import { contestKey } from './ownership';
 import { ambiguousPfs, contested, describeAnchor, noFunction, noPf } from './refusals';

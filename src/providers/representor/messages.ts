@@ -4,7 +4,7 @@
  * it into a megabyte.
  */
 
-import type { PortEntry } from './inventory';
+import type { PortEntry } from './port-entry';
 
 const MAX_RANGES = 12;
 const MAX_ITEMS = 6;

@@ -19,9 +19,9 @@
  *   candidates, never given to whichever PF asked first.
  */
 
-import type { PortEntry } from './inventory';
 import { isPciAddress, pciFunction } from './names';
 import type { PhysPortName } from './phys-port-name';
+import type { PortEntry } from './port-entry';
 import type { NetdevFacts } from './snapshot';
 
 /** A netdev that only sysfs shows, with its parsed phys_port_name. */

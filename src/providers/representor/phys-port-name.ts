@@ -8,6 +8,8 @@
  * host PF) are not mistaken for VFs.
  */
 
+import type { PortNumbers } from '../../registry/provider';
+
 export type PhysPortName =
   | { readonly kind: 'uplink'; readonly port: number; readonly split?: number }
   | { readonly kind: 'pf'; readonly controller?: number; readonly pf: number }
@@ -60,15 +62,7 @@ export function parsePhysPortName(text: string): PhysPortName | undefined {
  * Used to describe devlink ports whose sysfs file was not read; '' when the
  * kernel prints none (virtual flavour and the rest).
  */
-export function formatPhysPortName(port: {
-  readonly flavour?: string;
-  readonly port?: number;
-  readonly controller?: number;
-  readonly pfnum?: number;
-  readonly vfnum?: number;
-  readonly sfnum?: number;
-  readonly external?: boolean;
-}): string {
+export function formatPhysPortName(port: PortNumbers & { readonly flavour?: string; readonly port?: number }): string {
   const prefix = port.external === true || (port.controller ?? 0) !== 0 ? `c${port.controller ?? 0}` : '';
   switch (port.flavour) {
     case 'physical':

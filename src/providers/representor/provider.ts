@@ -116,7 +116,7 @@ class RepresentorInstance implements ProviderInstance {
 
   /** Re-reads the hardware; true if the index changed, or a pending rename settled, since this instance's last run. */
   async run(): Promise<boolean> {
-    await this.live.refreshAfterNow();
+    await this.live.refresh('run');
     const now = this.now();
     const changed = this.live.generation !== this.lastGeneration || this.live.index.settledBetween(this.lastRunAt, now);
     this.lastGeneration = this.live.generation;
@@ -135,7 +135,7 @@ class RepresentorInstance implements ProviderInstance {
     if (outcome.found) return plugged(outcome.entry.netdev);
     if (!outcome.refreshMayHelp) return this.refuse(ctxIn, outcome.error);
     // The hardware may have changed since the last read: a VF just created, a netdev just registered.
-    return this.live.refreshAfterMiss().then(() => {
+    return this.live.refresh('miss').then(() => {
       const again = this.live.index.lookup(request, this.now());
       return again.found ? plugged(again.entry.netdev) : this.refuse(ctxIn, again.error);
     });

@@ -477,7 +477,11 @@ export interface DestroyCtxResponse {
 }
 
 export interface ListRepresentorsRequest {
-  /** The provider type; empty means "representor". */
+  /**
+   * The provider type; empty means the one registered provider that lists
+   * hardware ports ("representor" in a default vifplugd): NOT_FOUND when
+   * none does, INVALID_ARGUMENT when several do.
+   */
   type: string;
 }
 
@@ -4689,11 +4693,19 @@ export const VifPlugService = {
   /**
    * ListRepresentors lists the ports a hardware provider can plug, as it
    * sees them now, with the lport options that select each one (OVN issue
-   * #169 asked for this). Read-only; does not need an open instance.
+   * #169 asked for this). Read-only; does not need an open instance. The
+   * provider is asked like for every other call: within the provider timeout
+   * and the caller's deadline, and a provider only takes so many listings at
+   * once (apart from its port calls, which listing never holds up).
    * Errors:
-   *   NOT_FOUND            PROVIDER_NOT_FOUND: the type is not registered.
+   *   NOT_FOUND            PROVIDER_NOT_FOUND: the type is not registered
+   *                        (no type: no registered provider lists ports).
+   *   INVALID_ARGUMENT     MISSING_FIELD: no type, and several registered
+   *                        providers list ports; INVALID_FIELD: a malformed type.
    *   UNIMPLEMENTED        LISTING_UNSUPPORTED: the provider plugs no
    *                        hardware ports (e.g. "dummy").
+   *   RESOURCE_EXHAUSTED   PROVIDER_BUSY: too many listings under way; retry.
+   *   DEADLINE_EXCEEDED    PROVIDER_TIMEOUT: the provider did not answer in time.
    */
   listRepresentors: {
     path: "/vifplug.v1.VifPlug/ListRepresentors" as const,
@@ -4954,11 +4966,19 @@ export interface VifPlugServer extends UntypedServiceImplementation {
   /**
    * ListRepresentors lists the ports a hardware provider can plug, as it
    * sees them now, with the lport options that select each one (OVN issue
-   * #169 asked for this). Read-only; does not need an open instance.
+   * #169 asked for this). Read-only; does not need an open instance. The
+   * provider is asked like for every other call: within the provider timeout
+   * and the caller's deadline, and a provider only takes so many listings at
+   * once (apart from its port calls, which listing never holds up).
    * Errors:
-   *   NOT_FOUND            PROVIDER_NOT_FOUND: the type is not registered.
+   *   NOT_FOUND            PROVIDER_NOT_FOUND: the type is not registered
+   *                        (no type: no registered provider lists ports).
+   *   INVALID_ARGUMENT     MISSING_FIELD: no type, and several registered
+   *                        providers list ports; INVALID_FIELD: a malformed type.
    *   UNIMPLEMENTED        LISTING_UNSUPPORTED: the provider plugs no
    *                        hardware ports (e.g. "dummy").
+   *   RESOURCE_EXHAUSTED   PROVIDER_BUSY: too many listings under way; retry.
+   *   DEADLINE_EXCEEDED    PROVIDER_TIMEOUT: the provider did not answer in time.
    */
   listRepresentors: handleUnaryCall<ListRepresentorsRequest, ListRepresentorsResponse>;
   /**

@@ -1,18 +1,15 @@
-import * as wire from '../gen/vifplug/provider/v1/provider';
-import { NO_OPTIONS, type OpType, type PortCtxIn, type PortCtxOut, type Representor } from '../registry';
-import { LIMITS } from '../server/limits';
-
 /**
  * Conversions between the provider contract (src/registry/provider.ts) and
  * the messages of vifplug.provider.v1, for both ends: the daemon calling a
- * remote provider and the SDK serving one.
+ * remote provider (remote/) and the SDK serving one (sdk/); and the API's
+ * rules for a provider's PreparePort answer, which the daemon checks as
+ * strictly as a controller's request. The maps are handed on, not copied:
+ * the encoder only reads them.
  */
 
-/** Largest PreparePort handle the daemon keeps per ctx. */
-export const MAX_HANDLE_BYTES = 4096;
-
-/** Ports in one PreparePorts call to a provider. */
-export const MAX_BATCH = 1024;
+import * as wire from '../gen/vifplug/provider/v1/provider';
+import { NO_OPTIONS, type OpType, type PortCtxIn, type PortCtxOut, type Representor } from '../registry';
+import { LIMITS, MAX_HANDLE_BYTES } from './limits';
 
 /** The provider API versions this daemon speaks, preferred first. */
 export const API_VERSIONS: readonly string[] = ['v1'];
@@ -90,7 +87,7 @@ export function checkPrepareAnswer(op: OpType, res: wire.PreparePortResponse): C
   if (!res.plug) {
     if (!isReason(res.declineReason)) return `declined with decline_reason "${clip(res.declineReason)}", which is not an UPPER_SNAKE reason`;
     if (res.declineMessage === '' || res.declineMessage.length > LIMITS.maxNameLength) {
-      return 'declined without a decline_message of 1-1024 characters';
+      return `declined without a decline_message of 1-${LIMITS.maxNameLength} characters`;
     }
     return { plug: false, reason: res.declineReason, message: res.declineMessage };
   }

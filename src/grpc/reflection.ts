@@ -1,3 +1,10 @@
+/**
+ * Server reflection (grpc.reflection.v1 and v1alpha), so that grpcurl can
+ * list, describe and call everything the daemon serves: answers come from the
+ * descriptor set compiled with the code (src/gen/descriptor-set.ts), served
+ * byte for byte so that map fields and comments reach the client intact.
+ */
+
 import type { ServerDuplexStream, UntypedServiceImplementation } from '@grpc/grpc-js';
 import { status as Code } from '@grpc/grpc-js';
 import type { DescFile, DescMessage } from '@bufbuild/protobuf';

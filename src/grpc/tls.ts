@@ -1,3 +1,10 @@
+/**
+ * TLS material for TCP listeners, read from files at start and again on
+ * reload (SIGHUP), handed to grpc-js as a certificate provider so that new
+ * connections use the newest material. A reload that fails keeps the old:
+ * a half-written renewal never takes a listener down.
+ */
+
 import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 

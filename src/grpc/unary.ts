@@ -1,3 +1,11 @@
+/**
+ * How a unary method is served: the handler is a plain async function of the
+ * request, and this adapter is the one place where what it throws becomes a
+ * status (with ErrorInfo), where the call is counted and where failures are
+ * logged (rate-limited per method and reason). Also the decoding that cannot
+ * throw (tolerant), and the call's request id.
+ */
+
 import {
   status as Code,
   type Metadata,
@@ -9,10 +17,10 @@ import {
 } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 
-import { RateLimiter } from '../log';
+import { RateLimiter } from '../common/log';
 import { PlugError, describeError, newId } from '../registry';
 import { NO_METRICS, type CallEnd, type CallMetrics } from './call-metrics';
-import { asPlugError, toServiceError } from './status';
+import { asPlugError, toServiceError } from './service-error';
 
 /** A service method as plain code: a request in, a response or a thrown error out. */
 export type UnaryHandler<Req, Res> = (request: Req, call: ServerUnaryCall<Req, Res>) => Promise<Res>;

@@ -1,3 +1,10 @@
+/**
+ * How every program of ours logs: JSON lines with ISO timestamps and level
+ * names, a rate limiter that keeps a retried failure from flooding the log,
+ * and the guard that makes a bug end the process loudly rather than leave it
+ * in an unknown state.
+ */
+
 import { performance } from 'node:perf_hooks';
 
 import pino, { type Logger } from 'pino';

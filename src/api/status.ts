@@ -1,13 +1,69 @@
+/**
+ * The API's error model, said once for the daemon, its clients and the SDK:
+ * a PlugError answered as google.rpc.Status (code, message, and ErrorInfo
+ * always, BadRequest and RetryInfo when they apply) in the
+ * grpc-status-details-bin trailer, the same read back from a call's
+ * trailers, and the two spellings of every status code.
+ */
+
 import { status as Code, type Metadata } from '@grpc/grpc-js';
 
-import { BadRequest, ErrorInfo, RetryInfo } from './gen/google/rpc/error_details';
-import { Status } from './gen/google/rpc/status';
+import { BadRequest, ErrorInfo, RetryInfo } from '../gen/google/rpc/error_details';
+import { Status } from '../gen/google/rpc/status';
+import type { PlugError } from '../registry';
 
 /** ErrorInfo.domain of every error vifplugd answers with. */
 export const ERROR_DOMAIN = 'vifplug';
 
 /** The trailer that carries a serialized google.rpc.Status (gRFC L44 / grpc.io error model). */
 export const STATUS_DETAILS_KEY = 'grpc-status-details-bin';
+
+// Messages and metadata values may quote what a client sent; a bounded echo
+// keeps trailers far below the 8 KiB metadata limit of common clients.
+const MAX_MESSAGE = 1024;
+const MAX_METADATA_VALUE = 256;
+
+/**
+ * google.rpc.Status for a PlugError, with ErrorInfo (always), BadRequest
+ * (field violations) and RetryInfo (retryable waits) as details; also the
+ * per-item error of batch calls.
+ */
+export function toStatus(err: PlugError): Status {
+  const code = Code[err.status];
+  const message = bounded(err.message, MAX_MESSAGE);
+  const metadata = new Map<string, string>();
+  for (const [key, value] of Object.entries(err.metadata)) metadata.set(key, bounded(value, MAX_METADATA_VALUE));
+  const details = [
+    {
+      typeUrl: 'type.googleapis.com/google.rpc.ErrorInfo',
+      value: Buffer.from(ErrorInfo.encode({ reason: err.reason, domain: ERROR_DOMAIN, metadata }).finish()),
+    },
+  ];
+  if (err.fieldViolations.length > 0) {
+    const fieldViolations = err.fieldViolations.map((v) => ({
+      field: v.field,
+      description: bounded(v.description, MAX_METADATA_VALUE),
+      reason: err.reason,
+    }));
+    details.push({
+      typeUrl: 'type.googleapis.com/google.rpc.BadRequest',
+      value: Buffer.from(BadRequest.encode(BadRequest.fromPartial({ fieldViolations })).finish()),
+    });
+  }
+  if (err.retryAfterMs !== undefined) {
+    const ms = Math.max(0, Math.round(err.retryAfterMs));
+    const retryDelay = { seconds: Math.floor(ms / 1000), nanos: (ms % 1000) * 1_000_000 };
+    details.push({
+      typeUrl: 'type.googleapis.com/google.rpc.RetryInfo',
+      value: Buffer.from(RetryInfo.encode({ retryDelay }).finish()),
+    });
+  }
+  return { code, message, details };
+}
+
+function bounded(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
 
 /** Decoded status details, for clients and tests. */
 export interface DecodedStatus {

@@ -1,6 +1,7 @@
 /**
- * What the server reports about each call, as an interface: the Prometheus
- * implementation (metrics.ts) is loaded only when --metrics-listen asks for it.
+ * What a gRPC server reports about each call, as an interface: the
+ * Prometheus implementation (prometheus.ts) is loaded only when a program
+ * serves metrics (--metrics-listen).
  */
 
 /** gRPC method kinds, as go-grpc-prometheus labels them. */

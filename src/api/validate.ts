@@ -1,10 +1,27 @@
+/**
+ * The API's rules for what a request may carry, checked at the edge before
+ * anything reaches the registry: the provider type-name rule, ids the daemon
+ * handed out, batch sizes, and a port's fields (op type, names, option maps)
+ * within the limits of limits.ts. Each rule throws INVALID_ARGUMENT naming the
+ * field (BadRequest), so that every handler refuses alike.
+ */
+
 import { OpType as WireOpType } from '../gen/vifplug/v1/vifplug';
 import { NO_OPTIONS, invalidField, missingField, type OpType, type PortCtxIn } from '../registry';
 import { LIMITS } from './limits';
 
 const TYPE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
-/** A provider type: required, short, and safe to echo in messages and logs. */
+/**
+ * The provider type-name rule: 1 to 64 characters of letters, digits, "_",
+ * "." and "-", starting with a letter or digit. Short, and safe to echo in
+ * messages, logs, metric labels and health service names.
+ */
+export function isProviderType(value: string): boolean {
+  return value !== '' && value.length <= LIMITS.maxTypeLength && TYPE_PATTERN.test(value);
+}
+
+/** A provider type of a request: required, and by the rule above. */
 export function providerType(value: string, field = 'type'): string {
   if (value === '') throw missingField(field, 'a provider type such as "dummy" or "representor"');
   if (value.length > LIMITS.maxTypeLength) {

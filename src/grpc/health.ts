@@ -1,3 +1,9 @@
+/**
+ * grpc.health.v1.Health (Check, Watch, List) over a table of serving
+ * statuses, for any server of ours: "" for the whole server and one entry per
+ * service its owner names.
+ */
+
 import { status as Code, type ServerWritableStream, type UntypedServiceImplementation } from '@grpc/grpc-js';
 
 import {

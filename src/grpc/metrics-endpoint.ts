@@ -1,16 +1,22 @@
-import { createServer, type Server } from 'node:http';
-
-import type { Logger } from 'pino';
-
-import type { ListenAddress } from './listen';
-import type { Metrics } from './metrics';
-
 /**
  * Serves GET /metrics for Prometheus on a TCP address (Prometheus cannot
  * scrape a unix socket): vifplugd's metrics, or vifplug-ovn's. Nothing else
  * is served; the body holds no secrets.
  */
-export async function serveMetrics(address: Extract<ListenAddress, { kind: 'tcp' }>, metrics: Pick<Metrics, 'prometheus'>, logger: Logger): Promise<{ server: Server; port: number }> {
+
+import { createServer, type Server } from 'node:http';
+
+import type { Logger } from 'pino';
+import type { Registry as PromRegistry } from 'prom-client';
+
+import type { TcpAddress } from '../api/endpoint';
+
+/** What a program's metrics offer the endpoint: their prom-client registry. */
+export interface MetricsSource {
+  readonly prometheus: Pick<PromRegistry, 'metrics' | 'contentType'>;
+}
+
+export async function serveMetrics(address: TcpAddress, metrics: MetricsSource, logger: Logger): Promise<{ server: Server; port: number }> {
   const server = createServer((req, res) => {
     if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: scrape /metrics\n');

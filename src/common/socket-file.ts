@@ -1,49 +1,14 @@
+/**
+ * The life of a unix socket file that a server of ours listens on: made free
+ * for binding (a stale leftover is removed, a live socket or a foreign file
+ * refuses the start), given its group and mode, and removed at exit unless
+ * another process replaced it meanwhile. Used by every server we run: the
+ * daemon's gRPC listeners, an SDK provider's, vifplug-ovn's status socket.
+ */
+
 import { chmod, chown, lstat, mkdir, readFile, unlink } from 'node:fs/promises';
 import { connect } from 'node:net';
-import { dirname, isAbsolute, resolve } from 'node:path';
-
-/** Where the server listens. */
-export type ListenAddress =
-  | { readonly kind: 'unix'; readonly spec: string; readonly path: string }
-  | { readonly kind: 'tcp'; readonly spec: string; readonly host: string; readonly port: number };
-
-/**
- * Parses a listen address: `unix:///abs/path.sock`, `unix:relative.sock`
- * (gRPC naming, relative to the working directory), a bare absolute path
- * (as the kubelet passes endpoints), or `HOST:PORT` / `[IPv6]:PORT`.
- */
-export function parseListen(spec: string, cwd = process.cwd()): ListenAddress {
-  if (spec.startsWith('unix:')) {
-    let path = spec.slice('unix:'.length);
-    if (path.startsWith('//')) {
-      path = path.slice(2);
-      if (!path.startsWith('/')) throw new Error(`"${spec}": unix:// needs an absolute path (three slashes: unix:///run/vifplug.sock)`);
-    }
-    if (path === '') throw new Error(`"${spec}": no socket path after "unix:"`);
-    return { kind: 'unix', spec, path: isAbsolute(path) ? path : resolve(cwd, path) };
-  }
-  if (spec.startsWith('/')) return { kind: 'unix', spec, path: spec };
-  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:[\]\s/]+)):(\d{1,5})$/.exec(spec);
-  if (m === null) {
-    throw new Error(`"${spec}" is not a listen address; use unix:///abs/path.sock, unix:relative.sock or HOST:PORT`);
-  }
-  const port = Number(m[3]);
-  if (port > 65535) throw new Error(`"${spec}": port ${port} is out of range 0-65535`);
-  return { kind: 'tcp', spec, host: m[1] ?? m[2]!, port };
-}
-
-/** The grpc-js bind target for an address. */
-export function bindTarget(address: ListenAddress): string {
-  if (address.kind === 'unix') return `unix://${address.path}`;
-  return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
-}
-
-/** True for addresses that only this host can reach. */
-export function isLoopback(address: ListenAddress): boolean {
-  if (address.kind === 'unix') return true;
-  const host = address.host.toLowerCase();
-  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
-}
+import { dirname } from 'node:path';
 
 /**
  * Makes `path` free for a new socket. A socket nobody answers on is the
