@@ -54,6 +54,7 @@ import { FakeHost } from '../helpers/host/fake-host';
 import { readFixture } from '../helpers/host/fixtures';
 import { layOutDevlinkHost } from '../helpers/host/layouts';
 import { tempDir } from '../helpers/server';
+import { ID, matchShape, steps as sessionSteps, words, type Step } from '../helpers/session';
 
 const CTL = join(ROOT, 'dist', 'cli', 'vifplugctl.js');
 /** Socket paths the docs use; each checked block's daemon stands behind them. */
@@ -118,14 +119,7 @@ async function serve(block: Block): Promise<Served> {
   return { socket, dir: dir.path };
 }
 
-// --- a console session ------------------------------------------------------------------
-
-interface Step {
-  readonly command: string;
-  readonly expected: string;
-  /** The output ends without a newline: the next prompt follows its last line (`}$ echo $?`). */
-  readonly unterminated: boolean;
-}
+// --- a console session (read and compared by test/helpers/session.ts) ---------------------
 
 /** Whether `command` is one a session may run: a prompt glued to output is taken as one only then. */
 function isCommand(command: string): boolean {
@@ -133,76 +127,8 @@ function isCommand(command: string): boolean {
   return first === 'echo' || first in COMMANDS || /^[A-Za-z_][A-Za-z0-9_]*=/.test(first);
 }
 
-/** `$ ` commands with their output lines. */
 function steps(body: string): Step[] {
-  // A prompt after output on the same line: the output has no final newline.
-  const lines: { text: string; glued?: boolean }[] = [];
-  for (const text of body.split('\n')) {
-    const glued = text.startsWith('$ ') ? null : /^(.*\S)\$ (.*)$/.exec(text);
-    if (glued && isCommand(glued[2]!)) lines.push({ text: glued[1]!, glued: true }, { text: `$ ${glued[2]}` });
-    else lines.push({ text });
-  }
-  const out: Step[] = [];
-  for (let i = 0; i < lines.length; i++) {
-    if (!lines[i]!.text.startsWith('$ ')) throw new Error(`expected a "$ " command, got: ${lines[i]!.text}`);
-    let command = lines[i]!.text.slice(2);
-    while (unfinished(command) && i + 1 < lines.length) command += `\n${lines[++i]!.text}`;
-    const expected: { text: string; glued?: boolean }[] = [];
-    while (i + 1 < lines.length && !lines[i + 1]!.text.startsWith('$ ')) expected.push(lines[++i]!);
-    while (expected.length > 0 && expected[expected.length - 1]!.text.trim() === '') expected.pop();
-    out.push({ command, expected: expected.map((l) => l.text).join('\n'), unterminated: expected[expected.length - 1]?.glued === true });
-  }
-  return out;
-}
-
-function unfinished(command: string): boolean {
-  if (command.endsWith('\\')) return true;
-  let quote = '';
-  for (const ch of command) {
-    if (quote === '' && (ch === "'" || ch === '"')) quote = ch;
-    else if (ch === quote) quote = '';
-  }
-  return quote !== '';
-}
-
-/** Shell words: quotes, $NAME expansion outside single quotes, # comments, \ line continuations. */
-function words(command: string, vars: ReadonlyMap<string, string>): string[] {
-  const out: string[] = [];
-  let word: string | undefined;
-  let quote = '';
-  const text = command.replace(/\\\n/g, ' ');
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i]!;
-    if (quote === "'") {
-      if (ch === "'") quote = '';
-      else word += ch;
-      continue;
-    }
-    if (ch === '$' && /[A-Za-z_?]/.test(text[i + 1] ?? '')) {
-      const name = /^[A-Za-z_][A-Za-z0-9_]*|^\?/.exec(text.slice(i + 1))![0];
-      word = (word ?? '') + (vars.get(name) ?? '');
-      i += name.length;
-      continue;
-    }
-    if (quote === '"') {
-      if (ch === '"') quote = '';
-      else word += ch;
-      continue;
-    }
-    if (ch === "'" || ch === '"') {
-      quote = ch;
-      word ??= '';
-    } else if (ch === '#' && word === undefined) {
-      break;
-    } else if (/\s/.test(ch)) {
-      if (word !== undefined) out.push(word);
-      word = undefined;
-    } else {
-      word = (word ?? '') + ch;
-    }
-  }
-  if (word !== undefined) out.push(word);
-  return out;
+  return sessionSteps(body, isCommand);
 }
 
 type Command = (args: string[], served: Served, block: Block) => Promise<CommandResult>;
@@ -234,49 +160,6 @@ function run(bin: string, args: string[], env: NodeJS.ProcessEnv): Promise<Comma
     proc.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     proc.on('close', (code) => resolve({ stdout, stderr, code: code ?? -1 }));
   });
-}
-
-/** An id in the docs: what the daemon hands out (ctx-id.ts: 24 characters of base64url), with a digit and a letter. */
-const ID = /(?<![A-Za-z0-9_-])(?=[A-Za-z0-9_-]{0,23}[0-9])(?=[A-Za-z0-9_-]{0,23}[A-Za-z])[A-Za-z0-9_-]{24}(?![A-Za-z0-9_-])/g;
-
-function normalise(text: string): string {
-  return text
-    .split('\n')
-    .map((line) => line.replace(/[ \t]+/g, ' ').trimEnd())
-    .join('\n')
-    .trim();
-}
-
-/**
- * Whether `actual` has the shape of `expected`; binds the docs' ids in
- * `expected` to the real ones (into `ids`) on success.
- */
-function matchShape(expected: string, actual: string, ids: Map<string, string>): boolean {
-  const groups: string[] = [];
-  let pattern = '';
-  const exp = normalise(expected);
-  let last = 0;
-  const tokens = /(^\.\.\.$)|\.\.\.|(?<![A-Za-z0-9_-])(?=[A-Za-z0-9_-]{0,23}[0-9])(?=[A-Za-z0-9_-]{0,23}[A-Za-z])[A-Za-z0-9_-]{24}(?![A-Za-z0-9_-])/gm;
-  for (const m of exp.matchAll(tokens)) {
-    pattern += escape(exp.slice(last, m.index));
-    const token = m[0];
-    if (token === '...') pattern += m[1] !== undefined ? '[\\s\\S]*?' : '.*?';
-    else if (ids.has(token)) pattern += escape(ids.get(token)!);
-    else {
-      const known = groups.indexOf(token);
-      pattern += known >= 0 ? `\\k<id${known}>` : `(?<id${groups.push(token) - 1}>[A-Za-z0-9_-]{24})`;
-    }
-    last = m.index + token.length;
-  }
-  pattern += escape(exp.slice(last));
-  const found = new RegExp(`^${pattern}$`).exec(normalise(actual));
-  if (found === null) return false;
-  groups.forEach((token, i) => ids.set(token, found.groups![`id${i}`]!));
-  return true;
-}
-
-function escape(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 /** One command line: NAME=value, NAME=$(command), echo, or a command of COMMANDS. */

@@ -1,6 +1,5 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
@@ -10,6 +9,10 @@ import pino, { type Logger } from 'pino';
 import type { ClientEvents, OvsdbClient } from '../../src/ovsdb';
 import type { Pki } from './certs';
 import { isRunning } from './processes';
+
+import { freePort } from '../../demo/ovn/net';
+
+export { freePort };
 
 const run = promisify(execFile);
 
@@ -62,18 +65,6 @@ export interface OvsdbServerOptions {
 /** The environment OVS tools get: every default directory inside `dir`, never the system's. */
 export function ovsEnv(dir: string): NodeJS.ProcessEnv {
   return { PATH: process.env.PATH, OVS_RUNDIR: dir, OVS_LOGDIR: dir, OVS_DBDIR: dir, OVS_SYSCONFDIR: dir, OVS_PKGDATADIR: '/usr/share/openvswitch' };
-}
-
-/** A TCP port that was free a moment ago (OVS needs fixed ports to be restarted on, and Raft members to find each other). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 function schemaName(schema: string): string {

@@ -7,8 +7,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { blocksCheckedBy, where } from '../helpers/docs';
-import { World, runAgentCli } from './harness';
+import { World } from './harness';
 
 let w: World;
 beforeAll(async () => {
@@ -162,79 +161,3 @@ describe('vifplug-ovn with a stock ovn-controller', () => {
     await w.waitPlugged(before, 30_000);
   });
 });
-
-describe("the docs' OVN session (docs/ovn.md)", () => {
-  let r: World;
-  beforeAll(async () => {
-    r = await World.start({ vfs: [0, 1, 2, 3], types: 'vifplug-representor=representor' });
-    await r.sandbox.nbctl('ls-add', 'sw0');
-  });
-  afterAll(() => r?.stop());
-
-  it('runs as shown: each command, in order, gives its output (the agent acting between them)', async () => {
-    const blocks = blocksCheckedBy('test/ovn/agent.test.ts');
-    expect(blocks.length, 'the docs have one session for this test').toBe(1);
-    for (const { command, output } of session(blocks[0]!.body)) {
-      const [bin, ...args] = shellWords(command);
-      const runOnce = (): Promise<string> =>
-        bin === 'vifplug-ovn'
-          ? runAgentCli([...args, '--status-socket', r.statusSocket]).then((res) => res.out)
-          : r.sandbox.run(bin!, args).then((out) => out, (err: Error) => `ERROR ${err.message}`);
-      let got = '';
-      // The agent and ovn-controller act asynchronously: a command is retried until it shows what the docs show.
-      await r.sandbox
-        .waitFor(async () => shapeMatches(output, (got = await runOnce())), `"${command}" to print what the docs show`, { timeoutMs: 15_000, intervalMs: 100 })
-        .catch(() => {
-          throw new Error(`${where(blocks[0]!)}: $ ${command}\nexpected:\n${output}\ngot:\n${got}\n${r.agentLog()}`);
-        });
-    }
-  });
-});
-
-/** `$ ` commands (continued after a trailing backslash) and the output lines after each. */
-function session(block: string): { command: string; output: string }[] {
-  const out: { command: string; output: string }[] = [];
-  const lines = block.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    if (!lines[i]!.startsWith('$ ')) continue;
-    let command = lines[i]!.slice(2);
-    while (command.endsWith('\\')) command = `${command.slice(0, -1)} ${lines[++i]!.trim()}`;
-    const output: string[] = [];
-    while (i + 1 < lines.length && !lines[i + 1]!.startsWith('$ ')) output.push(lines[++i]!);
-    out.push({ command, output: output.join('\n').trim() });
-  }
-  return out;
-}
-
-/** Shell words: white space separates, single and double quotes group and are removed. */
-function shellWords(line: string): string[] {
-  const words: string[] = [];
-  let word: string | undefined;
-  let quote: string | undefined;
-  for (const ch of line) {
-    if (quote !== undefined) {
-      if (ch === quote) quote = undefined;
-      else word = (word ?? '') + ch;
-    } else if (ch === '"' || ch === "'") {
-      quote = ch;
-      word ??= '';
-    } else if (/\s/.test(ch)) {
-      if (word !== undefined) words.push(word);
-      word = undefined;
-    } else {
-      word = (word ?? '') + ch;
-    }
-  }
-  if (word !== undefined) words.push(word);
-  return words;
-}
-
-/** Equal but for runs of white space; `...` stands for any text. */
-function shapeMatches(expected: string, actual: string): boolean {
-  const squash = (s: string) => s.trim().replace(/[ \t]+/g, ' ');
-  const pattern = squash(expected)
-    .split('...')
-    .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
-    .join('[\\s\\S]*');
-  return new RegExp(`^${pattern}$`).test(squash(actual));
-}
