@@ -54,16 +54,17 @@ describe('deploy/systemd/vifplug-ovn.service', () => {
   const service = (key: string) => unitValue(unit, 'Service', key);
   const execStart = splitCommandLine(service('ExecStart') ?? '');
 
-  it('starts the vifplug-ovn that npm installs, with flags it accepts, its status socket in its RuntimeDirectory', () => {
-    expect(execStart[0]).toBe('/usr/local/bin/vifplug-ovn');
+  it('starts the vifplug-ovn that npm installs (by name, from systemd\'s search path), with flags it accepts, its status socket in its RuntimeDirectory', () => {
+    expect(execStart[0]).toBe('vifplug-ovn');
     const parsed = parseAgentArgs(execStart.slice(1), {});
     if (parsed.kind !== 'run') throw new Error('not a run command');
     expect(parsed.config.statusSocket).toBe(`/run/${service('RuntimeDirectory')}/vifplug-ovn.sock`);
     expect(parsed.config.connection.socket).toBe('/run/vifplug/vifplug.sock');
   });
 
-  it('comes after vifplugd, is not restarted on a bad flag, and has no capability', () => {
+  it("comes after vifplugd, is not restarted on a bad flag, has no capability, and reaches vifplugd's socket through its group", () => {
     expect(unitValue(unit, 'Unit', 'After')).toContain('vifplugd.service');
+    expect(service('SupplementaryGroups')?.split(/\s+/)).toContain('vifplug');
     expect(service('RestartPreventExitStatus')).toBe('2');
     expect(service('CapabilityBoundingSet')).toBe('');
     expect(service('NoNewPrivileges')).toBe('yes');
