@@ -46,6 +46,12 @@ export interface SandboxOptions {
   readonly sbSsl?: Pki;
   /** Run the Southbound DB as a Raft cluster of this many members; sandbox.sbDb then lists them all, as ovn-remote does. */
   readonly sbClusterSize?: number;
+  /**
+   * The directory the sandbox's own is made in (default /tmp). A systemd
+   * unit with PrivateTmp= sees nothing of the host's /tmp: a sandbox its
+   * processes must reach lives elsewhere, e.g. /run.
+   */
+  readonly parent?: string;
 }
 
 export interface WaitOptions {
@@ -117,7 +123,7 @@ export class OvnSandbox {
     const why = sandboxUnavailable();
     if (why !== undefined) throw new Error(why);
     // /tmp rather than a possibly long TMPDIR: socket paths must stay short.
-    const sandbox = new OvnSandbox(mkdtempSync('/tmp/ovn-'), options);
+    const sandbox = new OvnSandbox(mkdtempSync(join(options.parent ?? '/tmp', 'ovn-')), options);
     live.add(sandbox);
     try {
       await sandbox.boot();
