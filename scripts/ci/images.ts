@@ -241,6 +241,12 @@ async function buildVifplug(ctx: ImageContext, tag: string): Promise<void> {
       `VERSION=${version}`,
       '--build-arg',
       `REVISION=${revision()}`,
+      // The same, on the image itself: podman 4.3 takes a cached layer for
+      // the Dockerfile's LABEL even when the ARG it expands has changed, so a
+      // commit that changes none of the image's files would keep the previous
+      // commit's revision.
+      '--label',
+      `org.opencontainers.image.revision=${revision()}`,
       // Mounted for RUN steps only: the stand-in's npm trusts it; the image does not keep it.
       ...(ca === undefined ? [] : ['--volume', `${ca}:/host-ca.crt:ro`]),
       '--tag',
