@@ -58,6 +58,7 @@ export const NEEDS = [
   { file: '/usr/bin/grpc_python_plugin', pkg: 'protobuf-compiler-grpc', use: "gRPC's Python plugin for protoc" },
   // Checks of deploy/systemd's units.
   { file: '/usr/bin/systemd-analyze', pkg: 'systemd', use: 'systemd-analyze verify and security' },
+  { file: '/usr/bin/systemd-sysusers', pkg: 'systemd', use: 'systemd-sysusers on deploy/systemd/vifplug.sysusers' },
   // Every devlink/ip child runs under setsid.
   { file: '/usr/bin/setsid', pkg: 'util-linux', use: "the daemon's process groups", demo: true },
 ];

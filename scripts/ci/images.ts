@@ -9,10 +9,13 @@
  * - `fresh`: a pristine Debian bookworm — minbase, git, ca-certificates and
  *   Node 20 with the npm it ships — on which the README's test command must
  *   do all of its own set-up;
- * - `vifplug`: the Dockerfile built unchanged on `node24`.
+ * - `vifplug`: the Dockerfile built unchanged on `node24`;
+ * - `host`: `systemd` with vifplug installed as docs/deploy.md#systemd shows
+ *   (npm, from a checkout, which stays in the image for the units' install),
+ *   the host the container test installs and starts deploy/systemd's units on.
  *
  * Base images are built once and kept while their recipe label matches;
- * `vifplug` is rebuilt every time from podman's layer cache.
+ * `vifplug` and `host` are rebuilt every time from podman's layer cache.
  *
  *   node scripts/ci/... images.js [NAME...]     default: every image
  */
@@ -42,12 +45,30 @@ export const IMAGES = {
   systemd: 'localhost/vifplug-test/systemd:bookworm',
   fresh: 'localhost/vifplug-test/fresh:bookworm-node20',
   vifplug: 'localhost/vifplug-test/vifplug:dev',
+  host: 'localhost/vifplug-test/host:dev',
 } as const;
 export type ImageName = keyof typeof IMAGES;
+/** Images built from the checkout, every time (podman's layer cache keeps it quick). */
+type CheckoutImage = 'vifplug' | 'host';
+type BaseImage = Exclude<ImageName, CheckoutImage>;
 
 const RECIPE_LABEL = 'io.vifplug.test.recipe';
 /** Bump a recipe when its steps change, so that kept images are rebuilt. */
-const RECIPES: Record<Exclude<ImageName, 'vifplug'>, string> = { node24: 'node24-3', systemd: 'systemd-3', fresh: 'fresh-1' };
+const RECIPES: Record<BaseImage, string> = { node24: 'node24-3', systemd: 'systemd-3', fresh: 'fresh-1' };
+
+/**
+ * How docs/deploy.md#systemd installs the package, in a checkout: the `host`
+ * image runs these commands, in this order, and records them in its
+ * INSTALL_LABEL; the container test holds the docs to that label.
+ */
+export const PACKAGE_INSTALL = ['npm ci', 'npm run build', 'npm pack', 'npm install -g ./vifplug-*.tgz'] as const;
+export const INSTALL_LABEL = 'io.vifplug.test.install';
+/** The checkout in the `host` image, where the docs' commands run. */
+export const HOST_CHECKOUT = '/root/vifplug';
+/** What of the checkout the package's install needs, and what `npm pack` adds by itself (README, LICENSE). */
+const HOST_PACKAGE = ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.build.json', 'src', 'proto', 'README.md', 'LICENSE'];
+/** What of the checkout the units' install needs: a layer of its own, so that editing a unit rebuilds nothing else. */
+const HOST_DEPLOY = 'deploy/systemd';
 
 /**
  * The npm that the official Node 20 distribution bundles (20.x ships npm
@@ -220,6 +241,12 @@ async function buildVifplug(ctx: ImageContext, tag: string): Promise<void> {
       `VERSION=${version}`,
       '--build-arg',
       `REVISION=${revision()}`,
+      // The same, on the image itself: podman 4.3 takes a cached layer for
+      // the Dockerfile's LABEL even when the ARG it expands has changed, so a
+      // commit that changes none of the image's files would keep the previous
+      // commit's revision.
+      '--label',
+      `org.opencontainers.image.revision=${revision()}`,
       // Mounted for RUN steps only: the stand-in's npm trusts it; the image does not keep it.
       ...(ca === undefined ? [] : ['--volume', `${ca}:/host-ca.crt:ro`]),
       '--tag',
@@ -232,13 +259,64 @@ async function buildVifplug(ctx: ImageContext, tag: string): Promise<void> {
   );
 }
 
-const BUILDERS: Record<Exclude<ImageName, 'vifplug'>, (ctx: ImageContext, tag: string, recipe: string) => Promise<void>> = {
+/**
+ * The `systemd` host with vifplug installed by the docs' commands
+ * (PACKAGE_INSTALL) in a copy of the checkout at HOST_CHECKOUT: `npm ci`
+ * after the manifests alone, so that its layer is reused until the lock
+ * file changes, the rest after the package's sources; deploy/systemd last.
+ * The units are not installed here: the container test does that, with the
+ * docs' commands, once systemd runs.
+ */
+async function buildHost(ctx: ImageContext, tag: string): Promise<void> {
+  const context = join(ctx.work, 'host');
+  for (const path of HOST_PACKAGE) {
+    if (existsSync(join(ROOT, path))) cpSync(join(ROOT, path), join(context, 'package', path), { recursive: true });
+  }
+  cpSync(join(ROOT, HOST_DEPLOY), join(context, HOST_DEPLOY), { recursive: true });
+  const [first, ...rest] = PACKAGE_INSTALL;
+  if (first !== 'npm ci') throw new Error(`the install starts with "${first}", not npm ci: change buildHost along with it`);
+  const containerfile = join(ctx.work, 'Containerfile.host');
+  writeFileSync(
+    containerfile,
+    [
+      `FROM ${IMAGES.systemd}`,
+      `WORKDIR ${HOST_CHECKOUT}`,
+      'COPY package/package.json package/package-lock.json ./',
+      `RUN ${first}`,
+      'COPY package/ ./',
+      `RUN ${rest.join(' && ')}`,
+      `COPY ${HOST_DEPLOY} ./${HOST_DEPLOY}`,
+      `LABEL ${INSTALL_LABEL}="${PACKAGE_INSTALL.join(' && ')}"`,
+      '',
+    ].join('\n'),
+  );
+  const ca = hostCaBundle();
+  await ctx.podman.must(
+    [
+      'build',
+      // Mounted for RUN steps only: the base's npm trusts it; the image does not keep it.
+      ...(ca === undefined ? [] : ['--volume', `${ca}:/host-ca.crt:ro`]),
+      '--tag',
+      tag,
+      '--file',
+      containerfile,
+      context,
+    ],
+    { hint: 'the package did not install as docs/deploy.md shows (the end of the build log is below)', timeoutMs: BUILD_BUDGET_MS },
+  );
+}
+
+const BUILDERS: Record<BaseImage, (ctx: ImageContext, tag: string, recipe: string) => Promise<void>> = {
   node24: buildNode24,
   systemd: buildSystemd,
   fresh: buildFresh,
 };
+const CHECKOUT_BUILDERS: Record<CheckoutImage, (ctx: ImageContext, tag: string) => Promise<void>> = {
+  vifplug: buildVifplug,
+  host: buildHost,
+};
 /** What each image is built on, so that a rebuilt base rebuilds what stands on it. */
-const BUILT_ON: Partial<Record<ImageName, ImageName>> = { systemd: 'node24', vifplug: 'node24' };
+const BUILT_ON: Partial<Record<ImageName, ImageName>> = { systemd: 'node24', vifplug: 'node24', host: 'systemd' };
 
 /** Makes the named images (and what they are built on) present and current. */
 export async function prepareImages(names: readonly ImageName[], podman: Podman, work: string, log: StageLog): Promise<void> {
@@ -253,8 +331,8 @@ export async function prepareImages(names: readonly ImageName[], podman: Podman,
   const rebuilt = new Set<ImageName>();
   for (const name of wanted) {
     const tag = IMAGES[name];
-    if (name === 'vifplug') {
-      await log.step(name, () => buildVifplug(ctx, tag));
+    if (name === 'vifplug' || name === 'host') {
+      await log.step(name, () => CHECKOUT_BUILDERS[name](ctx, tag));
       continue;
     }
     const recipe = RECIPES[name];

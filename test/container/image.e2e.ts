@@ -3,14 +3,14 @@
  * stage built from the top-level Dockerfile, runs it as a sidecar would run
  * (read-only root, no capabilities, no new privileges, the socket directory
  * from the host, a fake host /sys mounted read-only), and checks it from the
- * host through the socket. Then it runs deploy/systemd/vifplugd.service
- * under systemd in a container standing in for a host, hardening and all.
- * The images are prepared before the tests (scripts/ci/images.ts), where a
- * cold machine's minutes have their own budget.
+ * host through the socket; and the image's vifplug-ovn entrypoint beside it,
+ * as deploy/kubernetes runs it. (systemd.e2e.ts runs deploy/systemd.) The
+ * images are prepared before the tests (scripts/ci/images.ts), where a cold
+ * machine's minutes have their own budget.
  */
 
 import { execFileSync } from 'node:child_process';
-import { chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -62,41 +62,12 @@ let socketDir: string;
 let host: FakeHost;
 let help: string;
 let client: VifplugClient;
-let systemdImage: string | undefined;
-let systemdContainer: string | undefined;
 
 /** The daemon's logs, for failure messages. */
 async function containerLogs(): Promise<string> {
   if (container === undefined) return '(no container)';
   const result = await podman.run(['logs', container]);
   return describeOutput(result);
-}
-
-/**
- * The systemd host: vifplug installed as `npm install -g` would (the
- * image's /app, which holds what the package ships plus its production
- * dependencies), the unit from deploy/systemd, enabled.
- */
-async function buildSystemdHost(tag: string): Promise<void> {
-  const dir = join(work, 'systemd-host');
-  mkdirSync(dir);
-  copyFileSync(join(ROOT, 'deploy', 'systemd', 'vifplugd.service'), join(dir, 'vifplugd.service'));
-  writeFileSync(
-    join(dir, 'Containerfile'),
-    [
-      'ARG APP',
-      'ARG BASE',
-      'FROM ${APP} AS app',
-      'FROM ${BASE}',
-      'COPY --from=app /app /usr/local/lib/node_modules/vifplug',
-      'RUN chmod 0755 /usr/local/lib/node_modules/vifplug/dist/cli/vifplugd.js \\',
-      ' && ln -s ../lib/node_modules/vifplug/dist/cli/vifplugd.js /usr/local/bin/vifplugd',
-      'COPY vifplugd.service /etc/systemd/system/vifplugd.service',
-      'RUN systemctl enable vifplugd.service',
-      '',
-    ].join('\n'),
-  );
-  await podman.must(['build', '--build-arg', `APP=${image!}`, '--build-arg', `BASE=${IMAGES.systemd}`, '--tag', tag, dir]);
 }
 
 async function waitUntilServing(socket: string): Promise<void> {
@@ -123,7 +94,7 @@ beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'vifplug-container-test-'));
   podman = new Podman(writeContainersConf(work));
   // Built by the images stage that `npm run test:container` runs first (scripts/ci/images.ts), not here.
-  for (const tag of [IMAGES.vifplug, IMAGES.systemd]) {
+  for (const tag of [IMAGES.vifplug]) {
     if (!(await podman.exists(tag))) throw new Error(`no image ${tag}: run \`npm run test:container\`, which prepares the images before the tests`);
   }
   image = IMAGES.vifplug;
@@ -170,10 +141,7 @@ beforeAll(async () => {
 afterAll(async () => {
   client?.close();
   if (podman !== undefined) {
-    for (const name of [container, systemdContainer]) if (name !== undefined) await podman.run(['rm', '--force', '--time', '0', name]);
-    // The per-run image goes; the prepared images and the builds' cached
-    // layers stay (--no-prune), so that the next run rebuilds only what changed.
-    if (systemdImage !== undefined) await podman.run(['rmi', '--force', '--no-prune', systemdImage]);
+    if (container !== undefined) await podman.run(['rm', '--force', '--time', '0', container]);
   }
   if (work !== undefined) rmSync(work, { recursive: true, force: true });
   log(`done in ${((Date.now() - started) / 1000).toFixed(1)}s (${timings.join(', ')})`);
@@ -372,67 +340,5 @@ describe('the running container, from the host through the socket', () => {
     // Well inside the timeout: the daemon exited on SIGTERM, it was not killed.
     expect(stopMs, logs).toBeLessThan(15_000);
     expect(existsSync(join(socketDir, 'vifplug.sock'))).toBe(false);
-  });
-});
-
-describe('deploy/systemd/vifplugd.service under systemd, in a container standing in for a host', () => {
-  /** Runs a command in the systemd container. */
-  const inHost = (...command: string[]) => podman.must(['exec', systemdContainer!, ...command]);
-  const unitProperty = async (name: string) => (await inHost('systemctl', 'show', '--property', name, '--value', 'vifplugd')).stdout.trim();
-  const journal = async () => (await podman.run(['exec', systemdContainer!, 'journalctl', '--unit', 'vifplugd', '--no-pager'])).stdout;
-
-  beforeAll(async () => {
-    const tag = `localhost/vifplug-container-test-systemd:${process.pid}`;
-    await phase('systemd host', () => buildSystemdHost(tag));
-    systemdImage = tag;
-    const name = `vifplug-container-test-systemd-${process.pid}`;
-    // CAP_SYS_ADMIN: systemd needs it to set up the unit's mount namespace
-    // (ProtectSystem=, PrivateTmp=, ...), as it has on a real host.
-    await podman.must(['run', '--detach', '--name', name, '--systemd=always', '--cap-add=SYS_ADMIN', '--network=none', tag]);
-    systemdContainer = name;
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      const state = await podman.run(['exec', name, 'systemctl', 'is-active', 'vifplugd']);
-      const served = state.stdout.trim() === 'active' && (await journal()).includes('vifplugd serving');
-      if (served) break;
-      if (Date.now() > deadline) {
-        const status = await podman.run(['exec', name, 'systemctl', 'status', '--no-pager', 'vifplugd']);
-        throw new Error(`vifplugd.service did not come up within 30 s\n${describeOutput(status)}\n${await journal()}`);
-      }
-      await new Promise((r) => setTimeout(r, 300));
-    }
-  });
-
-  it('serves on /run/vifplug/vifplug.sock: the health probe passes', async () => {
-    const probe = await podman.run(['exec', systemdContainer!, 'node', '/usr/local/lib/node_modules/vifplug/scripts/container/healthcheck.js', 'unix:///run/vifplug/vifplug.sock']);
-    expect(probe.code, describeOutput(probe) + (await journal())).toBe(0);
-  });
-
-  it('runs as a dynamic non-root user, without capabilities, with no new privileges and a seccomp filter', async () => {
-    const pid = await unitProperty('MainPID');
-    const status = (await inHost('cat', `/proc/${pid}/status`)).stdout;
-    const field = (name: string) => new RegExp(`^${name}:\\s*(.*)$`, 'm').exec(status)?.[1]?.trim();
-    expect(field('Uid')?.split(/\s+/)[0]).not.toBe('0');
-    expect(field('CapEff')).toBe('0000000000000000');
-    expect(field('CapBnd')).toBe('0000000000000000');
-    expect(field('NoNewPrivs')).toBe('1');
-    expect(field('Seccomp')).toBe('2');
-  });
-
-  it("keeps its helpers (ip monitor) running under the unit's syscall filter", async () => {
-    // Let a failing helper show: the daemon restarts it after 1 s, then 2 s.
-    await new Promise((r) => setTimeout(r, 2500));
-    expect(await journal()).not.toMatch(/monitor exited with status/);
-  });
-
-  it('reloads on systemctl reload and stops on systemctl stop with exit status 0, removing the socket directory', async () => {
-    await inHost('systemctl', 'reload', 'vifplugd');
-    expect(await unitProperty('ActiveState')).toBe('active');
-    expect(await unitProperty('NRestarts')).toBe('0');
-    await inHost('systemctl', 'stop', 'vifplugd');
-    expect(await unitProperty('ExecMainStatus'), await journal()).toBe('0');
-    expect(await unitProperty('Result')).toBe('success');
-    expect(await journal()).toContain('vifplugd stopped');
-    expect((await podman.run(['exec', systemdContainer!, 'test', '-e', '/run/vifplug'])).code).not.toBe(0);
   });
 });

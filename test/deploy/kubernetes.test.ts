@@ -1,9 +1,14 @@
 /**
- * deploy/kubernetes: the manifests parse, the DaemonSet passes vifplugd only
- * flags it has with values it accepts, its probes ask the socket it serves,
- * its security settings are those documented, and the daemon started with
- * exactly those arguments (paths moved to a temp dir) serves and passes the
- * probe.
+ * deploy/kubernetes: every manifest is valid against the Kubernetes API's
+ * schema (schema.ts: kubernetes-models, no cluster); the vifplugd DaemonSet
+ * passes vifplugd only flags it has with values it accepts, its probes ask the
+ * socket it serves, its security settings are those documented, it mounts
+ * nothing a node may lack, and the daemon started with exactly those
+ * arguments (paths moved to a temp dir) serves and passes the probe. The
+ * vifplug-ovn DaemonSet: an OVS mount that cannot keep its pod from starting,
+ * probes on the agent's status socket that pass on a node without OVS (its
+ * arguments, run), and the documented patch for an OVS that runs as a user of
+ * its own.
  */
 
 import { spawn } from 'node:child_process';
@@ -18,7 +23,10 @@ import { BUILTIN_TYPES } from '../../src/providers/builtins';
 import { finalStage, imagePathOf, readDockerfile, ROOT } from '../container/dockerfile';
 import { buildFakeSysfs } from '../container/fake-sysfs';
 import { spawnDaemon, type Daemon } from '../helpers/daemon';
-import { daemonHelpFlags, daemonHelpVariables, flagNames, flagValues, parseYamlDocuments, quantityBytes } from './parse';
+import { blocksCheckedBy, where } from '../helpers/docs';
+import { parseAgentArgs } from '../../src/cli/vifplug-ovn';
+import { daemonHelpFlags, daemonHelpVariables, flagNames, flagValues, parseYamlDocuments, quantityBytes, type Yaml } from './parse';
+import { schemaErrors, typeErrors } from './schema';
 
 const DIR = join(ROOT, 'deploy', 'kubernetes');
 
@@ -50,17 +58,24 @@ interface Manifest {
 const files = readdirSync(DIR).filter((f) => f.endsWith('.yaml'));
 const manifests = new Map(files.map((f) => [f, parseYamlDocuments(readFileSync(join(DIR, f), 'utf8')) as unknown as Manifest[]]));
 const resources = [...manifests].filter(([f]) => f !== 'kustomization.yaml').flatMap(([, docs]) => docs);
-const daemonSet = resources.find((m) => m.kind === 'DaemonSet')!;
+const daemonSet = resources.find((m) => m.kind === 'DaemonSet' && m.metadata.name === 'vifplugd')!;
 const pod = daemonSet?.spec.template.spec as Record<string, any>;
 const daemon = (pod?.containers as Container[] | undefined)?.find((c) => c.name === 'vifplugd');
+const agentSet = resources.find((m) => m.kind === 'DaemonSet' && m.metadata.name === 'vifplug-ovn')!;
+const agentPod = agentSet?.spec.template.spec as Record<string, any>;
+const agent = (agentPod?.containers as Container[] | undefined)?.find((c) => c.name === 'vifplug-ovn');
 const dockerfile = finalStage(readDockerfile());
 const [imageUid, imageGid] = dockerfile.find((i) => i.keyword === 'USER')!.args.split(':').map(Number);
 
-/** The volume a container mounts at `path`. */
-function volumeAt(container: Container, path: string): { mount: { name: string; mountPath: string; readOnly?: boolean }; volume: Record<string, any> } {
+/** The volume a container (of vifplugd's pod unless told) mounts at `path`. */
+function volumeAt(
+  container: Container,
+  path: string,
+  inPod: Record<string, any> = pod,
+): { mount: { name: string; mountPath: string; readOnly?: boolean }; volume: Record<string, any> } {
   const mount = container.volumeMounts?.find((m) => m.mountPath === path);
   expect(mount, `${container.name} mounts nothing at ${path}`).toBeDefined();
-  const volume = (pod.volumes as Record<string, any>[]).find((v) => v.name === mount!.name);
+  const volume = (inPod.volumes as Record<string, any>[]).find((v) => v.name === mount!.name);
   expect(volume, `no volume named ${mount!.name}`).toBeDefined();
   return { mount: mount!, volume: volume! };
 }
@@ -77,7 +92,7 @@ function effective(container: Container, key: string): any {
 
 describe('deploy/kubernetes', () => {
   it('parses, every resource in the vifplug namespace, and kustomization lists every file', () => {
-    expect(files).toEqual(expect.arrayContaining(['daemonset.yaml', 'kustomization.yaml']));
+    expect(files).toEqual(expect.arrayContaining(['daemonset.yaml', 'vifplug-ovn.yaml', 'kustomization.yaml']));
     for (const m of resources) {
       expect(m.apiVersion, JSON.stringify(m.metadata)).toBeTruthy();
       expect(m.metadata.name).toBeTruthy();
@@ -85,6 +100,23 @@ describe('deploy/kubernetes', () => {
     }
     const kustomization = manifests.get('kustomization.yaml')![0] as unknown as { resources: string[] };
     expect([...kustomization.resources].sort()).toEqual(files.filter((f) => f !== 'kustomization.yaml').sort());
+  });
+
+  it("is valid against the Kubernetes API's schema: types, enums and required fields, and no field the API lacks", () => {
+    expect(resources.length).toBeGreaterThanOrEqual(5);
+    for (const m of resources) expect(schemaErrors(m as unknown as Yaml), `${m.kind}/${m.metadata.name}`).toEqual([]);
+    expect(typeErrors(resources as unknown as Yaml[], resources.map((m) => `${m.kind}/${m.metadata.name}`))).toEqual([]);
+  });
+
+  it('has a schema check that finds a misspelt field, a value of the wrong type and an unknown hostPath type', () => {
+    const broken = JSON.parse(JSON.stringify(daemonSet)) as Manifest;
+    broken.spec.template.spec.securityContext.supplementalGroup = [65532];
+    broken.spec.template.spec.containers[0].readinessProbe.exec.command = 'node healthcheck.js';
+    broken.spec.template.spec.volumes[0].hostPath.type = 'Directorry';
+    const schema = schemaErrors(broken as unknown as Yaml);
+    expect(schema).toEqual(expect.arrayContaining([expect.stringContaining('exec/command must be array'), expect.stringContaining('hostPath/type')]));
+    const types = typeErrors([broken as unknown as Yaml], ['broken']);
+    expect(types).toEqual(expect.arrayContaining([expect.stringMatching(/supplementalGroup.*does not exist in type/), expect.stringMatching(/"command".*not assignable/)]));
   });
 
   it('runs vifplugd on the host network, with a service account that has no API token', () => {
@@ -149,6 +181,13 @@ describe('deploy/kubernetes', () => {
     expect(effective(daemon!, 'seccompProfile')?.type).toBe('RuntimeDefault');
   });
 
+  it("mounts nothing a node may lack, OVS's directory least of all: a node without OVS runs vifplugd", () => {
+    const hostPaths = (pod.volumes as Record<string, any>[]).filter((v) => v.hostPath !== undefined).map((v) => v.hostPath as { path: string; type?: string });
+    expect(hostPaths.map((h) => h.path).sort()).toEqual(['/run/vifplug', '/sys']);
+    // /sys is on every Linux node; anything else is created if missing.
+    for (const h of hostPaths) if (h.path !== '/sys') expect(h.type, h.path).toBe('DirectoryOrCreate');
+  });
+
   it('prepares the socket directory for the daemon user with an init container that has only CHOWN and FOWNER', () => {
     const init = (pod.initContainers as Container[]).find((c) => c.volumeMounts?.some((m) => m.mountPath === '/run/vifplug'));
     expect(init).toBeDefined();
@@ -177,6 +216,7 @@ describe('deploy/kubernetes', () => {
   it('uses the image of this version', () => {
     const version = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
     expect(daemon!.image.split(':').at(-1)).toBe(version);
+    expect(agent!.image).toBe(daemon!.image);
   });
 });
 
@@ -214,3 +254,143 @@ describe('the DaemonSet arguments, run', () => {
     expect(await running.stop()).toBe(0);
   });
 });
+
+describe('deploy/kubernetes: the vifplug-ovn DaemonSet', () => {
+  const statusCommand = () => agent!.readinessProbe!.exec!.command;
+
+  it('runs the agent in a pod of its own, on the host network, with a service account that has no API token', () => {
+    expect(agent, 'a DaemonSet vifplug-ovn with a container named vifplug-ovn').toBeDefined();
+    expect(agentPod.containers).toHaveLength(1);
+    expect(agentPod.hostNetwork).toBe(true);
+    const account = resources.find((m) => m.kind === 'ServiceAccount' && m.metadata.name === agentPod.serviceAccountName);
+    expect(account, `ServiceAccount ${agentPod.serviceAccountName}`).toBeDefined();
+    expect(account!.automountServiceAccountToken).toBe(false);
+    expect(agentPod.automountServiceAccountToken).toBe(false);
+  });
+
+  it("mounts OVS's runtime directory so that a node without OVS cannot keep the pod from starting", () => {
+    const parsed = parseAgentArgs(agent!.args ?? [], {});
+    if (parsed.kind !== 'run') throw new Error('not a run command');
+    const ovsSocket = parsed.config.ovsDb.replace(/^unix:/, '');
+    const { volume } = volumeAt(agent!, dirname(ovsSocket), agentPod);
+    expect(volume.hostPath).toEqual({ path: '/run/openvswitch', type: 'DirectoryOrCreate' });
+    // vifplugd's socket directory: the same host directory, created by whichever pod comes first.
+    const socket = parsed.config.connection.socket!;
+    expect(volumeAt(agent!, dirname(socket), agentPod).volume.hostPath).toEqual(volumeAt(daemon!, '/run/vifplug').volume.hostPath);
+  });
+
+  it("probes the agent's status socket with `vifplug-ovn status`, giving up after the kubelet's timeout", () => {
+    const parsed = parseAgentArgs(agent!.args ?? [], {});
+    if (parsed.kind !== 'run') throw new Error('not a run command');
+    for (const kind of ['startupProbe', 'readinessProbe', 'livenessProbe'] as const) {
+      const command = agent![kind]?.exec?.command;
+      expect(command, kind).toEqual([...agent!.command!, 'status', '--status-socket', parsed.config.statusSocket]);
+      // `vifplug-ovn status` waits 5 s for an answer (fetchStatus); the kubelet must wait longer to log its message.
+      expect(agent![kind]!.timeoutSeconds, kind).toBeGreaterThan(5);
+    }
+  });
+
+  it('runs as uid 0 in group 65532 with no capability at all', () => {
+    expect(agent!.securityContext).toMatchObject({
+      runAsUser: 0,
+      runAsGroup: imageGid,
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+    });
+    expect(agent!.securityContext?.capabilities?.add).toBeUndefined();
+    expect(effective(agent!, 'seccompProfile')?.type ?? agentPod.securityContext?.seccompProfile?.type).toBe('RuntimeDefault');
+  });
+
+  it("takes the documented patch for an OVS that runs as a user of its own, and stays valid", () => {
+    const blocks = blocksCheckedBy('test/deploy/kubernetes.test.ts');
+    expect(blocks.map(where)).toHaveLength(1);
+    const kustomization = parseYamlDocuments(blocks[0]!.body)[0] as unknown as {
+      kind: string;
+      patches: { target: { kind: string; name: string }; patch: string }[];
+    };
+    expect(kustomization.kind).toBe('Kustomization');
+    expect(kustomization.patches).toHaveLength(1);
+    const { target, patch } = kustomization.patches[0]!;
+    const original = resources.find((m) => m.kind === target.kind && m.metadata.name === target.name);
+    expect(original, `${target.kind}/${target.name}`).toBeDefined();
+    const patched = applyJsonPatch(original!, parseYamlDocuments(patch)[0] as unknown as JsonPatchOp[]);
+    const container = (patched.spec.template.spec.containers as Container[]).find((c) => c.name === 'vifplug-ovn')!;
+    expect(container.securityContext?.runAsUser).not.toBe(0);
+    expect(container.securityContext?.runAsUser).toBeGreaterThan(0);
+    expect(container.securityContext?.runAsGroup).toBe(imageGid);
+    expect(schemaErrors(patched as unknown as Yaml)).toEqual([]);
+    expect(typeErrors([patched as unknown as Yaml], ['patched'])).toEqual([]);
+  });
+});
+
+describe('the vifplug-ovn DaemonSet arguments, run on a node without OVS', () => {
+  const AGENT_JS = join(ROOT, 'dist', 'cli', 'vifplug-ovn.js');
+  let work: string | undefined;
+  let running: Daemon | undefined;
+  afterAll(async () => {
+    await running?.stop();
+    if (work !== undefined) rmSync(work, { recursive: true, force: true });
+  });
+
+  /** The probe's command as the kubelet runs it in the container, with this tree's agent for the image's. */
+  async function probe(move: (arg: string) => string): Promise<{ code: number | null; output: string }> {
+    const command = agent!.readinessProbe!.exec!.command.map(move);
+    expect(command.slice(0, 2)).toEqual(['node', '/app/dist/cli/vifplug-ovn.js']);
+    const child = spawn(process.execPath, [AGENT_JS, ...command.slice(2)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    return { code, output };
+  }
+
+  it('start the agent, which the probes find answering while it waits for OVS, and not once it stopped', async () => {
+    // Each mount path moves to an empty temp dir: no vifplugd, no OVS.
+    work = mkdtempSync(join(tmpdir(), 'vifplug-k8s-agent-'));
+    const moves = (agent!.volumeMounts ?? []).map((m) => {
+      const to = join(work!, m.name);
+      mkdirSync(to, { recursive: true });
+      return [m.mountPath, to] as const;
+    });
+    const move = (arg: string) => moves.reduce((a, [from, to]) => a.split(from).join(to), arg);
+    running = await spawnDaemon((agent!.args ?? []).map(move), {}, { script: AGENT_JS, waitForServing: false });
+
+    const deadline = Date.now() + 20_000;
+    let last = await probe(move);
+    while (last.code !== 0 && Date.now() < deadline && running.proc.exitCode === null) {
+      await new Promise((r) => setTimeout(r, 200));
+      last = await probe(move);
+    }
+    expect(last.code, `${last.output}\n${running.stderr()}${JSON.stringify(running.logs)}`).toBe(0);
+    expect(last.output).toMatch(/OVS_UNREACHABLE/);
+
+    expect(await running.stop()).toBe(0);
+    const after = await probe(move);
+    expect(after.code, after.output).not.toBe(0);
+  });
+});
+
+interface JsonPatchOp {
+  op: 'add' | 'replace';
+  path: string;
+  value: unknown;
+}
+
+/** RFC 6902 `add` and `replace` (what kustomize's patches apply), on a copy. */
+function applyJsonPatch(doc: Manifest, ops: readonly JsonPatchOp[]): Manifest {
+  const copy = JSON.parse(JSON.stringify(doc)) as Manifest;
+  for (const { op, path, value } of ops) {
+    if (op !== 'add' && op !== 'replace') throw new Error(`unsupported patch op ${String(op)}`);
+    const keys = path.split('/').slice(1).map((k) => k.replace(/~1/g, '/').replace(/~0/g, '~'));
+    let node: any = copy;
+    for (const key of keys.slice(0, -1)) {
+      node = node[Array.isArray(node) ? Number(key) : key];
+      if (node === undefined) throw new Error(`${path}: no ${key}`);
+    }
+    const last = keys.at(-1)!;
+    if (op === 'replace' && !(last in node)) throw new Error(`${path}: nothing to replace`);
+    node[Array.isArray(node) ? Number(last) : last] = value;
+  }
+  return copy;
+}

@@ -1,5 +1,5 @@
 /**
- * The agent's deployment examples: the DaemonSet's vifplug-ovn container and
+ * The agent's deployment examples: the vifplug-ovn DaemonSet's container and
  * deploy/systemd/vifplug-ovn.service pass only flags the agent has, with
  * values it accepts, and reach vifplugd and OVS where those put their sockets.
  */
@@ -15,12 +15,17 @@ import { parseUnit, parseYamlDocuments, splitCommandLine, unitValue, type Yaml }
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 
-const docs = parseYamlDocuments(readFileSync(join(ROOT, 'deploy', 'kubernetes', 'daemonset.yaml'), 'utf8')) as Obj[];
-const pod = docs.find((d: Yaml) => (d as Obj).kind === 'DaemonSet')!.spec.template.spec as Obj;
-const agent = (pod.containers as Obj[]).find((c) => c.name === 'vifplug-ovn')!;
-const daemon = (pod.containers as Obj[]).find((c) => c.name === 'vifplugd')!;
+/** The pod of the DaemonSet in deploy/kubernetes/<file>. */
+function podOf(file: string): Obj {
+  const docs = parseYamlDocuments(readFileSync(join(ROOT, 'deploy', 'kubernetes', file), 'utf8')) as Obj[];
+  return docs.find((d: Yaml) => (d as Obj).kind === 'DaemonSet')!.spec.template.spec as Obj;
+}
+const agentPod = podOf('vifplug-ovn.yaml');
+const daemonPod = podOf('daemonset.yaml');
+const agent = (agentPod.containers as Obj[]).find((c) => c.name === 'vifplug-ovn')!;
+const daemon = (daemonPod.containers as Obj[]).find((c) => c.name === 'vifplugd')!;
 
-function hostPathOf(container: Obj, mountPath: string): string | undefined {
+function hostPathOf(pod: Obj, container: Obj, mountPath: string): string | undefined {
   const mount = (container.volumeMounts as Obj[]).find((m) => m.mountPath === mountPath);
   return (pod.volumes as Obj[]).find((v) => v.name === mount?.name)?.hostPath?.path;
 }
@@ -39,13 +44,13 @@ describe('deploy/kubernetes: the vifplug-ovn container', () => {
     const parsed = parseAgentArgs(agent.args, {});
     if (parsed.kind !== 'run') throw new Error('not a run command');
     const socket = parsed.config.connection.socket!;
-    expect(hostPathOf(agent, socket.slice(0, socket.lastIndexOf('/')))).toBe(hostPathOf(daemon, '/run/vifplug'));
-    expect(hostPathOf(agent, '/run/openvswitch')).toBe('/run/openvswitch');
+    expect(hostPathOf(agentPod, agent, socket.slice(0, socket.lastIndexOf('/')))).toBe(hostPathOf(daemonPod, daemon, '/run/vifplug'));
+    expect(hostPathOf(agentPod, agent, '/run/openvswitch')).toBe('/run/openvswitch');
     expect(parsed.config.ovsDb).toBe('unix:/run/openvswitch/db.sock');
     expect(agent.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] }, runAsGroup: 65532 });
     expect(agent.securityContext.capabilities.add).toBeUndefined();
     const status = parsed.config.statusSocket;
-    expect(hostPathOf(agent, status.slice(0, status.lastIndexOf('/')))).toBe('/run/vifplug-ovn');
+    expect(hostPathOf(agentPod, agent, status.slice(0, status.lastIndexOf('/')))).toBe('/run/vifplug-ovn');
   });
 });
 
@@ -54,16 +59,17 @@ describe('deploy/systemd/vifplug-ovn.service', () => {
   const service = (key: string) => unitValue(unit, 'Service', key);
   const execStart = splitCommandLine(service('ExecStart') ?? '');
 
-  it('starts the vifplug-ovn that npm installs, with flags it accepts, its status socket in its RuntimeDirectory', () => {
-    expect(execStart[0]).toBe('/usr/local/bin/vifplug-ovn');
+  it('starts the vifplug-ovn that npm installs (by name, from systemd\'s search path), with flags it accepts, its status socket in its RuntimeDirectory', () => {
+    expect(execStart[0]).toBe('vifplug-ovn');
     const parsed = parseAgentArgs(execStart.slice(1), {});
     if (parsed.kind !== 'run') throw new Error('not a run command');
     expect(parsed.config.statusSocket).toBe(`/run/${service('RuntimeDirectory')}/vifplug-ovn.sock`);
     expect(parsed.config.connection.socket).toBe('/run/vifplug/vifplug.sock');
   });
 
-  it('comes after vifplugd, is not restarted on a bad flag, and has no capability', () => {
+  it("comes after vifplugd, is not restarted on a bad flag, has no capability, and reaches vifplugd's socket through its group", () => {
     expect(unitValue(unit, 'Unit', 'After')).toContain('vifplugd.service');
+    expect(service('SupplementaryGroups')?.split(/\s+/)).toContain('vifplug');
     expect(service('RestartPreventExitStatus')).toBe('2');
     expect(service('CapabilityBoundingSet')).toBe('');
     expect(service('NoNewPrivileges')).toBe('yes');
