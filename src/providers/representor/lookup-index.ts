@@ -60,10 +60,11 @@ export class LookupIndex {
     }
     for (const [mac, list] of this.byMac) {
       list.sort((a, b) => a.tier - b.tier);
-      const best = list.filter((a) => a.tier === list[0]!.tier);
-      // Bond slaves share the bond's MAC; the one whose permanent MAC it is, is the PF meant.
-      const owner = best.filter((a) => (a.permanentMac ?? a.mac) === mac);
-      this.best.set(mac, best.length > 1 && owner.length === 1 ? owner : best);
+      // Several PFs with the MAC are ambiguous, whatever their permanent MACs: bond
+      // slaves (VF-LAG) all carry the bond's MAC as their current address, which
+      // is what a CMS reports (Nova's pf_mac_address), so the slave whose
+      // permanent MAC it also is may not be the PF meant. Refused, not guessed.
+      this.best.set(mac, list.filter((a) => a.tier === list[0]!.tier));
     }
     if (options.pendingUntil !== undefined) {
       for (const entry of inventory.entries) {

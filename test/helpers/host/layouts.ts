@@ -17,6 +17,8 @@ export interface UplinkSpec {
   /** The PCI function the uplink netdev sits on; defaults to the devlink device when it is a PCI one. */
   readonly pci?: string;
   readonly smartNicPfMac?: string;
+  /** A bond slave's permanent MAC (its address is then the bond's). */
+  readonly permAddress?: string;
 }
 
 export interface LayoutOptions {
@@ -55,6 +57,7 @@ export function layOutDevlinkHost(host: FakeHost, json: DevlinkJson, options: La
       parent,
       ...(uplink !== undefined ? { address: uplink.address } : {}),
       ...(uplink?.smartNicPfMac !== undefined ? { smartNicPfMac: uplink.smartNicPfMac } : {}),
+      ...(uplink?.permAddress !== undefined ? { permAddress: uplink.permAddress } : {}),
       physPortName: kernelPhysPortName(attrs) ?? EOPNOTSUPP,
       ...(attrs.flavour === 'virtual' ? {} : { physSwitchId: switchId }),
     });
