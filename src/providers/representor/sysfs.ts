@@ -15,7 +15,7 @@ import { basename, join } from 'node:path';
 
 import { DroppedTally, type Dropped } from './dropped';
 import { parseMac } from './mac';
-import { isIfName } from './names';
+import { isIfName, isPciAddress } from './names';
 
 /**
  * Raw filesystem access, throwing Node's errno errors. Tests replace it to
@@ -152,6 +152,16 @@ export class SysfsReader {
   async smartNicPfMac(ifname: string): Promise<string | undefined> {
     const text = await this.readText(this.netdevPath(ifname, 'smart_nic', 'pf', 'config'));
     return text === undefined ? undefined : parseSmartNicConfig(text);
+  }
+
+  /**
+   * The driver bound to a PCI device (basename of bus/pci/devices/<bdf>/driver,
+   * e.g. mlx5_core); undefined when none is bound or the device is unknown.
+   */
+  async pciDriver(bdf: string): Promise<string | undefined> {
+    if (!isPciAddress(bdf)) throw new Error(`refusing to build a sysfs path from ${JSON.stringify(bdf)}`);
+    const target = await this.link(join(this.root, 'bus', 'pci', 'devices', bdf, 'driver'));
+    return target === undefined ? undefined : basename(target);
   }
 
   /** Attributes ignored since the last call, per cause. */

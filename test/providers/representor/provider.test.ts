@@ -41,13 +41,13 @@ function cx6(): { host: FakeHost; json: DevlinkJson } {
 }
 
 describe('representorProvider (the public entry point)', () => {
-  it('registers as "representor", maintains no interface options, and plugs with the daemon-side config', async () => {
+  it('registers as "representor", maintains the DPDK interface options, and plugs with the daemon-side config', async () => {
     const { host: h } = cx6();
     const { logger } = captureLogger();
     const cls = representorProvider({ sysfsRoot: h.sysfsRoot, devlinkBin: h.devlinkBin, ipBin: h.ipBin, resyncIntervalMs: 0 }, { logger });
     expect(cls.type).toBe(REPRESENTOR_TYPE);
     expect(REPRESENTOR_TYPE).toBe('representor');
-    expect(cls.maintainedIfaceOptions).toEqual([]);
+    expect(cls.maintainedIfaceOptions).toEqual(['dpdk-devargs', 'dpdk-vf-mac']);
     await cls.init!();
     cleanups.push(() => cls.destroy!());
     const instance = await cls.open();
