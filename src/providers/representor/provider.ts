@@ -21,6 +21,10 @@
  *   with a retry delay.
  * A remove is always allowed: unplugging never depends on the hardware.
  *
+ * It also identifies the host's hardware for a CMS (identity.ts): a VF's PF
+ * MAC, VF number and card serial (Identify), and the cards and the serial
+ * that identifies the chassis (ListCards).
+ *
  * Its health is always serving; when the picture of the hardware is stale
  * or partial it says so (hardware-health.ts), since answers may be out of date.
  */
@@ -38,6 +42,8 @@ import {
   type ProviderHealth,
   type ProviderInstance,
   type Representor,
+  type CardListing,
+  type FunctionIdentity,
 } from '../../registry/provider';
 import { hardwareHealth } from '../hardware-health';
 import { DEFAULT_TIMING, REPRESENTOR_TYPE, type RepresentorConfig, type RepresentorDeps } from './config';
@@ -45,6 +51,7 @@ import { execDevlinkSource } from './devlink';
 import { DPDK_DEVARGS_OPTION, DPDK_TYPE, MAINTAINED_IFACE_OPTIONS } from './dpdk';
 import type { LookupIndex } from './lookup-index';
 import type { PortEntry } from './port-entry';
+import { identifyVf, listCards } from './identity';
 import { LiveInventory } from './live-inventory';
 import { iproute2Monitors } from './monitor';
 import { parseRepresentorOptions } from './options';
@@ -55,15 +62,17 @@ export function createRepresentorProvider(config: RepresentorConfig, deps: Repre
   const now = deps.now ?? (() => performance.timeOrigin + performance.now());
   const timing = { ...DEFAULT_TIMING, ...deps.timing };
   let live: LiveInventory | undefined;
+  let sysfs: SysfsReader | undefined;
 
   return {
     type: REPRESENTOR_TYPE,
     maintainedIfaceOptions: MAINTAINED_IFACE_OPTIONS,
 
     async init() {
+      sysfs = new SysfsReader(config.sysfsRoot, deps.fs ?? nodeSysfs());
       live = new LiveInventory({
         devlink: execDevlinkSource({ bin: config.devlinkBin, timeoutMs: timing.devlinkTimeoutMs, maxOutputBytes: timing.devlinkMaxOutputBytes }),
-        sysfs: new SysfsReader(config.sysfsRoot, deps.fs ?? nodeSysfs()),
+        sysfs,
         logger,
         now,
         timing,
@@ -92,6 +101,18 @@ export function createRepresentorProvider(config: RepresentorConfig, deps: Repre
 
     listRepresentors(): readonly Representor[] {
       return live?.index.records ?? [];
+    },
+
+    identify(vfPciAddress: string): Promise<FunctionIdentity> {
+      if (sysfs === undefined) throw new Error('the representor provider was not initialised');
+      return identifyVf(sysfs, vfPciAddress);
+    },
+
+    listCards(): Promise<CardListing> {
+      if (sysfs === undefined || live === undefined) throw new Error('the representor provider was not initialised');
+      // A card whose eswitch has an external controller's ports is a DPU's own card, seen from the DPU.
+      const managers = new Set(live.index.records.flatMap((r) => (r.external === true && r.device.startsWith('pci/') ? [r.device.slice('pci/'.length)] : [])));
+      return listCards(sysfs, managers);
     },
 
     health(): ProviderHealth {

@@ -13,6 +13,7 @@
  *   sys/class/net/<if> -> ../../devices/.../net/<if>
  *   sys/bus/pci/devices/<bdf> -> ../../../devices/pci0000:00/<bdf>
  *   sys/devices/pci0000:00/<bdf>/driver -> ../../../bus/pci/drivers/<driver>
+ *   sys/devices/pci0000:00/<bdf>/vpd                  the PCI VPD, raw bytes
  *   sys/class/net/<uplink>/smart_nic/pf/config       BlueField compat file
  */
 
@@ -126,6 +127,12 @@ export class SysfsTree {
     const link = join(this.pciDir(bdf), 'driver');
     if (existsSync(link)) unlinkSync(link);
     symlinkSync(relative(this.pciDir(bdf), driverDir), link);
+  }
+
+  /** Writes a PCI function's vpd file (the raw bytes the kernel shows; see vpd.ts for layouts). */
+  setVpd(bdf: string, bytes: Uint8Array): void {
+    this.addPciDevice(bdf);
+    writeFileSync(join(this.pciDir(bdf), 'vpd'), bytes);
   }
 
   addNetdev(spec: NetdevSpec): void {
