@@ -12,6 +12,7 @@ import { CardSelection } from '../../../src/gen/vifplug/v1/vifplug';
 import { expectStatus } from '../../helpers/expect-status';
 import { spawnDaemon, type Daemon } from '../../helpers/daemon';
 import { FakeHost } from '../../helpers/host/fake-host';
+import { HYPERVISOR_PF_MAC as HOST_PF_MAC, layOutHypervisor } from '../../helpers/host/layouts';
 import { BLUEFIELD_VPD, connectxVpd, vpdBytes } from '../../helpers/host/vpd';
 import { DPU_HOST_PF_MAC, dpuHost } from './harness';
 
@@ -33,25 +34,9 @@ async function serve(h: FakeHost, providers = 'representor,dummy'): Promise<Vifp
   return client;
 }
 
-export const HOST_PF_MAC = 'b8:3f:d2:e1:8f:dc';
-
-/** The hypervisor of a BlueField: PF 0000:05:00.0 (enp5s0f0, no switchdev here), VFs 0-3 on 0000:05:00.3-6. */
-export function hypervisor(): FakeHost {
-  const h = new FakeHost();
-  h.addNetdev({ name: 'enp5s0f0', parent: { pci: '0000:05:00.0' }, address: HOST_PF_MAC });
-  for (let i = 0; i < 4; i++) {
-    const vf = `0000:05:00.${3 + i}`;
-    h.addPciDevice(vf, { physfn: '0000:05:00.0', vfIndex: i });
-    h.addNetdev({ name: `enp5s0f0v${i}`, parent: { pci: vf } });
-  }
-  h.setVpd('0000:05:00.0', vpdBytes(BLUEFIELD_VPD));
-  h.setDevlinkBehaviour('no-netlink');
-  return h;
-}
-
 describe('Identify on the host side of a DPU', () => {
   it('answers the PF MAC (its current address), the VF number, the card serial and the options to use', async () => {
-    const c = await serve(hypervisor());
+    const c = await serve(layOutHypervisor(new FakeHost()));
     const id = await c.identify('0000:05:00.5');
     expect(id).toEqual({
       vfPciAddress: '0000:05:00.5',
@@ -70,7 +55,7 @@ describe('Identify on the host side of a DPU', () => {
   });
 
   it("reports the PF netdev's current address, not its permanent one, and warns for a bond slave", async () => {
-    const h = hypervisor();
+    const h = layOutHypervisor(new FakeHost());
     h.removeNetdev('enp5s0f0');
     h.addNetdev({ name: 'enp5s0f0', parent: { pci: '0000:05:00.0' }, address: '02:aa:bb:cc:dd:ee', permAddress: HOST_PF_MAC });
     const c = await serve(h);
@@ -81,7 +66,7 @@ describe('Identify on the host side of a DPU', () => {
   });
 
   it('still answers when the card serial cannot be read, and says why', async () => {
-    const h = hypervisor();
+    const h = layOutHypervisor(new FakeHost());
     h.setVpd('0000:05:00.0', vpdBytes(BLUEFIELD_VPD).subarray(0, 160));
     const c = await serve(h);
     const id = await c.identify('0000:05:00.4');
@@ -92,7 +77,7 @@ describe('Identify on the host side of a DPU', () => {
   });
 
   it('refuses a malformed address, an unknown device, a PF, and a provider that reads no hardware', async () => {
-    const c = await serve(hypervisor());
+    const c = await serve(layOutHypervisor(new FakeHost()));
     await expectStatus(c.identify('05:00.3'), Code.INVALID_ARGUMENT, 'INVALID_FIELD');
     await expectStatus(c.identify(''), Code.INVALID_ARGUMENT, 'MISSING_FIELD');
     const missing = await expectStatus(c.identify('0000:99:00.1'), Code.NOT_FOUND, 'PCI_DEVICE_NOT_FOUND');
@@ -125,7 +110,7 @@ describe('ListCards', () => {
   });
 
   it('on a host with one card (its two PFs report one serial): that card', async () => {
-    const h = hypervisor();
+    const h = layOutHypervisor(new FakeHost());
     h.addNetdev({ name: 'enp5s0f1', parent: { pci: '0000:05:00.1' }, address: 'b8:3f:d2:e1:8f:dd' });
     h.setVpd('0000:05:00.1', vpdBytes(BLUEFIELD_VPD));
     const cards = await (await serve(h)).listCards();
@@ -135,7 +120,7 @@ describe('ListCards', () => {
   });
 
   it('picks none, saying why, with two cards and no DPU, or when a PF gives no serial', async () => {
-    const h = hypervisor();
+    const h = layOutHypervisor(new FakeHost());
     h.addNetdev({ name: 'enp8s0f0', parent: { pci: '0000:08:00.0' }, address: '0c:42:a1:08:00:00' });
     h.setVpd('0000:08:00.0', vpdBytes(connectxVpd('MT2203X99999')));
     let cards = await (await serve(h)).listCards();
