@@ -40,6 +40,8 @@ export interface WorldOptions {
   readonly metrics?: boolean;
   /** More vifplugd flags, e.g. --representor-dpdk-devargs. */
   readonly vifplugdArgs?: readonly string[];
+  /** The PCI VPD of the fake ConnectX's PF (test/helpers/host/vpd.ts). */
+  readonly vpd?: Uint8Array;
 }
 
 export class World {
@@ -66,6 +68,7 @@ export class World {
     layOutDevlinkHost(host, json, { uplinks: { enp7s0f0: { address: PF_MAC } } });
     // A ConnectX PF, bound to mlx5_core as on a real host.
     host.setPciDriver(PF_BDF, 'mlx5_core');
+    if (options.vpd !== undefined) host.setVpd(PF_BDF, options.vpd);
   }
 
   static async start(options: WorldOptions = {}): Promise<World> {
