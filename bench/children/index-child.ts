@@ -71,7 +71,7 @@ function build(host: BenchHost, text: string) {
   const t0 = process.hrtime.bigint();
   const parsed = parseDevlinkPortsJson(text);
   const t1 = process.hrtime.bigint();
-  const snapshot: Snapshot = { devlink: { ok: true, ports: parsed.ports, warnings: parsed.warnings }, netdevs: new Map(host.uplinks.map((u) => [u.name, u])), warnings: [] };
+  const snapshot: Snapshot = { devlink: { ok: true, ports: parsed.ports, warnings: parsed.warnings }, netdevs: new Map(host.uplinks.map((u) => [u.name, u])), warnings: [], pciDrivers: new Map() };
   const inventory = buildInventory(snapshot);
   const t2 = process.hrtime.bigint();
   const index = LookupIndex.build(inventory);

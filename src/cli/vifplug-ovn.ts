@@ -12,6 +12,7 @@ import { createLogger, guardProcess } from '../common/log';
 import type { AgentMetrics } from '../ovn/agent-metrics';
 import type { TcpAddress } from '../api/endpoint';
 import { Agent, type AgentStatus } from '../ovn/agent';
+import { CardSerialPublisher } from '../ovn/card-serial';
 import { StatusServer, fetchStatus } from '../ovn/status-server';
 import { VifplugdLink, parseTypes } from '../ovn/vifplugd-link';
 import { OvsdbConfigError, defaultRundir, parseRemotes, type TlsFiles } from '../ovsdb';
@@ -44,6 +45,7 @@ export const FLAGS = {
   'metrics-listen': { env: 'VIFPLUG_OVN_METRICS_LISTEN', arg: 'HOST:PORT', help: 'serve Prometheus metrics (pending lports by reason, reconcile passes) at http://HOST:PORT/metrics (default: off)' },
   'status-socket': { env: 'VIFPLUG_OVN_STATUS_SOCKET', arg: 'PATH', help: `where the agent answers \`vifplug-ovn status\` (default ${DEFAULT_STATUS_SOCKET})` },
   'log-level': { env: 'VIFPLUG_OVN_LOG_LEVEL', arg: 'LEVEL', help: `${LOG_LEVELS.join(', ')} (default info)` },
+  'publish-card-serial': { env: 'VIFPLUG_OVN_PUBLISH_CARD_SERIAL', boolean: true, arg: '', help: "on a DPU: keep card-serial-number=<this card's serial> (from vifplugd's ListCards, the PCI VPD) in external_ids:ovn-cms-options, where Neutron looks for the chassis of a remote-managed port" },
   json: { env: 'VIFPLUG_OVN_JSON', boolean: true, arg: '', help: 'status: print the status as JSON' },
 } as const satisfies Record<string, Flag>;
 
@@ -69,6 +71,7 @@ function usage(): string {
     '  vifplug-ovn --types vifplug-representor=representor',
     '  vifplug-ovn --types representor --ovn-sb-db ssl:10.0.0.1:6642,ssl:10.0.0.2:6642 \\',
     '      --private-key /etc/ovn/key.pem --certificate /etc/ovn/cert.pem --ca-cert /etc/ovn/cacert.pem',
+    '  vifplug-ovn --types representor --publish-card-serial',
     '  vifplug-ovn status',
   ].join('\n');
 }
@@ -83,6 +86,8 @@ export interface AgentConfig {
   readonly statusSocket: string;
   readonly metricsListen: TcpAddress | undefined;
   readonly logLevel: string;
+  /** Keep ovn-cms-options card-serial-number right (ovn/card-serial.ts). */
+  readonly publishCardSerial: boolean;
 }
 
 type Command = { kind: 'run'; config: AgentConfig } | { kind: 'status'; statusSocket: string; json: boolean } | { kind: 'help' } | { kind: 'version' };
@@ -129,7 +134,10 @@ export function parseAgentArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
   };
   if (connection.socket !== undefined && connection.addr !== undefined) throw new UsageError('give --socket or --addr, not both');
   const metricsListen = parseMetricsListen(one('metrics-listen'));
-  return { kind: 'run', config: { connection, ovsDb, sbDb, tls, types, statusSocket, metricsListen, logLevel: parseLogLevel(one('log-level') ?? 'info') } };
+  return {
+    kind: 'run',
+    config: { connection, ovsDb, sbDb, tls, types, statusSocket, metricsListen, logLevel: parseLogLevel(one('log-level') ?? 'info'), publishCardSerial: flags.bool('publish-card-serial') },
+  };
 }
 
 function checkRemotes(flag: string, text: string): string[] {
@@ -223,6 +231,8 @@ async function runAgent(config: AgentConfig): Promise<number> {
     return 1;
   }
   let stopping = false;
+  const cardSerial = config.publishCardSerial ? new CardSerialPublisher({ client, ovsDb: config.ovsDb, tls: config.tls, logger }) : undefined;
+  cardSerial?.start();
   const started = agent.start().catch((err: unknown) => {
     if (stopping) return undefined;
     logger.fatal({ err }, `vifplug-ovn cannot start: ${(err as Error).message}`);
@@ -230,6 +240,7 @@ async function runAgent(config: AgentConfig): Promise<number> {
   });
   const outcome = await Promise.race([stopSignal, started.then((r) => (r === 'failed' ? r : stopSignal))]);
   if (outcome === 'failed') {
+    await cardSerial?.stop().catch(() => undefined);
     await agent.stop().catch(() => undefined);
     metricsServer?.close();
     await status.stop();
@@ -238,6 +249,7 @@ async function runAgent(config: AgentConfig): Promise<number> {
   }
   stopping = true;
   logger.info({ signal: outcome }, 'stopping; plugged ports stay in place');
+  await cardSerial?.stop();
   await agent.stop();
   metricsServer?.close();
   await status.stop();

@@ -61,6 +61,11 @@ Commands:
                                    which representor a port with these options would get (nothing is kept)
   watch [TYPE]... [--count N]      follow what changes (Watch): one line per event (SEQ KIND TYPE
                                    INSTANCE), first a resync; until interrupted or N events
+  identify VF_PCI_ADDRESS [--type TYPE]
+                                   what a CMS needs to plug this host's VF on its SmartNIC/DPU: the PF
+                                   MAC, the VF number, the card serial and the lport options (Identify)
+  cards [--type TYPE]              the cards this host sees (PCI VPD) and the serial that identifies
+                                   the chassis (ListCards)
 
 Connection:
   --socket PATH         unix socket of the daemon [VIFPLUG_SOCKET] (default ${DEFAULT_SOCKET})
@@ -82,6 +87,7 @@ Examples:
   vifplugctl representors --pf-mac 10:70:fd:df:9c:3a
   vifplugctl lookup --pf-mac 10:70:fd:df:9c:3a --vf-num 4
   vifplugctl watch representor
+  vifplugctl identify 0000:05:00.5
   vifplugctl prepare --type dummy --lport lsp1 --option vif-plug-type=dummy --finish --destroy
   vifplugctl --addr 10.0.0.5:50051 --tls-ca ca.pem --tls-cert me.pem --tls-key me.key --json providers`;
 
@@ -260,6 +266,29 @@ async function run(command: string, args: string[], values: Values, client: Vifp
       return lookup(values, client, out);
     case 'watch':
       return watch(args, values, client, out);
+    case 'identify': {
+      const res = await client.identify(arg('VF_PCI_ADDRESS'), values.type ?? '');
+      const problem = res.cardSerialProblem;
+      const lines: [string, string][] = [
+        ['VF', res.vfPciAddress],
+        ['PF', `${res.pfPciAddress} ${res.pfNetdev}`],
+        ['PF MAC', res.pfMacAddress],
+        ['VF NUMBER', String(res.vfNum)],
+        ['CARD SERIAL', problem === undefined ? res.cardSerialNumber : `- (${problem.reason}: ${problem.message})`],
+        ['LPORT OPTIONS', [...res.lportOptions].map(([k, v]) => `${k}=${v}`).join(' ')],
+        ...res.warnings.map((w): [string, string] => ['WARNING', w]),
+      ];
+      out.print(lines.map(([k, v]) => `${k.padEnd(14)}${v}`).join('\n'), api.IdentifyResponse.toJSON(res));
+      return EXIT.ok;
+    }
+    case 'cards': {
+      arg('nothing', true);
+      const res = await client.listCards(values.type ?? '');
+      const rows = res.cards.map((c) => [c.serialNumber, cell(c.partNumber), c.pfPciAddresses.join(','), cell(c.managesExternalHost), cell(c.selected), cell(c.productName)]);
+      const problems = res.problems.map((p) => `${p.reason}: ${p.message}`);
+      out.print([table(['SERIAL', 'PART', 'PFS', 'MANAGES HOST', 'CHASSIS', 'NAME'], rows), `chassis card serial: ${res.chassisCardSerialNumber || '-'} (${res.selectionMessage})`, ...problems].join('\n'), api.ListCardsResponse.toJSON(res));
+      return EXIT.ok;
+    }
     default:
       throw new UsageError(`unknown command "${command}"`);
   }

@@ -48,6 +48,8 @@ const REQUESTS: { [M in VifPlugMethod]: { fromPartial(object: object): RequestOf
   preparePorts: api.PreparePortsRequest,
   finishPorts: api.FinishPortsRequest,
   destroyCtxs: api.DestroyCtxsRequest,
+  identify: api.IdentifyRequest,
+  listCards: api.ListCardsRequest,
 };
 
 /**
@@ -115,6 +117,8 @@ export const RETRYABLE_METHODS = [
   'PreparePorts',
   'FinishPorts',
   'DestroyCtxs',
+  'Identify',
+  'ListCards',
 ] as const;
 
 /** gRPC service config: retries on UNAVAILABLE with exponential backoff, done by grpc-js itself. */
@@ -205,6 +209,16 @@ export class VifplugClient {
 
   listRepresentors(type = '', options?: CallOptions): Promise<api.ListRepresentorsResponse> {
     return this.call('listRepresentors', { type }, options);
+  }
+
+  /** What a CMS needs to know of one of the host's VFs (PF MAC, VF number, card serial, the lport options). */
+  identify(vfPciAddress: string, type = '', options?: CallOptions): Promise<api.IdentifyResponse> {
+    return this.call('identify', { vfPciAddress, type }, options);
+  }
+
+  /** The host's cards and the serial that identifies the chassis. */
+  listCards(type = '', options?: CallOptions): Promise<api.ListCardsResponse> {
+    return this.call('listCards', { type }, options);
   }
 
   /** PreparePort for many ports of one instance: one result (prepared or error) per port, in order. */

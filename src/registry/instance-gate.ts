@@ -59,10 +59,10 @@ export interface GatedInstance extends GateSlot {
 }
 
 /** The operations the gate refuses first when a slot is busy: they add load. */
-type Sheddable = 'preparePort' | 'run' | 'listRepresentors';
+type Sheddable = 'preparePort' | 'run' | 'listRepresentors' | 'readHardware';
 type Operation = Sheddable | 'finishPort' | 'destroyPortCtx';
 
-const SHEDDABLE: ReadonlySet<Operation> = new Set<Sheddable>(['preparePort', 'run', 'listRepresentors']);
+const SHEDDABLE: ReadonlySet<Operation> = new Set<Sheddable>(['preparePort', 'run', 'listRepresentors', 'readHardware']);
 
 /**
  * The one gate every provider callback passes (the port calls and Run of an
@@ -123,7 +123,7 @@ export class InstanceGate {
     );
   }
 
-  /** Run, FinishPort or DestroyCtx on an instance, or listRepresentors on a class's slot, through the gate. */
+  /** Run, FinishPort or DestroyCtx on an instance, or listRepresentors and the hardware reads (identify, listCards) on a class's slot, through the gate. */
   call<T>(slot: GateSlot, operation: Operation, fn: (budget: CallBudget) => T | Promise<T>, caller?: CallerContext): Promise<T> {
     return this.gated(slot, operation, fn, caller);
   }

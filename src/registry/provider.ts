@@ -137,6 +137,17 @@ export interface ProviderClass {
   listRepresentors?(budget?: CallBudget): readonly Representor[] | Promise<readonly Representor[]>;
 
   /**
+   * What a CMS needs to know of one of this host's VFs, from its PCI address
+   * (the Identify RPC). Reads the hardware; through the gate like
+   * listRepresentors. Throws a PlugError for a VF it cannot identify.
+   * Optional: with listCards, announces that the class identifies hardware.
+   */
+  identify?(vfPciAddress: string, budget?: CallBudget): FunctionIdentity | Promise<FunctionIdentity>;
+
+  /** The cards whose PFs this host sees, and the serial that identifies the chassis (the ListCards RPC). Optional. */
+  listCards?(budget?: CallBudget): CardListing | Promise<CardListing>;
+
+  /**
    * For a class that has listRepresentors but learns only at run time whether
    * it can answer (a remote provider, from its process's GetInfo): false
    * withdraws the announcement. Optional: having listRepresentors is enough.
@@ -178,6 +189,54 @@ export interface Representor extends PortNumbers {
   readonly physPortName: string;
   /** The lport options that select this port; empty if none can. */
   readonly lportOptions: ReadonlyMap<string, string>;
+}
+
+/** Why a card's serial number could not be read from a PF's PCI VPD. */
+export interface CardProblem {
+  readonly pciAddress: string;
+  /** VPD_MISSING, VPD_UNREADABLE, VPD_MALFORMED, VPD_CHECKSUM, VPD_NO_SERIAL. */
+  readonly reason: string;
+  readonly message: string;
+}
+
+/** One of this host's VFs as a CMS reports it for a remote-managed port. */
+export interface FunctionIdentity {
+  readonly vfPciAddress: string;
+  readonly pfPciAddress: string;
+  readonly pfNetdev: string;
+  /** The PF netdev's current address (Nova's pf_mac_address). */
+  readonly pfMac: string;
+  readonly vfNum: number;
+  /** '' when unreadable (cardSerialProblem says why). */
+  readonly cardSerial: string;
+  readonly cardSerialProblem?: CardProblem;
+  /** The options that select the VF's representor on the DPU. */
+  readonly lportOptions: ReadonlyMap<string, string>;
+  readonly warnings: readonly string[];
+}
+
+/** A card as its PFs' PCI VPD describe it. */
+export interface CardInfo {
+  readonly serialNumber: string;
+  readonly partNumber: string;
+  readonly productName: string;
+  readonly engineeringChange: string;
+  readonly pfPciAddresses: readonly string[];
+  /** Its eswitch manages an external host's functions (a DPU's card, seen from the DPU). */
+  readonly managesExternalHost: boolean;
+  readonly selected: boolean;
+}
+
+/** Why a card was picked as the chassis's, or none. */
+export type CardSelection = 'external-host-manager' | 'only-card' | 'cards-ambiguous' | 'no-card' | 'vpd-unreadable';
+
+export interface CardListing {
+  readonly cards: readonly CardInfo[];
+  /** '' when none is picked. */
+  readonly chassisSerial: string;
+  readonly selection: CardSelection;
+  readonly message: string;
+  readonly problems: readonly CardProblem[];
 }
 
 /** What the registry offers an open instance (given to ProviderClass.open). */

@@ -10,7 +10,7 @@ import { ClassTable, providerExists, providerNotFound, type ClassEntry, type Ins
 import { PlugError, isPlugError } from './errors';
 import { InstanceGate, type CallerContext, type GateLimits, type ProviderFault } from './instance-gate';
 import { PortCycle, type PortCycleLimits, type PrepareAnswer } from './port-cycle';
-import { SERVING, type PortCtxIn, type ProviderClass, type ProviderContext, type ProviderFactory, type ProviderHealth, type RemoteConnector, type RemoteProviderClass, type Representor } from './provider';
+import { SERVING, type CardListing, type FunctionIdentity, type PortCtxIn, type ProviderClass, type ProviderContext, type ProviderFactory, type ProviderHealth, type RemoteConnector, type RemoteProviderClass, type Representor } from './provider';
 
 /** A registered class as callers see it. */
 export interface ProviderInfo {
@@ -25,6 +25,8 @@ export interface ProviderInfo {
   readonly health: ProviderHealth;
   /** The class announces that it lists the hardware ports it can plug (ListRepresentors). */
   readonly listsRepresentors: boolean;
+  /** The class identifies this host's hardware: its VFs and cards (Identify, ListCards). */
+  readonly identifies: boolean;
 }
 
 export interface OpenedInstance {
@@ -251,6 +253,24 @@ export class Registry {
     return this.gate.call(entry.calls, 'listRepresentors', (budget) => list(budget), caller);
   }
 
+  /** What class `type` knows of one of this host's VFs (Identify), through the gate as listRepresentors. */
+  identify(type: string, vfPciAddress: string, caller?: CallerContext): Promise<FunctionIdentity> {
+    const entry = this.table.entry(type);
+    if (entry === undefined) return Promise.reject(providerNotFound(type));
+    const identify = entry.cls.identify?.bind(entry.cls);
+    if (identify === undefined) return Promise.reject(identifyUnsupported(type));
+    return this.gate.call(entry.calls, 'readHardware', (budget) => identify(vfPciAddress, budget), caller);
+  }
+
+  /** The cards class `type` sees (ListCards), through the gate as listRepresentors. */
+  listCards(type: string, caller?: CallerContext): Promise<CardListing> {
+    const entry = this.table.entry(type);
+    if (entry === undefined) return Promise.reject(providerNotFound(type));
+    const list = entry.cls.listCards?.bind(entry.cls);
+    if (list === undefined) return Promise.reject(identifyUnsupported(type));
+    return this.gate.call(entry.calls, 'readHardware', (budget) => list(budget), caller);
+  }
+
   /** Closes every instance and unregisters every class (shutdown). */
   async destroyAll(): Promise<void> {
     this.ports.stop();
@@ -283,7 +303,12 @@ function info(entry: ClassEntry): ProviderInfo {
     endpoint: entry.kind === 'remote' ? (entry.cls as RemoteProviderClass).endpoint : '',
     health: entry.cls.health?.() ?? SERVING,
     listsRepresentors: listsRepresentors(entry.cls),
+    identifies: entry.cls.identify !== undefined && entry.cls.listCards !== undefined,
   };
+}
+
+function identifyUnsupported(type: string): PlugError {
+  return new PlugError('UNIMPLEMENTED', 'IDENTIFY_UNSUPPORTED', `provider "${type}" reads no hardware and identifies no VFs or cards`, { metadata: { type } });
 }
 
 function listsRepresentors(cls: ProviderClass): boolean {

@@ -32,6 +32,7 @@ import {
 } from '../registry';
 import { parseEndpoint } from '../api/endpoint';
 import { toWireRepresentor } from '../api/wire';
+import { toWireCards, toWireIdentity } from './identity';
 import { CancelListeners } from '../grpc/cancelled';
 import { onUndelivered } from '../grpc/delivery';
 import { toStatus } from '../api/status';
@@ -160,7 +161,28 @@ export function vifPlugHandlers(registry: Registry, registration: RegistrationPo
       const type = req.type === '' ? theLister(registry) : valid.providerType(req.type);
       return { representors: (await registry.listRepresentors(type, callerOf(call))).map(toWireRepresentor) };
     },
+
+    async identify(req, call) {
+      const vfPciAddress = valid.pciAddress(req.vfPciAddress, 'vf_pci_address');
+      const type = req.type === '' ? theIdentifier(registry) : valid.providerType(req.type);
+      return toWireIdentity(await registry.identify(type, vfPciAddress, callerOf(call)));
+    },
+
+    async listCards(req, call) {
+      const type = req.type === '' ? theIdentifier(registry) : valid.providerType(req.type);
+      return toWireCards(await registry.listCards(type, callerOf(call)));
+    },
   };
+}
+
+/** Identify and ListCards without a type: the one registered class that identifies hardware. */
+function theIdentifier(registry: Registry): string {
+  const found = registry.list().flatMap((p) => (p.identifies ? [p.type] : []));
+  if (found.length === 1) return found[0]!;
+  if (found.length === 0) {
+    throw new PlugError('NOT_FOUND', 'PROVIDER_NOT_FOUND', 'no registered provider identifies hardware; Register one (the built-in "representor" does)');
+  }
+  throw missingField('type', `several registered providers identify hardware (${found.join(', ')}); name one`);
 }
 
 /**

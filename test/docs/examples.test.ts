@@ -19,7 +19,7 @@
  * they are.
  *
  * A checked block runs against its own vifplugd, started by this test on the
- * host named by host= (HOSTS below: none, demo, switchdev; add one there).
+ * host named by host= (HOSTS below: none, demo, switchdev, hypervisor; add one there).
  * The socket paths the docs use (/run/vifplug/vifplug.sock,
  * /tmp/vifplug-demo.sock) are that daemon's socket.
  *
@@ -52,7 +52,7 @@ import { GRPCURL_VERSIONS, grpcurl, type CommandResult, type GrpcurlVersion } fr
 import { devlinkJsonFromText } from '../helpers/host/devlink-text';
 import { FakeHost } from '../helpers/host/fake-host';
 import { readFixture } from '../helpers/host/fixtures';
-import { layOutDevlinkHost } from '../helpers/host/layouts';
+import { layOutDevlinkHost, layOutHypervisor } from '../helpers/host/layouts';
 import { tempDir } from '../helpers/server';
 import { ID, matchShape, steps as sessionSteps, words, type Step } from '../helpers/session';
 
@@ -91,6 +91,11 @@ const HOSTS: Record<string, () => Host> = {
     layOutDevlinkHost(host, devlinkJsonFromText(readFixture('01x-mlx5-cx6-host-switchdev-vfs-0-4-extended.txt')), {
       uplinks: { enp7s0f0: { address: '10:70:fd:df:9c:3a' } },
     });
+    return { args: ['--sysfs-root', host.sysfsRoot, '--devlink-bin', host.devlinkBin, '--ip-bin', host.ipBin], remove: () => host.remove() };
+  },
+  /** The hypervisor of a BlueField (layOutHypervisor): PF enp5s0f0 on 0000:05:00.0, MAC b8:3f:d2:e1:8f:dc, VFs 0-3 on 0000:05:00.3-6, card MT2113X00001. */
+  hypervisor: () => {
+    const host = layOutHypervisor(new FakeHost());
     return { args: ['--sysfs-root', host.sysfsRoot, '--devlink-bin', host.devlinkBin, '--ip-bin', host.ipBin], remove: () => host.remove() };
   },
 };

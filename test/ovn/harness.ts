@@ -38,6 +38,10 @@ export interface WorldOptions {
   readonly vifplugdTls?: Pki;
   /** The agent serves Prometheus metrics on a loopback port (scrape()). */
   readonly metrics?: boolean;
+  /** More vifplugd flags, e.g. --representor-dpdk-devargs. */
+  readonly vifplugdArgs?: readonly string[];
+  /** The PCI VPD of the fake ConnectX's PF (test/helpers/host/vpd.ts). */
+  readonly vpd?: Uint8Array;
 }
 
 export class World {
@@ -62,6 +66,9 @@ export class World {
     for (const [handle, port] of Object.entries(json.port)) if (port.flavour === 'pcivf' && !keep.has(port.vfnum!)) delete json.port[handle];
     this.json = json;
     layOutDevlinkHost(host, json, { uplinks: { enp7s0f0: { address: PF_MAC } } });
+    // A ConnectX PF, bound to mlx5_core as on a real host.
+    host.setPciDriver(PF_BDF, 'mlx5_core');
+    if (options.vpd !== undefined) host.setVpd(PF_BDF, options.vpd);
   }
 
   static async start(options: WorldOptions = {}): Promise<World> {
@@ -91,6 +98,7 @@ export class World {
       '--ip-bin', this.host.ipBin,
       '--resync-interval', '0',
       '--log-level', 'info',
+      ...(this.options.vifplugdArgs ?? []),
     ]);
   }
 

@@ -25,6 +25,8 @@ const ALLOWED: Record<VifPlugMethod, number[]> = {
   preparePorts: [Code.OK, Code.INVALID_ARGUMENT, Code.NOT_FOUND],
   finishPorts: [Code.OK, Code.INVALID_ARGUMENT],
   destroyCtxs: [Code.OK, Code.INVALID_ARGUMENT],
+  identify: [Code.OK, Code.INVALID_ARGUMENT, Code.NOT_FOUND, Code.UNIMPLEMENTED],
+  listCards: [Code.OK, Code.INVALID_ARGUMENT, Code.NOT_FOUND, Code.UNIMPLEMENTED],
 };
 /** Codes a single item of a batch may fail with. */
 const ITEM_CODES = [Code.INVALID_ARGUMENT, Code.NOT_FOUND, Code.RESOURCE_EXHAUSTED];
@@ -95,6 +97,8 @@ const request: fc.Arbitrary<{ method: VifPlugMethod; body: Record<string, unknow
   fc.record({ method: fc.constant('preparePorts' as const), body: fc.record({ instanceId: idFrom(instanceIds), ports: fc.array(port, { maxLength: 6 }) }) }),
   fc.record({ method: fc.constant('finishPorts' as const), body: fc.record({ ctxIds: fc.array(idFrom(ctxIds), { maxLength: 6 }), destroy: fc.boolean() }) }),
   fc.record({ method: fc.constant('destroyCtxs' as const), body: fc.record({ ctxIds: fc.array(idFrom(ctxIds), { maxLength: 6 }) }) }),
+  fc.record({ method: fc.constant('identify' as const), body: fc.record({ type: fc.oneof(fc.constant(''), text), vfPciAddress: fc.oneof(fc.constant('0000:05:00.3'), text) }) }),
+  fc.record({ method: fc.constant('listCards' as const), body: fc.record({ type: fc.oneof(fc.constant(''), text) }) }),
 );
 
 type ItemStatus = { code: number; details: { typeUrl: string }[] };

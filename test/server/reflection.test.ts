@@ -62,6 +62,8 @@ describe.each<ReflectionVersion>(['v1', 'v1alpha'])('server reflection %s, used 
       'FinishPort',
       'DestroyCtx',
       'ListRepresentors',
+      'Identify',
+      'ListCards',
       'PreparePorts',
       'FinishPorts',
       'DestroyCtxs',

@@ -1,7 +1,7 @@
 /**
  * The representor provider's configuration, declared once. vifplugd's flags
  * fill RepresentorConfig (--sysfs-root, --devlink-bin, --ip-bin,
- * --resync-interval) and hand it on unchanged; RepresentorDeps is the rest of
+ * --resync-interval, --representor-dpdk-devargs) and hand it on unchanged; RepresentorDeps is the rest of
  * what the provider is built with: the daemon's logger and metrics hook, and
  * the seams and timings that tests replace.
  */
@@ -23,6 +23,13 @@ export interface RepresentorConfig {
   readonly ipBin: string;
   /** Periodic full re-read besides events; 0 disables. */
   readonly resyncIntervalMs: number;
+  /**
+   * On a chassis with the userspace datapath (use_dpdk), also answer
+   * options:dpdk-devargs built from the devlink port (dpdk.ts); refused where
+   * the driver's DPDK numbering is not known. Off: type=dpdk alone, which
+   * OVS-DOCA opens by the netdev name.
+   */
+  readonly dpdkDevargs?: boolean;
 }
 
 export const DEFAULT_REPRESENTOR_CONFIG: RepresentorConfig = {
@@ -30,6 +37,7 @@ export const DEFAULT_REPRESENTOR_CONFIG: RepresentorConfig = {
   devlinkBin: 'devlink',
   ipBin: 'ip',
   resyncIntervalMs: 60_000,
+  dpdkDevargs: false,
 };
 
 /** How the refresh machinery paces itself. The defaults suit real hosts; tests shorten them. */

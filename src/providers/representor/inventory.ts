@@ -87,6 +87,8 @@ export interface Inventory {
   /** Netdevs with a MAC that select nothing (VFs, PFs not in switchdev mode), for refusals. */
   readonly others: readonly NetdevFacts[];
   readonly devlinkAvailable: boolean;
+  /** The driver bound to each PCI device devlink shows ports on, by PCI address. */
+  readonly pciDrivers: ReadonlyMap<string, string>;
   /** Why devlink is not used, when it is not. */
   readonly devlinkProblem?: string;
 }
@@ -169,6 +171,7 @@ export function buildInventory(snapshot: Snapshot): Inventory {
     virtualPorts: ports.filter((p) => p.flavour === 'virtual').length,
     others: [...netdevs.values()].filter((f) => isUsableMac(f.address) && !known.has(f.name)),
     devlinkAvailable: snapshot.devlink.ok,
+    pciDrivers: snapshot.pciDrivers,
     ...(snapshot.devlink.ok ? {} : { devlinkProblem: snapshot.devlink.error.message }),
   };
 }

@@ -12,9 +12,10 @@ import { NO_OPTIONS, type Representor } from '../../registry/provider';
 import type { Anchor, Inventory } from './inventory';
 import type { PortEntry } from './port-entry';
 import { capList, describePort } from './messages';
-import { contestKey } from './ownership';
+import { contestKey, push } from './ownership';
 import { ambiguousPfs, contested, describeAnchor, noFunction, noPf } from './refusals';
 import { compareStrings } from './objects';
+import { dpdkDevargs, type DevargsOutcome } from './dpdk';
 import { describeFunction, optionsFor, SF_NUM_OPTION, VF_NUM_OPTION, type FunctionSelector, type LookupRequest } from './options';
 
 export type LookupOutcome =
@@ -46,6 +47,9 @@ export class LookupIndex {
   private readonly best = new Map<string, readonly Anchor[]>();
   private readonly pending = new Map<string, number>();
   private readonly pendingTimes: number[];
+  /** DPDK devargs per port key, worked out on first use (only chassis on the userspace datapath ask). */
+  private readonly devargs = new Map<string, DevargsOutcome>();
+  private byDevice: Map<string, PortEntry[]> | undefined;
 
   private constructor(
     private readonly inventory: Inventory,
@@ -60,10 +64,11 @@ export class LookupIndex {
     }
     for (const [mac, list] of this.byMac) {
       list.sort((a, b) => a.tier - b.tier);
-      const best = list.filter((a) => a.tier === list[0]!.tier);
-      // Bond slaves share the bond's MAC; the one whose permanent MAC it is, is the PF meant.
-      const owner = best.filter((a) => (a.permanentMac ?? a.mac) === mac);
-      this.best.set(mac, best.length > 1 && owner.length === 1 ? owner : best);
+      // Several PFs with the MAC are ambiguous, whatever their permanent MACs: bond
+      // slaves (VF-LAG) all carry the bond's MAC as their current address, which
+      // is what a CMS reports (Nova's pf_mac_address), so the slave whose
+      // permanent MAC it also is may not be the PF meant. Refused, not guessed.
+      this.best.set(mac, list.filter((a) => a.tier === list[0]!.tier));
     }
     if (options.pendingUntil !== undefined) {
       for (const entry of inventory.entries) {
@@ -174,6 +179,24 @@ export class LookupIndex {
       });
     }
     return { found: true, entry };
+  }
+
+  /**
+   * The dpdk-devargs of a port found by lookup(), or why there are none
+   * (dpdk.ts). The same for every lookup of the port until the next refresh.
+   */
+  dpdkDevargs(entry: PortEntry): DevargsOutcome {
+    let outcome = this.devargs.get(entry.key);
+    if (outcome === undefined) {
+      if (this.byDevice === undefined) {
+        this.byDevice = new Map();
+        for (const e of this.inventory.entries) if (e.source === 'devlink') push(this.byDevice, e.device, e);
+      }
+      const bdf = entry.device.startsWith('pci/') ? entry.device.slice('pci/'.length) : '';
+      outcome = dpdkDevargs(entry, this.inventory.pciDrivers.get(bdf), this.byDevice.get(entry.device) ?? []);
+      this.devargs.set(entry.key, outcome);
+    }
+    return outcome;
   }
 
   /** undefined: the anchor's shape has no such function (a host's PF representor). */

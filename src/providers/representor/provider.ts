@@ -6,7 +6,12 @@
  *
  * Answers of preparePort for a create:
  * - found: plug, name = the representor netdev, type '' (a system netdev), no
- *   interface options (none are maintained);
+ *   interface options; on a chassis with the userspace datapath (use_dpdk),
+ *   type "dpdk", with options:dpdk-devargs when configured (dpdk.ts);
+ *   dpdk-devargs and dpdk-vf-mac are its maintained options, so that a replug
+ *   (or a chassis leaving DPDK) clears them;
+ * - dpdk-devargs configured but not known for the port: FAILED_PRECONDITION /
+ *   DPDK_DEVARGS_UNKNOWN saying why;
  * - malformed options: INVALID_ARGUMENT / INVALID_OPTION naming the option;
  * - nothing matches (after one rate-limited re-read): NOT_FOUND /
  *   REPRESENTOR_NOT_FOUND saying what was searched and what exists;
@@ -16,13 +21,17 @@
  *   with a retry delay.
  * A remove is always allowed: unplugging never depends on the hardware.
  *
+ * It also identifies the host's hardware for a CMS (identity.ts): a VF's PF
+ * MAC, VF number and card serial (Identify), and the cards and the serial
+ * that identifies the chassis (ListCards).
+ *
  * Its health is always serving; when the picture of the hardware is stale
  * or partial it says so (hardware-health.ts), since answers may be out of date.
  */
 
 import type { Logger } from 'pino';
 
-import type { PlugError } from '../../registry/errors';
+import { PlugError } from '../../registry/errors';
 import {
   NO_OPTIONS,
   SERVING,
@@ -33,10 +42,16 @@ import {
   type ProviderHealth,
   type ProviderInstance,
   type Representor,
+  type CardListing,
+  type FunctionIdentity,
 } from '../../registry/provider';
 import { hardwareHealth } from '../hardware-health';
 import { DEFAULT_TIMING, REPRESENTOR_TYPE, type RepresentorConfig, type RepresentorDeps } from './config';
 import { execDevlinkSource } from './devlink';
+import { DPDK_DEVARGS_OPTION, DPDK_TYPE, MAINTAINED_IFACE_OPTIONS } from './dpdk';
+import type { LookupIndex } from './lookup-index';
+import type { PortEntry } from './port-entry';
+import { identifyVf, listCards } from './identity';
 import { LiveInventory } from './live-inventory';
 import { iproute2Monitors } from './monitor';
 import { parseRepresentorOptions } from './options';
@@ -47,15 +62,17 @@ export function createRepresentorProvider(config: RepresentorConfig, deps: Repre
   const now = deps.now ?? (() => performance.timeOrigin + performance.now());
   const timing = { ...DEFAULT_TIMING, ...deps.timing };
   let live: LiveInventory | undefined;
+  let sysfs: SysfsReader | undefined;
 
   return {
     type: REPRESENTOR_TYPE,
-    maintainedIfaceOptions: [],
+    maintainedIfaceOptions: MAINTAINED_IFACE_OPTIONS,
 
     async init() {
+      sysfs = new SysfsReader(config.sysfsRoot, deps.fs ?? nodeSysfs());
       live = new LiveInventory({
         devlink: execDevlinkSource({ bin: config.devlinkBin, timeoutMs: timing.devlinkTimeoutMs, maxOutputBytes: timing.devlinkMaxOutputBytes }),
-        sysfs: new SysfsReader(config.sysfsRoot, deps.fs ?? nodeSysfs()),
+        sysfs,
         logger,
         now,
         timing,
@@ -79,11 +96,23 @@ export function createRepresentorProvider(config: RepresentorConfig, deps: Repre
 
     open(context?: ProviderContext): ProviderInstance {
       if (live === undefined) throw new Error('the representor provider was not initialised');
-      return new RepresentorInstance(live, now, logger, context);
+      return new RepresentorInstance(live, now, logger, config.dpdkDevargs === true, context);
     },
 
     listRepresentors(): readonly Representor[] {
       return live?.index.records ?? [];
+    },
+
+    identify(vfPciAddress: string): Promise<FunctionIdentity> {
+      if (sysfs === undefined) throw new Error('the representor provider was not initialised');
+      return identifyVf(sysfs, vfPciAddress);
+    },
+
+    listCards(): Promise<CardListing> {
+      if (sysfs === undefined || live === undefined) throw new Error('the representor provider was not initialised');
+      // A card whose eswitch has an external controller's ports is a DPU's own card, seen from the DPU.
+      const managers = new Set(live.index.records.flatMap((r) => (r.external === true && r.device.startsWith('pci/') ? [r.device.slice('pci/'.length)] : [])));
+      return listCards(sysfs, managers);
     },
 
     health(): ProviderHealth {
@@ -103,6 +132,7 @@ class RepresentorInstance implements ProviderInstance {
     private readonly live: LiveInventory,
     private readonly now: () => number,
     private readonly logger: Logger,
+    private readonly withDevargs: boolean,
     context: ProviderContext | undefined,
   ) {
     this.lastGeneration = live.generation;
@@ -132,13 +162,25 @@ class RepresentorInstance implements ProviderInstance {
     if (ctxIn.opType === 'remove') return { plug: true };
     const request = parseRepresentorOptions(ctxIn.lportOptions);
     const outcome = this.live.index.lookup(request, this.now());
-    if (outcome.found) return plugged(outcome.entry.netdev);
+    if (outcome.found) return this.plugged(ctxIn, this.live.index, outcome.entry);
     if (!outcome.refreshMayHelp) return this.refuse(ctxIn, outcome.error);
     // The hardware may have changed since the last read: a VF just created, a netdev just registered.
     return this.live.refresh('miss').then(() => {
-      const again = this.live.index.lookup(request, this.now());
-      return again.found ? plugged(again.entry.netdev) : this.refuse(ctxIn, again.error);
+      const index = this.live.index;
+      const again = index.lookup(request, this.now());
+      return again.found ? this.plugged(ctxIn, index, again.entry) : this.refuse(ctxIn, again.error);
     });
+  }
+
+  /** The interface for a port found: a system netdev, or on the userspace datapath a DPDK port. */
+  private plugged(ctxIn: PortCtxIn, index: LookupIndex, entry: PortEntry): PrepareResult {
+    if (!ctxIn.useDpdk) return { plug: true, out: { name: entry.netdev, type: '', ifaceOptions: NO_OPTIONS } };
+    if (!this.withDevargs) return { plug: true, out: { name: entry.netdev, type: DPDK_TYPE, ifaceOptions: NO_OPTIONS } };
+    const devargs = index.dpdkDevargs(entry);
+    if (!devargs.ok) {
+      return this.refuse(ctxIn, new PlugError('FAILED_PRECONDITION', 'DPDK_DEVARGS_UNKNOWN', devargs.message, { metadata: { ...devargs.metadata } }));
+    }
+    return { plug: true, out: { name: entry.netdev, type: DPDK_TYPE, ifaceOptions: new Map([[DPDK_DEVARGS_OPTION, devargs.devargs]]) } };
   }
 
   private refuse(ctxIn: PortCtxIn, error: PlugError): never {
@@ -147,6 +189,3 @@ class RepresentorInstance implements ProviderInstance {
   }
 }
 
-function plugged(netdev: string): PrepareResult {
-  return { plug: true, out: { name: netdev, type: '', ifaceOptions: NO_OPTIONS } };
-}

@@ -39,15 +39,23 @@ export function describeSearch(anchor: Anchor, fn: 'vf' | 'sf', num: number): st
   }
 }
 
-/** Several PFs have the MAC (bond slaves, VF-LAG). */
+/**
+ * Several PFs have the MAC (bond slaves, VF-LAG). A bond gives every slave
+ * its MAC as the current address, the one a CMS reports (Nova's
+ * pf_mac_address is the PF netdev's address), so a slave whose permanent MAC
+ * equals the bond's is no more "the PF meant" than the others.
+ */
 export function ambiguousPfs(mac: string, anchors: readonly Anchor[]): string {
   const named = anchors.map((a) => `${describeAnchor(a)}${a.permanentMac === undefined ? '' : ` (permanent MAC ${a.permanentMac})`}`);
   const bonded = anchors.some((a) => a.permanentMac !== undefined);
+  if (!bonded) return `pf-mac ${mac} is ambiguous: ${capList(named)} all have it (bonded or VF-LAG ports can share a MAC); refusing to guess which PF is meant. Give a MAC that one PF alone has`;
+  const selectable = anchors.filter((a) => a.permanentMac !== undefined).map((a) => `${a.port.netdev || a.port.key} by ${a.permanentMac}`);
+  const stuck = anchors.filter((a) => a.permanentMac === undefined).map((a) => a.port.netdev || a.port.key);
   return (
-    `pf-mac ${mac} is ambiguous: ${capList(named)} all have it (bonded or VF-LAG ports can share a MAC); refusing to guess which PF is meant. ` +
-    (bonded
-      ? 'Give the permanent MAC of the PF meant (`ip link` shows it as permaddr; sysfs as bonding_slave/perm_hwaddr)'
-      : 'Give a MAC that one PF alone has')
+    `pf-mac ${mac} is ambiguous: ${capList(named)} all carry it as their current address (a bond over these uplinks: VF-LAG); ` +
+    'a permanent MAC equal to it does not prove which PF is meant, since a CMS reports the current address for the VFs of every slave. Refusing to guess. ' +
+    `Select a PF by its permanent MAC (\`ip link\` shows it as permaddr; sysfs as bonding_slave/perm_hwaddr): ${capList(selectable)}` +
+    (stuck.length > 0 ? `; ${capList(stuck)} cannot be singled out by a MAC while bonded (its permanent MAC is the bond's)` : '')
   );
 }
 

@@ -51,6 +51,8 @@ export interface Snapshot {
   readonly netdevs: ReadonlyMap<string, NetdevFacts>;
   /** What was left out while reading, per cause, for the log. */
   readonly warnings: readonly Dropped[];
+  /** The driver bound to each PCI device devlink shows ports on (mlx5_core, ice, ...), by PCI address. */
+  readonly pciDrivers: ReadonlyMap<string, string>;
 }
 
 /** Parallel sysfs reads: enough to hide latency, few enough not to flood libuv's thread pool. */
@@ -99,8 +101,9 @@ export async function collectSnapshot(reading: DevlinkReading, sysfs: SysfsReade
     names.filter((name) => !described.has(name)),
     (name) => readUndescribed(sysfs, name),
   );
+  const pciDrivers = await readPciDrivers(sysfs, ports);
   for (const note of sysfs.takeDropped()) tally.merge([note]);
-  return { devlink: reading, netdevs, warnings: tally.list() };
+  return { devlink: reading, netdevs, warnings: tally.list(), pciDrivers };
 }
 
 /** devlink's part of a reading: its ports, or why there are none. Never throws. */
@@ -157,6 +160,22 @@ async function readPlain(sysfs: SysfsReader, name: string, physPortName: string 
   return withoutUndefined({ name, address, physPortName, deviceName, onVirtualFunction, vfIndexes });
 }
 
+
+/** The drivers of the few PCI devices devlink shows ports on: how DPDK numbers their representors depends on it. */
+async function readPciDrivers(sysfs: SysfsReader, ports: readonly DevlinkPort[]): Promise<Map<string, string>> {
+  const devices = new Set<string>();
+  for (const port of ports) {
+    if (port.device.startsWith('pci/') && isPciAddress(port.device.slice(4))) devices.add(port.device.slice(4));
+  }
+  const drivers = new Map<string, string>();
+  await Promise.all(
+    [...devices].map(async (bdf) => {
+      const driver = await sysfs.pciDriver(bdf).catch(() => undefined);
+      if (driver !== undefined) drivers.set(bdf, driver);
+    }),
+  );
+  return drivers;
+}
 
 async function forEachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;

@@ -15,7 +15,7 @@ import { basename, join } from 'node:path';
 
 import { DroppedTally, type Dropped } from './dropped';
 import { parseMac } from './mac';
-import { isIfName } from './names';
+import { isIfName, isPciAddress } from './names';
 
 /**
  * Raw filesystem access, throwing Node's errno errors. Tests replace it to
@@ -154,11 +154,77 @@ export class SysfsReader {
     return text === undefined ? undefined : parseSmartNicConfig(text);
   }
 
+  /**
+   * The driver bound to a PCI device (basename of bus/pci/devices/<bdf>/driver,
+   * e.g. mlx5_core); undefined when none is bound or the device is unknown.
+   */
+  async pciDriver(bdf: string): Promise<string | undefined> {
+    const target = await this.link(this.pciPath(bdf, 'driver'));
+    return target === undefined ? undefined : basename(target);
+  }
+
+  /** Whether bus/pci/devices/<bdf> exists. */
+  async pciDeviceExists(bdf: string): Promise<boolean> {
+    return (await this.link(this.pciPath(bdf))) !== undefined;
+  }
+
+  /** The PF of a VF (basename of its physfn link); undefined for a device that is no VF. */
+  async physfn(bdf: string): Promise<string | undefined> {
+    const target = await this.link(this.pciPath(bdf, 'physfn'));
+    return target === undefined ? undefined : basename(target);
+  }
+
+  /** N of the PF's virtfnN link that points at `vf`; undefined when none does. */
+  async vfIndexOf(pf: string, vf: string): Promise<number | undefined> {
+    let entries: string[];
+    try {
+      entries = await this.fs.readdir(this.pciPath(pf));
+    } catch (err) {
+      if (isNoValueError(err)) return undefined;
+      throw err;
+    }
+    for (const entry of entries) {
+      const m = /^virtfn(0|[1-9][0-9]{0,4})$/.exec(entry);
+      if (m && basename((await this.link(this.pciPath(pf, entry))) ?? '') === vf) return Number(m[1]);
+    }
+    return undefined;
+  }
+
+  /** The netdevs of a PCI device (bus/pci/devices/<bdf>/net); [] when it has none. */
+  async pciNetdevs(bdf: string): Promise<string[]> {
+    try {
+      return (await this.fs.readdir(this.pciPath(bdf, 'net'))).filter(isIfName).sort();
+    } catch (err) {
+      if (isNoValueError(err)) return [];
+      throw err;
+    }
+  }
+
+  /**
+   * The raw bytes of a PCI device's VPD (bus/pci/devices/<bdf>/vpd), at most
+   * maxBytes + 1 so that an oversized file shows; undefined when it has no
+   * vpd file. Read errors (EIO from a device that does not answer) are thrown.
+   */
+  async pciVpd(bdf: string, maxBytes: number): Promise<Buffer | undefined> {
+    try {
+      return await this.fs.read(this.pciPath(bdf, 'vpd'), maxBytes + 1);
+    } catch (err) {
+      const code = (err as { code?: unknown } | null)?.code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+      throw err;
+    }
+  }
+
   /** Attributes ignored since the last call, per cause. */
   takeDropped(): Dropped[] {
     const notes = this.dropped.list();
     this.dropped = new DroppedTally();
     return notes;
+  }
+
+  private pciPath(bdf: string, ...rest: string[]): string {
+    if (!isPciAddress(bdf)) throw new Error(`refusing to build a sysfs path from ${JSON.stringify(bdf)}`);
+    return join(this.root, 'bus', 'pci', 'devices', bdf, ...rest);
   }
 
   private netdevPath(ifname: string, ...rest: string[]): string {

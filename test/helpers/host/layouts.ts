@@ -7,6 +7,7 @@
 import { kernelPhysPortName, type DevlinkJson, type DevlinkJsonPort } from './devlink-text';
 import type { FakeHost } from './fake-host';
 import { EOPNOTSUPP, type NetdevParent, type TreeRoom } from './sysfs-tree';
+import { BLUEFIELD_VPD, vpdBytes } from './vpd';
 
 // ---------------------------------------------------------------------------
 // Laying out a host from a devlink listing
@@ -17,6 +18,8 @@ export interface UplinkSpec {
   /** The PCI function the uplink netdev sits on; defaults to the devlink device when it is a PCI one. */
   readonly pci?: string;
   readonly smartNicPfMac?: string;
+  /** A bond slave's permanent MAC (its address is then the bond's). */
+  readonly permAddress?: string;
 }
 
 export interface LayoutOptions {
@@ -55,11 +58,36 @@ export function layOutDevlinkHost(host: FakeHost, json: DevlinkJson, options: La
       parent,
       ...(uplink !== undefined ? { address: uplink.address } : {}),
       ...(uplink?.smartNicPfMac !== undefined ? { smartNicPfMac: uplink.smartNicPfMac } : {}),
+      ...(uplink?.permAddress !== undefined ? { permAddress: uplink.permAddress } : {}),
       physPortName: kernelPhysPortName(attrs) ?? EOPNOTSUPP,
       ...(attrs.flavour === 'virtual' ? {} : { physSwitchId: switchId }),
     });
   }
   host.setDevlinkPorts(json);
+}
+
+// ---------------------------------------------------------------------------
+// The hypervisor of a BlueField DPU
+// ---------------------------------------------------------------------------
+
+/** The host PF's MAC on layOutHypervisor(): also the function hw_addr the DPU sees (harness.ts DPU_HOST_PF_MAC). */
+export const HYPERVISOR_PF_MAC = 'b8:3f:d2:e1:8f:dc';
+
+/**
+ * The host side of a BlueField: PF 0000:05:00.0 (enp5s0f0, a plain NIC here:
+ * its representors live on the DPU), VFs 0-3 at 0000:05:00.3-6 with their
+ * netdevs, the card's VPD (serial MT2113X00001), and no devlink.
+ */
+export function layOutHypervisor(host: FakeHost): FakeHost {
+  host.addNetdev({ name: 'enp5s0f0', parent: { pci: '0000:05:00.0' }, address: HYPERVISOR_PF_MAC });
+  for (let i = 0; i < 4; i++) {
+    const vf = `0000:05:00.${3 + i}`;
+    host.addPciDevice(vf, { physfn: '0000:05:00.0', vfIndex: i });
+    host.addNetdev({ name: `enp5s0f0v${i}`, parent: { pci: vf } });
+  }
+  host.setVpd('0000:05:00.0', vpdBytes(BLUEFIELD_VPD));
+  host.setDevlinkBehaviour('no-netlink');
+  return host;
 }
 
 // ---------------------------------------------------------------------------

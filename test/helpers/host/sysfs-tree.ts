@@ -12,6 +12,8 @@
  *   sys/devices/virtual/net/<if>/                     no device link
  *   sys/class/net/<if> -> ../../devices/.../net/<if>
  *   sys/bus/pci/devices/<bdf> -> ../../../devices/pci0000:00/<bdf>
+ *   sys/devices/pci0000:00/<bdf>/driver -> ../../../bus/pci/drivers/<driver>
+ *   sys/devices/pci0000:00/<bdf>/vpd                  the PCI VPD, raw bytes
  *   sys/class/net/<uplink>/smart_nic/pf/config       BlueField compat file
  */
 
@@ -115,6 +117,22 @@ export class SysfsTree {
       const current = existsSync(numvfs) ? Number(readFileSync(numvfs, 'utf8')) : 0;
       writeFileSync(numvfs, `${Math.max(current, index + 1)}\n`);
     }
+  }
+
+  /** Binds a PCI function to a driver: bus/pci/drivers/<driver>/ and the device's driver link, as the kernel shows them. */
+  setPciDriver(bdf: string, driver: string): void {
+    this.addPciDevice(bdf);
+    const driverDir = join(this.sysfsRoot, 'bus', 'pci', 'drivers', driver);
+    mkdirSync(driverDir, { recursive: true });
+    const link = join(this.pciDir(bdf), 'driver');
+    if (existsSync(link)) unlinkSync(link);
+    symlinkSync(relative(this.pciDir(bdf), driverDir), link);
+  }
+
+  /** Writes a PCI function's vpd file (the raw bytes the kernel shows; see vpd.ts for layouts). */
+  setVpd(bdf: string, bytes: Uint8Array): void {
+    this.addPciDevice(bdf);
+    writeFileSync(join(this.pciDir(bdf), 'vpd'), bytes);
   }
 
   addNetdev(spec: NetdevSpec): void {

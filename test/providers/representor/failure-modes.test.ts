@@ -474,7 +474,7 @@ describe('§4.13 two ports match', () => {
   });
 });
 
-describe('bond slaves share the bond MAC: the permanent MAC tells them apart', () => {
+describe('bond slaves share the bond MAC: only a permanent MAC of one PF alone tells them apart', () => {
   function bonded(bondMac: string): FakeHost {
     const h = newHost();
     addPf(h, { bdf: '0000:07:00.0', uplink: 'enp7s0f0', mac: bondMac, permAddress: '10:70:fd:df:9c:3a', vfs: 1 });
@@ -484,10 +484,17 @@ describe('bond slaves share the bond MAC: the permanent MAC tells them apart', (
     return h;
   }
 
-  it("selects each PF by its permanent MAC, and the bond's MAC the slave it came from", async () => {
+  it("selects a slave by a permanent MAC of its own, and refuses the bond's MAC even where it is PF0's permanent MAC (VF-LAG)", async () => {
     const h = await sysfsOnly(bonded('10:70:fd:df:9c:3a'));
     expect(await h.netdevFor(vf('10:70:fd:df:9c:3b', 0))).toBe('enp7s0f1_0');
-    expect(await h.netdevFor(vf('10:70:fd:df:9c:3a', 0))).toBe('enp7s0f0_0');
+    // Nova reports the current address for the VFs of both slaves: this MAC does not say which PF.
+    const error = await h.errorFor(vf('10:70:fd:df:9c:3a', 0));
+    expect([error.status, error.reason]).toEqual(['FAILED_PRECONDITION', 'REPRESENTOR_AMBIGUOUS']);
+    expect(error.message).toContain('enp7s0f0');
+    expect(error.message).toContain('enp7s0f1');
+    expect(error.message).toContain('enp7s0f1 by 10:70:fd:df:9c:3b');
+    expect(error.message).toContain('enp7s0f0 cannot be singled out');
+    expect(error.metadata.candidates).toContain('enp7s0f0');
   });
 
   it("refuses a bond MAC that is neither slave's, telling to give the permanent MAC", async () => {

@@ -24,6 +24,7 @@ function snapshot(devlink: DevlinkPort[] | 'unavailable', netdevs: NetdevFacts[]
         : { ok: true, ports: devlink, warnings: [] },
     netdevs: new Map(netdevs.map((n) => [n.name, n])),
     warnings: [],
+    pciDrivers: new Map(),
   };
 }
 

@@ -16,7 +16,7 @@ import { devlinkJsonFromText, type DevlinkJson } from '../../helpers/host/devlin
 import { FakeHost } from '../../helpers/host/fake-host';
 import { readFixture } from '../../helpers/host/fixtures';
 import { layOutDevlinkHost } from '../../helpers/host/layouts';
-import { captureLogger, ctxIn, select, startProvider, type Harness } from './harness';
+import { captureLogger, ctxIn, select, startDaemon, startProvider, type Harness } from './harness';
 import { isRunning, PROCESS_WAIT } from '../../helpers/processes';
 
 const PF_MAC = '10:70:fd:df:9c:3a';
@@ -41,13 +41,13 @@ function cx6(): { host: FakeHost; json: DevlinkJson } {
 }
 
 describe('representorProvider (the public entry point)', () => {
-  it('registers as "representor", maintains no interface options, and plugs with the daemon-side config', async () => {
+  it('registers as "representor", maintains the DPDK interface options, and plugs with the daemon-side config', async () => {
     const { host: h } = cx6();
     const { logger } = captureLogger();
     const cls = representorProvider({ sysfsRoot: h.sysfsRoot, devlinkBin: h.devlinkBin, ipBin: h.ipBin, resyncIntervalMs: 0 }, { logger });
     expect(cls.type).toBe(REPRESENTOR_TYPE);
     expect(REPRESENTOR_TYPE).toBe('representor');
-    expect(cls.maintainedIfaceOptions).toEqual([]);
+    expect(cls.maintainedIfaceOptions).toEqual(['dpdk-devargs', 'dpdk-vf-mac']);
     await cls.init!();
     cleanups.push(() => cls.destroy!());
     const instance = await cls.open();
@@ -124,6 +124,63 @@ describe('ambiguity is an error, never a guess', () => {
     expect([error.status, error.reason]).toEqual(['FAILED_PRECONDITION', 'REPRESENTOR_AMBIGUOUS']);
     expect(error.message).toContain('enp8s0f0np0');
     expect(error.message).toContain('enp8s0f1np1');
+  });
+});
+
+describe('VF-LAG: a bond over both uplinks of a ConnectX', () => {
+  const BOND_MAC = '10:70:fd:df:9c:3a';
+  const PF1_PERMANENT = '10:70:fd:df:9c:3b';
+
+  /** Both PFs in switchdev with VF 0 each, bonded: both carry PF0's MAC as their current address. */
+  function vfLag(): FakeHost {
+    const h = new FakeHost();
+    const json = devlinkJsonFromText(
+      [
+        'pci/0000:07:00.0/65535: type eth netdev enp7s0f0 flavour physical port 0 splittable false',
+        'pci/0000:07:00.0/1: type eth netdev enp7s0f0_0 flavour pcivf controller 0 pfnum 0 vfnum 0 external false splittable false',
+        'pci/0000:07:00.1/131071: type eth netdev enp7s0f1 flavour physical port 1 splittable false',
+        'pci/0000:07:00.1/131073: type eth netdev enp7s0f1_0 flavour pcivf controller 0 pfnum 1 vfnum 0 external false splittable false',
+      ].join('\n'),
+    );
+    layOutDevlinkHost(h, json, {
+      uplinks: {
+        // The bond's MAC is PF0's own: PF0's permanent MAC equals its current one.
+        enp7s0f0: { address: BOND_MAC, permAddress: BOND_MAC },
+        enp7s0f1: { address: BOND_MAC, permAddress: PF1_PERMANENT },
+      },
+    });
+    return h;
+  }
+
+  it("refuses the bond's MAC as REPRESENTOR_AMBIGUOUS naming both PFs, though it is PF0's permanent MAC", async () => {
+    host = vfLag();
+    harness = await startProvider(host);
+    const error = await harness.errorFor(select(BOND_MAC, { vf: 0 }));
+    expect([error.status, error.reason]).toEqual(['FAILED_PRECONDITION', 'REPRESENTOR_AMBIGUOUS']);
+    expect(error.message).toContain('PF enp7s0f0 on pci/0000:07:00.0');
+    expect(error.message).toContain('PF enp7s0f1 on pci/0000:07:00.1');
+    expect(error.message).toContain('VF-LAG');
+    expect(error.metadata).toMatchObject({ pf_mac: BOND_MAC, vf_num: '0' });
+    expect(error.metadata.candidates).toContain('pci/0000:07:00.0/65535');
+    expect(error.metadata.candidates).toContain('pci/0000:07:00.1/131071');
+  });
+
+  it("selects PF1's VF by PF1's own permanent MAC, and lists PF0's VF as selectable by nothing", async () => {
+    host = vfLag();
+    harness = await startProvider(host);
+    expect(await harness.netdevFor(select(PF1_PERMANENT, { vf: 0 }))).toBe('enp7s0f1_0');
+    const listed = new Map((await harness.list()).map((r) => [r.netdev, r]));
+    expect(Object.fromEntries(listed.get('enp7s0f1_0')!.lportOptions)).toEqual(select(PF1_PERMANENT, { vf: 0 }));
+    expect(listed.get('enp7s0f0_0')!.lportOptions.size).toBe(0);
+  });
+
+  it('refuses it through a real daemon too', async () => {
+    host = vfLag();
+    const daemon = await startDaemon(host);
+    cleanups.push(() => daemon.close());
+    const error = await daemon.errorFor(select(BOND_MAC, { vf: 0 }));
+    expect([error.status, error.reason]).toEqual(['FAILED_PRECONDITION', 'REPRESENTOR_AMBIGUOUS']);
+    expect(error.message).toContain('enp7s0f1 by 10:70:fd:df:9c:3b');
   });
 });
 

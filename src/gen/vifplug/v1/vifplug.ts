@@ -288,6 +288,72 @@ export function opTypeToJSON(object: OpType): string {
   }
 }
 
+/** Why ListCards picked a card, or none. */
+export enum CardSelection {
+  CARD_SELECTION_UNSPECIFIED = 0,
+  /** CARD_SELECTION_EXTERNAL_HOST_MANAGER - The one card whose eswitch manages an external host (a DPU's own card). */
+  CARD_SELECTION_EXTERNAL_HOST_MANAGER = 1,
+  /** CARD_SELECTION_ONLY_CARD - The only card this host sees. */
+  CARD_SELECTION_ONLY_CARD = 2,
+  /** CARD_SELECTION_CARDS_AMBIGUOUS - Several cards qualify: none is picked. */
+  CARD_SELECTION_CARDS_AMBIGUOUS = 3,
+  /** CARD_SELECTION_NO_CARD - No card with a readable serial number. */
+  CARD_SELECTION_NO_CARD = 4,
+  /**
+   * CARD_SELECTION_VPD_UNREADABLE - A PF of a card that would qualify has no readable serial number: none is
+   * picked, since the card it belongs to is not known.
+   */
+  CARD_SELECTION_VPD_UNREADABLE = 5,
+  UNRECOGNIZED = -1,
+}
+
+export function cardSelectionFromJSON(object: any): CardSelection {
+  switch (object) {
+    case 0:
+    case "CARD_SELECTION_UNSPECIFIED":
+      return CardSelection.CARD_SELECTION_UNSPECIFIED;
+    case 1:
+    case "CARD_SELECTION_EXTERNAL_HOST_MANAGER":
+      return CardSelection.CARD_SELECTION_EXTERNAL_HOST_MANAGER;
+    case 2:
+    case "CARD_SELECTION_ONLY_CARD":
+      return CardSelection.CARD_SELECTION_ONLY_CARD;
+    case 3:
+    case "CARD_SELECTION_CARDS_AMBIGUOUS":
+      return CardSelection.CARD_SELECTION_CARDS_AMBIGUOUS;
+    case 4:
+    case "CARD_SELECTION_NO_CARD":
+      return CardSelection.CARD_SELECTION_NO_CARD;
+    case 5:
+    case "CARD_SELECTION_VPD_UNREADABLE":
+      return CardSelection.CARD_SELECTION_VPD_UNREADABLE;
+    case -1:
+    case "UNRECOGNIZED":
+    default:
+      return CardSelection.UNRECOGNIZED;
+  }
+}
+
+export function cardSelectionToJSON(object: CardSelection): string {
+  switch (object) {
+    case CardSelection.CARD_SELECTION_UNSPECIFIED:
+      return "CARD_SELECTION_UNSPECIFIED";
+    case CardSelection.CARD_SELECTION_EXTERNAL_HOST_MANAGER:
+      return "CARD_SELECTION_EXTERNAL_HOST_MANAGER";
+    case CardSelection.CARD_SELECTION_ONLY_CARD:
+      return "CARD_SELECTION_ONLY_CARD";
+    case CardSelection.CARD_SELECTION_CARDS_AMBIGUOUS:
+      return "CARD_SELECTION_CARDS_AMBIGUOUS";
+    case CardSelection.CARD_SELECTION_NO_CARD:
+      return "CARD_SELECTION_NO_CARD";
+    case CardSelection.CARD_SELECTION_VPD_UNREADABLE:
+      return "CARD_SELECTION_VPD_UNREADABLE";
+    case CardSelection.UNRECOGNIZED:
+    default:
+      return "UNRECOGNIZED";
+  }
+}
+
 export interface WatchRequest {
   /**
    * Only events of these provider types (RESYNC always comes); empty means
@@ -556,6 +622,113 @@ export interface Representor {
 export interface Representor_LportOptionsEntry {
   key: string;
   value: string;
+}
+
+export interface IdentifyRequest {
+  /**
+   * The provider type; empty means the one registered provider that
+   * identifies hardware ("representor" in a default vifplugd).
+   */
+  type: string;
+  /** The VF's PCI address as sysfs spells it, e.g. "0000:05:00.3". Required. */
+  vfPciAddress: string;
+}
+
+/** Why a card's serial number could not be read from a PF's PCI VPD. */
+export interface CardProblem {
+  /** The PF whose VPD was read. */
+  pciAddress: string;
+  /**
+   * VPD_MISSING (no vpd file: the device has no VPD, or the kernel hides it),
+   * VPD_UNREADABLE (reading it failed), VPD_MALFORMED (not laid out as the PCI
+   * spec says: a wrong tag, a truncated item, binary garbage), VPD_CHECKSUM
+   * (its RV checksum does not add up), VPD_NO_SERIAL (its read-only section
+   * has no SN keyword).
+   */
+  reason: string;
+  /** What was found and where, for people. */
+  message: string;
+}
+
+export interface IdentifyResponse {
+  /** The VF, as asked. */
+  vfPciAddress: string;
+  /** Its PF (the VF's physfn link). */
+  pfPciAddress: string;
+  /** The PF's netdev, e.g. "enp5s0f0". */
+  pfNetdev: string;
+  /**
+   * The PF netdev's current address, lower-case colon form: what Nova reports
+   * as pf_mac_address, and what vif-plug:representor:pf-mac takes.
+   */
+  pfMacAddress: string;
+  /** The VF number: N of the PF's virtfnN link to the VF. */
+  vfNum: number;
+  /**
+   * The SN keyword of the PF's PCI VPD; empty when it cannot be read (see
+   * card_serial_problem).
+   */
+  cardSerialNumber: string;
+  /** Why card_serial_number is empty; unset when it is not. */
+  cardSerialProblem?:
+    | CardProblem
+    | undefined;
+  /**
+   * The lport options that select this VF's representor on the DPU:
+   * vif-plug:representor:pf-mac and vif-plug:representor:vf-num.
+   */
+  lportOptions: Map<string, string>;
+  /**
+   * Facts a CMS should know, e.g. that the PF is a bond slave, so that its
+   * current address is the bond's and the DPU refuses it as ambiguous.
+   */
+  warnings: string[];
+}
+
+export interface IdentifyResponse_LportOptionsEntry {
+  key: string;
+  value: string;
+}
+
+export interface ListCardsRequest {
+  /** As IdentifyRequest.type. */
+  type: string;
+}
+
+/**
+ * A card (adapter) as its PFs' PCI VPD describe it; PFs with the same serial
+ * number are one card.
+ */
+export interface Card {
+  /** The VPD's SN keyword. */
+  serialNumber: string;
+  /** The VPD's PN keyword; empty when absent. */
+  partNumber: string;
+  /** The VPD's identifier string (the product name); empty when absent. */
+  productName: string;
+  /** The VPD's EC keyword (engineering change level); empty when absent. */
+  engineeringChange: string;
+  /** The PFs whose VPD carries this serial, sorted. */
+  pfPciAddresses: string[];
+  /**
+   * Whether its eswitch manages an external host's functions (devlink ports
+   * with external true): the card of a DPU, seen from the DPU.
+   */
+  managesExternalHost: boolean;
+  /** Whether chassis_card_serial_number is this card's. */
+  selected: boolean;
+}
+
+export interface ListCardsResponse {
+  /** Sorted by serial number. */
+  cards: Card[];
+  /** The serial that identifies this chassis; empty when none is picked. */
+  chassisCardSerialNumber: string;
+  selection: CardSelection;
+  /** Why, in words: which card and why, or why none. */
+  selectionMessage: string;
+  /** PFs whose VPD gave no serial number, and why. */
+  problems: CardProblem[];
 }
 
 /**
@@ -3469,6 +3642,965 @@ export const Representor_LportOptionsEntry: MessageFns<Representor_LportOptionsE
   },
 };
 
+function createBaseIdentifyRequest(): IdentifyRequest {
+  return { type: "", vfPciAddress: "" };
+}
+
+export const IdentifyRequest: MessageFns<IdentifyRequest> = {
+  encode(message: IdentifyRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.type !== "") {
+      writer.uint32(10).string(message.type);
+    }
+    if (message.vfPciAddress !== "") {
+      writer.uint32(18).string(message.vfPciAddress);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): IdentifyRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseIdentifyRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.type = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.vfPciAddress = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): IdentifyRequest {
+    return {
+      type: isSet(object.type) ? globalThis.String(object.type) : "",
+      vfPciAddress: isSet(object.vfPciAddress)
+        ? globalThis.String(object.vfPciAddress)
+        : isSet(object.vf_pci_address)
+        ? globalThis.String(object.vf_pci_address)
+        : "",
+    };
+  },
+
+  toJSON(message: IdentifyRequest): unknown {
+    const obj: any = {};
+    if (message.type !== "") {
+      obj.type = message.type;
+    }
+    if (message.vfPciAddress !== "") {
+      obj.vfPciAddress = message.vfPciAddress;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<IdentifyRequest>, I>>(base?: I): IdentifyRequest {
+    return IdentifyRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<IdentifyRequest>, I>>(object: I): IdentifyRequest {
+    const message = createBaseIdentifyRequest();
+    message.type = object.type ?? "";
+    message.vfPciAddress = object.vfPciAddress ?? "";
+    return message;
+  },
+};
+
+function createBaseCardProblem(): CardProblem {
+  return { pciAddress: "", reason: "", message: "" };
+}
+
+export const CardProblem: MessageFns<CardProblem> = {
+  encode(message: CardProblem, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.pciAddress !== "") {
+      writer.uint32(10).string(message.pciAddress);
+    }
+    if (message.reason !== "") {
+      writer.uint32(18).string(message.reason);
+    }
+    if (message.message !== "") {
+      writer.uint32(26).string(message.message);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CardProblem {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCardProblem();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.pciAddress = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.message = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CardProblem {
+    return {
+      pciAddress: isSet(object.pciAddress)
+        ? globalThis.String(object.pciAddress)
+        : isSet(object.pci_address)
+        ? globalThis.String(object.pci_address)
+        : "",
+      reason: isSet(object.reason) ? globalThis.String(object.reason) : "",
+      message: isSet(object.message) ? globalThis.String(object.message) : "",
+    };
+  },
+
+  toJSON(message: CardProblem): unknown {
+    const obj: any = {};
+    if (message.pciAddress !== "") {
+      obj.pciAddress = message.pciAddress;
+    }
+    if (message.reason !== "") {
+      obj.reason = message.reason;
+    }
+    if (message.message !== "") {
+      obj.message = message.message;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<CardProblem>, I>>(base?: I): CardProblem {
+    return CardProblem.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<CardProblem>, I>>(object: I): CardProblem {
+    const message = createBaseCardProblem();
+    message.pciAddress = object.pciAddress ?? "";
+    message.reason = object.reason ?? "";
+    message.message = object.message ?? "";
+    return message;
+  },
+};
+
+function createBaseIdentifyResponse(): IdentifyResponse {
+  return {
+    vfPciAddress: "",
+    pfPciAddress: "",
+    pfNetdev: "",
+    pfMacAddress: "",
+    vfNum: 0,
+    cardSerialNumber: "",
+    cardSerialProblem: undefined,
+    lportOptions: new Map(),
+    warnings: [],
+  };
+}
+
+export const IdentifyResponse: MessageFns<IdentifyResponse> = {
+  encode(message: IdentifyResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.vfPciAddress !== "") {
+      writer.uint32(10).string(message.vfPciAddress);
+    }
+    if (message.pfPciAddress !== "") {
+      writer.uint32(18).string(message.pfPciAddress);
+    }
+    if (message.pfNetdev !== "") {
+      writer.uint32(26).string(message.pfNetdev);
+    }
+    if (message.pfMacAddress !== "") {
+      writer.uint32(34).string(message.pfMacAddress);
+    }
+    if (message.vfNum !== 0) {
+      writer.uint32(40).uint32(message.vfNum);
+    }
+    if (message.cardSerialNumber !== "") {
+      writer.uint32(50).string(message.cardSerialNumber);
+    }
+    if (message.cardSerialProblem !== undefined) {
+      CardProblem.encode(message.cardSerialProblem, writer.uint32(58).fork()).join();
+    }
+    message.lportOptions.forEach((value, key) => {
+      IdentifyResponse_LportOptionsEntry.encode({ key: key as any, value }, writer.uint32(66).fork()).join();
+    });
+    for (const v of message.warnings) {
+      writer.uint32(74).string(v!);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): IdentifyResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseIdentifyResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.vfPciAddress = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.pfPciAddress = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.pfNetdev = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.pfMacAddress = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.vfNum = reader.uint32();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.cardSerialNumber = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.cardSerialProblem = CardProblem.decode(reader, reader.uint32());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            const entry8 = IdentifyResponse_LportOptionsEntry.decode(reader, reader.uint32());
+            if (entry8.value !== undefined) {
+              message.lportOptions.set(entry8.key, entry8.value);
+            }
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.warnings.push(reader.string());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): IdentifyResponse {
+    return {
+      vfPciAddress: isSet(object.vfPciAddress)
+        ? globalThis.String(object.vfPciAddress)
+        : isSet(object.vf_pci_address)
+        ? globalThis.String(object.vf_pci_address)
+        : "",
+      pfPciAddress: isSet(object.pfPciAddress)
+        ? globalThis.String(object.pfPciAddress)
+        : isSet(object.pf_pci_address)
+        ? globalThis.String(object.pf_pci_address)
+        : "",
+      pfNetdev: isSet(object.pfNetdev)
+        ? globalThis.String(object.pfNetdev)
+        : isSet(object.pf_netdev)
+        ? globalThis.String(object.pf_netdev)
+        : "",
+      pfMacAddress: isSet(object.pfMacAddress)
+        ? globalThis.String(object.pfMacAddress)
+        : isSet(object.pf_mac_address)
+        ? globalThis.String(object.pf_mac_address)
+        : "",
+      vfNum: isSet(object.vfNum)
+        ? globalThis.Number(object.vfNum)
+        : isSet(object.vf_num)
+        ? globalThis.Number(object.vf_num)
+        : 0,
+      cardSerialNumber: isSet(object.cardSerialNumber)
+        ? globalThis.String(object.cardSerialNumber)
+        : isSet(object.card_serial_number)
+        ? globalThis.String(object.card_serial_number)
+        : "",
+      cardSerialProblem: isSet(object.cardSerialProblem)
+        ? CardProblem.fromJSON(object.cardSerialProblem)
+        : isSet(object.card_serial_problem)
+        ? CardProblem.fromJSON(object.card_serial_problem)
+        : undefined,
+      lportOptions: isObject(object.lportOptions)
+        ? (globalThis.Object.entries(object.lportOptions) as [string, any][]).reduce(
+          (acc: Map<string, string>, [key, value]: [string, any]) => {
+            acc.set(key, globalThis.String(value));
+            return acc;
+          },
+          new Map(),
+        )
+        : isObject(object.lport_options)
+        ? (globalThis.Object.entries(object.lport_options) as [string, any][]).reduce(
+          (acc: Map<string, string>, [key, value]: [string, any]) => {
+            acc.set(key, globalThis.String(value));
+            return acc;
+          },
+          new Map(),
+        )
+        : new Map(),
+      warnings: globalThis.Array.isArray(object?.warnings)
+        ? object.warnings.map((e: any) => globalThis.String(e))
+        : [],
+    };
+  },
+
+  toJSON(message: IdentifyResponse): unknown {
+    const obj: any = {};
+    if (message.vfPciAddress !== "") {
+      obj.vfPciAddress = message.vfPciAddress;
+    }
+    if (message.pfPciAddress !== "") {
+      obj.pfPciAddress = message.pfPciAddress;
+    }
+    if (message.pfNetdev !== "") {
+      obj.pfNetdev = message.pfNetdev;
+    }
+    if (message.pfMacAddress !== "") {
+      obj.pfMacAddress = message.pfMacAddress;
+    }
+    if (message.vfNum !== 0) {
+      obj.vfNum = Math.round(message.vfNum);
+    }
+    if (message.cardSerialNumber !== "") {
+      obj.cardSerialNumber = message.cardSerialNumber;
+    }
+    if (message.cardSerialProblem !== undefined) {
+      obj.cardSerialProblem = CardProblem.toJSON(message.cardSerialProblem);
+    }
+    if (message.lportOptions?.size) {
+      obj.lportOptions = {};
+      message.lportOptions.forEach((v, k) => {
+        obj.lportOptions[k] = v;
+      });
+    }
+    if (message.warnings?.length) {
+      obj.warnings = message.warnings;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<IdentifyResponse>, I>>(base?: I): IdentifyResponse {
+    return IdentifyResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<IdentifyResponse>, I>>(object: I): IdentifyResponse {
+    const message = createBaseIdentifyResponse();
+    message.vfPciAddress = object.vfPciAddress ?? "";
+    message.pfPciAddress = object.pfPciAddress ?? "";
+    message.pfNetdev = object.pfNetdev ?? "";
+    message.pfMacAddress = object.pfMacAddress ?? "";
+    message.vfNum = object.vfNum ?? 0;
+    message.cardSerialNumber = object.cardSerialNumber ?? "";
+    message.cardSerialProblem = (object.cardSerialProblem !== undefined && object.cardSerialProblem !== null)
+      ? CardProblem.fromPartial(object.cardSerialProblem)
+      : undefined;
+    message.lportOptions = (() => {
+      const m = new Map();
+      (object.lportOptions as Map<string, string> ?? new Map()).forEach((value, key) => {
+        if (value !== undefined) {
+          m.set(key, globalThis.String(value));
+        }
+      });
+      return m;
+    })();
+    message.warnings = object.warnings?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseIdentifyResponse_LportOptionsEntry(): IdentifyResponse_LportOptionsEntry {
+  return { key: "", value: "" };
+}
+
+export const IdentifyResponse_LportOptionsEntry: MessageFns<IdentifyResponse_LportOptionsEntry> = {
+  encode(message: IdentifyResponse_LportOptionsEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): IdentifyResponse_LportOptionsEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseIdentifyResponse_LportOptionsEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): IdentifyResponse_LportOptionsEntry {
+    return {
+      key: isSet(object.key) ? globalThis.String(object.key) : "",
+      value: isSet(object.value) ? globalThis.String(object.value) : "",
+    };
+  },
+
+  toJSON(message: IdentifyResponse_LportOptionsEntry): unknown {
+    const obj: any = {};
+    if (message.key !== "") {
+      obj.key = message.key;
+    }
+    if (message.value !== "") {
+      obj.value = message.value;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<IdentifyResponse_LportOptionsEntry>, I>>(
+    base?: I,
+  ): IdentifyResponse_LportOptionsEntry {
+    return IdentifyResponse_LportOptionsEntry.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<IdentifyResponse_LportOptionsEntry>, I>>(
+    object: I,
+  ): IdentifyResponse_LportOptionsEntry {
+    const message = createBaseIdentifyResponse_LportOptionsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseListCardsRequest(): ListCardsRequest {
+  return { type: "" };
+}
+
+export const ListCardsRequest: MessageFns<ListCardsRequest> = {
+  encode(message: ListCardsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.type !== "") {
+      writer.uint32(10).string(message.type);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListCardsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListCardsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.type = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListCardsRequest {
+    return { type: isSet(object.type) ? globalThis.String(object.type) : "" };
+  },
+
+  toJSON(message: ListCardsRequest): unknown {
+    const obj: any = {};
+    if (message.type !== "") {
+      obj.type = message.type;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListCardsRequest>, I>>(base?: I): ListCardsRequest {
+    return ListCardsRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListCardsRequest>, I>>(object: I): ListCardsRequest {
+    const message = createBaseListCardsRequest();
+    message.type = object.type ?? "";
+    return message;
+  },
+};
+
+function createBaseCard(): Card {
+  return {
+    serialNumber: "",
+    partNumber: "",
+    productName: "",
+    engineeringChange: "",
+    pfPciAddresses: [],
+    managesExternalHost: false,
+    selected: false,
+  };
+}
+
+export const Card: MessageFns<Card> = {
+  encode(message: Card, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.serialNumber !== "") {
+      writer.uint32(10).string(message.serialNumber);
+    }
+    if (message.partNumber !== "") {
+      writer.uint32(18).string(message.partNumber);
+    }
+    if (message.productName !== "") {
+      writer.uint32(26).string(message.productName);
+    }
+    if (message.engineeringChange !== "") {
+      writer.uint32(34).string(message.engineeringChange);
+    }
+    for (const v of message.pfPciAddresses) {
+      writer.uint32(42).string(v!);
+    }
+    if (message.managesExternalHost !== false) {
+      writer.uint32(48).bool(message.managesExternalHost);
+    }
+    if (message.selected !== false) {
+      writer.uint32(56).bool(message.selected);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Card {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCard();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.serialNumber = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.partNumber = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.productName = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.engineeringChange = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.pfPciAddresses.push(reader.string());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.managesExternalHost = reader.bool();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.selected = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): Card {
+    return {
+      serialNumber: isSet(object.serialNumber)
+        ? globalThis.String(object.serialNumber)
+        : isSet(object.serial_number)
+        ? globalThis.String(object.serial_number)
+        : "",
+      partNumber: isSet(object.partNumber)
+        ? globalThis.String(object.partNumber)
+        : isSet(object.part_number)
+        ? globalThis.String(object.part_number)
+        : "",
+      productName: isSet(object.productName)
+        ? globalThis.String(object.productName)
+        : isSet(object.product_name)
+        ? globalThis.String(object.product_name)
+        : "",
+      engineeringChange: isSet(object.engineeringChange)
+        ? globalThis.String(object.engineeringChange)
+        : isSet(object.engineering_change)
+        ? globalThis.String(object.engineering_change)
+        : "",
+      pfPciAddresses: globalThis.Array.isArray(object?.pfPciAddresses)
+        ? object.pfPciAddresses.map((e: any) => globalThis.String(e))
+        : globalThis.Array.isArray(object?.pf_pci_addresses)
+        ? object.pf_pci_addresses.map((e: any) => globalThis.String(e))
+        : [],
+      managesExternalHost: isSet(object.managesExternalHost)
+        ? globalThis.Boolean(object.managesExternalHost)
+        : isSet(object.manages_external_host)
+        ? globalThis.Boolean(object.manages_external_host)
+        : false,
+      selected: isSet(object.selected) ? globalThis.Boolean(object.selected) : false,
+    };
+  },
+
+  toJSON(message: Card): unknown {
+    const obj: any = {};
+    if (message.serialNumber !== "") {
+      obj.serialNumber = message.serialNumber;
+    }
+    if (message.partNumber !== "") {
+      obj.partNumber = message.partNumber;
+    }
+    if (message.productName !== "") {
+      obj.productName = message.productName;
+    }
+    if (message.engineeringChange !== "") {
+      obj.engineeringChange = message.engineeringChange;
+    }
+    if (message.pfPciAddresses?.length) {
+      obj.pfPciAddresses = message.pfPciAddresses;
+    }
+    if (message.managesExternalHost !== false) {
+      obj.managesExternalHost = message.managesExternalHost;
+    }
+    if (message.selected !== false) {
+      obj.selected = message.selected;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<Card>, I>>(base?: I): Card {
+    return Card.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<Card>, I>>(object: I): Card {
+    const message = createBaseCard();
+    message.serialNumber = object.serialNumber ?? "";
+    message.partNumber = object.partNumber ?? "";
+    message.productName = object.productName ?? "";
+    message.engineeringChange = object.engineeringChange ?? "";
+    message.pfPciAddresses = object.pfPciAddresses?.map((e) => e) || [];
+    message.managesExternalHost = object.managesExternalHost ?? false;
+    message.selected = object.selected ?? false;
+    return message;
+  },
+};
+
+function createBaseListCardsResponse(): ListCardsResponse {
+  return { cards: [], chassisCardSerialNumber: "", selection: 0, selectionMessage: "", problems: [] };
+}
+
+export const ListCardsResponse: MessageFns<ListCardsResponse> = {
+  encode(message: ListCardsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.cards) {
+      Card.encode(v!, writer.uint32(10).fork()).join();
+    }
+    if (message.chassisCardSerialNumber !== "") {
+      writer.uint32(18).string(message.chassisCardSerialNumber);
+    }
+    if (message.selection !== 0) {
+      writer.uint32(24).int32(message.selection);
+    }
+    if (message.selectionMessage !== "") {
+      writer.uint32(34).string(message.selectionMessage);
+    }
+    for (const v of message.problems) {
+      CardProblem.encode(v!, writer.uint32(42).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListCardsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListCardsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.cards.push(Card.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.chassisCardSerialNumber = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.selection = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.selectionMessage = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.problems.push(CardProblem.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ListCardsResponse {
+    return {
+      cards: globalThis.Array.isArray(object?.cards) ? object.cards.map((e: any) => Card.fromJSON(e)) : [],
+      chassisCardSerialNumber: isSet(object.chassisCardSerialNumber)
+        ? globalThis.String(object.chassisCardSerialNumber)
+        : isSet(object.chassis_card_serial_number)
+        ? globalThis.String(object.chassis_card_serial_number)
+        : "",
+      selection: isSet(object.selection) ? cardSelectionFromJSON(object.selection) : 0,
+      selectionMessage: isSet(object.selectionMessage)
+        ? globalThis.String(object.selectionMessage)
+        : isSet(object.selection_message)
+        ? globalThis.String(object.selection_message)
+        : "",
+      problems: globalThis.Array.isArray(object?.problems)
+        ? object.problems.map((e: any) => CardProblem.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ListCardsResponse): unknown {
+    const obj: any = {};
+    if (message.cards?.length) {
+      obj.cards = message.cards.map((e) => Card.toJSON(e));
+    }
+    if (message.chassisCardSerialNumber !== "") {
+      obj.chassisCardSerialNumber = message.chassisCardSerialNumber;
+    }
+    if (message.selection !== 0) {
+      obj.selection = cardSelectionToJSON(message.selection);
+    }
+    if (message.selectionMessage !== "") {
+      obj.selectionMessage = message.selectionMessage;
+    }
+    if (message.problems?.length) {
+      obj.problems = message.problems.map((e) => CardProblem.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ListCardsResponse>, I>>(base?: I): ListCardsResponse {
+    return ListCardsResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ListCardsResponse>, I>>(object: I): ListCardsResponse {
+    const message = createBaseListCardsResponse();
+    message.cards = object.cards?.map((e) => Card.fromPartial(e)) || [];
+    message.chassisCardSerialNumber = object.chassisCardSerialNumber ?? "";
+    message.selection = object.selection ?? 0;
+    message.selectionMessage = object.selectionMessage ?? "";
+    message.problems = object.problems?.map((e) => CardProblem.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 function createBasePortRequest(): PortRequest {
   return {
     opType: 0,
@@ -4719,6 +5851,71 @@ export const VifPlugService = {
     responseDeserialize: (value: Buffer): ListRepresentorsResponse => ListRepresentorsResponse.decode(value),
   },
   /**
+   * Identify says what a cloud management system (CMS) needs to have a VF of
+   * this host plugged on the SmartNIC/DPU that serves it, from the VF's PCI
+   * address, as Nova gathers it for a remote-managed port: the PF's MAC (the
+   * PF netdev's current address, Nova's pf_mac_address), the VF number (its
+   * PF's virtfnN link, Nova's vf_num), the card's serial number (the SN
+   * keyword of the PF's PCI VPD, Nova's card_serial_number) and the lport
+   * options that select the VF's representor on the DPU. Read-only: it reads
+   * sysfs under vifplugd's --sysfs-root on every call; calling it again is
+   * harmless. Asked of the provider like ListRepresentors (`type`, or the one
+   * registered provider that identifies hardware).
+   *
+   * A card serial that cannot be read (no vpd file, a malformed VPD, no SN
+   * keyword) does not fail the call: card_serial_number is then empty and
+   * card_serial_problem says why.
+   * Errors:
+   *   INVALID_ARGUMENT     MISSING_FIELD / INVALID_FIELD: vf_pci_address is
+   *                        empty or not a PCI address (0000:05:00.3).
+   *   NOT_FOUND            PCI_DEVICE_NOT_FOUND: no such PCI device under
+   *                        --sysfs-root; PROVIDER_NOT_FOUND: see
+   *                        ListRepresentors.
+   *   FAILED_PRECONDITION  NOT_A_VF: the device has no physfn link (a PF, or
+   *                        a device without SR-IOV); VF_NUMBER_UNKNOWN: its
+   *                        PF's virtfnN links do not list it;
+   *                        PF_NETDEV_NOT_FOUND: the PF has no netdev (no
+   *                        driver bound, or not a NIC); PF_NETDEV_AMBIGUOUS:
+   *                        the PF's device carries several netdevs that are
+   *                        not representors (ErrorInfo metadata "netdevs").
+   *   UNIMPLEMENTED        IDENTIFY_UNSUPPORTED: the provider reads no
+   *                        hardware (e.g. "dummy").
+   */
+  identify: {
+    path: "/vifplug.v1.VifPlug/Identify" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: IdentifyRequest): Buffer => Buffer.from(IdentifyRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): IdentifyRequest => IdentifyRequest.decode(value),
+    responseSerialize: (value: IdentifyResponse): Buffer => Buffer.from(IdentifyResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): IdentifyResponse => IdentifyResponse.decode(value),
+  },
+  /**
+   * ListCards lists the cards (adapters) whose PFs this host sees, each with
+   * its PCI VPD (serial number, part number, name), and picks the card serial
+   * that identifies this chassis to a CMS: Neutron binds a remote-managed
+   * port to the chassis whose external_ids:ovn-cms-options holds
+   * card-serial-number=<serial> (vifplug-ovn --publish-card-serial writes
+   * it). The pick, and why, is in chassis_card_serial_number and selection:
+   * the one card whose eswitch manages an external host's functions (a DPU's
+   * own card, EXTERNAL_HOST_MANAGER), else the only card (ONLY_CARD); none
+   * when several cards qualify (CARDS_AMBIGUOUS), when none has a readable
+   * serial (NO_CARD), or when a card that would qualify has an unreadable VPD
+   * (VPD_UNREADABLE): then nothing is published, never a guess. Read-only;
+   * reads each PF's VPD on every call.
+   * Errors: as ListRepresentors for `type`; UNIMPLEMENTED
+   * IDENTIFY_UNSUPPORTED for a provider that reads no hardware.
+   */
+  listCards: {
+    path: "/vifplug.v1.VifPlug/ListCards" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListCardsRequest): Buffer => Buffer.from(ListCardsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListCardsRequest => ListCardsRequest.decode(value),
+    responseSerialize: (value: ListCardsResponse): Buffer => Buffer.from(ListCardsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListCardsResponse => ListCardsResponse.decode(value),
+  },
+  /**
    * PreparePorts is PreparePort for many ports of one instance in one call,
    * for controllers that reconcile many ports per iteration (the model is
    * kubelet DRA's NodePrepareResources). Every port gets its own answer or its
@@ -4981,6 +6178,55 @@ export interface VifPlugServer extends UntypedServiceImplementation {
    *   DEADLINE_EXCEEDED    PROVIDER_TIMEOUT: the provider did not answer in time.
    */
   listRepresentors: handleUnaryCall<ListRepresentorsRequest, ListRepresentorsResponse>;
+  /**
+   * Identify says what a cloud management system (CMS) needs to have a VF of
+   * this host plugged on the SmartNIC/DPU that serves it, from the VF's PCI
+   * address, as Nova gathers it for a remote-managed port: the PF's MAC (the
+   * PF netdev's current address, Nova's pf_mac_address), the VF number (its
+   * PF's virtfnN link, Nova's vf_num), the card's serial number (the SN
+   * keyword of the PF's PCI VPD, Nova's card_serial_number) and the lport
+   * options that select the VF's representor on the DPU. Read-only: it reads
+   * sysfs under vifplugd's --sysfs-root on every call; calling it again is
+   * harmless. Asked of the provider like ListRepresentors (`type`, or the one
+   * registered provider that identifies hardware).
+   *
+   * A card serial that cannot be read (no vpd file, a malformed VPD, no SN
+   * keyword) does not fail the call: card_serial_number is then empty and
+   * card_serial_problem says why.
+   * Errors:
+   *   INVALID_ARGUMENT     MISSING_FIELD / INVALID_FIELD: vf_pci_address is
+   *                        empty or not a PCI address (0000:05:00.3).
+   *   NOT_FOUND            PCI_DEVICE_NOT_FOUND: no such PCI device under
+   *                        --sysfs-root; PROVIDER_NOT_FOUND: see
+   *                        ListRepresentors.
+   *   FAILED_PRECONDITION  NOT_A_VF: the device has no physfn link (a PF, or
+   *                        a device without SR-IOV); VF_NUMBER_UNKNOWN: its
+   *                        PF's virtfnN links do not list it;
+   *                        PF_NETDEV_NOT_FOUND: the PF has no netdev (no
+   *                        driver bound, or not a NIC); PF_NETDEV_AMBIGUOUS:
+   *                        the PF's device carries several netdevs that are
+   *                        not representors (ErrorInfo metadata "netdevs").
+   *   UNIMPLEMENTED        IDENTIFY_UNSUPPORTED: the provider reads no
+   *                        hardware (e.g. "dummy").
+   */
+  identify: handleUnaryCall<IdentifyRequest, IdentifyResponse>;
+  /**
+   * ListCards lists the cards (adapters) whose PFs this host sees, each with
+   * its PCI VPD (serial number, part number, name), and picks the card serial
+   * that identifies this chassis to a CMS: Neutron binds a remote-managed
+   * port to the chassis whose external_ids:ovn-cms-options holds
+   * card-serial-number=<serial> (vifplug-ovn --publish-card-serial writes
+   * it). The pick, and why, is in chassis_card_serial_number and selection:
+   * the one card whose eswitch manages an external host's functions (a DPU's
+   * own card, EXTERNAL_HOST_MANAGER), else the only card (ONLY_CARD); none
+   * when several cards qualify (CARDS_AMBIGUOUS), when none has a readable
+   * serial (NO_CARD), or when a card that would qualify has an unreadable VPD
+   * (VPD_UNREADABLE): then nothing is published, never a guess. Read-only;
+   * reads each PF's VPD on every call.
+   * Errors: as ListRepresentors for `type`; UNIMPLEMENTED
+   * IDENTIFY_UNSUPPORTED for a provider that reads no hardware.
+   */
+  listCards: handleUnaryCall<ListCardsRequest, ListCardsResponse>;
   /**
    * PreparePorts is PreparePort for many ports of one instance in one call,
    * for controllers that reconcile many ports per iteration (the model is
