@@ -29,7 +29,7 @@ try {
     options: { socket: { type: 'string' }, type: { type: 'string', default: 'onebased' }, register: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
   }));
 } catch (err) {
-  process.stderr.write(`provider.js: ${(err as Error).message}\nTry 'provider.js --help'.\n`);
+  process.stderr.write(`provider.js: ${(err as Error).message.replace(/\. To specify a positional.*$/s, '')}\nTry 'provider.js --help'.\n`);
   process.exit(2);
 }
 if (values.help) {

@@ -207,6 +207,14 @@ async function printStatus(path: string, json: boolean): Promise<number> {
   ].join('\n');
   const rows = status.lports.map((l) => [l.lport, l.type, l.state, cell(l.iface), cell(l.reason), l.reason === '' ? '-' : seconds(l.forMs), l.reason === '' ? '-' : String(l.attempts), seconds(l.retryInMs), cell(l.message)]);
   process.stdout.write(`${head}\n${table(['LPORT', 'TYPE', 'STATE', 'IFACE', 'REASON', 'FOR', 'TRIES', 'RETRY', 'MESSAGE'], rows)}\n`);
+  // An agent older than this section answers without it.
+  const ignored = status.ignored ?? [];
+  if (ignored.length > 0) {
+    process.stdout.write(
+      `\nRequested to this chassis, vif-plug-type not served by this agent (ovn-controller plugs these if it has a provider of the type; otherwise check the type):\n` +
+        `${table(['LPORT', 'VIF-PLUG-TYPE'], ignored.map((l) => [l.lport, l.type]))}\n`,
+    );
+  }
   return 0;
 }
 
