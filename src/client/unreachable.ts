@@ -54,7 +54,7 @@ export function explainUnreachable(target: string, err: VifplugError, settings: 
   const where = unix ? target.replace(/^unix:(\/\/)?/, '') : target;
   const running = 'is vifplugd running (systemctl status vifplugd)';
   if (err.reason === 'DRAINING') {
-    return { where, problem: 'draining', message: `vifplugd at ${where} is shutting down`, hint: `retry once it (or its replacement) serves again: ${running}?` };
+    return { where, problem: 'draining', message: `vifplugd at ${where} is shutting down`, hint: 'retry once it, or its replacement, serves again (systemctl status vifplugd)' };
   }
   const errno = /\b(E[A-Z]{3,})\b/.exec(err.detail)?.[1];
   if (err.code === Code.DEADLINE_EXCEEDED && errno === undefined) {
