@@ -20,11 +20,11 @@ import { credentials, type ChannelCredentials } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 
 import { parseListen, type GrpcAddress, type TcpAddress } from './api/endpoint';
-import { resolveGroup } from './common/socket-file';
+import { claimSocketPath, resolveGroup } from './common/socket-file';
 import { CertificateFiles, type TlsFiles } from './grpc/tls';
 import { BUILTIN_TYPES, builtinProviders, type ProviderHooks } from './providers/builtins';
 import { DEFAULT_REPRESENTOR_CONFIG, type RepresentorConfig } from './providers/representor';
-import { DEFAULT_LIMITS, Registry, describeError, type ProviderFactory, type RegistryLimits } from './registry';
+import { DEFAULT_LIMITS, Registry, describeError, isPlugError, type ProviderFactory, type RegistryLimits } from './registry';
 import { remoteConnector } from './remote';
 import { ProviderDirectory } from './remote/discovery';
 import type { Metrics } from './server/metrics';
@@ -67,6 +67,9 @@ export interface RemoteProvidersConfig {
 }
 
 export const DEFAULT_LISTEN = 'unix:///run/vifplug/vifplug.sock';
+
+/** How vifplugd's operator names a socket path, for the remedy of a refused one. */
+const LISTEN_SETTING = { flag: '--listen unix:///PATH' } as const;
 
 /** What vifplugd does when told nothing. */
 export const DEFAULT_DAEMON_CONFIG: DaemonConfig = {
@@ -140,9 +143,15 @@ export async function startDaemon(config: DaemonConfig, deps: DaemonDeps): Promi
   let metricsUrl: string | undefined;
   let serving = false;
   try {
+    // A socket path that cannot be served is found before the providers read the hardware, so
+    // that such a start fails at once, with one line (the server claims the paths again to bind).
+    for (const address of config.listen) if (address.kind === 'unix') await claimSocketPath(address.path, LISTEN_SETTING);
     for (const type of config.providers) {
       await registry.register(type).catch((err: unknown) => {
-        throw new Error(`cannot register provider "${type}": ${describeError(err)}`, { cause: err });
+        // The class table wraps an init failure ("provider X failed to initialize and was not
+        // registered: ..."); say the provider once, then the cause, which carries the remedy.
+        const why = isPlugError(err) && err.reason === 'PROVIDER_INIT_FAILED' && err.cause !== undefined ? describeError(err.cause) : describeError(err);
+        throw new Error(`cannot start provider "${type}": ${why} (--providers chooses the built-in providers to start)`, { cause: err });
       });
     }
     // prom-client is loaded only when metrics are asked for: it costs start-up time.
@@ -153,6 +162,7 @@ export async function startDaemon(config: DaemonConfig, deps: DaemonDeps): Promi
       logger,
       socketMode: config.socketMode,
       socketGroup: config.socketGroup === undefined ? undefined : await resolveGroup(config.socketGroup),
+      socketSetting: LISTEN_SETTING,
       tls: config.tls === undefined ? undefined : new CertificateFiles(config.tls),
       insecureTcp: config.insecureTcp,
       metrics: metrics?.calls,

@@ -15,6 +15,8 @@ export {
   type ClientOptions,
   type VifPlugMethod,
 } from './client/client';
+// Why vifplugd cannot be reached, in words a person can act on.
+export { explainUnreachable, isUnreachable, type Unreachable, type UnreachableProblem, type ConnectionSettings } from './client/unreachable';
 export * as api from './gen/vifplug/v1/vifplug';
 export { decodeStatusDetails, codeName, goCodeName, ERROR_DOMAIN, type DecodedStatus } from './api/status';
 

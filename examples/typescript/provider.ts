@@ -14,11 +14,30 @@ import { parseArgs } from 'node:util';
 
 import { PlugError, serveProvider } from 'vifplug';
 
-const { values } = parseArgs({
-  options: { socket: { type: 'string' }, type: { type: 'string', default: 'onebased' }, register: { type: 'string' } },
-});
+const USAGE = `Usage: provider.js --socket /abs/path.sock [--type TYPE] [--register unix:///run/vifplug/vifplug.sock]
+
+Serves a VIF plug provider for NICs that number their VFs from 1.
+
+  --socket PATH     where to serve vifplug.provider.v1.Provider (an absolute path)
+  --type TYPE       the provider type it registers as (default onebased)
+  --register ADDR   register with vifplugd at ADDR, and again whenever it restarts
+  --help, -h        this text`;
+
+let values: { socket?: string; type?: string; register?: string; help?: boolean };
+try {
+  ({ values } = parseArgs({
+    options: { socket: { type: 'string' }, type: { type: 'string', default: 'onebased' }, register: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  }));
+} catch (err) {
+  process.stderr.write(`provider.js: ${(err as Error).message.replace(/\. To specify a positional.*$/s, '')}\nTry 'provider.js --help'.\n`);
+  process.exit(2);
+}
+if (values.help) {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
 if (values.socket === undefined) {
-  process.stderr.write('usage: provider.js --socket /abs/path.sock [--type TYPE] [--register unix:///run/vifplug/vifplug.sock]\n');
+  process.stderr.write("provider.js: --socket is required\nTry 'provider.js --help'.\n");
   process.exit(2);
 }
 const type = values.type!;

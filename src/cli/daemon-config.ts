@@ -9,12 +9,12 @@ import { isLoopback, type GrpcAddress } from '../api/endpoint';
 import { DEFAULT_DAEMON_CONFIG, DEFAULT_LISTEN, type DaemonConfig, type RemoteProvidersConfig } from '../daemon';
 import { DEFAULT_REPRESENTOR_CONFIG } from '../providers/representor';
 import { DEFAULT_LIMITS } from '../registry';
-import { LOG_LEVELS, UsageError, flagHelp, parseAddress, parseLogLevel, parseMetricsListen, readFlags, type Flag, type LogLevel } from './flags';
+import { LOG_LEVELS, UsageError, flagHelp, parseAddress, parseLogFormat, parseLogLevel, parseMetricsListen, readFlags, shown, type Flag, type LogFormat, type LogLevel } from './flags';
 
 export { UsageError };
 
 export type ParsedCommand =
-  | { readonly kind: 'run'; readonly config: DaemonConfig; readonly logLevel: LogLevel }
+  | { readonly kind: 'run'; readonly config: DaemonConfig; readonly logLevel: LogLevel; readonly logFormat: LogFormat }
   | { readonly kind: 'help' }
   | { readonly kind: 'version' };
 
@@ -30,6 +30,7 @@ export const FLAGS = {
   listen: { env: 'VIFPLUG_LISTEN', multiple: true, arg: 'ADDR', help: `where to serve: unix:///abs/path.sock, unix:rel.sock or HOST:PORT; repeatable (default ${DEFAULT_LISTEN})` },
   providers: { env: 'VIFPLUG_PROVIDERS', arg: 'LIST', help: 'built-in provider types registered at start, comma-separated, or "none" (default: every built-in)' },
   'log-level': { env: 'VIFPLUG_LOG_LEVEL', arg: 'LEVEL', help: `${LOG_LEVELS.join(', ')} (default info)` },
+  'log-format': { env: 'VIFPLUG_LOG_FORMAT', arg: 'FORMAT', help: 'text (one readable line per event) or json (one JSON object per line, for collectors) (default: text on a terminal, json otherwise)' },
   'socket-mode': { env: 'VIFPLUG_SOCKET_MODE', arg: 'OCTAL', help: 'permission bits of unix sockets (default 0660)' },
   'socket-group': { env: 'VIFPLUG_SOCKET_GROUP', arg: 'GROUP', help: 'group (name or number) that owns unix sockets (default: the daemon\'s)' },
   'tls-cert': { env: 'VIFPLUG_TLS_CERT', arg: 'FILE', help: 'PEM certificate (chain) for TCP listeners; re-read on SIGHUP' },
@@ -79,15 +80,15 @@ export function parseDaemonArgs(argv: readonly string[], env: NodeJS.ProcessEnv,
   const flags = readFlags(argv, env, FLAGS);
   if (flags.help) return { kind: 'help' };
   if (flags.version) return { kind: 'version' };
-  const { raw, one, bool } = flags;
-  const seconds = (name: FlagName, fallback: number): number => parseNumber(name, one(name), fallback, true);
+  const { raw, one, bool, given } = flags;
+  const seconds = (name: FlagName, fallback: number): number => parseNumber(given(name), one(name), fallback, true);
   const count = (name: FlagName, fallback: number): number => {
-    const n = parseNumber(name, one(name), fallback, false);
-    if (n < 1) throw new UsageError(`--${name} must be at least 1`);
+    const n = parseNumber(given(name), one(name), fallback, false);
+    if (n < 1) throw new UsageError(`${shown(given(name), one(name)!)} must be at least 1`);
     return n;
   };
 
-  const listen = parseListenFlags(raw('listen'));
+  const listen = parseListenFlags(raw('listen'), given('listen'));
   const tls = parseTls(one('tls-cert'), one('tls-key'), one('tls-client-ca'));
   const insecureTcp = bool('insecure-tcp');
   const tcp = listen.filter((a) => a.kind === 'tcp');
@@ -100,15 +101,16 @@ export function parseDaemonArgs(argv: readonly string[], env: NodeJS.ProcessEnv,
       );
     }
   }
-  const metricsListen = parseMetricsListen(one('metrics-listen'));
+  const metricsListen = parseMetricsListen(one('metrics-listen'), given('metrics-listen'));
 
   return {
     kind: 'run',
-    logLevel: parseLogLevel(one('log-level') ?? 'info'),
+    logLevel: parseLogLevel(one('log-level') ?? 'info', given('log-level')),
+    logFormat: parseLogFormat(one('log-format'), given('log-format')),
     config: {
       listen,
-      providers: parseProviders(one('providers'), builtins),
-      socketMode: parseMode(one('socket-mode') ?? `0${DEFAULTS.socketMode.toString(8)}`),
+      providers: parseProviders(one('providers'), builtins, given('providers')),
+      socketMode: parseMode(one('socket-mode') ?? `0${DEFAULTS.socketMode.toString(8)}`, given('socket-mode')),
       socketGroup: one('socket-group'),
       tls,
       insecureTcp,
@@ -120,7 +122,7 @@ export function parseDaemonArgs(argv: readonly string[], env: NodeJS.ProcessEnv,
         providerTimeoutMs: seconds('provider-timeout', DEFAULT_LIMITS.providerTimeoutMs / 1000) * 1000,
         maxCallsPerInstance: count('max-provider-calls', DEFAULT_LIMITS.maxCallsPerInstance),
       },
-      registration: parseRegistration(one('registration') ?? DEFAULTS.registration),
+      registration: parseRegistration(one('registration') ?? DEFAULTS.registration, given('registration')),
       representor: {
         sysfsRoot: one('sysfs-root') ?? DEFAULT_REPRESENTOR_CONFIG.sysfsRoot,
         devlinkBin: one('devlink-bin') ?? DEFAULT_REPRESENTOR_CONFIG.devlinkBin,
@@ -137,12 +139,12 @@ export function parseDaemonArgs(argv: readonly string[], env: NodeJS.ProcessEnv,
   };
 }
 
-function parseListenFlags(specs: string[]): GrpcAddress[] {
-  const listen = (specs.length > 0 ? specs : [DEFAULT_LISTEN]).map((spec) => parseAddress('listen', spec));
+function parseListenFlags(specs: string[], given: string): GrpcAddress[] {
+  const listen = (specs.length > 0 ? specs : [DEFAULT_LISTEN]).map((spec) => parseAddress('listen', spec, given));
   const seen = new Set<string>();
   for (const address of listen) {
     const key = address.kind === 'unix' ? address.path : `${address.host}:${address.port}`;
-    if (seen.has(key) && !(address.kind === 'tcp' && address.port === 0)) throw new UsageError(`--listen ${address.spec} is given twice`);
+    if (seen.has(key) && !(address.kind === 'tcp' && address.port === 0)) throw new UsageError(`${given} ${address.spec} is given twice`);
     seen.add(key);
   }
   return listen;
@@ -157,23 +159,23 @@ function parseTls(certFile: string | undefined, keyFile: string | undefined, cli
   return { certFile, keyFile, ...(clientCaFile === undefined ? {} : { clientCaFile }) };
 }
 
-function parseProviders(value: string | undefined, builtins: readonly string[]): string[] {
+function parseProviders(value: string | undefined, builtins: readonly string[], given: string): string[] {
   if (value === undefined) return [...builtins];
   const list = value.split(',').map((s) => s.trim()).filter(Boolean);
   if (list.length === 1 && list[0] === 'none') return [];
-  if (list.length === 0) throw new UsageError('--providers is empty; name built-in types or "none"');
+  if (list.length === 0) throw new UsageError(`${given} is empty; name built-in types or "none"`);
   for (const type of list) {
     if (!builtins.includes(type)) {
-      throw new UsageError(`--providers: unknown provider "${type}"; built-in providers: ${builtins.join(', ')} (or "none")`);
+      throw new UsageError(`${given}: unknown provider "${type}"; built-in providers: ${builtins.join(', ')} (or "none")`);
     }
   }
-  if (new Set(list).size !== list.length) throw new UsageError(`--providers lists a provider twice: ${value}`);
+  if (new Set(list).size !== list.length) throw new UsageError(`${given} lists a provider twice: ${value}`);
   return list;
 }
 
-function parseRegistration(value: string): DaemonConfig['registration'] {
+function parseRegistration(value: string, given: string): DaemonConfig['registration'] {
   if (value === 'unix' || value === 'any' || value === 'off') return value;
-  throw new UsageError(`--registration "${value}" is not unix, any or off`);
+  throw new UsageError(`${shown(given, value)} is not unix, any or off`);
 }
 
 function parseProviderTls(caFile: string | undefined, certFile: string | undefined, keyFile: string | undefined): RemoteProvidersConfig['tls'] {
@@ -185,16 +187,16 @@ function parseProviderTls(caFile: string | undefined, certFile: string | undefin
   return { caFile, ...(certFile === undefined ? {} : { certFile, keyFile }) };
 }
 
-function parseMode(value: string): number {
-  if (!/^0?[0-7]{3}$/.test(value)) throw new UsageError(`--socket-mode "${value}" is not an octal mode such as 0660`);
+function parseMode(value: string, given: string): number {
+  if (!/^0?[0-7]{3}$/.test(value)) throw new UsageError(`${shown(given, value)} is not an octal mode such as 0660`);
   const mode = parseInt(value, 8);
-  if ((mode & 0o600) !== 0o600) throw new UsageError(`--socket-mode ${value} would lock the daemon's own user out; include 0600`);
+  if ((mode & 0o600) !== 0o600) throw new UsageError(`${shown(given, value)} would lock the daemon's own user out; include 0600`);
   return mode;
 }
 
-function parseNumber(flag: string, value: string | undefined, fallback: number, fractional: boolean): number {
+function parseNumber(given: string, value: string | undefined, fallback: number, fractional: boolean): number {
   if (value === undefined) return fallback;
   const pattern = fractional ? /^\d+(\.\d+)?$/ : /^\d+$/;
-  if (!pattern.test(value)) throw new UsageError(`--${flag} "${value}" is not ${fractional ? 'a number of seconds' : 'a whole number'}`);
+  if (!pattern.test(value)) throw new UsageError(`${shown(given, value)} is not ${fractional ? 'a number of seconds, e.g. 10 or 0.5' : 'a whole number'}`);
   return Number(value);
 }

@@ -34,6 +34,11 @@ export interface FlagValues<N extends string> {
   one(name: N): string | undefined;
   /** A boolean flag; its variable takes 1/true/yes or 0/false/no. */
   bool(name: N): boolean;
+  /**
+   * How the user gave a flag, for messages about its value: `--name` when it
+   * is on the command line, its variable's name when it came from there.
+   */
+  given(name: N): string;
 }
 
 /**
@@ -76,6 +81,12 @@ export function readFlags<N extends string>(
     positionals,
     raw,
     one: (name) => raw(name)[0],
+    given: (name) => {
+      if (values[name] !== undefined) return `--${name}`;
+      const flag: Flag = flags[name];
+      const fromOld = flag.deprecatedEnv !== undefined && (env[flag.env] ?? '') === '' && (env[flag.deprecatedEnv] ?? '') !== '';
+      return fromOld ? flag.deprecatedEnv! : flag.env;
+    },
     bool: (name) => {
       if (values[name] === true) return true;
       const fromEnv = variable(flags[name], env);
@@ -113,24 +124,50 @@ export function flagHelp(flags: Readonly<Record<string, Flag>>): string[] {
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
-export function parseLogLevel(value: string): LogLevel {
+export function parseLogLevel(value: string, given = '--log-level'): LogLevel {
   if ((LOG_LEVELS as readonly string[]).includes(value)) return value as LogLevel;
-  throw new UsageError(`--log-level "${value}" is not one of ${LOG_LEVELS.join(', ')}`);
+  throw new UsageError(`${shown(given, value)} is not one of ${LOG_LEVELS.join(', ')}`);
+}
+
+export const LOG_FORMATS = ['text', 'json'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
+/** --log-format: text or json; when not given, text on a terminal and JSON lines otherwise (a collector reads them). */
+export function parseLogFormat(value: string | undefined, given = '--log-format', isTty = process.stdout.isTTY === true): LogFormat {
+  if (value === undefined) return isTty ? 'text' : 'json';
+  if ((LOG_FORMATS as readonly string[]).includes(value)) return value as LogFormat;
+  throw new UsageError(`${shown(given, value)} is not one of ${LOG_FORMATS.join(', ')}`);
 }
 
 /** --metrics-listen HOST:PORT (vifplugd's and vifplug-ovn's); undefined when not given: metrics are opt-in. */
-export function parseMetricsListen(value: string | undefined): TcpAddress | undefined {
+export function parseMetricsListen(value: string | undefined, given = '--metrics-listen'): TcpAddress | undefined {
   if (value === undefined) return undefined;
-  const address = parseAddress('metrics-listen', value);
-  if (address.kind !== 'tcp') throw new UsageError('--metrics-listen takes HOST:PORT: Prometheus scrapes over TCP');
+  const expected = 'HOST:PORT, e.g. 127.0.0.1:9100 (0.0.0.0:9100 for every interface): Prometheus scrapes over TCP';
+  if (/^\d+$/.test(value)) throw new UsageError(`${shown(given, value)} is a port alone; give HOST:PORT, e.g. 127.0.0.1:${value} (0.0.0.0:${value} for every interface)`);
+  let address: GrpcAddress;
+  try {
+    address = parseListen(value);
+  } catch {
+    throw new UsageError(`${shown(given, value)} is not ${expected}`);
+  }
+  if (address.kind !== 'tcp') throw new UsageError(`${shown(given, value)} is not ${expected}`);
   return address;
 }
 
-/** An address flag's value (gRPC naming: unix:///abs.sock, unix:rel.sock, HOST:PORT), or a UsageError naming the flag. */
-export function parseAddress(flag: string, spec: string): GrpcAddress {
+/** An address flag's value (gRPC naming: unix:///abs.sock, unix:rel.sock, HOST:PORT), or a UsageError naming the flag as given. */
+export function parseAddress(flag: string, spec: string, given = `--${flag}`): GrpcAddress {
   try {
     return parseListen(spec);
   } catch (err) {
-    throw new UsageError(`--${flag} ${(err as Error).message}`);
+    throw new UsageError(`${given} ${(err as Error).message}`);
   }
+}
+
+/**
+ * A flag and its value as the user gave them, for a message:
+ * `--timeout "x"` on the command line, `VIFPLUG_TIMEOUT="x"` from the environment.
+ */
+export function shown(given: string, value: string): string {
+  const quoted = JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
+  return given.startsWith('-') ? `${given} ${quoted}` : `${given}=${quoted}`;
 }

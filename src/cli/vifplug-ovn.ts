@@ -17,8 +17,10 @@ import { StatusServer, fetchStatus } from '../ovn/status-server';
 import { VifplugdLink, parseTypes } from '../ovn/vifplugd-link';
 import { OvsdbConfigError, defaultRundir, parseRemotes, type TlsFiles } from '../ovsdb';
 import { VERSION } from '../common/version';
-import { connectVifplugd, type ConnectionFlags } from './connection';
-import { LOG_LEVELS, UsageError, flagHelp, parseLogLevel, parseMetricsListen, readFlags, type Flag } from './flags';
+import { connectVifplugd, socketTarget, tcpTarget, type ConnectionFlags, type ConnectionNames } from './connection';
+import { LOG_LEVELS, UsageError, flagHelp, parseLogFormat, parseLogLevel, parseMetricsListen, readFlags, type Flag, type LogFormat } from './flags';
+import { routeGrpcLog } from './grpc-log';
+import { logStartupFailure } from './startup-failure';
 import { cell, table } from './table';
 
 const DEFAULT_STATUS_SOCKET = '/run/vifplug-ovn/vifplug-ovn.sock';
@@ -29,7 +31,7 @@ const DEFAULT_STATUS_SOCKET = '/run/vifplug-ovn/vifplug-ovn.sock';
  * ovs-vsctl spell it.
  */
 export const FLAGS = {
-  socket: { env: 'VIFPLUG_OVN_SOCKET', arg: 'PATH', help: "vifplugd's unix socket (default /run/vifplug/vifplug.sock)" },
+  socket: { env: 'VIFPLUG_OVN_SOCKET', arg: 'PATH', help: "vifplugd's unix socket, as a path or unix:///PATH (default /run/vifplug/vifplug.sock)" },
   addr: { env: 'VIFPLUG_OVN_ADDR', arg: 'HOST:PORT', help: "vifplugd's TCP address instead of --socket" },
   'tls-ca': { env: 'VIFPLUG_OVN_TLS_CA', arg: 'FILE', help: "CA bundle to verify vifplugd's certificate (turns TLS on)" },
   'tls-cert': { env: 'VIFPLUG_OVN_TLS_CERT', arg: 'FILE', help: 'client certificate for mutual TLS with vifplugd' },
@@ -45,7 +47,8 @@ export const FLAGS = {
   'metrics-listen': { env: 'VIFPLUG_OVN_METRICS_LISTEN', arg: 'HOST:PORT', help: 'serve Prometheus metrics (pending lports by reason, reconcile passes) at http://HOST:PORT/metrics (default: off)' },
   'status-socket': { env: 'VIFPLUG_OVN_STATUS_SOCKET', arg: 'PATH', help: `where the agent answers \`vifplug-ovn status\` (default ${DEFAULT_STATUS_SOCKET})` },
   'log-level': { env: 'VIFPLUG_OVN_LOG_LEVEL', arg: 'LEVEL', help: `${LOG_LEVELS.join(', ')} (default info)` },
-  'publish-card-serial': { env: 'VIFPLUG_OVN_PUBLISH_CARD_SERIAL', boolean: true, arg: '', help: "on a DPU: keep card-serial-number=<this card's serial> (from vifplugd's ListCards, the PCI VPD) in external_ids:ovn-cms-options, where Neutron looks for the chassis of a remote-managed port" },
+  'publish-card-serial': { env: 'VIFPLUG_OVN_PUBLISH_CARD_SERIAL', boolean: true, arg: '', help: "on a DPU: keep this card's serial (vifplugd's ListCards, from the PCI VPD) as card-serial-number in external_ids:ovn-cms-options, where Neutron looks for the chassis of a remote-managed port" },
+  'log-format': { env: 'VIFPLUG_OVN_LOG_FORMAT', arg: 'FORMAT', help: 'text (one readable line per event) or json (one JSON object per line, for collectors) (default: text on a terminal, json otherwise)' },
   json: { env: 'VIFPLUG_OVN_JSON', boolean: true, arg: '', help: 'status: print the status as JSON' },
 } as const satisfies Record<string, Flag>;
 
@@ -88,6 +91,9 @@ export interface AgentConfig {
   readonly logLevel: string;
   /** Keep ovn-cms-options card-serial-number right (ovn/card-serial.ts). */
   readonly publishCardSerial: boolean;
+  readonly logFormat: LogFormat;
+  /** How each connection flag was given (flag or variable), for messages. */
+  readonly connectionNames: ConnectionNames;
 }
 
 type Command = { kind: 'run'; config: AgentConfig } | { kind: 'status'; statusSocket: string; json: boolean } | { kind: 'help' } | { kind: 'version' };
@@ -96,7 +102,7 @@ export function parseAgentArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
   const flags = readFlags<FlagName>(argv, env, FLAGS, { positionals: true });
   if (flags.help) return { kind: 'help' };
   if (flags.version) return { kind: 'version' };
-  const { one } = flags;
+  const { one, given } = flags;
   const statusSocket = one('status-socket') ?? DEFAULT_STATUS_SOCKET;
   const [command, ...rest] = flags.positionals;
   if (rest.length > 0 || (command !== undefined && command !== 'status')) {
@@ -110,16 +116,16 @@ export function parseAgentArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
   try {
     types = parseTypes(typesText);
   } catch (err) {
-    throw new UsageError(`--types: ${(err as Error).message}`);
+    throw new UsageError(`${given('types')}: ${(err as Error).message}`);
   }
 
   const ovsDb = one('ovs-db') ?? `unix:${defaultRundir()}/db.sock`;
   const sbDb = one('ovn-sb-db');
-  const remotes = [...checkRemotes('ovs-db', ovsDb), ...(sbDb === undefined ? [] : checkRemotes('ovn-sb-db', sbDb))];
+  const remotes = [...checkRemotes(given('ovs-db'), ovsDb), ...(sbDb === undefined ? [] : checkRemotes(given('ovn-sb-db'), sbDb))];
   const [privateKey, certificate, caCert] = [one('private-key'), one('certificate'), one('ca-cert')];
-  const given = [privateKey, certificate, caCert].filter((f) => f !== undefined).length;
-  if (given !== 0 && given !== 3) throw new UsageError('--private-key, --certificate and --ca-cert go together');
-  const tls = given === 3 ? { privateKey: privateKey!, certificate: certificate!, caCert: caCert! } : undefined;
+  const sslFiles = [privateKey, certificate, caCert].filter((f) => f !== undefined).length;
+  if (sslFiles !== 0 && sslFiles !== 3) throw new UsageError('--private-key, --certificate and --ca-cert go together');
+  const tls = sslFiles === 3 ? { privateKey: privateKey!, certificate: certificate!, caCert: caCert! } : undefined;
   if (tls === undefined && remotes.some((r) => r.startsWith('ssl:'))) {
     throw new UsageError('an ssl: remote needs --private-key, --certificate and --ca-cert');
   }
@@ -132,19 +138,34 @@ export function parseAgentArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
     'tls-server-name': one('tls-server-name'),
     timeout: one('timeout'),
   };
-  if (connection.socket !== undefined && connection.addr !== undefined) throw new UsageError('give --socket or --addr, not both');
-  const metricsListen = parseMetricsListen(one('metrics-listen'));
+  const connectionNames: ConnectionNames = Object.fromEntries((Object.keys(connection) as (keyof ConnectionFlags)[]).map((flag) => [flag, given(flag)]));
+  if (connection.socket !== undefined && connection.addr !== undefined) throw new UsageError(`give ${given('socket')} or ${given('addr')}, not both`);
+  if (connection.socket !== undefined) socketTarget(connection.socket, given('socket'));
+  if (connection.addr !== undefined) tcpTarget(connection.addr, given('addr'));
+  const metricsListen = parseMetricsListen(one('metrics-listen'), given('metrics-listen'));
   return {
     kind: 'run',
-    config: { connection, ovsDb, sbDb, tls, types, statusSocket, metricsListen, logLevel: parseLogLevel(one('log-level') ?? 'info'), publishCardSerial: flags.bool('publish-card-serial') },
+    config: {
+      connection,
+      connectionNames,
+      ovsDb,
+      sbDb,
+      tls,
+      types,
+      statusSocket,
+      metricsListen,
+      logLevel: parseLogLevel(one('log-level') ?? 'info', given('log-level')),
+      logFormat: parseLogFormat(one('log-format'), given('log-format')),
+      publishCardSerial: flags.bool('publish-card-serial'),
+    },
   };
 }
 
-function checkRemotes(flag: string, text: string): string[] {
+function checkRemotes(given: string, text: string): string[] {
   try {
     return parseRemotes(text).map((r) => r.name);
   } catch (err) {
-    if (err instanceof OvsdbConfigError) throw new UsageError(`--${flag}: ${err.message}`);
+    if (err instanceof OvsdbConfigError) throw new UsageError(`${given}: ${err.message}`);
     throw err;
   }
 }
@@ -192,19 +213,28 @@ async function printStatus(path: string, json: boolean): Promise<number> {
   ].join('\n');
   const rows = status.lports.map((l) => [l.lport, l.type, l.state, cell(l.iface), cell(l.reason), l.reason === '' ? '-' : seconds(l.forMs), l.reason === '' ? '-' : String(l.attempts), seconds(l.retryInMs), cell(l.message)]);
   process.stdout.write(`${head}\n${table(['LPORT', 'TYPE', 'STATE', 'IFACE', 'REASON', 'FOR', 'TRIES', 'RETRY', 'MESSAGE'], rows)}\n`);
+  // An agent older than this section answers without it.
+  const ignored = status.ignored ?? [];
+  if (ignored.length > 0) {
+    process.stdout.write(
+      `\nRequested to this chassis, vif-plug-type not served by this agent (ovn-controller plugs these if it has a provider of the type; otherwise check the type):\n` +
+        `${table(['LPORT', 'VIF-PLUG-TYPE'], ignored.map((l) => [l.lport, l.type]))}\n`,
+    );
+  }
   return 0;
 }
 
 async function runAgent(config: AgentConfig): Promise<number> {
-  const logger = createLogger(config.logLevel, undefined, 'vifplug-ovn');
+  const logger = createLogger(config.logLevel, undefined, 'vifplug-ovn', config.logFormat);
   guardProcess(logger, 'vifplug-ovn');
+  routeGrpcLog(logger);
   const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGTERM', () => resolve('SIGTERM'));
     process.once('SIGINT', () => resolve('SIGINT'));
   });
   let client;
   try {
-    client = connectVifplugd(config.connection, {}, { maxAttempts: 1 });
+    client = connectVifplugd(config.connection, {}, { maxAttempts: 1, names: config.connectionNames });
   } catch (err) {
     process.stderr.write(`vifplug-ovn: ${(err as Error).message}\nTry 'vifplug-ovn --help'.\n`);
     return 2;
@@ -225,7 +255,7 @@ async function runAgent(config: AgentConfig): Promise<number> {
       logger.info({ metrics: `http://${config.metricsListen.host}:${served.port}/metrics` }, 'serving metrics');
     }
   } catch (err) {
-    logger.fatal({ err }, `cannot serve the status or metrics: ${(err as Error).message}`);
+    logStartupFailure(logger, err, 'vifplug-ovn cannot start');
     await status.stop();
     client.close();
     return 1;
@@ -235,7 +265,7 @@ async function runAgent(config: AgentConfig): Promise<number> {
   cardSerial?.start();
   const started = agent.start().catch((err: unknown) => {
     if (stopping) return undefined;
-    logger.fatal({ err }, `vifplug-ovn cannot start: ${(err as Error).message}`);
+    logStartupFailure(logger, err, 'vifplug-ovn cannot start');
     return 'failed' as const;
   });
   const outcome = await Promise.race([stopSignal, started.then((r) => (r === 'failed' ? r : stopSignal))]);

@@ -2,32 +2,41 @@
 /**
  * vifplugctl, the operator's client of vifplugd: one command per RPC, a
  * table for people or proto3 JSON for scripts (--json), and exit codes
- * scripts can rely on (EXIT). It only calls the API: it knows no provider by
- * name and reads nothing of the daemon's insides.
+ * scripts can rely on (EXIT), one per meaning. Each command declares its
+ * flags (COMMANDS); every value is checked for its form before anything is
+ * sent. It only calls the API: it knows no provider by name and reads
+ * nothing of the daemon's insides.
  */
 
 import { parseArgs } from 'node:util';
 
+import { LIMITS } from '../api/limits';
+import { parseEndpoint } from '../api/endpoint';
+import { isProviderType } from '../api/validate';
 import { Code, ServingStatus, VifplugClient, VifplugError } from '../client/client';
+import { explainUnreachable, isUnreachable } from '../client/unreachable';
 import { healthCheckResponse_ServingStatusToJSON } from '../gen/grpc/health/v1/health';
 import { Status } from '../gen/google/rpc/status';
 import * as api from '../gen/vifplug/v1/vifplug';
 import { codeName as codeNameOf } from '../api/status';
 import { VERSION } from '../common/version';
-import { DEFAULT_SOCKET, connectVifplugd } from './connection';
-import { UsageError } from './flags';
+import { DEFAULT_SOCKET, connectVifplugd, type ConnectionFlags } from './connection';
+import { UsageError, shown } from './flags';
 import { cell, table } from './table';
 
-/** Exit codes scripts can rely on. */
+/** Exit codes scripts can rely on: one per meaning. */
 export const EXIT = {
   ok: 0,
   /** The daemon answered with an error status. */
   failed: 1,
+  /** A mistake on the command line: nothing was sent. */
   usage: 2,
-  /** The daemon could not be reached in time (UNAVAILABLE, DEADLINE_EXCEEDED). */
+  /** No answer from the daemon: it cannot be connected to, did not answer in time, or is shutting down. */
   unreachable: 3,
   /** Health is not SERVING, or the provider declined the port. */
   negative: 4,
+  /** The daemon answered that a provider is unavailable or did not answer in time (UNAVAILABLE, DEADLINE_EXCEEDED): retry later. */
+  providerUnavailable: 5,
 } as const;
 
 /** A provider's own lport options are "vif-plug:<type>:<key>" (the provider contract's convention). */
@@ -67,8 +76,12 @@ Commands:
   cards [--type TYPE]              the cards this host sees (PCI VPD) and the serial that identifies
                                    the chassis (ListCards)
 
+A command takes the flags shown with it, and the connection flags below; any of them
+before or after the command.
+
 Connection:
-  --socket PATH         unix socket of the daemon [VIFPLUG_SOCKET] (default ${DEFAULT_SOCKET})
+  --socket PATH         unix socket of the daemon, as a path or unix:///PATH [VIFPLUG_SOCKET]
+                        (default ${DEFAULT_SOCKET})
   --addr HOST:PORT      TCP address instead [VIFPLUG_ADDR]
   --tls-ca FILE         CA bundle to verify the daemon's certificate (turns TLS on)
   --tls-cert FILE, --tls-key FILE
@@ -77,8 +90,15 @@ Connection:
   --timeout SECONDS     deadline of each call (default 5)
   --json                machine-readable output (proto3 JSON); errors too, on stdout
 
-Exit status: 0 ok, 1 the daemon answered an error, 2 bad usage, 3 the daemon is unreachable,
-4 not SERVING (health) or the provider declined the port (prepare, lookup).
+Exit status:
+  0  ok
+  1  the daemon answered an error
+  2  bad usage: an unknown command or flag, a flag of another command, a malformed value;
+     nothing was sent
+  3  the daemon is unreachable: no socket, permission denied, no answer in time, shutting down
+  4  not SERVING (health), or the provider declined the port (prepare, lookup)
+  5  a provider is unavailable: the daemon answered UNAVAILABLE or DEADLINE_EXCEEDED for it
+     (down, not ready, too slow); retry later
 
 Examples:
   vifplugctl health
@@ -91,7 +111,35 @@ Examples:
   vifplugctl prepare --type dummy --lport lsp1 --option vif-plug-type=dummy --finish --destroy
   vifplugctl --addr 10.0.0.5:50051 --tls-ca ca.pem --tls-cert me.pem --tls-key me.key --json providers`;
 
+/** The connection and output flags: every command takes them, anywhere on the line. */
+const GLOBAL_FLAGS = ['socket', 'addr', 'tls-ca', 'tls-cert', 'tls-key', 'tls-server-name', 'timeout', 'json', 'help', 'version'] as const;
 
+/**
+ * Every command and the flags it takes besides the global ones. A flag given
+ * to a command that does not take it is refused, naming the commands that do.
+ */
+export const COMMANDS = {
+  health: [],
+  providers: [],
+  register: ['endpoint'],
+  unregister: [],
+  open: [],
+  close: [],
+  run: [],
+  prepare: ['lport', 'instance', 'type', 'op', 'option', 'iface-name', 'iface-type', 'iface-option', 'dpdk', 'finish', 'destroy'],
+  finish: ['destroy'],
+  destroy: [],
+  representors: ['type', 'pf-mac'],
+  lookup: ['pf-mac', 'vf-num', 'sf-num', 'type'],
+  watch: ['count'],
+  identify: ['type'],
+  cards: ['type'],
+} as const satisfies Record<string, readonly CommandFlag[]>;
+
+type Command = keyof typeof COMMANDS;
+type CommandFlag = Exclude<keyof typeof OPTIONS, (typeof GLOBAL_FLAGS)[number]>;
+
+/** Every flag's shape for the parser; which command takes which is COMMANDS. */
 const OPTIONS = {
   socket: { type: 'string' },
   addr: { type: 'string' },
@@ -99,11 +147,11 @@ const OPTIONS = {
   'tls-cert': { type: 'string' },
   'tls-key': { type: 'string' },
   'tls-server-name': { type: 'string' },
-  endpoint: { type: 'string' },
   timeout: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
   version: { type: 'boolean' },
+  endpoint: { type: 'string' },
   instance: { type: 'string' },
   type: { type: 'string' },
   lport: { type: 'string', multiple: true },
@@ -121,10 +169,154 @@ const OPTIONS = {
   count: { type: 'string' },
 } as const;
 
-type Values = ReturnType<typeof parse>['values'];
+/** The command line, checked: every value below is well-formed. */
+interface Parsed {
+  readonly command: Command | undefined;
+  readonly args: string[];
+  readonly help: boolean;
+  readonly version: boolean;
+  readonly json: boolean;
+  readonly connection: ConnectionFlags;
+  readonly endpoint?: string;
+  readonly instance?: string;
+  readonly type?: string;
+  readonly lports: string[];
+  readonly op: 'create' | 'remove';
+  readonly options: Map<string, string>;
+  readonly ifaceName?: string;
+  readonly ifaceType?: string;
+  readonly ifaceOptions: Map<string, string>;
+  readonly dpdk: boolean;
+  readonly finish: boolean;
+  readonly destroy: boolean;
+  readonly pfMac?: string;
+  readonly vfNum?: string;
+  readonly sfNum?: string;
+  readonly count?: number;
+}
 
-function parse(argv: string[]) {
-  return parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+/**
+ * Reads the command line: the command, its flags (refused when they are
+ * another command's), and each value checked for its form, named as typed.
+ * Throws UsageError.
+ */
+export function parseCommandLine(argv: readonly string[]): Parsed {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: [...argv], options: OPTIONS, allowPositionals: true, strict: true, tokens: true });
+  } catch (err) {
+    throw new UsageError((err as Error).message.replace(/\. To specify a positional argument.*$/s, ''));
+  }
+  const { values, positionals, tokens } = parsed;
+  const [name, ...args] = positionals;
+  const command = name === undefined ? undefined : name in COMMANDS ? (name as Command) : undefined;
+  if (name !== undefined && command === undefined && !values.help) throw new UsageError(`unknown command "${name}"; the commands are ${Object.keys(COMMANDS).join(', ')}`);
+  // How each flag was typed (--pf-mac or --pf-mac=...), for messages.
+  const typed = new Map<string, string>();
+  for (const token of tokens) {
+    if (token.kind !== 'option') continue;
+    typed.set(token.name, token.rawName);
+    if ((GLOBAL_FLAGS as readonly string[]).includes(token.name)) continue;
+    const takers = commandsTaking(token.name as CommandFlag);
+    if (command === undefined) {
+      if (!values.help) throw new UsageError(`${token.rawName} needs a command: it is a flag of ${takers.join(', ')}`);
+      continue;
+    }
+    if (!(COMMANDS[command] as readonly string[]).includes(token.name)) {
+      throw new UsageError(`${command} takes no ${token.rawName}; it is a flag of ${takers.join(', ')}`);
+    }
+  }
+  const as = (flag: keyof typeof OPTIONS): string => typed.get(flag) ?? `--${flag}`;
+  const op = values.op ?? 'create';
+  if (op !== 'create' && op !== 'remove') throw new UsageError(`${shown(as('op'), op)} is not create or remove`);
+  if (values['vf-num'] !== undefined && values['sf-num'] !== undefined) throw new UsageError(`${as('vf-num')} and ${as('sf-num')} exclude each other: a port is a VF or an SF`);
+  return {
+    command,
+    args,
+    help: values.help === true,
+    version: values.version === true,
+    json: values.json === true,
+    connection: {
+      socket: values.socket,
+      addr: values.addr,
+      'tls-ca': values['tls-ca'],
+      'tls-cert': values['tls-cert'],
+      'tls-key': values['tls-key'],
+      'tls-server-name': values['tls-server-name'],
+      timeout: values.timeout,
+    },
+    endpoint: values.endpoint === undefined ? undefined : endpointValue(as('endpoint'), values.endpoint),
+    instance: values.instance,
+    type: values.type === undefined ? undefined : typeValue(as('type'), values.type),
+    lports: (values.lport ?? []).map((lport) => nonEmpty(as('lport'), lport, 'a logical port name')),
+    op,
+    options: keyValues(values.option, as('option')),
+    ifaceName: values['iface-name'],
+    ifaceType: values['iface-type'],
+    ifaceOptions: keyValues(values['iface-option'], as('iface-option')),
+    dpdk: values.dpdk === true,
+    finish: values.finish === true,
+    destroy: values.destroy === true,
+    pfMac: values['pf-mac'] === undefined ? undefined : macValue(as('pf-mac'), values['pf-mac']),
+    vfNum: values['vf-num'] === undefined ? undefined : wholeNumber(as('vf-num'), values['vf-num'], 0, 0xffff, 'a VF number'),
+    sfNum: values['sf-num'] === undefined ? undefined : wholeNumber(as('sf-num'), values['sf-num'], 0, 0xffffffff, 'an SF number'),
+    count: values.count === undefined ? undefined : Number(wholeNumber(as('count'), values.count, 1, 2 ** 31 - 1, 'a number of events')),
+  };
+}
+
+function commandsTaking(flag: CommandFlag): string[] {
+  return Object.entries(COMMANDS)
+    .filter(([, flags]) => (flags as readonly string[]).includes(flag))
+    .map(([command]) => command);
+}
+
+const MAC = /^[0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}$/;
+
+/** A MAC address in colon form, lower-cased as the daemon reports them. */
+function macValue(given: string, value: string): string {
+  if (!MAC.test(value)) throw new UsageError(`${shown(given, value)} is not a MAC address: six hex pairs separated by colons, e.g. 10:70:fd:df:9c:3a`);
+  return value.toLowerCase();
+}
+
+/** A decimal number from min to max, without sign, spaces or leading zeros (the provider's own rule for vf-num and sf-num). */
+function wholeNumber(given: string, value: string, min: number, max: number, what: string): string {
+  if (!/^(0|[1-9][0-9]*)$/.test(value) || Number(value) < min || Number(value) > max) {
+    throw new UsageError(`${shown(given, value)} is not ${what}: a whole number from ${min} to ${max}, without sign or leading zeros`);
+  }
+  return value;
+}
+
+/** A provider type, by the API's type-name rule. */
+function typeValue(given: string | undefined, value: string): string {
+  if (!isProviderType(value)) {
+    throw new UsageError(`${given === undefined ? JSON.stringify(value) : shown(given, value)} is not a provider type: 1-${LIMITS.maxTypeLength} characters of A-Z a-z 0-9 _ . -, starting with a letter or digit`);
+  }
+  return value;
+}
+
+/** A provider endpoint, by the API's rule (the daemon checks it again). */
+function endpointValue(given: string, value: string): string {
+  try {
+    parseEndpoint(value);
+  } catch (err) {
+    throw new UsageError(`${given}: ${(err as Error).message}`);
+  }
+  return value;
+}
+
+function nonEmpty(given: string, value: string, what: string): string {
+  if (value === '') throw new UsageError(`${given} is empty; give ${what}`);
+  return value;
+}
+
+function keyValues(pairs: string[] | undefined, given: string): Map<string, string> {
+  const map = new Map<string, string>();
+  for (const pair of pairs ?? []) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new UsageError(`${shown(given, pair)} is not KEY=VALUE`);
+    map.set(pair.slice(0, eq), pair.slice(eq + 1));
+  }
+  return map;
 }
 
 interface Output {
@@ -133,75 +325,110 @@ interface Output {
 }
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  let parsed: ReturnType<typeof parse>;
+  let parsed: Parsed;
   try {
-    parsed = parse(argv);
+    parsed = parseCommandLine(argv);
   } catch (err) {
-    return usageError((err as Error).message);
+    if (err instanceof UsageError) return usageError(err.message);
+    throw err;
   }
-  const { values, positionals } = parsed;
-  if (values.help) {
+  if (parsed.help) {
     process.stdout.write(`${USAGE}\n`);
     return EXIT.ok;
   }
-  if (values.version) {
+  if (parsed.version) {
     process.stdout.write(`vifplugctl ${VERSION}\n`);
     return EXIT.ok;
   }
   const out: Output = {
-    json: values.json === true,
+    json: parsed.json,
     print(human, json) {
       process.stdout.write(`${this.json ? JSON.stringify(json, null, 2) : human}\n`);
     },
   };
   let client: VifplugClient | undefined;
   try {
-    const [command, ...args] = positionals;
-    if (command === undefined) throw new UsageError('no command given');
-    client = connect(values, env);
-    return await run(command, args, values, client, out);
+    if (parsed.command === undefined) throw new UsageError('no command given');
+    checkArgs(parsed.command, parsed.args);
+    client = connect(parsed.connection, env);
+    return await run(parsed.command, parsed.args, parsed, client, out);
   } catch (err) {
     if (err instanceof UsageError) return usageError(err.message);
-    if (err instanceof VifplugError) return callFailed(err, out);
+    if (err instanceof VifplugError) return callFailed(err, client, out);
     throw err;
   } finally {
     client?.close();
   }
 }
 
-function connect(values: Values, env: NodeJS.ProcessEnv): VifplugClient {
-  return connectVifplugd(values, { socket: env.VIFPLUG_SOCKET, addr: env.VIFPLUG_ADDR });
-}
-
-async function run(command: string, args: string[], values: Values, client: VifplugClient, out: Output): Promise<number> {
-  const arg = (name: string, optional = false): string => {
-    const value = args[0];
-    if (value === undefined && !optional) throw new UsageError(`${command} needs ${name}`);
-    if (args.length > 1) throw new UsageError(`${command} takes one ${name}, got ${args.length}`);
-    return value ?? '';
+/** How many positional arguments each command takes, and their form. */
+function checkArgs(command: Command, args: string[]): void {
+  const one = (name: string, optional: boolean) => {
+    if (args.length === 0 && !optional) throw new UsageError(`${command} needs ${name}`);
+    if (args.length > 1) throw new UsageError(`${command} takes one ${name}, got ${args.length}: ${args.join(' ')}`);
+  };
+  const none = () => {
+    if (args.length > 0) throw new UsageError(`${command} takes no argument, got "${args[0]}"`);
   };
   switch (command) {
+    case 'health':
+      return one('SERVICE', true);
+    case 'register':
+    case 'unregister':
+    case 'open':
+      one('TYPE', false);
+      typeValue(undefined, args[0]!);
+      return;
+    case 'close':
+      return one('INSTANCE_ID', false);
+    case 'run':
+      return one('INSTANCE_ID', true);
+    case 'finish':
+    case 'destroy':
+      if (args.length === 0) throw new UsageError(`${command} needs CTX_ID...`);
+      return;
+    case 'watch':
+      for (const type of args) typeValue(undefined, type);
+      return;
+    case 'identify':
+      one('VF_PCI_ADDRESS', false);
+      if (!PCI_ADDRESS.test(args[0]!)) throw new UsageError(`"${args[0]}" is not a PCI address: DOMAIN:BUS:DEVICE.FUNCTION in hex, e.g. 0000:03:00.2`);
+      return;
+    default:
+      return none();
+  }
+}
+
+function connect(connection: ConnectionFlags, env: NodeJS.ProcessEnv): VifplugClient {
+  const names = {
+    ...(connection.socket === undefined && env.VIFPLUG_SOCKET !== undefined && connection.addr === undefined ? { socket: 'VIFPLUG_SOCKET' } : {}),
+    ...(connection.addr === undefined && connection.socket === undefined && env.VIFPLUG_ADDR ? { addr: 'VIFPLUG_ADDR' } : {}),
+  };
+  return connectVifplugd(connection, { socket: env.VIFPLUG_SOCKET, addr: env.VIFPLUG_ADDR }, { names });
+}
+
+async function run(command: Command, args: string[], p: Parsed, client: VifplugClient, out: Output): Promise<number> {
+  switch (command) {
     case 'health': {
-      const service = arg('SERVICE', true);
+      const service = args[0] ?? '';
       const status = await client.health(service);
       const name = healthCheckResponse_ServingStatusToJSON(status);
       out.print(name, { service, status: name });
       return status === ServingStatus.SERVING ? EXIT.ok : EXIT.negative;
     }
     case 'providers': {
-      arg('nothing', true);
       const res = await client.listProviders();
       out.print(
         `${table(
           ['TYPE', 'KIND', 'HEALTH', 'OPEN', 'INSTANCE', 'ENDPOINT', 'MAINTAINED OPTIONS'],
-          res.providers.map((p) => [
-            p.type,
-            kindName(p.kind),
-            healthName(p),
-            cell(p.open),
-            cell(p.instanceId),
-            cell(p.endpoint),
-            cell(p.maintainedIfaceOptions.join(',')),
+          res.providers.map((provider) => [
+            provider.type,
+            kindName(provider.kind),
+            healthName(provider),
+            cell(provider.open),
+            cell(provider.instanceId),
+            cell(provider.endpoint),
+            cell(provider.maintainedIfaceOptions.join(',')),
           ]),
         )}\nbuilt-in types: ${res.builtinTypes.join(', ')}`,
         api.ListProvidersResponse.toJSON(res),
@@ -209,48 +436,45 @@ async function run(command: string, args: string[], values: Values, client: Vifp
       return EXIT.ok;
     }
     case 'register': {
-      const type = arg('TYPE');
-      const res = await client.call('register', { type, endpoint: values.endpoint ?? '' });
+      const type = args[0]!;
+      const res = await client.call('register', { type, endpoint: p.endpoint ?? '' });
       const where = res.provider?.endpoint ? ` at ${res.provider.endpoint}` : '';
       out.print(`registered ${type} (${kindName(res.provider?.kind ?? api.ProviderKind.PROVIDER_KIND_UNSPECIFIED)}${where})`, api.RegisterResponse.toJSON(res));
       return EXIT.ok;
     }
     case 'unregister': {
-      const type = arg('TYPE');
+      const type = args[0]!;
       await client.unregister(type);
       out.print(`unregistered ${type}`, {});
       return EXIT.ok;
     }
     case 'open': {
-      const res = await client.open(arg('TYPE'));
+      const res = await client.open(args[0]!);
       out.print(res.instanceId, api.OpenResponse.toJSON(res));
       return EXIT.ok;
     }
     case 'close': {
-      const id = arg('INSTANCE_ID');
+      const id = args[0]!;
       await client.closeInstance(id);
       out.print(`closed ${id}`, {});
       return EXIT.ok;
     }
     case 'run': {
-      const res = await client.run(arg('INSTANCE_ID', true));
+      const res = await client.run(args[0] ?? '');
       out.print(res.changed ? 'changed' : 'unchanged', api.RunResponse.toJSON(res));
       return EXIT.ok;
     }
     case 'prepare':
-      arg('nothing', true);
-      return prepare(values, client, out);
+      return prepare(p, client, out);
     case 'finish': {
-      if (args.length === 0) throw new UsageError('finish needs CTX_ID...');
-      if (args.length === 1 && !values.destroy) {
+      if (args.length === 1 && !p.destroy) {
         await client.finishPort(args[0]!);
         out.print(`finished ${args[0]}`, {});
         return EXIT.ok;
       }
-      return perCtx(args, (await client.finishPorts(args, values.destroy === true)).results, values.destroy ? 'finished and destroyed' : 'finished', out);
+      return perCtx(args, (await client.finishPorts(args, p.destroy)).results, p.destroy ? 'finished and destroyed' : 'finished', out);
     }
     case 'destroy': {
-      if (args.length === 0) throw new UsageError('destroy needs CTX_ID...');
       if (args.length === 1) {
         await client.destroyCtx(args[0]!);
         out.print(`destroyed ${args[0]}`, {});
@@ -259,15 +483,13 @@ async function run(command: string, args: string[], values: Values, client: Vifp
       return perCtx(args, (await client.destroyCtxs(args)).results, 'destroyed', out);
     }
     case 'representors':
-      arg('nothing', true);
-      return representors(values, client, out);
+      return representors(p, client, out);
     case 'lookup':
-      arg('nothing', true);
-      return lookup(values, client, out);
+      return lookup(p, client, out);
     case 'watch':
-      return watch(args, values, client, out);
+      return watch(args, p, client, out);
     case 'identify': {
-      const res = await client.identify(arg('VF_PCI_ADDRESS'), values.type ?? '');
+      const res = await client.identify(args[0]!, p.type ?? '');
       const problem = res.cardSerialProblem;
       const lines: [string, string][] = [
         ['VF', res.vfPciAddress],
@@ -282,42 +504,43 @@ async function run(command: string, args: string[], values: Values, client: Vifp
       return EXIT.ok;
     }
     case 'cards': {
-      arg('nothing', true);
-      const res = await client.listCards(values.type ?? '');
+      const res = await client.listCards(p.type ?? '');
       const rows = res.cards.map((c) => [c.serialNumber, cell(c.partNumber), c.pfPciAddresses.join(','), cell(c.managesExternalHost), cell(c.selected), cell(c.productName)]);
-      const problems = res.problems.map((p) => `${p.reason}: ${p.message}`);
-      out.print([table(['SERIAL', 'PART', 'PFS', 'MANAGES HOST', 'CHASSIS', 'NAME'], rows), `chassis card serial: ${res.chassisCardSerialNumber || '-'} (${res.selectionMessage})`, ...problems].join('\n'), api.ListCardsResponse.toJSON(res));
+      const problems = res.problems.map((problem) => `${problem.reason}: ${problem.message}`);
+      out.print(
+        [table(['SERIAL', 'PART', 'PFS', 'MANAGES HOST', 'CHASSIS', 'NAME'], rows), `chassis card serial: ${res.chassisCardSerialNumber || '-'} (${res.selectionMessage})`, ...problems].join('\n'),
+        api.ListCardsResponse.toJSON(res),
+      );
       return EXIT.ok;
     }
-    default:
-      throw new UsageError(`unknown command "${command}"`);
   }
 }
 
-async function prepare(values: Values, client: VifplugClient, out: Output): Promise<number> {
-  const lports = values.lport ?? [];
+/** A PCI address as sysfs names a device: domain, bus, device and function in hex. */
+const PCI_ADDRESS = /^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/;
+
+async function prepare(p: Parsed, client: VifplugClient, out: Output): Promise<number> {
+  const { lports, op } = p;
   if (lports.length === 0) throw new UsageError('prepare needs --lport NAME');
-  if ((values.instance === undefined) === (values.type === undefined)) throw new UsageError('prepare needs --instance ID or --type TYPE');
-  const op = values.op ?? 'create';
-  if (op !== 'create' && op !== 'remove') throw new UsageError(`--op "${op}" is not create or remove`);
+  if ((p.instance === undefined) === (p.type === undefined)) throw new UsageError('prepare needs --instance ID or --type TYPE, one of them');
   const port = (lportName: string): api.PortRequest => ({
     opType: op === 'create' ? api.OpType.OP_TYPE_CREATE : api.OpType.OP_TYPE_REMOVE,
-    useDpdk: values.dpdk === true,
+    useDpdk: p.dpdk,
     lportName,
-    lportOptions: keyValues(values.option, '--option'),
-    ifaceName: values['iface-name'] ?? '',
-    ifaceType: values['iface-type'] ?? '',
-    ifaceOptions: keyValues(values['iface-option'], '--iface-option'),
+    lportOptions: p.options,
+    ifaceName: p.ifaceName ?? '',
+    ifaceType: p.ifaceType ?? '',
+    ifaceOptions: p.ifaceOptions,
   });
-  const instanceId = values.instance ?? (await client.open(values.type!)).instanceId;
-  if (lports.length > 1) return prepareMany(instanceId, lports.map(port), values, client, out);
+  const instanceId = p.instance ?? (await client.open(p.type!)).instanceId;
+  if (lports.length > 1) return prepareMany(instanceId, lports.map(port), p, client, out);
   const res = await client.preparePort({ instanceId, ...port(lports[0]!) });
-  if (res.plug && values.finish) await client.finishPort(res.ctxId);
-  if (res.plug && values.destroy) await client.destroyCtx(res.ctxId);
+  if (res.plug && p.finish) await client.finishPort(res.ctxId);
+  if (res.plug && p.destroy) await client.destroyCtx(res.ctxId);
   const human = res.plug
     ? [
         `plug:     yes`,
-        `ctx:      ${res.ctxId}${values.destroy ? ' (destroyed)' : values.finish ? ' (finished)' : ''}`,
+        `ctx:      ${res.ctxId}${p.destroy ? ' (destroyed)' : p.finish ? ' (finished)' : ''}`,
         ...(op === 'create'
           ? [`name:     ${res.name}`, `type:     ${cell(res.type)}`, `options:  ${cell([...res.ifaceOptions].map(([k, v]) => `${k}=${v}`).join(' '))}`]
           : []),
@@ -328,11 +551,11 @@ async function prepare(values: Values, client: VifplugClient, out: Output): Prom
 }
 
 /** Several lports at once: PreparePorts, then FinishPorts for the prepared ones if asked. */
-async function prepareMany(instanceId: string, ports: api.PortRequest[], values: Values, client: VifplugClient, out: Output): Promise<number> {
+async function prepareMany(instanceId: string, ports: api.PortRequest[], p: Parsed, client: VifplugClient, out: Output): Promise<number> {
   const { results } = await client.preparePorts(instanceId, ports);
   const ctxIds = results.flatMap((r) => (r.result?.$case === 'prepared' && r.result.value.plug ? [r.result.value.ctxId] : []));
-  if (ctxIds.length > 0 && (values.finish || values.destroy)) {
-    if (values.finish) await client.finishPorts(ctxIds, values.destroy === true);
+  if (ctxIds.length > 0 && (p.finish || p.destroy)) {
+    if (p.finish) await client.finishPorts(ctxIds, p.destroy);
     else await client.destroyCtxs(ctxIds);
   }
   const rows = results.map((r, i) => {
@@ -355,9 +578,9 @@ function perCtx(ids: string[], results: Status[], done: string, out: Output): nu
   return results.every((s) => s.code === 0) ? EXIT.ok : EXIT.failed;
 }
 
-async function representors(values: Values, client: VifplugClient, out: Output): Promise<number> {
-  const res = await client.listRepresentors(values.type ?? '');
-  const mac = values['pf-mac']?.toLowerCase();
+async function representors(p: Parsed, client: VifplugClient, out: Output): Promise<number> {
+  const res = await client.listRepresentors(p.type ?? '');
+  const mac = p.pfMac;
   const shown = mac === undefined ? res.representors : res.representors.filter((r) => r.pfMac === mac);
   out.print(
     table(
@@ -381,13 +604,13 @@ async function representors(values: Values, client: VifplugClient, out: Output):
   return EXIT.ok;
 }
 
-async function lookup(values: Values, client: VifplugClient, out: Output): Promise<number> {
-  const mac = values['pf-mac'];
+async function lookup(p: Parsed, client: VifplugClient, out: Output): Promise<number> {
+  const mac = p.pfMac;
   if (mac === undefined) throw new UsageError('lookup needs --pf-mac MAC');
-  const type = values.type ?? (await theLister(client));
+  const type = p.type ?? (await theLister(client));
   const options = new Map([[providerOption(type, 'pf-mac'), mac]]);
-  if (values['vf-num'] !== undefined) options.set(providerOption(type, 'vf-num'), values['vf-num']);
-  if (values['sf-num'] !== undefined) options.set(providerOption(type, 'sf-num'), values['sf-num']);
+  if (p.vfNum !== undefined) options.set(providerOption(type, 'vf-num'), p.vfNum);
+  if (p.sfNum !== undefined) options.set(providerOption(type, 'sf-num'), p.sfNum);
   const { instanceId } = await client.open(type);
   const res = await client.preparePort({ instanceId, opType: api.OpType.OP_TYPE_CREATE, lportName: 'vifplugctl-lookup', lportOptions: options });
   if (res.plug) await client.destroyCtx(res.ctxId);
@@ -417,9 +640,8 @@ async function theLister(client: VifplugClient): Promise<string> {
 }
 
 /** Prints each change as it comes; a line per event, so that scripts can read it as a stream. */
-async function watch(types: string[], values: Values, client: VifplugClient, out: Output): Promise<number> {
-  const count = values.count === undefined ? Infinity : Number(values.count);
-  if (!(Number.isInteger(count) && count > 0) && count !== Infinity) throw new UsageError(`--count "${values.count}" is not a positive whole number`);
+async function watch(types: string[], p: Parsed, client: VifplugClient, out: Output): Promise<number> {
+  const count = p.count ?? Infinity;
   const stream = client.watch(types);
   let seen = 0;
   for await (const event of stream) {
@@ -433,16 +655,6 @@ async function watch(types: string[], values: Values, client: VifplugClient, out
     }
   }
   return EXIT.ok;
-}
-
-function keyValues(pairs: string[] | undefined, flag: string): Map<string, string> {
-  const map = new Map<string, string>();
-  for (const pair of pairs ?? []) {
-    const eq = pair.indexOf('=');
-    if (eq <= 0) throw new UsageError(`${flag} "${pair}" is not KEY=VALUE`);
-    map.set(pair.slice(0, eq), pair.slice(eq + 1));
-  }
-  return map;
 }
 
 /** "serving", or "down"/"degraded" with the reason, e.g. "down (PROVIDER_UNREACHABLE)". */
@@ -461,15 +673,24 @@ function usageError(message: string): number {
   return EXIT.usage;
 }
 
-function callFailed(err: VifplugError, out: Output): number {
-  const unreachable = err.code === Code.UNAVAILABLE || err.code === Code.DEADLINE_EXCEEDED;
+function callFailed(err: VifplugError, client: VifplugClient | undefined, out: Output): number {
+  if (isUnreachable(err) && client !== undefined) {
+    const why = explainUnreachable(client.target, err, { socket: '--socket PATH or VIFPLUG_SOCKET', addr: '--addr HOST:PORT or VIFPLUG_ADDR' });
+    if (out.json) {
+      out.print('', { error: { code: err.codeName, reason: 'DAEMON_UNREACHABLE', message: `cannot reach vifplugd: ${why.message}`, metadata: { target: client.target, problem: why.problem, hint: why.hint } } });
+    } else {
+      process.stderr.write(`vifplugctl: cannot reach vifplugd: ${why.message}\nvifplugctl: ${why.hint}\n`);
+    }
+    return EXIT.unreachable;
+  }
   if (out.json) {
     out.print('', { error: { code: err.codeName, reason: err.reason, message: err.detail, metadata: Object.fromEntries(err.metadata) } });
   } else {
     const reason = err.reason === '' ? '' : ` (${err.reason})`;
     process.stderr.write(`vifplugctl: ${err.codeName}${reason}: ${err.detail}\n`);
   }
-  return unreachable ? EXIT.unreachable : EXIT.failed;
+  // The daemon answered: UNAVAILABLE or DEADLINE_EXCEEDED then speak of a provider (down, not ready, too slow).
+  return err.code === Code.UNAVAILABLE || err.code === Code.DEADLINE_EXCEEDED ? EXIT.providerUnavailable : EXIT.failed;
 }
 
 if (require.main === module) {

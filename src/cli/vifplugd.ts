@@ -9,6 +9,8 @@
  */
 
 import { createLogger, guardProcess } from '../common/log';
+import { logStartupFailure } from './startup-failure';
+import { routeGrpcLog } from './grpc-log';
 import { VERSION } from '../common/version';
 import { startDaemon, type Daemon } from '../daemon';
 import { BUILTIN_TYPES } from '../providers/builtins';
@@ -35,8 +37,9 @@ async function main(): Promise<number> {
   }
   const { config } = command;
 
-  const logger = createLogger(command.logLevel);
+  const logger = createLogger(command.logLevel, undefined, 'vifplugd', command.logFormat);
   guardProcess(logger, 'vifplugd');
+  routeGrpcLog(logger);
   // Listen for the stop signals before anything else: one that arrives while
   // starting must still end in a clean shutdown, not in the default kill.
   const stopSignal = new Promise<NodeJS.Signals>((resolve) => {
@@ -56,7 +59,7 @@ async function main(): Promise<number> {
   try {
     daemon = await startDaemon(config, { logger });
   } catch (err) {
-    logger.fatal({ err }, describeError(err));
+    logStartupFailure(logger, err, 'vifplugd cannot start');
     return 1;
   }
   const running = daemon;

@@ -151,7 +151,11 @@ export class VifplugClient {
   readonly grpc: Client;
   private readonly deadlineMs: number;
 
-  constructor(target: string, options: ClientOptions = {}) {
+  /** `target`: the gRPC target dialled, kept to explain a failure to reach it (unreachable.ts). */
+  constructor(
+    readonly target: string,
+    options: ClientOptions = {},
+  ) {
     const maxAttempts = Math.min(Math.max(options.maxAttempts ?? 5, 1), 5);
     this.grpc = new Client(target, options.credentials ?? grpcCredentials.createInsecure(), {
       'grpc.service_config': serviceConfig(maxAttempts),

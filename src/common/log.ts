@@ -1,8 +1,9 @@
 /**
  * How every program of ours logs: JSON lines with ISO timestamps and level
- * names, a rate limiter that keeps a retried failure from flooding the log,
- * and the guard that makes a bug end the process loudly rather than leave it
- * in an unknown state.
+ * names for machines, or one line of text per event for a person at a
+ * terminal (pino-pretty); a rate limiter that keeps a retried failure from
+ * flooding the log; and the guard that makes a bug end the process loudly
+ * rather than leave it in an unknown state.
  */
 
 import { performance } from 'node:perf_hooks';
@@ -11,12 +12,21 @@ import pino, { type Logger } from 'pino';
 
 export type { Logger };
 
+/** json: one JSON object per line (collectors, jq); text: one readable line per event (a terminal). */
+export type LogFormat = 'json' | 'text';
+
 /**
- * JSON lines on stdout (the sidecar convention: the platform collects them),
- * ISO timestamps and level names rather than numbers, so that `jq` and people
- * read them alike.
+ * Logs on stdout (the sidecar convention: the platform collects them), ISO
+ * timestamps and level names rather than numbers, so that `jq` and people
+ * read them alike. Writes are synchronous in both formats: a fatal line is
+ * out before the process exits, and no worker thread is involved.
  */
-export function createLogger(level: string, destination: pino.DestinationStream = pino.destination({ dest: 1, sync: true }), service = 'vifplugd'): Logger {
+export function createLogger(
+  level: string,
+  destination: pino.DestinationStream = pino.destination({ dest: 1, sync: true }),
+  service = 'vifplugd',
+  format: LogFormat = 'json',
+): Logger {
   return pino(
     {
       level,
@@ -24,8 +34,29 @@ export function createLogger(level: string, destination: pino.DestinationStream 
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },
-    destination,
+    format === 'text' ? textDestination(destination) : destination,
   );
+}
+
+/**
+ * The text format: pino-pretty's formatter, used in this thread as a plain
+ * function over each JSON line pino writes (not pino's transport, whose
+ * worker thread can lose the last lines when a fatal error exits at once).
+ * "14:10:22.533 WARN: message {fields}", one line per event; colours only on
+ * a terminal, and never with NO_COLOR set.
+ */
+export function textDestination(out: pino.DestinationStream, colorize = process.stdout.isTTY === true && (process.env.NO_COLOR ?? '') === ''): pino.DestinationStream {
+  // Loaded only for the text format: it costs some 50 ms of start-up that JSON logs need not pay.
+  const { prettyFactory } = require('pino-pretty') as typeof import('pino-pretty');
+  const pretty = prettyFactory({
+    colorize,
+    singleLine: true,
+    translateTime: 'SYS:HH:MM:ss.l',
+    ignore: 'pid,hostname,service',
+    // An error's stack is printed under its line (pino-pretty's way): only bugs carry one.
+    errorLikeObjectKeys: ['err'],
+  });
+  return { write: (line: string) => out.write(pretty(line)) };
 }
 
 /**

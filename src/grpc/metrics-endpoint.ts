@@ -31,7 +31,17 @@ export async function serveMetrics(address: TcpAddress, metrics: MetricsSource, 
     );
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (err) => reject(new Error(`cannot serve metrics on ${address.spec}: ${err.message}`)));
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      const remedy =
+        err.code === 'EADDRINUSE'
+          ? '; another process listens there: stop it or give --metrics-listen another port'
+          : err.code === 'EADDRNOTAVAIL'
+            ? '; no interface of this host has that address: give one of its addresses, 127.0.0.1 or 0.0.0.0'
+            : err.code === 'EACCES'
+              ? '; ports below 1024 need root or CAP_NET_BIND_SERVICE: give --metrics-listen a higher port'
+              : '';
+      reject(new Error(`cannot serve metrics on ${address.spec}: ${err.message}${remedy}`, { cause: err }));
+    });
     server.listen(address.port, address.host, () => resolve());
   });
   const bound = server.address();

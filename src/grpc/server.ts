@@ -23,7 +23,7 @@ import type { Logger } from 'pino';
 
 import { bindTarget, isLoopback, type GrpcAddress } from '../api/endpoint';
 import { RateLimiter } from '../common/log';
-import { claimSocketPath, protectSocket, releaseSocket } from '../common/socket-file';
+import { claimSocketPath, protectSocket, releaseSocket, type SocketSetting } from '../common/socket-file';
 import { NO_METRICS, type CallMetrics } from './call-metrics';
 import { Health, HealthService, ServingStatus } from './health';
 import { DescriptorIndex, ReflectionV1AlphaService, ReflectionV1Service, reflectionImplementation } from './reflection';
@@ -43,6 +43,8 @@ export interface GrpcServerOptions {
   readonly socketMode?: number;
   /** Group that owns unix sockets (with mode 0660, the group's members may call). */
   readonly socketGroup?: number;
+  /** How the operator chooses a socket path (e.g. "--listen unix:///PATH"), named when a path is refused. */
+  readonly socketSetting?: SocketSetting;
   /** TLS (mutual TLS with a client CA) for TCP listeners. */
   readonly tls?: TlsSource;
   /** Serve plaintext TCP on non-loopback addresses; off by default. */
@@ -177,7 +179,7 @@ export class GrpcServer {
       );
     }
     if (address.kind === 'unix') {
-      await claimSocketPath(address.path);
+      await claimSocketPath(address.path, this.options.socketSetting);
       // The socket must never be reachable with looser bits than asked for,
       // not even between bind and chmod.
       const umask = process.umask(0o177);
@@ -200,7 +202,7 @@ export class GrpcServer {
     const credentials = address.kind === 'tcp' && this.options.tls !== undefined ? this.options.tls.credentials() : ServerCredentials.createInsecure();
     return new Promise((resolve, reject) => {
       this.grpc.bindAsync(bindTarget(address), credentials, (err, port) => {
-        if (err) reject(new Error(`cannot listen on ${address.spec}: ${err.message}`));
+        if (err) reject(new Error(`cannot listen on ${address.spec}: ${bindFailure(err.message, address.kind)}`, { cause: err }));
         else resolve(port);
       });
     });
@@ -211,6 +213,19 @@ export class GrpcServer {
       await releaseSocket(path, inode).catch((err: unknown) => this.options.logger.warn({ err, path }, 'could not remove the socket'));
     }
   }
+}
+
+/**
+ * grpc-js's bind failure ("No address added out of total 1 resolved errors:
+ * [listen EADDRINUSE: address already in use 127.0.0.1:50051]") as what
+ * happened and what to do.
+ */
+function bindFailure(message: string, kind: GrpcAddress['kind']): string {
+  const inner = /errors: \[(.*)\]$/s.exec(message)?.[1] ?? message;
+  if (/EADDRINUSE/.test(inner)) return 'the address is in use (EADDRINUSE); stop what listens there, or choose another address';
+  if (/EADDRNOTAVAIL/.test(inner)) return 'no interface of this host has that address (EADDRNOTAVAIL); give one of its addresses, 127.0.0.1 or 0.0.0.0';
+  if (/EACCES/.test(inner) && kind === 'tcp') return `permission denied (${inner}); ports below 1024 need root or CAP_NET_BIND_SERVICE`;
+  return inner;
 }
 
 /** "vifplug.v1.VifPlug", from a method path of the service ("/vifplug.v1.VifPlug/Register"). */

@@ -157,7 +157,7 @@ function fail<Req, Res>({ path, call, callback, edge, failures, done, started }:
     ...(suppressed > 0 ? { suppressedSimilar: suppressed } : {}),
   };
   if (internal) edge.logger.error({ ...entry, err: error.cause ?? error }, error.message);
-  else edge.logger.info(entry, error.message);
+  else edge.logger.warn(entry, error.message);
 }
 
 function elapsed(started: number): number {

@@ -60,6 +60,16 @@ export class AgentMetrics {
       },
     });
     new Gauge({
+      name: 'vifplug_ovn_lports_ignored',
+      help: 'Lports requested to this chassis whose vif-plug-type this agent does not serve (ovn-controller\'s, or a typo), by that type.',
+      labelNames: ['type'],
+      registers,
+      collect() {
+        this.reset();
+        for (const l of source.status().ignored) this.inc({ type: l.type });
+      },
+    });
+    new Gauge({
       name: 'vifplug_ovn_waiting',
       help: 'Conditions that keep the agent as a whole from plugging or unplugging (1 while present), by reason.',
       labelNames: ['reason'],

@@ -29,7 +29,9 @@ import type { Logger } from 'pino';
 import { OvsdbClient, type TlsFiles, type UpdateEvent } from '../ovsdb';
 import { bridgeOperations } from './bridge-change';
 import { desiredPorts, type Desired } from './desired';
+import { IgnoredLog, ignoredPorts, type IgnoredLport } from './ignored';
 import { PendingTable, type BackoffOptions, type PendingEntry } from './pending';
+import { PendingLog } from './pending-log';
 import { isOurs, planChange, pluggedType, sortBridge, toPrepare, toRemove, type Actual, type Plan } from './plan';
 import { Southbound } from './southbound';
 import type { VifplugdLink } from './vifplugd-link';
@@ -97,6 +99,11 @@ export interface AgentStatus {
   /** Empty when the agent plugs and unplugs as asked; otherwise why not, most basic first. */
   readonly waiting: readonly AgentCondition[];
   readonly lports: readonly LportStatus[];
+  /**
+   * Lports requested to this chassis whose vif-plug-type this agent does not
+   * serve: neither pending nor plugged (ovn-controller's, or a typo).
+   */
+  readonly ignored: readonly IgnoredLport[];
 }
 
 export class Agent {
@@ -118,11 +125,16 @@ export class Agent {
   private stopped = false;
   private readonly warned = new Set<string>();
   private last: { desired: Desired; actual: Actual } | undefined;
+  private ignored: readonly IgnoredLport[] = [];
+  private readonly ignoredLog: IgnoredLog;
+  private readonly pendingLog: PendingLog;
 
   constructor(private readonly options: AgentOptions) {
     this.served = new Set(options.types);
     this.now = options.now ?? (() => Date.now());
     this.pending = new PendingTable(this.now, options.backoff);
+    this.ignoredLog = new IgnoredLog(options.logger, options.types);
+    this.pendingLog = new PendingLog(options.logger);
     this.ovs = new OvsdbClient({ database: 'Open_vSwitch', remotes: options.ovsDb, tables: OVS_TABLES, logger: options.logger, tls: options.tls });
     this.sb = new Southbound({ logger: options.logger, tls: options.tls, onChange: (scope) => this.request(scope) });
   }
@@ -186,6 +198,7 @@ export class Agent {
       complete: this.viewComplete(),
       waiting: this.waiting(),
       lports,
+      ignored: this.ignored,
     };
   }
 
@@ -336,7 +349,10 @@ export class Agent {
     if (local === undefined || !this.ovs.isSynced || !sb.synced) return undefined;
     const { link, logger } = this.options;
     const chassis = chassisIdentity(local, sb.rows('Chassis'));
-    const desired = desiredPorts([...sb.rows('Port_Binding').values()].map(toBinding), chassis, this.served);
+    const bindings = [...sb.rows('Port_Binding').values()].map(toBinding);
+    const desired = desiredPorts(bindings, chassis, this.served);
+    this.ignored = ignoredPorts(bindings, chassis, this.served);
+    this.ignoredLog.update(this.ignored);
     const { bridge, ifaces } = ovsInterfaces({ bridges: this.ovs.rows('Bridge'), ports: this.ovs.rows('Port'), ifaces: this.ovs.rows('Interface') }, local.bridge);
     if (bridge === undefined) {
       if (this.bridgeMissing !== local.bridge) logger.warn(`the integration bridge ${local.bridge} does not exist yet (ovn-controller creates it); waiting`);
@@ -410,15 +426,16 @@ export class Agent {
   private record(plan: Plan, desired: Desired, actual: Actual, committed: boolean, scope: ReadonlySet<string> | undefined): void {
     const { logger } = this.options;
     const touched = new Set([...plan.creates.map((c) => c.want.lport), ...plan.deletes.map((d) => d.lport), ...plan.updates.map((u) => u.want.lport)]);
+    const news = new Set<string>();
     for (const [lport, { type, problem }] of plan.problems) {
-      const { entry, changed } = this.pending.record(lport, type, problem);
-      if (changed) logger.info({ lport, type, reason: entry.reason }, `lport ${lport} pending: ${entry.message}`);
+      if (this.pending.record(lport, type, problem).changed) news.add(lport);
     }
     if (!committed) {
       for (const lport of touched) {
         const type = desired.wants.get(lport)?.type ?? plan.deletes.find((d) => d.lport === lport)?.type ?? '';
         this.pending.record(lport, type, { reason: 'OVSDB_COMMIT_FAILED', message: 'the change to the local OVSDB did not commit; retrying', retryable: true });
       }
+      this.pendingLog.update(this.pending.list(), news);
       this.retryIn(500);
       return;
     }
@@ -429,6 +446,7 @@ export class Agent {
     this.pending.retain(
       (lport) => (scope !== undefined && !scope.has(lport)) || desired.wants.has(lport) || desired.invalid.has(lport) || (actual.ours.get(lport)?.some(isOurs) ?? false),
     );
+    this.pendingLog.update(this.pending.list(), news);
   }
 
   private armRetry(): void {

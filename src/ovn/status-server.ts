@@ -21,7 +21,7 @@ export class StatusServer {
   ) {}
 
   async start(): Promise<void> {
-    await claimSocketPath(this.path);
+    await claimSocketPath(this.path, { flag: '--status-socket PATH' });
     const server = createServer((req, res) => {
       if (req.method !== 'GET' || (req.url !== '/status' && req.url !== '/')) {
         res.writeHead(404, { 'content-type': 'text/plain' }).end('GET /status\n');

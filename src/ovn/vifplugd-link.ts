@@ -18,6 +18,7 @@ import type { Logger } from 'pino';
 import { LIMITS, MAX_BATCH } from '../api/limits';
 import { isProviderType } from '../api/validate';
 import { Code, VifplugClient, VifplugError, type WatchStream } from '../client/client';
+import { explainUnreachable, isUnreachable } from '../client/unreachable';
 import { Status } from '../gen/google/rpc/status';
 import { ErrorInfo } from '../gen/google/rpc/error_details';
 import { ChangeKind, OpType, type PortRequest, type WatchResponse } from '../gen/vifplug/v1/vifplug';
@@ -73,6 +74,8 @@ export class VifplugdLink {
   private bootId = '';
   private reconnectTimer: NodeJS.Timeout | undefined;
   private watchFailures = 0;
+  /** The Watch stream's failure was logged; its next event says vifplugd is back. */
+  private saidDown = false;
 
   constructor(private readonly options: LinkOptions) {}
 
@@ -95,15 +98,21 @@ export class VifplugdLink {
       try {
         for await (const event of stream) {
           this.watchFailures = 0;
+          if (this.saidDown) {
+            this.saidDown = false;
+            this.options.logger.info(`vifplugd is reachable again at ${this.options.client.target}`);
+          }
           this.onEvent(event, nudge);
         }
         if (!this.stopped) this.options.logger.warn('the vifplugd Watch stream ended; reconnecting');
       } catch (err) {
         if (this.stopped) return;
-        const first = this.watchFailures === 0;
-        const message = `vifplugd Watch stream failed (${describeError(err)}); reconnecting with backoff, ports wait meanwhile`;
-        if (first) this.options.logger.warn(message);
+        const message = isUnreachable(err)
+          ? `vifplugd unreachable: ${this.unreachable(err)}; reconnecting with backoff, plugged ports stay, new ones wait`
+          : `vifplugd Watch stream failed (${describeError(err)}); reconnecting with backoff, ports wait meanwhile`;
+        if (!this.saidDown) this.options.logger.warn(message);
         else this.options.logger.debug(message);
+        this.saidDown = true;
       }
       if (this.stopped) return;
       // vifplugd may come back as a new boot: its instances are gone.
@@ -113,6 +122,12 @@ export class VifplugdLink {
       const delay = Math.min(maxMs, minMs * 2 ** Math.min(this.watchFailures++, 16));
       this.reconnectTimer = setTimeout(() => this.watch(nudge), delay);
     })();
+  }
+
+  /** What was tried, what happened and what to check, in one line. */
+  unreachable(err: VifplugError): string {
+    const why = explainUnreachable(this.options.client.target, err, { socket: '--socket PATH or VIFPLUG_OVN_SOCKET', addr: '--addr HOST:PORT or VIFPLUG_OVN_ADDR' });
+    return `${why.message}; ${why.hint}`;
   }
 
   /** The lport types a provider serves. */
@@ -222,7 +237,7 @@ export class VifplugdLink {
     try {
       instance = await this.instance(type);
     } catch (err) {
-      return ports.map(() => callFailure(err, type));
+      return ports.map(() => this.callFailure(err, type));
     }
     try {
       const { results } = await this.options.client.preparePorts(instance.instanceId, ports);
@@ -232,8 +247,16 @@ export class VifplugdLink {
         this.instances.delete(type);
         return this.prepareBatch(type, ports, false);
       }
-      return ports.map(() => callFailure(err, type));
+      return ports.map(() => this.callFailure(err, type));
     }
+  }
+
+  /** The whole call failed: every port of it gets the same answer. */
+  private callFailure(err: unknown, type: string): PortOutcome {
+    if (isUnreachable(err)) {
+      return { failed: { code: Code.UNAVAILABLE, reason: 'VIFPLUGD_UNAVAILABLE', message: `${this.unreachable(err)}; retrying` } };
+    }
+    return callFailure(err, type);
   }
 
   private async instance(type: string): Promise<Opened> {
@@ -271,12 +294,9 @@ function fromStatus(status: Status | undefined): Failure {
   return { code: status.code, reason: reason || `CODE_${status.code}`, message: status.message };
 }
 
-/** The whole call failed: every port of it gets the same answer. */
+/** The whole call failed, with an answer from vifplugd: every port of it gets the same answer. */
 function callFailure(err: unknown, type: string): PortOutcome {
   if (err instanceof VifplugError) {
-    if (err.code === Code.UNAVAILABLE || err.code === Code.DEADLINE_EXCEEDED) {
-      return { failed: { code: Code.UNAVAILABLE, reason: 'VIFPLUGD_UNAVAILABLE', message: `vifplugd cannot be reached (${err.message}); retrying` } };
-    }
     if (err.reason === 'PROVIDER_NOT_FOUND') {
       return {
         failed: {

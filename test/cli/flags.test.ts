@@ -81,6 +81,7 @@ describe('a renamed variable', () => {
     });
     expect(run.status).toBe(2);
     expect(run.stderr).toMatch(/\[VIFPLUG_DEPRECATED_VARIABLE\] DeprecationWarning: VIFPLUG_OVN_OVN_SB_DB is deprecated: set VIFPLUG_OVN_SB_DB instead/);
-    expect(run.stderr).toContain('--ovn-sb-db');
+    // The message names the setting as the user gave it: here the former variable.
+    expect(run.stderr).toContain('vifplug-ovn: VIFPLUG_OVN_OVN_SB_DB: ');
   });
 });

@@ -42,7 +42,10 @@ describe('vifplug-ovn flags', () => {
     [['--types', 'dummy', '--private-key', 'k'], 'go together'],
     [['--types', 'dummy', '--socket', 'a', '--addr', 'b:1'], 'not both'],
     [['--types', 'dummy', '--log-level', 'loud'], '--log-level'],
-    [['--types', 'dummy', '--metrics-listen', 'unix:///run/m.sock'], '--metrics-listen takes HOST:PORT'],
+    [['--types', 'dummy', '--metrics-listen', 'unix:///run/m.sock'], '--metrics-listen "unix:///run/m.sock" is not HOST:PORT, e.g. 127.0.0.1:9100'],
+    [['--types', 'dummy', '--metrics-listen', '9100'], '--metrics-listen "9100" is a port alone; give HOST:PORT, e.g. 127.0.0.1:9100'],
+    [['--types', 'dummy', '--socket', 'tcp://10.0.0.5:50051'], '--socket "tcp://10.0.0.5:50051" is not a unix socket path such as /run/vifplug/vifplug.sock or unix:///run/vifplug/vifplug.sock; for a TCP address use --addr HOST:PORT'],
+    [['--types', 'dummy', '--log-format', 'pretty'], '--log-format "pretty" is not one of text, json'],
     [['--types', 'dummy', '--nope'], "Unknown option '--nope'"],
     [['stats'], 'unexpected argument "stats"'],
   ])('refuses %j with a clear message and exit 2', async (args, message) => {

@@ -249,13 +249,13 @@ describe('ListRepresentors', () => {
 });
 
 describe('failed calls', () => {
-  it('are logged once each with method, code, reason and request id', async () => {
+  it('are logged once each, at warn, with method, code, reason and request id', async () => {
     const { client } = await serve();
     const before = t.logs.length;
     await expectStatus(client.open('nope'), Code.NOT_FOUND, 'PROVIDER_NOT_FOUND');
     const lines = t.logs.slice(before).filter((l) => l.method === '/vifplug.v1.VifPlug/Open');
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatchObject({ level: 'info', code: 'NOT_FOUND', reason: 'PROVIDER_NOT_FOUND' });
+    expect(lines[0]).toMatchObject({ level: 'warn', code: 'NOT_FOUND', reason: 'PROVIDER_NOT_FOUND' });
     expect(typeof lines[0]!.requestId).toBe('string');
   });
 });

@@ -278,7 +278,8 @@ export class LiveInventory {
           }
         },
         (err: unknown) => {
-          this.failed(err);
+          // The first read's failure is start()'s to throw, and its caller's to report: once.
+          if (this.started) this.failed(err);
           report(false);
           throw err;
         },
