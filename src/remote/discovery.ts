@@ -1,3 +1,11 @@
+/**
+ * --provider-dir: registers and unregisters remote providers as their
+ * sockets appear in and vanish from a directory, as kubelet's plugin
+ * watcher does for its plugins (see ProviderDirectory).
+ *
+ * It goes through the registry like any caller of Register and Unregister;
+ * it never touches a provider's session, which is the remote class's own.
+ */
 import { watch, type FSWatcher } from 'node:fs';
 import { lstat, mkdir, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -8,7 +16,8 @@ import type { Logger } from 'pino';
 import { RateLimiter } from '../log';
 import { PlugError, describeError, isPlugError, type Registry } from '../registry';
 import { providerType } from '../server/validate';
-import { ProviderCallError, ProviderConnection } from './connection';
+import { ProviderCallError } from './call-failure';
+import { ProviderConnection } from './connection';
 import { MAX_SOCKET_PATH_BYTES, checkSocket, parseEndpoint } from './endpoint';
 
 export interface DiscoveryOptions {
