@@ -1,3 +1,11 @@
+/**
+ * Where a remote provider serves: parsing the endpoint a caller gives
+ * (unix:///abs/path.sock, or HOST:PORT over TLS), checking that a unix
+ * socket is a socket in a directory only its owner can write, and the
+ * errors that say why an endpoint is refused or unreachable.
+ *
+ * It never dials: reaching the provider is connection.ts's.
+ */
 import { lstat, realpath, stat } from 'node:fs/promises';
 import { dirname, posix } from 'node:path';
 

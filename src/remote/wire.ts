@@ -1,12 +1,15 @@
-import * as wire from '../gen/vifplug/provider/v1/provider';
-import { NO_OPTIONS, type OpType, type PortCtxIn, type PortCtxOut, type Representor } from '../registry';
-import { LIMITS } from '../server/limits';
-
 /**
  * Conversions between the provider contract (src/registry/provider.ts) and
  * the messages of vifplug.provider.v1, for both ends: the daemon calling a
- * remote provider and the SDK serving one.
+ * remote provider and the SDK serving one, with the provider API's own
+ * facts (batch limit, versions, service name, reason syntax) and the check
+ * of a PreparePort answer.
+ *
+ * Pure: no I/O and no state; both ends read the same facts from here.
  */
+import * as wire from '../gen/vifplug/provider/v1/provider';
+import { NO_OPTIONS, type OpType, type PortCtxIn, type PortCtxOut, type Representor } from '../registry';
+import { LIMITS } from '../server/limits';
 
 /** Largest PreparePort handle the daemon keeps per ctx. */
 export const MAX_HANDLE_BYTES = 4096;
