@@ -155,17 +155,6 @@ function cycles<N>(nodes: readonly N[], next: (node: N) => readonly N[]): N[][] 
   return found;
 }
 
-/**
- * Files written before every file had to say what it is for; each is
- * dropped from the list when it gets its opening comment (the test below
- * insists), and no file joins it.
- */
-const WITHOUT_HEADER_YET = [
-  'src/remote/connection.ts',
-  'src/remote/port-stream.ts',
-  'src/remote/remote-provider.ts',
-];
-
 /** Whether the file's first line of code (after a #! line) opens a comment. */
 function opensWithComment(file: string): boolean {
   const lines = readFileSync(file, 'utf8').split('\n').filter((l) => !l.startsWith('#!') && l.trim() !== '');
@@ -175,9 +164,7 @@ function opensWithComment(file: string): boolean {
 describe('every source file', () => {
   it('opens with a comment saying what it is for (generated code aside)', () => {
     const written = files.filter((f) => !rel(f).startsWith('src/gen/'));
-    const missing = written.filter((f) => !opensWithComment(f) && !WITHOUT_HEADER_YET.includes(rel(f))).map(rel);
-    const stale = WITHOUT_HEADER_YET.filter((path) => !existsSync(join(ROOT, path)) || opensWithComment(join(ROOT, path)));
-    expect({ missing, 'listed in WITHOUT_HEADER_YET but gone or done (remove them)': stale }).toEqual({ missing: [], 'listed in WITHOUT_HEADER_YET but gone or done (remove them)': [] });
+    expect(written.filter((f) => !opensWithComment(f)).map(rel)).toEqual([]);
   });
 });
 

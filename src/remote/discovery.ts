@@ -1,7 +1,10 @@
 /**
- * --provider-dir: the provider sockets that appear in a directory are
- * registered, and unregistered when they go (kubelet's plugin watcher), by a
- * reconciler that converges with backoff.
+ * --provider-dir: registers and unregisters remote providers as their
+ * sockets appear in and vanish from a directory, as kubelet's plugin
+ * watcher does for its plugins (see ProviderDirectory).
+ *
+ * It goes through the registry like any caller of Register and Unregister;
+ * it never touches a provider's session, which is the remote class's own.
  */
 
 import { watch, type FSWatcher } from 'node:fs';
@@ -14,8 +17,9 @@ import type { Logger } from 'pino';
 import { RateLimiter } from '../common/log';
 import { PlugError, describeError, isPlugError, type Registry } from '../registry';
 import { providerType } from '../api/validate';
-import { ProviderCallError, ProviderConnection } from './connection';
 import { MAX_SOCKET_PATH_BYTES, parseEndpoint } from '../api/endpoint';
+import { ProviderCallError } from './call-failure';
+import { ProviderConnection } from './connection';
 import { checkSocket } from './endpoint';
 
 export interface DiscoveryOptions {

@@ -1,8 +1,17 @@
+/**
+ * The client end of a PortStream: PreparePort calls as messages of one
+ * long-lived bidirectional stream, matched to their callers by id, each
+ * with its time left and a `cancel` message when its caller gives up.
+ *
+ * It only multiplexes one stream. It does not say what a broken stream
+ * means to callers or to the session, and never opens a new one by itself:
+ * its session (session.ts) and the preparer decide that.
+ */
 import { Metadata, status as Code, type Client, type ClientDuplexStream, type StatusObject } from '@grpc/grpc-js';
 
 import { ProviderService, type PortResult, type PortStreamRequest, type PortStreamResponse, type PreparePortRequest } from '../gen/vifplug/provider/v1/provider';
 import type { CallBudget } from '../registry';
-import { MalformedAnswer, ProviderCallError, failureOf, malformed, tolerant, type CallFailure } from './connection';
+import { MalformedAnswer, ProviderCallError, failureOf, malformed, tolerant, type CallFailure } from './call-failure';
 
 const METHOD = ProviderService.portStream;
 const LAST_ID = 0xffffffff;
