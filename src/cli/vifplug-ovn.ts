@@ -41,6 +41,7 @@ export const FLAGS = {
   certificate: { env: 'VIFPLUG_OVN_CERTIFICATE', arg: 'FILE', help: 'SSL certificate for ssl: OVSDB remotes (as OVS --certificate)' },
   'ca-cert': { env: 'VIFPLUG_OVN_CA_CERT', arg: 'FILE', help: 'CA certificate that signs the OVSDB servers\' certificates (as OVS --ca-cert)' },
   types: { env: 'VIFPLUG_OVN_TYPES', arg: 'LIST', help: 'the vif-plug-types this agent plugs, comma-separated: TYPE (the vifplugd provider of that name) or TYPE=PROVIDER (required; never a type ovn-controller serves too)' },
+  'plug-additional': { env: 'VIFPLUG_OVN_PLUG_ADDITIONAL', boolean: true, arg: '', help: "also plug lports for which this chassis is an additional requested chassis (requested-chassis=MAIN,THIS: a live migration's destination), so that the port is there before the VM arrives; OVN plugs on the main chassis only" },
   'metrics-listen': { env: 'VIFPLUG_OVN_METRICS_LISTEN', arg: 'HOST:PORT', help: 'serve Prometheus metrics (pending lports by reason, reconcile passes) at http://HOST:PORT/metrics (default: off)' },
   'status-socket': { env: 'VIFPLUG_OVN_STATUS_SOCKET', arg: 'PATH', help: `where the agent answers \`vifplug-ovn status\` (default ${DEFAULT_STATUS_SOCKET})` },
   'log-level': { env: 'VIFPLUG_OVN_LOG_LEVEL', arg: 'LEVEL', help: `${LOG_LEVELS.join(', ')} (default info)` },
@@ -80,6 +81,7 @@ export interface AgentConfig {
   readonly tls: TlsFiles | undefined;
   /** lport vif-plug-type -> vifplugd provider. */
   readonly types: ReadonlyMap<string, string>;
+  readonly plugAdditional: boolean;
   readonly statusSocket: string;
   readonly metricsListen: TcpAddress | undefined;
   readonly logLevel: string;
@@ -129,7 +131,7 @@ export function parseAgentArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
   };
   if (connection.socket !== undefined && connection.addr !== undefined) throw new UsageError('give --socket or --addr, not both');
   const metricsListen = parseMetricsListen(one('metrics-listen'));
-  return { kind: 'run', config: { connection, ovsDb, sbDb, tls, types, statusSocket, metricsListen, logLevel: parseLogLevel(one('log-level') ?? 'info') } };
+  return { kind: 'run', config: { connection, ovsDb, sbDb, tls, types, plugAdditional: flags.bool('plug-additional'), statusSocket, metricsListen, logLevel: parseLogLevel(one('log-level') ?? 'info') } };
 }
 
 function checkRemotes(flag: string, text: string): string[] {
@@ -203,7 +205,7 @@ async function runAgent(config: AgentConfig): Promise<number> {
   }
   const link = new VifplugdLink({ client, types: config.types, logger });
   let metrics: AgentMetrics | undefined;
-  const agent = new Agent({ link, types: [...config.types.keys()], ovsDb: config.ovsDb, sbDb: config.sbDb, tls: config.tls, logger, onPass: (report) => metrics?.passed(report) });
+  const agent = new Agent({ link, types: [...config.types.keys()], plugAdditional: config.plugAdditional, ovsDb: config.ovsDb, sbDb: config.sbDb, tls: config.tls, logger, onPass: (report) => metrics?.passed(report) });
   const status = new StatusServer(config.statusSocket, () => agent.status());
   let metricsServer: HttpServer | undefined;
   try {

@@ -37,7 +37,10 @@ import { OVS_TABLES, chassisIdentity, localConfig, lportsOfIfaceRows, ovsInterfa
 
 export interface AgentOptions {
   readonly link: VifplugdLink;
+  /** --types: the vif-plug-types the agent plugs. */
   readonly types: readonly string[];
+  /** --plug-additional: plug on an additional requested chassis too (a live migration's destination). */
+  readonly plugAdditional?: boolean;
   /** The local Open_vSwitch database, OVS syntax. */
   readonly ovsDb: string;
   /** The Southbound DB; undefined: external_ids:ovn-remote, followed as ovn-controller does. */
@@ -78,7 +81,8 @@ export interface LportStatus {
 export interface AgentCondition {
   /**
    * CHASSIS_NOT_CONFIGURED, SB_REMOTE_NOT_CONFIGURED, SB_REMOTE_INVALID,
-   * OVS_UNREACHABLE, SB_UNREACHABLE, SB_VIEW_INCOMPLETE, BRIDGE_MISSING.
+   * OVS_UNREACHABLE, SB_UNREACHABLE, SB_VIEW_INCOMPLETE,
+   * CHASSIS_NOT_REGISTERED, BRIDGE_MISSING.
    */
   readonly reason: string;
   readonly message: string;
@@ -336,7 +340,8 @@ export class Agent {
     if (local === undefined || !this.ovs.isSynced || !sb.synced) return undefined;
     const { link, logger } = this.options;
     const chassis = chassisIdentity(local, sb.rows('Chassis'));
-    const desired = desiredPorts([...sb.rows('Port_Binding').values()].map(toBinding), chassis, this.served);
+    const bindings = [...sb.rows('Port_Binding').values()].map(toBinding);
+    const desired = desiredPorts(bindings, chassis, this.served, { plugAdditional: this.options.plugAdditional });
     const { bridge, ifaces } = ovsInterfaces({ bridges: this.ovs.rows('Bridge'), ports: this.ovs.rows('Port'), ifaces: this.ovs.rows('Interface') }, local.bridge);
     if (bridge === undefined) {
       if (this.bridgeMissing !== local.bridge) logger.warn(`the integration bridge ${local.bridge} does not exist yet (ovn-controller creates it); waiting`);
@@ -352,7 +357,7 @@ export class Agent {
     const step1 = toPrepare(desired.wants, actual, this.served, scope);
     const answers = step1.creates.length > 0 ? await link.prepareCreates(step1.creates, useDpdk) : new Map();
     const canUnplug = this.viewComplete();
-    const step2 = toRemove({ wants: desired.wants, invalid: desired.invalid, actual, answers, served: this.served, canUnplug, scope });
+    const step2 = toRemove({ wants: desired.wants, invalid: desired.invalid, kept: desired.kept, actual, answers, served: this.served, canUnplug, scope });
     for (const orphan of step2.orphans) {
       this.warnOnce(`orphan:${orphan.ifaceUuid}`, `interface ${orphan.name} was plugged by vifplug-ovn for vif-plug-type ${pluggedType(orphan)}, which this agent does not serve (--types); left alone`);
     }

@@ -39,6 +39,12 @@ export interface Binding {
   readonly lport: string;
   /** The uuid in requested_chassis (northd resolved options:requested-chassis); undefined when empty. */
   readonly requestedChassis: string | undefined;
+  /**
+   * The uuids in requested_additional_chassis: the chassis after the first
+   * in a comma list (a live migration's other end). OVN binds there too but
+   * plugs only on the main chassis.
+   */
+  readonly requestedAdditionalChassis: readonly string[];
   /** Port_Binding.options: NB Logical_Switch_Port options, copied by northd. */
   readonly options: ReadonlyMap<string, string>;
 }
