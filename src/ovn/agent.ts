@@ -20,6 +20,10 @@
  * acknowledged), nothing is unplugged for being absent: ovn-controller's
  * start-up grace, made exact. The same holds after the chassis identity
  * changed, until the Southbound DB acknowledged the new one.
+ *
+ * In repair mode (--repair) the same pass also looks at the ports
+ * ovn-controller plugs itself and removes those it left wrong (repair.ts),
+ * in a transaction of their own (repair-change.ts).
  */
 
 import { performance } from 'node:perf_hooks';
@@ -31,16 +35,24 @@ import { bridgeOperations } from './bridge-change';
 import { desiredPorts, type Desired } from './desired';
 import { PendingTable, type BackoffOptions, type PendingEntry } from './pending';
 import { isOurs, planChange, pluggedType, sortBridge, toPrepare, toRemove, type Actual, type Plan } from './plan';
+import { EMPTY_REPAIR_STATE, nextRepairCheck, ovnPluggedPorts, planRepairs, recordRemoved, repairChecks, type RepairRemoval, type RepairState } from './repair';
+import { repairOperations } from './repair-change';
+import { RepairLog, type RepairStatus } from './repair-log';
 import { Southbound } from './southbound';
 import type { VifplugdLink } from './vifplugd-link';
 import { OVS_TABLES, chassisIdentity, localConfig, lportsOfIfaceRows, ovsInterfaces, toBinding, usesDpdk, type LocalConfig } from './views';
+import type { Binding, BridgeIface, ChassisIdentity, CreateAnswer } from './model';
 
 export interface AgentOptions {
   readonly link: VifplugdLink;
   /** --types: the vif-plug-types the agent plugs. */
   readonly types: readonly string[];
+  /** --repair: the vif-plug-types ovn-controller plugs, whose ports the agent repairs (never one of `types`). */
+  readonly repair?: readonly string[];
   /** --plug-additional: plug on an additional requested chassis too (a live migration's destination). */
   readonly plugAdditional?: boolean;
+  /** How long a differing answer holds before repair removes the port (repair.ts; default 2 s). */
+  readonly repairSettleMs?: number;
   /** The local Open_vSwitch database, OVS syntax. */
   readonly ovsDb: string;
   /** The Southbound DB; undefined: external_ids:ovn-remote, followed as ovn-controller does. */
@@ -52,6 +64,8 @@ export interface AgentOptions {
   readonly now?: () => number;
   /** Told about every reconcile pass that ran (metrics). */
   readonly onPass?: (report: PassReport) => void;
+  /** Told about every repair that committed (metrics). */
+  readonly onRepair?: (removal: RepairRemoval) => void;
 }
 
 /** One reconcile pass, for metrics. */
@@ -101,6 +115,8 @@ export interface AgentStatus {
   /** Empty when the agent plugs and unplugs as asked; otherwise why not, most basic first. */
   readonly waiting: readonly AgentCondition[];
   readonly lports: readonly LportStatus[];
+  /** Repair mode: what it repaired lately and what it holds back (types empty when off). */
+  readonly repair: RepairStatus;
 }
 
 export class Agent {
@@ -122,11 +138,19 @@ export class Agent {
   private stopped = false;
   private readonly warned = new Set<string>();
   private last: { desired: Desired; actual: Actual } | undefined;
+  private readonly repairTypes: ReadonlySet<string>;
+  private repairState: RepairState = EMPTY_REPAIR_STATE;
+  private readonly repairLog: RepairLog;
+  /** ovn-controller's ports of the repaired types, as the last pass saw them (Watch nudges by type). */
+  private lastRepairPorts: ReadonlyMap<string, readonly BridgeIface[]> = new Map();
+  private repairTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: AgentOptions) {
     this.served = new Set(options.types);
     this.now = options.now ?? (() => Date.now());
     this.pending = new PendingTable(this.now, options.backoff);
+    this.repairTypes = new Set(options.repair ?? []);
+    this.repairLog = new RepairLog(options.repair ?? [], this.now);
     this.ovs = new OvsdbClient({ database: 'Open_vSwitch', remotes: options.ovsDb, tables: OVS_TABLES, logger: options.logger, tls: options.tls });
     this.sb = new Southbound({ logger: options.logger, tls: options.tls, onChange: (scope) => this.request(scope) });
   }
@@ -152,6 +176,7 @@ export class Agent {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
+    if (this.repairTimer !== undefined) clearTimeout(this.repairTimer);
     await this.options.link.stop();
     await this.draining?.catch(() => undefined);
     await Promise.all([this.ovs.close(), this.sb.close()]);
@@ -190,6 +215,7 @@ export class Agent {
       complete: this.viewComplete(),
       waiting: this.waiting(),
       lports,
+      repair: this.repairLog.status(),
     };
   }
 
@@ -295,6 +321,8 @@ export class Agent {
   private lportsOfType(type: string): string[] {
     const out = this.pending.ofType(type);
     for (const [lport, want] of this.last?.desired.wants ?? []) if (want.type === type) out.push(lport);
+    // Repair mode asks the provider of the lport's type; a new answer may prove a port wrong.
+    if (this.repairTypes.has(type)) out.push(...this.lastRepairPorts.keys());
     return out;
   }
 
@@ -386,7 +414,81 @@ export class Agent {
       await link.release([...plan.finishCreates, ...plan.finishRemoves]);
     }
     this.record(plan, desired, actual, committed, scope);
-    return !committed ? 'commit-failed' : changes > 0 ? 'committed' : 'unchanged';
+    const repaired = this.repairTypes.size === 0 ? 0 : await this.repair({ bindings, chassis, ifaces, bridgeUuid: bridge.uuid, useDpdk, canRemove: canUnplug, scope });
+    if (!committed || repaired === undefined) return 'commit-failed';
+    return changes + repaired > 0 ? 'committed' : 'unchanged';
+  }
+
+  /**
+   * Repair mode's part of a pass (repair.ts): asks vifplugd's providers about
+   * ovn-controller's ports on their lport's main chassis (each ctx released
+   * at once: nothing is plugged by the agent), removes those that are wrong
+   * in one transaction, and logs, counts and records each. Returns how many
+   * were removed; undefined when the transaction did not commit (retried).
+   */
+  private async repair(view: {
+    bindings: readonly Binding[];
+    chassis: ChassisIdentity;
+    ifaces: readonly BridgeIface[];
+    bridgeUuid: string;
+    useDpdk: boolean;
+    canRemove: boolean;
+    scope: ReadonlySet<string> | undefined;
+  }): Promise<number | undefined> {
+    const { link, logger } = this.options;
+    const ports = ovnPluggedPorts(view.ifaces, view.bridgeUuid, this.repairTypes);
+    this.lastRepairPorts = ports;
+    const common = { bindings: new Map(view.bindings.map((b) => [b.lport, b])), chassis: view.chassis, repairTypes: this.repairTypes, served: this.served, ports, scope: view.scope };
+    const checks = repairChecks(common);
+    const answers = checks.length > 0 ? await link.prepareCreates(checks, view.useDpdk) : new Map<string, CreateAnswer>();
+    // Asked only to compare: never finished, released at once.
+    const ctxs = [...answers.values()].flatMap((a) => (a.kind === 'plug' ? [a.ctxId] : []));
+    if (ctxs.length > 0) await link.release(ctxs);
+    for (const [lport, a] of answers) {
+      if (a.kind === 'plug') logger.debug({ lport, answer: a.name }, `checked ovn-controller's port for lport ${lport}: the provider answers ${a.name}`);
+      else logger.debug({ lport, reason: a.reason }, `cannot check ovn-controller's port for lport ${lport}, left as it is: ${a.reason}: ${a.message}`);
+    }
+    const plan = planRepairs({ ...common, answers, canRemove: view.canRemove, state: this.repairState, now: this.now(), settleMs: this.options.repairSettleMs });
+    this.repairState = plan.state;
+    for (const h of plan.held) this.warnOnce(`held:${h.lport}:${h.iface}`, `not repairing interface ${h.iface} (lport ${h.lport}): ${h.message}`);
+    this.repairLog.setHeld(plan.held, view.scope);
+    if (plan.removals.length === 0) {
+      this.armRepairCheck(view.canRemove);
+      return 0;
+    }
+    try {
+      logger.debug({ repair: plan.removals.length }, "committing a repair of ovn-controller's ports");
+      await this.ovs.transact(repairOperations(plan.removals), { timeoutMs: 30_000 });
+    } catch (err) {
+      // ovn-controller (or someone) changed a port meanwhile: judged again on the fresh replica.
+      logger.debug({ err: String(err) }, 'the repair did not commit; judging again on fresh data');
+      this.request(plan.removals.map((r) => r.lport));
+      return undefined;
+    }
+    this.repairState = recordRemoved(this.repairState, plan.removals);
+    this.armRepairCheck(view.canRemove);
+    this.repairLog.repaired(plan.removals);
+    for (const r of plan.removals) {
+      logger.warn({ lport: r.lport, iface: r.iface.name, type: r.type, reason: r.reason }, `repaired lport ${r.lport}: removed ${r.iface.name} (${r.reason}): ${r.message}`);
+      this.options.onRepair?.(r);
+    }
+    return plan.removals.length;
+  }
+
+  /**
+   * A pass when the earliest differing answer will have held long enough to
+   * act on. Not while the view is incomplete: its completion runs a pass.
+   */
+  private armRepairCheck(canRemove: boolean): void {
+    if (this.repairTimer !== undefined) clearTimeout(this.repairTimer);
+    this.repairTimer = undefined;
+    const at = nextRepairCheck(this.repairState, this.options.repairSettleMs);
+    if (this.stopped || !canRemove || at === Infinity) return;
+    this.repairTimer = setTimeout(() => {
+      this.repairTimer = undefined;
+      this.request([...this.repairState.differing.values()].map((d) => d.lport));
+    }, Math.max(0, at - this.now()));
+    this.repairTimer.unref();
   }
 
   /** Warns once per set of the agent's interfaces that carry the same lport in the integration bridge. */

@@ -18,6 +18,14 @@ export const AGENT_MARKER = 'vifplug-plugged';
 /** external_ids:iface-id: the lport an interface is for (OVN's integration convention). */
 export const IFACE_ID = 'iface-id';
 
+/**
+ * ovn-controller's mark on the ports it plugs itself, with the
+ * vif-plug-type as value (controller/vif-plug.c OVN_PLUGGED_EXT_ID). The
+ * agent never sets it; in repair mode it removes such ports that
+ * ovn-controller left wrong (repair.ts).
+ */
+export const OVN_PLUGGED = 'ovn-plugged';
+
 /** The lport options the agent reads itself (the rest go to the provider as they are). */
 export const VIF_PLUG_TYPE = 'vif-plug-type';
 export const VIF_PLUG_MTU_REQUEST = 'vif-plug-mtu-request';

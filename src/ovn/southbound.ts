@@ -10,9 +10,10 @@
  * row northd cannot name this chassis in requested_chassis or
  * requested_additional_chassis, and an lport requested to a comma list
  * ("hv1,hv2") can be matched by no other condition. For the same reason a
- * Chassis row that appears (ovn-controller registering anew) counts only
- * after REGISTRATION_SETTLE_MS, the time northd has to name it in those
- * columns.
+ * Chassis row that appears while the agent runs (ovn-controller registering
+ * anew) counts only after REGISTRATION_SETTLE_MS, the time northd has to
+ * name it in those columns; one that is there when the agent first loads
+ * the Southbound DB counts at once.
  */
 
 import type { Logger } from 'pino';
@@ -48,9 +49,11 @@ export class Southbound {
   private conditionKey: string | undefined;
   private readonly closing = new Set<Promise<void>>();
   private closed = false;
-  /** This chassis's Chassis row uuid as last seen, and since when. */
-  private registration: { uuid: string | undefined; since: number } = { uuid: undefined, since: 0 };
+  /** This chassis's Chassis row uuid as last seen, and whether REGISTRATION_SETTLE_MS have passed since. */
+  private registration: { uuid: string | undefined; settled: boolean } = { uuid: undefined, settled: false };
   private settleTimer: NodeJS.Timeout | undefined;
+  /** Whether a replica was ever loaded: a Chassis row in the first one is not new. */
+  private loadedOnce = false;
 
   constructor(private readonly options: SouthboundOptions) {}
 
@@ -92,18 +95,20 @@ export class Southbound {
   }
 
   private settling(): boolean {
-    return this.registration.uuid !== undefined && Date.now() - this.registration.since < REGISTRATION_SETTLE_MS;
+    return this.registration.uuid !== undefined && !this.registration.settled;
   }
 
   /** Notes a new Chassis row of this chassis; once it has settled, a pass over everything. */
   private noteRegistration(uuid: string | undefined): void {
     if (uuid === this.registration.uuid) return;
-    this.registration = { uuid, since: Date.now() };
+    const registration = { uuid, settled: !this.loadedOnce };
+    this.registration = registration;
     if (this.settleTimer !== undefined) clearTimeout(this.settleTimer);
     this.settleTimer = undefined;
-    if (uuid === undefined || this.closed) return;
+    if (uuid === undefined || registration.settled || this.closed) return;
     this.settleTimer = setTimeout(() => {
       this.settleTimer = undefined;
+      registration.settled = true;
       if (this.isComplete) this.options.onChange('all');
     }, REGISTRATION_SETTLE_MS);
     this.settleTimer.unref();
@@ -209,7 +214,10 @@ export class Southbound {
     const local = this.local;
     if (client === undefined || local === undefined) return;
     const chassis = chassisIdentity(local, client.rows('Chassis'));
-    this.noteRegistration(chassis.uuid);
+    if (client.isSynced) {
+      this.noteRegistration(chassis.uuid);
+      this.loadedOnce = true;
+    }
     const seq = ++this.conditionSeq;
     const key = JSON.stringify([local.systemId, local.hostname, chassis.uuid]);
     // Another condition may bring rows in: until the server acknowledged it, absence means nothing.
