@@ -51,7 +51,7 @@ export interface AgentOptions {
   readonly repair?: readonly string[];
   /** --plug-additional: plug on an additional requested chassis too (a live migration's destination). */
   readonly plugAdditional?: boolean;
-  /** How long a differing answer holds before repair removes the port (repair.ts; default 2 s). */
+  /** How long a verdict holds before repair removes the port (repair.ts; default 2 s). */
   readonly repairSettleMs?: number;
   /** The local Open_vSwitch database, OVS syntax. */
   readonly ovsDb: string;
@@ -439,7 +439,8 @@ export class Agent {
     const ports = ovnPluggedPorts(view.ifaces, view.bridgeUuid, this.repairTypes);
     this.lastRepairPorts = ports;
     const common = { bindings: new Map(view.bindings.map((b) => [b.lport, b])), chassis: view.chassis, repairTypes: this.repairTypes, served: this.served, ports, scope: view.scope };
-    const checks = repairChecks(common);
+    // Nothing is judged on an incomplete view: no need to ask.
+    const checks = view.canRemove ? repairChecks(common) : [];
     const answers = checks.length > 0 ? await link.prepareCreates(checks, view.useDpdk) : new Map<string, CreateAnswer>();
     // Asked only to compare: never finished, released at once.
     const ctxs = [...answers.values()].flatMap((a) => (a.kind === 'plug' ? [a.ctxId] : []));
@@ -451,7 +452,7 @@ export class Agent {
     const plan = planRepairs({ ...common, answers, canRemove: view.canRemove, state: this.repairState, now: this.now(), settleMs: this.options.repairSettleMs });
     this.repairState = plan.state;
     for (const h of plan.held) this.warnOnce(`held:${h.lport}:${h.iface}`, `not repairing interface ${h.iface} (lport ${h.lport}): ${h.message}`);
-    this.repairLog.setHeld(plan.held, view.scope);
+    if (view.canRemove) this.repairLog.setHeld(plan.held, view.scope);
     if (plan.removals.length === 0) {
       this.armRepairCheck(view.canRemove);
       return 0;
@@ -476,7 +477,7 @@ export class Agent {
   }
 
   /**
-   * A pass when the earliest differing answer will have held long enough to
+   * A pass when the earliest suspect's verdict will have held long enough to
    * act on. Not while the view is incomplete: its completion runs a pass.
    */
   private armRepairCheck(canRemove: boolean): void {
@@ -486,7 +487,7 @@ export class Agent {
     if (this.stopped || !canRemove || at === Infinity) return;
     this.repairTimer = setTimeout(() => {
       this.repairTimer = undefined;
-      this.request([...this.repairState.differing.values()].map((d) => d.lport));
+      this.request([...this.repairState.suspects.values()].map((d) => d.lport));
     }, Math.max(0, at - this.now()));
     this.repairTimer.unref();
   }

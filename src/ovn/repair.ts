@@ -17,12 +17,16 @@
  *   provider of the same type, asked about the lport's current options,
  *   names another interface than the one plugged (a changed vf-num).
  *   ovn-controller refuses that for ever ("Attempt of incompatible change
- *   to existing port detected, please recreate port"). The answer must have
- *   held for `settleMs` before the port goes, so that ovn-controller has
- *   seen the same options (else it could plug the old answer again at once).
+ *   to existing port detected, please recreate port").
  * - `not-requested`: no Port_Binding requests the lport to this chassis
  *   any more (deleted, or requested elsewhere): what ovn-controller
  *   unplugs itself, except after a restart, when it may never do so.
+ *
+ * A port goes only once the same verdict (reason, and answer) has held on
+ * complete views for `settleMs`: ovn-controller reads the same databases,
+ * but not at the same moment. Removed while it still has the lport's old
+ * options, or before the agent sees a Port_Binding ovn-controller already
+ * plugged for, it would plug the port again at once.
  *
  * What is never a reason: a provider that declines, fails or is not there
  * (nothing is proven), an additional chassis's port whose answer differs
@@ -47,7 +51,7 @@ export type RepairReason = 'withdrawn' | 'incompatible' | 'not-requested';
 
 export const REPAIR_REASONS: readonly RepairReason[] = ['withdrawn', 'incompatible', 'not-requested'];
 
-/** How long a differing answer must hold before its port goes (see `incompatible` above). */
+/** How long a verdict must hold before its port goes (see above). */
 export const DEFAULT_SETTLE_MS = 2_000;
 
 /** One of ovn-controller's ports to remove. */
@@ -74,13 +78,13 @@ export interface HeldRepair {
 
 /** What the agent remembers between passes (per interface and per lport); replaced whole by each pass. */
 export interface RepairState {
-  /** Differing answers seen, by interface uuid: for which lport, since when, and which answer. */
-  readonly differing: ReadonlyMap<string, { readonly lport: string; readonly since: number; readonly answer: string }>;
+  /** The ports judged wrong, by interface uuid: for which lport, the verdict (reason and answer), and since when. */
+  readonly suspects: ReadonlyMap<string, { readonly lport: string; readonly verdict: string; readonly since: number }>;
   /** Lports whose ports the agent removed for `incompatible`: which interfaces, and for which answer. */
   readonly removedFor: ReadonlyMap<string, { readonly removed: readonly string[]; readonly answer: string }>;
 }
 
-export const EMPTY_REPAIR_STATE: RepairState = { differing: new Map(), removedFor: new Map() };
+export const EMPTY_REPAIR_STATE: RepairState = { suspects: new Map(), removedFor: new Map() };
 
 /**
  * ovn-controller's ports of the repaired types on the integration bridge,
@@ -136,7 +140,7 @@ export function repairChecks(view: RepairView): Want[] {
 export interface RepairInput extends RepairView {
   /** The providers' answers to repairChecks(), by lport. */
   readonly answers: ReadonlyMap<string, CreateAnswer>;
-  /** Whether the agent has a complete view (both databases loaded, this chassis registered): nothing goes before. */
+  /** Whether the agent has a complete view (both databases loaded, this chassis registered): nothing is judged before. */
   readonly canRemove: boolean;
   readonly state: RepairState;
   readonly now: number;
@@ -155,7 +159,7 @@ export function planRepairs(input: RepairInput): RepairPlan {
   const settleMs = input.settleMs ?? DEFAULT_SETTLE_MS;
   const inScope = (lport: string) => input.scope === undefined || input.scope.has(lport);
   // What is out of scope is carried over untouched; what is in scope is judged afresh.
-  const differing = new Map([...input.state.differing].filter(([, d]) => !inScope(d.lport)));
+  const suspects = new Map([...input.state.suspects].filter(([, d]) => !inScope(d.lport)));
   const removedFor = new Map([...input.state.removedFor].filter(([lport]) => !inScope(lport)));
   const removals: RepairRemoval[] = [];
   const held: HeldRepair[] = [];
@@ -165,14 +169,21 @@ export function planRepairs(input: RepairInput): RepairPlan {
     const binding = input.bindings.get(lport);
     if (inScope(lport) && !input.ports.has(lport) && binding !== undefined && bindingRole(binding, input.chassis) === 'main') removedFor.set(lport, record);
   }
+  // Nothing is judged on an incomplete view: what is not in it may only be unseen.
+  if (!input.canRemove) return { removals, held, state: input.state };
 
   for (const lport of [...input.ports.keys()].sort(compare)) {
     if (!inScope(lport)) continue;
     const list = input.ports.get(lport)!;
     const binding = input.bindings.get(lport);
     const role = binding === undefined ? undefined : bindingRole(binding, input.chassis);
-    const remove = (iface: BridgeIface, reason: RepairReason, message: string, answer?: string) => {
-      if (input.canRemove) removals.push({ iface, lport, type: pluggedBy(iface), reason, message, ...(answer === undefined ? {} : { answer }) });
+    /** The port is wrong: it goes once the same verdict has held for settleMs. */
+    const judge = (iface: BridgeIface, reason: RepairReason, message: string, answer?: string) => {
+      const verdict = `${reason}:${answer ?? ''}`;
+      const seen = input.state.suspects.get(iface.ifaceUuid);
+      const since = seen !== undefined && seen.verdict === verdict ? seen.since : input.now;
+      suspects.set(iface.ifaceUuid, { lport, verdict, since });
+      if (input.now >= since + settleMs) removals.push({ iface, lport, type: pluggedBy(iface), reason, message, ...(answer === undefined ? {} : { answer }) });
     };
 
     if (binding === undefined || role === undefined) {
@@ -180,13 +191,13 @@ export function planRepairs(input: RepairInput): RepairPlan {
         binding === undefined
           ? 'no Port_Binding requests it to this chassis any more (deleted, or requested elsewhere)'
           : `its options:requested-chassis ("${binding.options.get('requested-chassis') ?? ''}") no longer names this chassis`;
-      for (const iface of list) remove(iface, 'not-requested', `lport ${lport}: ${why}; ovn-controller leaves such a port after a restart`);
+      for (const iface of list) judge(iface, 'not-requested', `lport ${lport}: ${why}; ovn-controller leaves such a port after a restart`);
       continue;
     }
     const type = binding.options.get(VIF_PLUG_TYPE);
     if (type === undefined || input.served.has(type)) {
       const why = type === undefined ? 'it no longer has options:vif-plug-type' : `it now asks for vif-plug-type ${type}, which vifplug-ovn plugs`;
-      for (const iface of list) remove(iface, 'withdrawn', `lport ${lport} is still requested here but ${why}; ovn-controller leaves the port in place`);
+      for (const iface of list) judge(iface, 'withdrawn', `lport ${lport} is still requested here but ${why}; ovn-controller leaves the port in place`);
       continue;
     }
     // Another type ovn-controller may or may not have a provider for, or an additional chassis (never plugged afresh): nothing proven.
@@ -215,41 +226,36 @@ export function planRepairs(input: RepairInput): RepairPlan {
     }
     for (const iface of list) {
       if (iface.name === answer.name) continue;
-      const seen = input.state.differing.get(iface.ifaceUuid);
-      const since = seen !== undefined && seen.answer === answer.name ? seen.since : input.now;
-      differing.set(iface.ifaceUuid, { lport, since, answer: answer.name });
-      if (input.now >= since + settleMs) {
-        remove(
-          iface,
-          'incompatible',
-          `vifplugd's ${type} provider now answers ${answer.name} for lport ${lport}, plugged as ${iface.name}; ovn-controller refuses that change for ever ("Attempt of incompatible change to existing port detected")`,
-          answer.name,
-        );
-      }
+      judge(
+        iface,
+        'incompatible',
+        `vifplugd's ${type} provider now answers ${answer.name} for lport ${lport}, plugged as ${iface.name}; ovn-controller refuses that change for ever ("Attempt of incompatible change to existing port detected")`,
+        answer.name,
+      );
     }
   }
-  return { removals, held, state: { differing, removedFor } };
+  return { removals, held, state: { suspects, removedFor } };
 }
 
-/** When the earliest differing answer will have held for `settleMs` (a pass is due then); Infinity when none waits. */
+/** When the earliest suspect's verdict will have held for `settleMs` (a pass is due then); Infinity when none waits. */
 export function nextRepairCheck(state: RepairState, settleMs = DEFAULT_SETTLE_MS): number {
   let at = Infinity;
-  for (const d of state.differing.values()) at = Math.min(at, d.since + settleMs);
+  for (const d of state.suspects.values()) at = Math.min(at, d.since + settleMs);
   return at;
 }
 
 /** The state once `removals` committed: what was removed for `incompatible`, to recognise a disagreement. */
 export function recordRemoved(state: RepairState, removals: readonly RepairRemoval[]): RepairState {
   const removedFor = new Map(state.removedFor);
-  const differing = new Map(state.differing);
+  const suspects = new Map(state.suspects);
   for (const r of removals) {
-    differing.delete(r.iface.ifaceUuid);
+    suspects.delete(r.iface.ifaceUuid);
     if (r.reason !== 'incompatible' || r.answer === undefined) continue;
     const before = removedFor.get(r.lport);
     const removed = before !== undefined && before.answer === r.answer ? [...before.removed, r.iface.ifaceUuid] : [r.iface.ifaceUuid];
     removedFor.set(r.lport, { removed, answer: r.answer });
   }
-  return { differing, removedFor };
+  return { suspects, removedFor };
 }
 
 /** The vif-plug-type ovn-controller plugged an interface for. */

@@ -1,8 +1,8 @@
 /**
  * Repair mode's pure core (src/ovn/repair.ts, repair-change.ts): which of
  * ovn-controller's ports go and why, what is never removed, the settle time
- * of a differing answer, and the disagreement guard that keeps a port from
- * flapping between two providers.
+ * every verdict must hold for, and the disagreement guard that keeps a port
+ * from flapping between two providers.
  */
 
 import fc from 'fast-check';
@@ -90,6 +90,13 @@ function run({ bindings, bridge, answers = {}, canRemove = true, state = EMPTY_R
   return { ...planRepairs({ ...view, answers: given, canRemove, state, now, settleMs: SETTLE }), asked };
 }
 
+/** Two passes a settle time apart, the second on the first's state: what goes once a verdict has held. */
+function settled(args: Run): RepairPlan & { asked: string[] } {
+  const first = run({ ...args, now: 0 });
+  expect(first.removals).toEqual([]);
+  return run({ ...args, now: SETTLE, state: first.state });
+}
+
 /** The plan's removals as "lport iface reason". */
 function removed(plan: RepairPlan): string[] {
   return plan.removals.map((r) => `${r.lport} ${r.iface.name} ${r.reason}`);
@@ -116,7 +123,7 @@ describe('which ports are ovn-controller’s to repair', () => {
 
 describe('repair', () => {
   it('removes a port whose plug request was withdrawn, on the main chassis and on an additional one (ovn-controller leaves it)', () => {
-    const plan = run({
+    const plan = settled({
       bindings: [binding('a', {}), binding('b', { 'requested-chassis': 'hv2,hv1' }, 'additional'), binding('c', { 'vif-plug-type': 'vifplug-representor' })],
       bridge: [ovnPort('a', 'pf0vf1'), ovnPort('b', 'pf0vf2'), ovnPort('c', 'pf0vf3')],
     });
@@ -127,20 +134,39 @@ describe('repair', () => {
   });
 
   it('removes the leftovers of lports no longer requested here: no Port_Binding, or requested elsewhere', () => {
-    const plan = run({ bindings: [binding('moved', { ...REPRESENTOR, 'requested-chassis': 'hv2' }, 'elsewhere')], bridge: [ovnPort('gone', 'pf0vf1'), ovnPort('moved', 'pf0vf2')] });
+    const plan = settled({ bindings: [binding('moved', { ...REPRESENTOR, 'requested-chassis': 'hv2' }, 'elsewhere')], bridge: [ovnPort('gone', 'pf0vf1'), ovnPort('moved', 'pf0vf2')] });
     expect(removed(plan)).toEqual(['gone pf0vf1 not-requested', 'moved pf0vf2 not-requested']);
   });
 
-  it('removes nothing before the view is complete', () => {
+  it('removes a port only once the same verdict has held for the settle time (ovn-controller may not have seen what the agent sees yet)', () => {
+    const bridge = [ovnPort('a', 'pf0vf1')];
+    // ovn-controller plugged it; the agent does not see its Port_Binding yet: not-requested, for now.
+    const early = run({ bindings: [], bridge, now: 0 });
+    expect(early.removals).toEqual([]);
+    expect(nextRepairCheck(early.state, SETTLE)).toBe(SETTLE);
+    // The Port_Binding arrives: the port is right, and the suspicion is dropped.
+    const arrived = run({ bindings: [binding('a', REPRESENTOR)], bridge, answers: { a: plug('pf0vf1') }, now: SETTLE, state: early.state });
+    expect(arrived.removals).toEqual([]);
+    expect(arrived.state.suspects.size).toBe(0);
+    // Another verdict starts the wait again.
+    const withdrawn = run({ bindings: [binding('a', {})], bridge, now: SETTLE + 1, state: early.state });
+    expect(withdrawn.removals).toEqual([]);
+    expect(removed(run({ bindings: [binding('a', {})], bridge, now: 2 * SETTLE + 1, state: withdrawn.state }))).toEqual(['a pf0vf1 withdrawn']);
+  });
+
+  it('judges and removes nothing before the view is complete, even a port long suspected', () => {
+    const gone = ovnPort('b', 'pf0vf2');
+    const suspected: RepairState = { suspects: new Map([[gone.ifaceUuid, { lport: 'b', verdict: 'not-requested:', since: -10 * SETTLE }]]), removedFor: new Map() };
     const plan = run({
       bindings: [binding('a', {}), binding('c', REPRESENTOR)],
-      bridge: [ovnPort('a', 'pf0vf1'), ovnPort('b', 'pf0vf2'), ovnPort('c', 'pf0vf3')],
+      bridge: [ovnPort('a', 'pf0vf1'), gone, ovnPort('c', 'pf0vf3')],
       answers: { c: plug('pf0vf9') },
       canRemove: false,
       now: 10 * SETTLE,
-      state: { differing: new Map(), removedFor: new Map() },
+      state: suspected,
     });
     expect(plan.removals).toEqual([]);
+    expect(plan.state).toBe(suspected);
   });
 
   it('removes a port the provider no longer answers (ovn-controller refuses the change for ever), once the answer has held for the settle time', () => {
@@ -165,7 +191,7 @@ describe('repair', () => {
     const plan = run({ bindings, bridge, answers: { ok: plug('pf0vf1'), declined: DECLINED, down: UNAVAILABLE }, now: 0, state: EMPTY_REPAIR_STATE });
     const later = run({ bindings, bridge, answers: { ok: plug('pf0vf1'), declined: DECLINED, down: UNAVAILABLE }, now: 10 * SETTLE, state: plan.state });
     expect(later.removals).toEqual([]);
-    expect(later.state.differing.size).toBe(0);
+    expect(later.state.suspects.size).toBe(0);
   });
 
   it('never judges an answer on an additional chassis (ovn-controller would not plug afresh there), nor an lport of a type it neither repairs nor plugs', () => {
@@ -230,14 +256,14 @@ describe('repair', () => {
     const scoped = run({ bindings, bridge, answers: { c: plug('pf0vf2') }, now: SETTLE, state: first.state, scope: ['c'] });
     expect(scoped.asked).toEqual(['c']);
     expect(removed(scoped)).toEqual(['c pf0vf1 incompatible']);
-    expect([...scoped.state.differing.values()].map((d) => d.lport).sort()).toEqual(['c', 'd']);
+    expect([...scoped.state.suspects.values()].map((d) => d.lport).sort()).toEqual(['c', 'd', 'gone']);
   });
 });
 
 describe('the repair transaction', () => {
   it('removes each port only if it is still exactly as judged, and as one transaction', () => {
     const port = ovnPort('a', 'pf0vf1');
-    const plan = run({ bindings: [], bridge: [port] });
+    const plan = settled({ bindings: [], bridge: [port] });
     const ops = repairOperations(plan.removals);
     expect(ops.map((o) => `${o.op}${'table' in o ? ` ${o.table}` : ''}`)).toEqual(['comment', 'wait Interface', 'wait Port', 'mutate Bridge', 'delete Port', 'delete Interface']);
     expect(ops[1]).toMatchObject({
