@@ -229,7 +229,7 @@ export function planRepairs(input: RepairInput): RepairPlan {
       judge(
         iface,
         'incompatible',
-        `vifplugd's ${type} provider now answers ${answer.name} for lport ${lport}, plugged as ${iface.name}; ovn-controller refuses that change for ever ("Attempt of incompatible change to existing port detected")`,
+        `vifplugd's provider for vif-plug-type ${type} now answers ${answer.name} for lport ${lport}, plugged as ${iface.name}; ovn-controller refuses that change for ever ("Attempt of incompatible change to existing port detected")`,
         answer.name,
       );
     }

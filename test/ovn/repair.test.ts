@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { blocksCheckedBy, where } from '../helpers/docs';
+import { runProvider, type ProviderProcess } from '../helpers/provider-process';
 import { matchShape, steps } from '../helpers/session';
 import { AGENT, World } from './harness';
 
@@ -27,7 +28,11 @@ let repair = 'dummy';
 beforeAll(async () => {
   w = await World.start({ types: '', agentArgs: () => ['--repair', repair], sandbox: { controllerArgs: ['--enable-dummy-vif-plug'] }, metrics: true });
 });
-afterAll(() => w?.stop());
+let askew: ProviderProcess | undefined;
+afterAll(async () => {
+  await askew?.stop();
+  await w?.stop();
+});
 
 /** ovn-controller's ports: name -> uuid. */
 async function ovnPlugged(): Promise<Map<string, string>> {
@@ -167,7 +172,7 @@ describe('repair mode beside ovn-controller’s own plugging', () => {
     // vifplugd back: its dummy provider answers d2, not wrong2; after the settle time the port goes and ovn-controller plugs d2.
     await w.startVifplugd();
     await waitOvnPlugged(['d1', 'd2']);
-    await w.waitLog(/^repaired lport d2: removed wrong2 \(incompatible\): vifplugd's dummy provider now answers d2 for lport d2, plugged as wrong2/);
+    await w.waitLog(/^repaired lport d2: removed wrong2 \(incompatible\): vifplugd's provider for vif-plug-type dummy now answers d2 for lport d2, plugged as wrong2/);
     await w.sandbox.waitLportUp('d2');
     expect(await w.sandbox.ovsGet('Interface', 'd2', 'external_ids')).toMatch(/iface-id=d2.*ovn-plugged=dummy/);
     expect((await w.status()).repair.recent).toEqual([expect.objectContaining({ lport: 'd2', iface: 'wrong2', reason: 'incompatible' })]);
@@ -196,6 +201,38 @@ describe('repair mode beside ovn-controller’s own plugging', () => {
     // now, may remove it first: then the agent, whose verdict must hold for 2 s, has nothing left to do).
     await w.sandbox.nbctl('lsp-del', 'd4');
     await waitOvnPlugged(['d1', 'd2']);
+  });
+
+  it('never flaps a port between two providers that disagree: one repair, then the port is held and shown', async () => {
+    // vifplugd's "askew" provider names z-<lport>; ovn-controller's dummy names the lport: they disagree on every lport.
+    askew = await runProvider(process.execPath, [join(__dirname, 'askew-provider.js'), join(w.sandbox.dir, 'askew.sock'), `unix://${w.vifplugSocket}`], /^serving$/);
+    await w.agent!.stop('SIGTERM');
+    repair = 'dummy=askew';
+    await w.startAgent();
+    await w.lspAdd('d5', 'dummy');
+    // The agent removes each port once (incompatible), ovn-controller plugs it again: held from then on.
+    await w.waitLog(/^repaired lport d5: removed d5 \(incompatible\): vifplugd's provider for vif-plug-type dummy now answers z-d5/, 15_000);
+    const lports = ['d1', 'd2', 'd5'];
+    const held = await w.waitStatus((s) => lports.every((l) => s.repair.held.some((h) => h.lport === l)), 'd1, d2 and d5 to be held', 15_000);
+    expect(held.repair.held).toEqual(lports.map((l) => expect.objectContaining({ lport: l, iface: l, type: 'dummy', reason: 'PROVIDERS_DISAGREE' })));
+    await w.waitLog(/^not repairing interface d5 \(lport d5\): vifplug-ovn removed lport d5's port for vifplugd's answer z-d5, then ovn-controller's dummy provider plugged d5/);
+    const replugged = await waitOvnPlugged(lports);
+    expect(await w.scrape()).toMatch(/^vifplug_ovn_repairs_held 3$/m);
+    expect(await w.statusText()).toMatch(/^held: lport d5, interface d5: PROVIDERS_DISAGREE: /m);
+    // Longer than a verdict's settle time, and a pass after it: the ports are still the ones ovn-controller plugged.
+    const settled = Date.now() + 2500;
+    await w.sandbox.waitFor(() => Date.now() > settled, "a verdict's settle time to pass", { intervalMs: 100 });
+    const checked = /^checked ovn-controller's port for lport d5: the provider answers z-d5$/;
+    const before = logged(checked);
+    await w.sandbox.nbctl('set', 'Logical_Switch_Port', 'd5', 'options:note=poke');
+    await w.sandbox.waitFor(() => logged(checked) > before, 'another pass over d5');
+    await ovnControllerCaughtUp();
+    expect(await ovnPlugged()).toEqual(replugged);
+    expect((await w.status()).repair.counts.incompatible).toBe(3);
+    await w.sandbox.nbctl('lsp-del', 'd5');
+    await waitOvnPlugged(['d1', 'd2']);
+    await askew.stop('SIGTERM');
+    askew = undefined;
   });
 
   it("runs docs/ovn.md's repair session as shown, typed into a shell", async () => {
