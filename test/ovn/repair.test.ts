@@ -119,7 +119,14 @@ describe('repair mode beside ovn-controller’s own plugging', () => {
   });
 
   it('removes the port when the plug request is withdrawn (ovn-controller leaves it); ovn-controller then stays unplugged', async () => {
+    // ovn-controller alone leaves it plugged, and claimed.
+    await w.agent!.stop('SIGTERM');
     await w.sandbox.nbctl('remove', 'Logical_Switch_Port', 'd1', 'options', 'vif-plug-type');
+    await ovnControllerCaughtUp();
+    await ovnControllerCaughtUp();
+    expect([...(await ovnPlugged()).keys()]).toEqual(['d1']);
+    expect(await w.sandbox.nbctl('get', 'Logical_Switch_Port', 'd1', 'up')).toBe('true');
+    await w.startAgent();
     await waitOvnPlugged([]);
     await w.waitLog(/^repaired lport d1: removed d1 \(withdrawn\): lport d1 is still requested here but it no longer has options:vif-plug-type/);
     await ovnControllerCaughtUp();
