@@ -58,6 +58,14 @@ export interface SandboxOptions {
   readonly sbSsl?: SslServerFiles;
   /** Run the Southbound DB as a Raft cluster of this many members; sandbox.sbDb then lists them all, as ovn-remote does. */
   readonly sbClusterSize?: number;
+  /**
+   * Another chassis of `join`'s OVN deployment: its own ovsdb-server,
+   * ovs-vswitchd and ovn-controller, on the Northbound and Southbound DBs
+   * (and ovn-northd) of `join`, which must outlive it.
+   */
+  readonly join?: OvnSandbox;
+  /** The chassis's tunnel endpoint (external_ids:ovn-encap-ip); two chassis may not share one (default 127.0.0.1). */
+  readonly encapIp?: string;
 }
 
 export interface WaitOptions {
@@ -112,10 +120,11 @@ export class OvnSandbox {
     this.chassis = options.chassis ?? 'hv1';
     this.hostname = options.hostname ?? `${this.chassis}.sandbox`;
     this.ovsDb = `unix:${dir}/db.sock`;
-    this.nbDb = `unix:${dir}/nb.sock`;
-    const members = options.sbClusterSize ?? 1;
+    const join = options.join;
+    this.nbDb = join?.nbDb ?? `unix:${dir}/nb.sock`;
+    const members = join === undefined ? (options.sbClusterSize ?? 1) : 0;
     this.sbMembers = Array.from({ length: members }, (_, i): SandboxDaemon => (i === 0 ? 'ovnsb_db' : `ovnsb_db${i + 1}`));
-    this.sbDb = this.sbMembers.map((m) => `unix:${dir}/${sbSocket(m)}`).join(',');
+    this.sbDb = join?.sbDb ?? this.sbMembers.map((m) => `unix:${dir}/${sbSocket(m)}`).join(',');
     const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, OVN_NB_DB: this.nbDb, OVN_SB_DB: this.sbDb };
     for (const prefix of ['OVS', 'OVN']) for (const kind of ['RUNDIR', 'LOGDIR', 'DBDIR', 'SYSCONFDIR', 'PKGDATADIR']) env[`${prefix}_${kind}`] = dir;
     // The schemas stay where the packages put them.
@@ -142,19 +151,24 @@ export class OvnSandbox {
 
   private async boot(): Promise<void> {
     const d = this.dir;
+    /** A joining chassis uses the central part (NB, SB, northd) of the sandbox it joins. */
+    const central = this.options.join === undefined;
     await this.run('ovsdb-tool', ['create', `${d}/conf.db`, SCHEMAS.ovs]);
-    await this.run('ovsdb-tool', ['create', `${d}/ovnnb_db.db`, SCHEMAS.nb]);
     this.daemonArgs.set('ovsdb-server', { bin: 'ovsdb-server', args: [`--remote=punix:${d}/db.sock`, `${d}/conf.db`] });
-    this.daemonArgs.set('ovnnb_db', { bin: 'ovsdb-server', args: [`--remote=punix:${d}/nb.sock`, `${d}/ovnnb_db.db`] });
-    await this.createSb();
+    if (central) {
+      await this.run('ovsdb-tool', ['create', `${d}/ovnnb_db.db`, SCHEMAS.nb]);
+      this.daemonArgs.set('ovnnb_db', { bin: 'ovsdb-server', args: [`--remote=punix:${d}/nb.sock`, `${d}/ovnnb_db.db`] });
+      await this.createSb();
+      this.daemonArgs.set('ovn-northd', { bin: 'ovn-northd', args: [`--ovnnb-db=${this.nbDb}`, `--ovnsb-db=${this.sbDb}`] });
+    }
     this.daemonArgs.set('ovs-vswitchd', { bin: 'ovs-vswitchd', args: ['--enable-dummy=override', '--disable-system', this.ovsDb] });
-    this.daemonArgs.set('ovn-northd', { bin: 'ovn-northd', args: [`--ovnnb-db=${this.nbDb}`, `--ovnsb-db=${this.sbDb}`] });
     this.daemonArgs.set('ovn-controller', { bin: 'ovn-controller', args: [...(this.options.controllerArgs ?? []), this.ovsDb] });
 
-    await Promise.all([this.startDaemon('ovsdb-server'), this.startDaemon('ovnnb_db'), ...this.sbMembers.map((m) => this.startDaemon(m))]);
+    await Promise.all([this.startDaemon('ovsdb-server'), ...(central ? [this.startDaemon('ovnnb_db')] : []), ...this.sbMembers.map((m) => this.startDaemon(m))]);
     if (this.sbMembers.length > 1) await this.waitSbClustered();
-    await this.vsctl('--no-wait', 'init', '--', 'set', 'Open_vSwitch', '.', 'external_ids:ovn-encap-type=geneve', 'external_ids:ovn-encap-ip=127.0.0.1');
-    await Promise.all([this.startDaemon('ovs-vswitchd'), this.startDaemon('ovn-northd')]);
+    const encapIp = this.options.encapIp ?? '127.0.0.1';
+    await this.vsctl('--no-wait', 'init', '--', 'set', 'Open_vSwitch', '.', 'external_ids:ovn-encap-type=geneve', `external_ids:ovn-encap-ip=${encapIp}`);
+    await Promise.all([this.startDaemon('ovs-vswitchd'), ...(central ? [this.startDaemon('ovn-northd')] : [])]);
     if (this.options.ovnController ?? true) await this.startDaemon('ovn-controller');
     if (!this.options.unconfigured) await this.configureChassis();
   }
@@ -242,7 +256,7 @@ export class OvnSandbox {
 
   /** Clients of a database before the database; every member of a clustered one. */
   private stopOrder(): SandboxDaemon[] {
-    return STOP_ORDER.flatMap((d) => (d === 'ovnsb_db' ? this.sbMembers : [d]));
+    return STOP_ORDER.flatMap((d) => (d === 'ovnsb_db' ? this.sbMembers : [d])).filter((d) => this.daemonArgs.has(d));
   }
 
   /** Stops every daemon (each by its own pid) and removes the directory; safe to call twice. */

@@ -21,6 +21,7 @@ import { connectVifplugd, socketTarget, tcpTarget, type ConnectionFlags, type Co
 import { LOG_LEVELS, UsageError, flagHelp, parseLogFormat, parseLogLevel, parseMetricsListen, readFlags, type Flag, type LogFormat } from './flags';
 import { routeGrpcLog } from './grpc-log';
 import { logStartupFailure } from './startup-failure';
+import { repairSection } from './repair-status';
 import { cell, table } from './table';
 
 const DEFAULT_STATUS_SOCKET = '/run/vifplug-ovn/vifplug-ovn.sock';
@@ -43,7 +44,9 @@ export const FLAGS = {
   'private-key': { env: 'VIFPLUG_OVN_PRIVATE_KEY', arg: 'FILE', help: 'SSL private key for ssl: OVSDB remotes (as OVS --private-key)' },
   certificate: { env: 'VIFPLUG_OVN_CERTIFICATE', arg: 'FILE', help: 'SSL certificate for ssl: OVSDB remotes (as OVS --certificate)' },
   'ca-cert': { env: 'VIFPLUG_OVN_CA_CERT', arg: 'FILE', help: 'CA certificate that signs the OVSDB servers\' certificates (as OVS --ca-cert)' },
-  types: { env: 'VIFPLUG_OVN_TYPES', arg: 'LIST', help: 'the vif-plug-types this agent plugs, comma-separated: TYPE (the vifplugd provider of that name) or TYPE=PROVIDER (required; never a type ovn-controller serves too)' },
+  types: { env: 'VIFPLUG_OVN_TYPES', arg: 'LIST', help: 'the vif-plug-types this agent plugs, comma-separated: TYPE (the vifplugd provider of that name) or TYPE=PROVIDER (never a type ovn-controller serves too; default: none; this or --repair is required)' },
+  repair: { env: 'VIFPLUG_OVN_REPAIR', arg: 'LIST', help: "the vif-plug-types ovn-controller plugs itself whose ports the agent repairs (removes a port left after the plug request was withdrawn, one ovn-controller refuses to change, one left after a restart, so that ovn-controller plugs afresh), comma-separated: TYPE or TYPE=PROVIDER, the vifplugd provider asked about the lport's options (never one of --types; default: none)" },
+  'plug-additional': { env: 'VIFPLUG_OVN_PLUG_ADDITIONAL', boolean: true, arg: '', help: "also plug lports for which this chassis is an additional requested chassis (requested-chassis=MAIN,THIS: a live migration's destination), so that the port is there before the VM arrives; OVN plugs on the main chassis only" },
   'metrics-listen': { env: 'VIFPLUG_OVN_METRICS_LISTEN', arg: 'HOST:PORT', help: 'serve Prometheus metrics (pending lports by reason, reconcile passes) at http://HOST:PORT/metrics (default: off)' },
   'status-socket': { env: 'VIFPLUG_OVN_STATUS_SOCKET', arg: 'PATH', help: `where the agent answers \`vifplug-ovn status\` (default ${DEFAULT_STATUS_SOCKET})` },
   'log-level': { env: 'VIFPLUG_OVN_LOG_LEVEL', arg: 'LEVEL', help: `${LOG_LEVELS.join(', ')} (default info)` },
@@ -57,6 +60,7 @@ type FlagName = keyof typeof FLAGS;
 function usage(): string {
   return [
     'Usage: vifplug-ovn --types LIST [FLAGS]      run the agent',
+    '       vifplug-ovn --repair LIST [FLAGS]     run the agent in repair mode beside ovn-controller\'s own plugging',
     '       vifplug-ovn status [--json]            which lports the running agent plugged, which wait, and why',
     '',
     'Plugs the OVN logical ports requested to this chassis (Port_Binding requested_chassis and',
@@ -72,6 +76,7 @@ function usage(): string {
     '',
     'Examples:',
     '  vifplug-ovn --types vifplug-representor=representor',
+    '  vifplug-ovn --repair representor                 # Neutron on Debian/Ubuntu OVN (built with ovn-vif)',
     '  vifplug-ovn --types representor --ovn-sb-db ssl:10.0.0.1:6642,ssl:10.0.0.2:6642 \\',
     '      --private-key /etc/ovn/key.pem --certificate /etc/ovn/cert.pem --ca-cert /etc/ovn/cacert.pem',
     '  vifplug-ovn --types representor --publish-card-serial',
@@ -86,6 +91,9 @@ export interface AgentConfig {
   readonly tls: TlsFiles | undefined;
   /** lport vif-plug-type -> vifplugd provider. */
   readonly types: ReadonlyMap<string, string>;
+  /** --repair: lport vif-plug-type (plugged by ovn-controller) -> the vifplugd provider asked about it. */
+  readonly repair: ReadonlyMap<string, string>;
+  readonly plugAdditional: boolean;
   readonly statusSocket: string;
   readonly metricsListen: TcpAddress | undefined;
   readonly logLevel: string;
@@ -111,12 +119,15 @@ export function parseAgentArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
   if (command === 'status') return { kind: 'status', statusSocket, json: flags.bool('json') };
 
   const typesText = one('types');
-  if (typesText === undefined) throw new UsageError('--types is required: name the vif-plug-types this agent plugs (e.g. --types vifplug-representor=representor)');
-  let types: Map<string, string>;
-  try {
-    types = parseTypes(typesText);
-  } catch (err) {
-    throw new UsageError(`${given('types')}: ${(err as Error).message}`);
+  const repairText = one('repair');
+  if (typesText === undefined && repairText === undefined) {
+    throw new UsageError('--types or --repair is required: name the vif-plug-types this agent plugs (e.g. --types vifplug-representor=representor), or those ovn-controller plugs whose ports it repairs (e.g. --repair representor)');
+  }
+  const types = typesFlag(given('types'), typesText);
+  const repair = typesFlag(given('repair'), repairText);
+  const both = [...repair.keys()].filter((t) => types.has(t));
+  if (both.length > 0) {
+    throw new UsageError(`${given('types')} and ${given('repair')} both name ${both.join(', ')}: a vif-plug-type is plugged either by this agent (--types) or by ovn-controller, whose ports the agent then repairs (--repair), never both`);
   }
 
   const ovsDb = one('ovs-db') ?? `unix:${defaultRundir()}/db.sock`;
@@ -152,6 +163,8 @@ export function parseAgentArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
       sbDb,
       tls,
       types,
+      repair,
+      plugAdditional: flags.bool('plug-additional'),
       statusSocket,
       metricsListen,
       logLevel: parseLogLevel(one('log-level') ?? 'info', given('log-level')),
@@ -159,6 +172,16 @@ export function parseAgentArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
       publishCardSerial: flags.bool('publish-card-serial'),
     },
   };
+}
+
+/** --types or --repair: TYPE[=PROVIDER],...; empty when not given. */
+function typesFlag(given: string, text: string | undefined): Map<string, string> {
+  if (text === undefined) return new Map();
+  try {
+    return parseTypes(text);
+  } catch (err) {
+    throw new UsageError(`${given}: ${(err as Error).message}`);
+  }
 }
 
 function checkRemotes(given: string, text: string): string[] {
@@ -208,7 +231,7 @@ async function printStatus(path: string, json: boolean): Promise<number> {
   const seconds = (ms: number | null) => (ms === null ? '-' : `${Math.round(ms / 1000)}s`);
   const chassis = status.chassis === '' ? 'chassis not configured' : `chassis ${status.chassis}, bridge ${status.bridge}`;
   const head = [
-    `${chassis}, types ${status.types.join(',')}; OVS ${status.connected.ovs ? 'connected' : 'DISCONNECTED'}, SB ${status.connected.sb ? 'connected' : 'DISCONNECTED'}${status.complete ? '' : ' (view incomplete: nothing is unplugged)'}`,
+    `${chassis}${status.types.length > 0 ? `, types ${status.types.join(',')}` : ''}${status.repair.types.length > 0 ? `, repair ${status.repair.types.join(',')}` : ''}; OVS ${status.connected.ovs ? 'connected' : 'DISCONNECTED'}, SB ${status.connected.sb ? 'connected' : 'DISCONNECTED'}${status.complete ? '' : ' (view incomplete: nothing is unplugged)'}`,
     ...status.waiting.map((w) => `waiting: ${w.reason}: ${w.message}`),
   ].join('\n');
   const rows = status.lports.map((l) => [l.lport, l.type, l.state, cell(l.iface), cell(l.reason), l.reason === '' ? '-' : seconds(l.forMs), l.reason === '' ? '-' : String(l.attempts), seconds(l.retryInMs), cell(l.message)]);
@@ -221,6 +244,7 @@ async function printStatus(path: string, json: boolean): Promise<number> {
         `${table(['LPORT', 'VIF-PLUG-TYPE'], ignored.map((l) => [l.lport, l.type]))}\n`,
     );
   }
+  for (const line of repairSection(status.repair)) process.stdout.write(`${line}\n`);
   return 0;
 }
 
@@ -239,9 +263,20 @@ async function runAgent(config: AgentConfig): Promise<number> {
     process.stderr.write(`vifplug-ovn: ${(err as Error).message}\nTry 'vifplug-ovn --help'.\n`);
     return 2;
   }
-  const link = new VifplugdLink({ client, types: config.types, logger });
+  const link = new VifplugdLink({ client, types: new Map([...config.types, ...config.repair]), logger });
   let metrics: AgentMetrics | undefined;
-  const agent = new Agent({ link, types: [...config.types.keys()], ovsDb: config.ovsDb, sbDb: config.sbDb, tls: config.tls, logger, onPass: (report) => metrics?.passed(report) });
+  const agent = new Agent({
+    link,
+    types: [...config.types.keys()],
+    repair: [...config.repair.keys()],
+    plugAdditional: config.plugAdditional,
+    ovsDb: config.ovsDb,
+    sbDb: config.sbDb,
+    tls: config.tls,
+    logger,
+    onPass: (report) => metrics?.passed(report),
+    onRepair: (removal) => metrics?.repaired(removal),
+  });
   const status = new StatusServer(config.statusSocket, () => agent.status());
   let metricsServer: HttpServer | undefined;
   try {

@@ -6,6 +6,7 @@
 import { Counter, Gauge, Histogram, Registry as PromRegistry, collectDefaultMetrics } from 'prom-client';
 
 import type { AgentStatus, PassReport } from './agent';
+import { REPAIR_REASONS, type RepairRemoval } from './repair';
 
 /** What the metrics read from the running agent, at scrape time. */
 export interface AgentMetricsSource {
@@ -35,8 +36,24 @@ export class AgentMetrics {
     registers: [this.prometheus],
   });
 
+  private readonly repairs = new Counter({
+    name: 'vifplug_ovn_repairs_total',
+    help: "Ports of ovn-controller's own plugging that repair mode (--repair) removed so that ovn-controller plugs afresh, by reason: withdrawn, incompatible, not-requested.",
+    labelNames: ['reason'],
+    registers: [this.prometheus],
+  });
+
   constructor(source: AgentMetricsSource) {
     const registers = [this.prometheus];
+    for (const reason of REPAIR_REASONS) this.repairs.inc({ reason }, 0);
+    new Gauge({
+      name: 'vifplug_ovn_repairs_held',
+      help: "Ports repair mode would remove but leaves, because ovn-controller's and vifplugd's providers disagree (vifplug-ovn status says which).",
+      registers,
+      collect() {
+        this.set(source.status().repair.held.length);
+      },
+    });
     new Gauge({
       name: 'vifplug_ovn_lports_pending',
       help: 'Lports that are not plugged as asked, by reason (vifplug-ovn status says which and why).',
@@ -96,5 +113,9 @@ export class AgentMetrics {
   passed({ seconds, outcome }: PassReport): void {
     this.passes.inc({ outcome });
     this.passSeconds.observe(seconds);
+  }
+
+  repaired({ reason }: RepairRemoval): void {
+    this.repairs.inc({ reason });
   }
 }

@@ -20,6 +20,10 @@
  * acknowledged), nothing is unplugged for being absent: ovn-controller's
  * start-up grace, made exact. The same holds after the chassis identity
  * changed, until the Southbound DB acknowledged the new one.
+ *
+ * In repair mode (--repair) the same pass also looks at the ports
+ * ovn-controller plugs itself and removes those it left wrong (repair.ts),
+ * in a transaction of their own (repair-change.ts).
  */
 
 import { performance } from 'node:perf_hooks';
@@ -33,13 +37,24 @@ import { IgnoredLog, ignoredPorts, type IgnoredLport } from './ignored';
 import { PendingTable, type BackoffOptions, type PendingEntry } from './pending';
 import { PendingLog } from './pending-log';
 import { isOurs, planChange, pluggedType, sortBridge, toPrepare, toRemove, type Actual, type Plan } from './plan';
+import { EMPTY_REPAIR_STATE, nextRepairCheck, ovnPluggedPorts, planRepairs, recordRemoved, repairChecks, type RepairRemoval, type RepairState } from './repair';
+import { repairOperations } from './repair-change';
+import { RepairLog, type RepairStatus } from './repair-log';
 import { Southbound } from './southbound';
 import type { VifplugdLink } from './vifplugd-link';
 import { OVS_TABLES, chassisIdentity, localConfig, lportsOfIfaceRows, ovsInterfaces, toBinding, usesDpdk, type LocalConfig } from './views';
+import type { Binding, BridgeIface, ChassisIdentity, CreateAnswer } from './model';
 
 export interface AgentOptions {
   readonly link: VifplugdLink;
+  /** --types: the vif-plug-types the agent plugs. */
   readonly types: readonly string[];
+  /** --repair: the vif-plug-types ovn-controller plugs, whose ports the agent repairs (never one of `types`). */
+  readonly repair?: readonly string[];
+  /** --plug-additional: plug on an additional requested chassis too (a live migration's destination). */
+  readonly plugAdditional?: boolean;
+  /** How long a verdict holds before repair removes the port (repair.ts; default 2 s). */
+  readonly repairSettleMs?: number;
   /** The local Open_vSwitch database, OVS syntax. */
   readonly ovsDb: string;
   /** The Southbound DB; undefined: external_ids:ovn-remote, followed as ovn-controller does. */
@@ -51,6 +66,8 @@ export interface AgentOptions {
   readonly now?: () => number;
   /** Told about every reconcile pass that ran (metrics). */
   readonly onPass?: (report: PassReport) => void;
+  /** Told about every repair that committed (metrics). */
+  readonly onRepair?: (removal: RepairRemoval) => void;
 }
 
 /** One reconcile pass, for metrics. */
@@ -80,7 +97,8 @@ export interface LportStatus {
 export interface AgentCondition {
   /**
    * CHASSIS_NOT_CONFIGURED, SB_REMOTE_NOT_CONFIGURED, SB_REMOTE_INVALID,
-   * OVS_UNREACHABLE, SB_UNREACHABLE, SB_VIEW_INCOMPLETE, BRIDGE_MISSING.
+   * OVS_UNREACHABLE, SB_UNREACHABLE, SB_VIEW_INCOMPLETE,
+   * CHASSIS_NOT_REGISTERED, BRIDGE_MISSING.
    */
   readonly reason: string;
   readonly message: string;
@@ -104,6 +122,8 @@ export interface AgentStatus {
    * serve: neither pending nor plugged (ovn-controller's, or a typo).
    */
   readonly ignored: readonly IgnoredLport[];
+  /** Repair mode: what it repaired lately and what it holds back (types empty when off). */
+  readonly repair: RepairStatus;
 }
 
 export class Agent {
@@ -128,6 +148,12 @@ export class Agent {
   private ignored: readonly IgnoredLport[] = [];
   private readonly ignoredLog: IgnoredLog;
   private readonly pendingLog: PendingLog;
+  private readonly repairTypes: ReadonlySet<string>;
+  private repairState: RepairState = EMPTY_REPAIR_STATE;
+  private readonly repairLog: RepairLog;
+  /** ovn-controller's ports of the repaired types, as the last pass saw them (Watch nudges by type). */
+  private lastRepairPorts: ReadonlyMap<string, readonly BridgeIface[]> = new Map();
+  private repairTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: AgentOptions) {
     this.served = new Set(options.types);
@@ -135,6 +161,8 @@ export class Agent {
     this.pending = new PendingTable(this.now, options.backoff);
     this.ignoredLog = new IgnoredLog(options.logger, options.types);
     this.pendingLog = new PendingLog(options.logger);
+    this.repairTypes = new Set(options.repair ?? []);
+    this.repairLog = new RepairLog(options.repair ?? [], this.now);
     this.ovs = new OvsdbClient({ database: 'Open_vSwitch', remotes: options.ovsDb, tables: OVS_TABLES, logger: options.logger, tls: options.tls });
     this.sb = new Southbound({ logger: options.logger, tls: options.tls, onChange: (scope) => this.request(scope) });
   }
@@ -160,6 +188,7 @@ export class Agent {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
+    if (this.repairTimer !== undefined) clearTimeout(this.repairTimer);
     await this.options.link.stop();
     await this.draining?.catch(() => undefined);
     await Promise.all([this.ovs.close(), this.sb.close()]);
@@ -199,6 +228,7 @@ export class Agent {
       waiting: this.waiting(),
       lports,
       ignored: this.ignored,
+      repair: this.repairLog.status(),
     };
   }
 
@@ -304,6 +334,8 @@ export class Agent {
   private lportsOfType(type: string): string[] {
     const out = this.pending.ofType(type);
     for (const [lport, want] of this.last?.desired.wants ?? []) if (want.type === type) out.push(lport);
+    // Repair mode asks the provider of the lport's type; a new answer may prove a port wrong.
+    if (this.repairTypes.has(type)) out.push(...this.lastRepairPorts.keys());
     return out;
   }
 
@@ -350,8 +382,9 @@ export class Agent {
     const { link, logger } = this.options;
     const chassis = chassisIdentity(local, sb.rows('Chassis'));
     const bindings = [...sb.rows('Port_Binding').values()].map(toBinding);
-    const desired = desiredPorts(bindings, chassis, this.served);
-    this.ignored = ignoredPorts(bindings, chassis, this.served);
+    const desired = desiredPorts(bindings, chassis, this.served, { plugAdditional: this.options.plugAdditional });
+    // Types under repair are ovn-controller's to plug and this agent's to watch: not "ignored".
+    this.ignored = ignoredPorts(bindings, chassis, new Set([...this.served, ...this.repairTypes]));
     this.ignoredLog.update(this.ignored);
     const { bridge, ifaces } = ovsInterfaces({ bridges: this.ovs.rows('Bridge'), ports: this.ovs.rows('Port'), ifaces: this.ovs.rows('Interface') }, local.bridge);
     if (bridge === undefined) {
@@ -368,7 +401,7 @@ export class Agent {
     const step1 = toPrepare(desired.wants, actual, this.served, scope);
     const answers = step1.creates.length > 0 ? await link.prepareCreates(step1.creates, useDpdk) : new Map();
     const canUnplug = this.viewComplete();
-    const step2 = toRemove({ wants: desired.wants, invalid: desired.invalid, actual, answers, served: this.served, canUnplug, scope });
+    const step2 = toRemove({ wants: desired.wants, invalid: desired.invalid, kept: desired.kept, actual, answers, served: this.served, canUnplug, scope });
     for (const orphan of step2.orphans) {
       this.warnOnce(`orphan:${orphan.ifaceUuid}`, `interface ${orphan.name} was plugged by vifplug-ovn for vif-plug-type ${pluggedType(orphan)}, which this agent does not serve (--types); left alone`);
     }
@@ -397,7 +430,82 @@ export class Agent {
       await link.release([...plan.finishCreates, ...plan.finishRemoves]);
     }
     this.record(plan, desired, actual, committed, scope);
-    return !committed ? 'commit-failed' : changes > 0 ? 'committed' : 'unchanged';
+    const repaired = this.repairTypes.size === 0 ? 0 : await this.repair({ bindings, chassis, ifaces, bridgeUuid: bridge.uuid, useDpdk, canRemove: canUnplug, scope });
+    if (!committed || repaired === undefined) return 'commit-failed';
+    return changes + repaired > 0 ? 'committed' : 'unchanged';
+  }
+
+  /**
+   * Repair mode's part of a pass (repair.ts): asks vifplugd's providers about
+   * ovn-controller's ports on their lport's main chassis (each ctx released
+   * at once: nothing is plugged by the agent), removes those that are wrong
+   * in one transaction, and logs, counts and records each. Returns how many
+   * were removed; undefined when the transaction did not commit (retried).
+   */
+  private async repair(view: {
+    bindings: readonly Binding[];
+    chassis: ChassisIdentity;
+    ifaces: readonly BridgeIface[];
+    bridgeUuid: string;
+    useDpdk: boolean;
+    canRemove: boolean;
+    scope: ReadonlySet<string> | undefined;
+  }): Promise<number | undefined> {
+    const { link, logger } = this.options;
+    const ports = ovnPluggedPorts(view.ifaces, view.bridgeUuid, this.repairTypes);
+    this.lastRepairPorts = ports;
+    const common = { bindings: new Map(view.bindings.map((b) => [b.lport, b])), chassis: view.chassis, repairTypes: this.repairTypes, served: this.served, ports, scope: view.scope };
+    // Nothing is judged on an incomplete view: no need to ask.
+    const checks = view.canRemove ? repairChecks(common) : [];
+    const answers = checks.length > 0 ? await link.prepareCreates(checks, view.useDpdk) : new Map<string, CreateAnswer>();
+    // Asked only to compare: never finished, released at once.
+    const ctxs = [...answers.values()].flatMap((a) => (a.kind === 'plug' ? [a.ctxId] : []));
+    if (ctxs.length > 0) await link.release(ctxs);
+    for (const [lport, a] of answers) {
+      if (a.kind === 'plug') logger.debug({ lport, answer: a.name }, `checked ovn-controller's port for lport ${lport}: the provider answers ${a.name}`);
+      else logger.debug({ lport, reason: a.reason }, `cannot check ovn-controller's port for lport ${lport}, left as it is: ${a.reason}: ${a.message}`);
+    }
+    const plan = planRepairs({ ...common, answers, canRemove: view.canRemove, state: this.repairState, now: this.now(), settleMs: this.options.repairSettleMs });
+    this.repairState = plan.state;
+    for (const h of plan.held) this.warnOnce(`held:${h.lport}:${h.iface}`, `not repairing interface ${h.iface} (lport ${h.lport}): ${h.message}`);
+    if (view.canRemove) this.repairLog.setHeld(plan.held, view.scope);
+    if (plan.removals.length === 0) {
+      this.armRepairCheck(view.canRemove);
+      return 0;
+    }
+    try {
+      logger.debug({ repair: plan.removals.length }, "committing a repair of ovn-controller's ports");
+      await this.ovs.transact(repairOperations(plan.removals), { timeoutMs: 30_000 });
+    } catch (err) {
+      // ovn-controller (or someone) changed a port meanwhile: judged again on the fresh replica.
+      logger.debug({ err: String(err) }, 'the repair did not commit; judging again on fresh data');
+      this.request(plan.removals.map((r) => r.lport));
+      return undefined;
+    }
+    this.repairState = recordRemoved(this.repairState, plan.removals);
+    this.armRepairCheck(view.canRemove);
+    this.repairLog.repaired(plan.removals);
+    for (const r of plan.removals) {
+      logger.warn({ lport: r.lport, iface: r.iface.name, type: r.type, reason: r.reason }, `repaired lport ${r.lport}: removed ${r.iface.name} (${r.reason}): ${r.message}`);
+      this.options.onRepair?.(r);
+    }
+    return plan.removals.length;
+  }
+
+  /**
+   * A pass when the earliest suspect's verdict will have held long enough to
+   * act on. Not while the view is incomplete: its completion runs a pass.
+   */
+  private armRepairCheck(canRemove: boolean): void {
+    if (this.repairTimer !== undefined) clearTimeout(this.repairTimer);
+    this.repairTimer = undefined;
+    const at = nextRepairCheck(this.repairState, this.options.repairSettleMs);
+    if (this.stopped || !canRemove || at === Infinity) return;
+    this.repairTimer = setTimeout(() => {
+      this.repairTimer = undefined;
+      this.request([...this.repairState.suspects.values()].map((d) => d.lport));
+    }, Math.max(0, at - this.now()));
+    this.repairTimer.unref();
   }
 
   /** Warns once per set of the agent's interfaces that carry the same lport in the integration bridge. */

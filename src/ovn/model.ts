@@ -18,6 +18,14 @@ export const AGENT_MARKER = 'vifplug-plugged';
 /** external_ids:iface-id: the lport an interface is for (OVN's integration convention). */
 export const IFACE_ID = 'iface-id';
 
+/**
+ * ovn-controller's mark on the ports it plugs itself, with the
+ * vif-plug-type as value (controller/vif-plug.c OVN_PLUGGED_EXT_ID). The
+ * agent never sets it; in repair mode it removes such ports that
+ * ovn-controller left wrong (repair.ts).
+ */
+export const OVN_PLUGGED = 'ovn-plugged';
+
 /** The lport options the agent reads itself (the rest go to the provider as they are). */
 export const VIF_PLUG_TYPE = 'vif-plug-type';
 export const VIF_PLUG_MTU_REQUEST = 'vif-plug-mtu-request';
@@ -39,6 +47,12 @@ export interface Binding {
   readonly lport: string;
   /** The uuid in requested_chassis (northd resolved options:requested-chassis); undefined when empty. */
   readonly requestedChassis: string | undefined;
+  /**
+   * The uuids in requested_additional_chassis: the chassis after the first
+   * in a comma list (a live migration's other end). OVN binds there too but
+   * plugs only on the main chassis.
+   */
+  readonly requestedAdditionalChassis: readonly string[];
   /** Port_Binding.options: NB Logical_Switch_Port options, copied by northd. */
   readonly options: ReadonlyMap<string, string>;
 }

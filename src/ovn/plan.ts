@@ -141,6 +141,8 @@ export interface RemoveStepInput {
   readonly wants: ReadonlyMap<string, Want>;
   /** Lports requested here whose options the agent cannot use: their ports stay. */
   readonly invalid: ReadonlyMap<string, Pending>;
+  /** Lports requested here as an additional chassis and not plugged here: their ports stay (desired.ts). */
+  readonly kept?: ReadonlySet<string>;
   readonly actual: Actual;
   readonly answers: ReadonlyMap<string, CreateAnswer>;
   readonly served: ReadonlySet<string>;
@@ -161,7 +163,8 @@ export interface RemoveStep {
 
 /**
  * Step 2. An interface of the agent goes when its lport is no longer wanted
- * here (Port_Binding deleted, requested elsewhere, vif-plug-type withdrawn:
+ * here (Port_Binding deleted, requested elsewhere, but not when this chassis
+ * is still an additional requested chassis; vif-plug-type withdrawn:
  * OVN keeps the port in the last case, issue #312), when the lport now wants
  * another vif-plug-type, when the provider now answers another interface
  * (a changed vf-num: OVN refuses that forever, the agent replugs), when
@@ -176,6 +179,8 @@ export function toRemove(input: RemoveStepInput): RemoveStep {
   const orphans: BridgeIface[] = [];
   for (const lport of [...input.actual.ours.keys()].sort(compare)) {
     if (input.scope !== undefined && !input.scope.has(lport)) continue;
+    // A live migration's other end: OVN neither plugs nor unplugs there, and neither does the agent.
+    if (input.kept?.has(lport) === true) continue;
     const want = input.wants.get(lport);
     const answer = input.answers.get(lport);
     const list = input.actual.ours.get(lport)!;

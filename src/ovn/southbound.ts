@@ -4,8 +4,16 @@
  * edited at run time), its monitor conditioned on this chassis (its Chassis
  * row and the Port_Bindings requested to it) and conditioned anew when the
  * identity changes. It knows when the replica is complete: loaded, with the
- * latest condition acknowledged by the server. Until then an lport missing
- * from it may only be unseen, and the agent unplugs nothing for being gone.
+ * latest condition acknowledged by the server, and this chassis registered
+ * (its Chassis row there). Until then an lport missing from it may only be
+ * unseen, and the agent unplugs nothing for being gone: without the Chassis
+ * row northd cannot name this chassis in requested_chassis or
+ * requested_additional_chassis, and an lport requested to a comma list
+ * ("hv1,hv2") can be matched by no other condition. For the same reason a
+ * Chassis row that appears while the agent runs (ovn-controller registering
+ * anew) counts only after REGISTRATION_SETTLE_MS, the time northd has to
+ * name it in those columns; one that is there when the agent first loads
+ * the Southbound DB counts at once.
  */
 
 import type { Logger } from 'pino';
@@ -15,9 +23,12 @@ import { bindingCondition, chassisCondition, chassisIdentity, sbTables, type Loc
 
 /** Why the Southbound replica cannot be used now (the agent's status `waiting`). */
 export interface SouthboundCondition {
-  readonly reason: 'SB_REMOTE_INVALID' | 'SB_UNREACHABLE' | 'SB_VIEW_INCOMPLETE';
+  readonly reason: 'SB_REMOTE_INVALID' | 'SB_UNREACHABLE' | 'SB_VIEW_INCOMPLETE' | 'CHASSIS_NOT_REGISTERED';
   readonly message: string;
 }
+
+/** How long a newly seen Chassis row of this chassis waits before absence from the replica means anything. */
+export const REGISTRATION_SETTLE_MS = 3_000;
 
 export interface SouthboundOptions {
   readonly logger: Logger;
@@ -38,6 +49,11 @@ export class Southbound {
   private conditionKey: string | undefined;
   private readonly closing = new Set<Promise<void>>();
   private closed = false;
+  /** This chassis's Chassis row uuid as last seen, and whether REGISTRATION_SETTLE_MS have passed since. */
+  private registration: { uuid: string | undefined; settled: boolean } = { uuid: undefined, settled: false };
+  private settleTimer: NodeJS.Timeout | undefined;
+  /** Whether a replica was ever loaded: a Chassis row in the first one is not new. */
+  private loadedOnce = false;
 
   constructor(private readonly options: SouthboundOptions) {}
 
@@ -63,9 +79,39 @@ export class Southbound {
     return this.client?.isSynced ?? false;
   }
 
-  /** Loaded, with this chassis's latest condition acknowledged: what is not in it is not requested here. */
+  /** Loaded, with this chassis's latest condition acknowledged and its Chassis row there: what is not in it is not requested here. */
   get isComplete(): boolean {
-    return this.synced && this.complete;
+    return this.synced && this.complete && this.registered;
+  }
+
+  /** ovn-controller registered this chassis: its Chassis row is in the replica, and has been for REGISTRATION_SETTLE_MS. */
+  private get registered(): boolean {
+    return this.registeredUuid() !== undefined && !this.settling();
+  }
+
+  private registeredUuid(): string | undefined {
+    const local = this.local;
+    return local === undefined ? undefined : chassisIdentity(local, this.rows('Chassis')).uuid;
+  }
+
+  private settling(): boolean {
+    return this.registration.uuid !== undefined && !this.registration.settled;
+  }
+
+  /** Notes a new Chassis row of this chassis; once it has settled, a pass over everything. */
+  private noteRegistration(uuid: string | undefined): void {
+    if (uuid === this.registration.uuid) return;
+    const registration = { uuid, settled: !this.loadedOnce };
+    this.registration = registration;
+    if (this.settleTimer !== undefined) clearTimeout(this.settleTimer);
+    this.settleTimer = undefined;
+    if (uuid === undefined || registration.settled || this.closed) return;
+    this.settleTimer = setTimeout(() => {
+      this.settleTimer = undefined;
+      registration.settled = true;
+      if (this.isComplete) this.options.onChange('all');
+    }, REGISTRATION_SETTLE_MS);
+    this.settleTimer.unref();
   }
 
   /** The member read now; '' when not connected. */
@@ -90,11 +136,24 @@ export class Southbound {
       };
     }
     if (!this.complete) return { reason: 'SB_VIEW_INCOMPLETE', message: "the Southbound DB has not yet acknowledged this chassis's condition; nothing is unplugged until it has" };
+    if (this.registeredUuid() !== undefined && this.settling()) {
+      return {
+        reason: 'SB_VIEW_INCOMPLETE',
+        message: `this chassis was registered in the Southbound DB just now; northd resolves the lports requested to it meanwhile, so nothing is unplugged for ${REGISTRATION_SETTLE_MS / 1000} s`,
+      };
+    }
+    if (!this.registered) {
+      return {
+        reason: 'CHASSIS_NOT_REGISTERED',
+        message: `the Southbound DB has no Chassis row named ${this.local?.systemId} (ovn-controller registers it); ports requested to it by name are plugged, nothing is unplugged until it is there`,
+      };
+    }
     return undefined;
   }
 
   async close(): Promise<void> {
     this.closed = true;
+    if (this.settleTimer !== undefined) clearTimeout(this.settleTimer);
     this.connect(undefined);
     await Promise.all(this.closing);
   }
@@ -155,6 +214,10 @@ export class Southbound {
     const local = this.local;
     if (client === undefined || local === undefined) return;
     const chassis = chassisIdentity(local, client.rows('Chassis'));
+    if (client.isSynced) {
+      this.noteRegistration(chassis.uuid);
+      this.loadedOnce = true;
+    }
     const seq = ++this.conditionSeq;
     const key = JSON.stringify([local.systemId, local.hostname, chassis.uuid]);
     // Another condition may bring rows in: until the server acknowledged it, absence means nothing.

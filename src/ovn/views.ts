@@ -102,7 +102,7 @@ export function usesDpdk(bridge: IntegrationBridge): boolean {
 export function sbTables(local: LocalConfig): Readonly<Record<string, TableMonitor>> {
   return {
     Chassis: { columns: ['name', 'hostname'], where: chassisCondition(local) },
-    Port_Binding: { columns: ['logical_port', 'requested_chassis', 'options'], where: bindingCondition(local, undefined) },
+    Port_Binding: { columns: ['logical_port', 'requested_chassis', 'requested_additional_chassis', 'options'], where: bindingCondition(local, undefined) },
   };
 }
 
@@ -115,16 +115,19 @@ export function chassisCondition(local: LocalConfig): MonitorCondition {
  * Only the Port_Bindings that may be requested here are replicated, as
  * ovn-controller's own conditional monitoring does, so a Southbound DB with
  * 100,000 ports costs the agent the few it plugs: those whose
- * requested_chassis is this Chassis, and (for the time the Chassis row is
- * missing or northd has not resolved the option yet) those whose
- * options:requested-chassis names this chassis or its hostname.
+ * requested_chassis or requested_additional_chassis is this Chassis (an
+ * lport of a live migration is requested to both ends), and (for the time
+ * the Chassis row is missing or northd has not resolved the option yet)
+ * those whose options:requested-chassis names this chassis or its hostname
+ * alone (OVSDB conditions cannot look into a comma list: while the Chassis
+ * row is missing the agent unplugs nothing, see southbound.ts).
  */
 export function bindingCondition(local: LocalConfig, chassisUuid: string | undefined): MonitorCondition {
   const where: MonitorCondition[number][] = [
     ['options', 'includes', { [REQUESTED_CHASSIS]: local.systemId }],
     ['options', 'includes', { [REQUESTED_CHASSIS]: local.hostname }],
   ];
-  if (chassisUuid !== undefined) where.push(['requested_chassis', '==', chassisUuid]);
+  if (chassisUuid !== undefined) where.push(['requested_chassis', '==', chassisUuid], ['requested_additional_chassis', 'includes', chassisUuid]);
   return where;
 }
 
@@ -139,6 +142,7 @@ export function toBinding(row: Row): Binding {
   return {
     lport: String(row.logical_port),
     requestedChassis: typeof row.requested_chassis === 'string' ? row.requested_chassis : undefined,
+    requestedAdditionalChassis: asSet(row.requested_additional_chassis),
     options: asMap(row.options),
   };
 }

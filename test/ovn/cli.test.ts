@@ -31,8 +31,21 @@ describe('vifplug-ovn flags', () => {
     expect(parseAgentArgs(['status', '--json'], {})).toEqual({ kind: 'status', statusSocket: '/run/vifplug-ovn/vifplug-ovn.sock', json: true });
   });
 
+  it('reads --repair (alone, or beside --types) and --plug-additional, from flags or VIFPLUG_OVN_REPAIR and VIFPLUG_OVN_PLUG_ADDITIONAL', () => {
+    expect(parseAgentArgs(['--repair', 'representor'], {})).toMatchObject({ config: { types: new Map(), repair: new Map([['representor', 'representor']]), plugAdditional: false } });
+    expect(parseAgentArgs([], { VIFPLUG_OVN_REPAIR: 'representor', VIFPLUG_OVN_TYPES: 'vhost', VIFPLUG_OVN_PLUG_ADDITIONAL: 'yes' })).toMatchObject({
+      config: { types: new Map([['vhost', 'vhost']]), repair: new Map([['representor', 'representor']]), plugAdditional: true },
+    });
+    expect(parseAgentArgs(['--repair', 'dummy=representor', '--types', 'representor', '--plug-additional'], {})).toMatchObject({
+      config: { types: new Map([['representor', 'representor']]), repair: new Map([['dummy', 'representor']]), plugAdditional: true },
+    });
+  });
+
   it.each([
-    [[], '--types is required'],
+    [[], '--types or --repair is required'],
+    [['--types', 'representor', '--repair', 'dummy,representor'], '--types and --repair both name representor'],
+    [['--repair', 'a b'], '--repair: "a b" is not TYPE or TYPE=PROVIDER'],
+    [['--repair', ''], '--repair: the list is empty'],
     [['--types', 'a b'], 'is not TYPE or TYPE=PROVIDER'],
     [['--types', 'a=b=c'], 'is not TYPE or TYPE=PROVIDER'],
     [['--types', 'dummy,dummy=x'], 'listed twice'],
@@ -58,7 +71,9 @@ describe('vifplug-ovn flags', () => {
   it('prints help and version; status without a running agent says how to fix it (exit 1)', async () => {
     const help = await run(['--help']);
     expect(help.code).toBe(0);
-    for (const flag of ['--socket', '--addr', '--tls-ca', '--ovs-db', '--ovn-sb-db', '--types', '--log-level', '--metrics-listen', 'VIFPLUG_OVN_TYPES']) expect(help.stdout).toContain(flag);
+    for (const flag of ['--socket', '--addr', '--tls-ca', '--ovs-db', '--ovn-sb-db', '--types', '--repair', '--plug-additional', '--log-level', '--metrics-listen', 'VIFPLUG_OVN_TYPES', 'VIFPLUG_OVN_REPAIR']) {
+      expect(help.stdout).toContain(flag);
+    }
     expect((await run(['--version'])).stdout).toMatch(/^vifplug-ovn \d/);
     const status = await run(['status', '--status-socket', '/tmp/no-such-agent.sock']);
     expect(status.code).toBe(1);

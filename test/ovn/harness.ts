@@ -29,7 +29,17 @@ const PF_BDF = '0000:07:00.0';
 export interface WorldOptions {
   /** VFs present at start (fixture 01 has 0-4). */
   readonly vfs?: readonly number[];
+  /** The agent's --types ('' leaves the flag out); default representor,dummy. */
   readonly types?: string;
+  /** The agent's --repair (left out when undefined). */
+  readonly repair?: string;
+  /** The chassis name (default hv1). */
+  readonly chassis?: string;
+  /**
+   * Another chassis of `join`'s OVN (its NB, SB and northd), with its own OVS,
+   * ovn-controller, vifplugd and agent; stop it before `join`.
+   */
+  readonly join?: World;
   /** More agent flags; a function when they name the sandbox (e.g. its sbSsl remote). */
   readonly agentArgs?: readonly string[] | ((world: World) => readonly string[]);
   /** The sandbox's options beyond the chassis name (hv1). */
@@ -72,7 +82,10 @@ export class World {
   }
 
   static async start(options: WorldOptions = {}): Promise<World> {
-    const sandbox = await OvnSandbox.start({ ...options.sandbox, chassis: 'hv1' });
+    const join = options.join?.sandbox;
+    const chassis = options.chassis ?? 'hv1';
+    // Each chassis has a tunnel endpoint of its own: the Southbound DB refuses two chassis with the same encap.
+    const sandbox = await OvnSandbox.start({ ...options.sandbox, chassis, ...(join === undefined ? {} : { join, encapIp: `127.0.0.${Number(/\d+$/.exec(chassis)?.[0] ?? 2) + 1}` }) });
     const world = new World(sandbox, new FakeHost(), options);
     try {
       await world.startVifplugd();
@@ -113,7 +126,8 @@ export class World {
       [
         ...vifplugd,
         '--ovs-db', this.sandbox.ovsDb,
-        '--types', this.options.types ?? 'representor,dummy',
+        ...(this.options.types === '' ? [] : ['--types', this.options.types ?? 'representor,dummy']),
+        ...(this.options.repair === undefined ? [] : ['--repair', this.options.repair]),
         '--status-socket', this.statusSocket,
         '--log-level', 'debug',
         ...(this.metricsPort === undefined ? [] : ['--metrics-listen', `127.0.0.1:${this.metricsPort}`]),

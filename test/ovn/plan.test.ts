@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
 import { bridgeOperations } from '../../src/ovn/bridge-change';
-import { desiredPorts, parseMtuRequest, requestedHere } from '../../src/ovn/desired';
+import { bindingRole, desiredPorts, parseMtuRequest, requestedHere } from '../../src/ovn/desired';
 import { AGENT_MARKER, IFACE_ID, type Binding, type BridgeIface, type ChassisIdentity, type CreateAnswer, type RemoveAnswer, type Want } from '../../src/ovn/model';
 import { ifaceNameProblem, isOurs, planChange, sortBridge, toPrepare, toRemove, type Plan } from '../../src/ovn/plan';
 
@@ -15,9 +15,9 @@ const BR_INT = '33333333-3333-3333-3333-333333333333';
 const OLD_BR = '44444444-4444-4444-4444-444444444444';
 const ON_OLD_BRIDGE: Partial<BridgeIface> = { bridgeUuid: OLD_BR, bridgeName: 'br-old' };
 
-/** A binding; `column` null leaves requested_chassis empty. */
-function binding(lport: string, options: Record<string, string>, column: string | null = HERE.uuid!): Binding {
-  return { lport, requestedChassis: column ?? undefined, options: new Map(Object.entries(options)) };
+/** A binding; `column` null leaves requested_chassis empty; `additional`: requested_additional_chassis. */
+function binding(lport: string, options: Record<string, string>, column: string | null = HERE.uuid!, additional: string[] = []): Binding {
+  return { lport, requestedChassis: column ?? undefined, requestedAdditionalChassis: additional, options: new Map(Object.entries(options)) };
 }
 
 let uuids = 0;
@@ -138,7 +138,38 @@ describe('requestedHere', () => {
   });
 });
 
+describe('bindingRole', () => {
+  it('is main or additional as lport_can_bind_on_this_chassis says: the columns first, the option while they do not name this chassis', () => {
+    // northd resolved "hv2,hv1": hv1 is an additional chassis.
+    expect(bindingRole(binding('a', { 'requested-chassis': 'hv2,hv1' }, ELSEWHERE, [HERE.uuid!]), HERE)).toBe('additional');
+    expect(bindingRole(binding('a', { 'requested-chassis': 'hv1,hv2' }, HERE.uuid!, [ELSEWHERE]), HERE)).toBe('main');
+    // Not resolved yet (or this chassis not registered): the option, by name or hostname; the first entry is the main chassis.
+    expect(bindingRole(binding('a', { 'requested-chassis': 'hv2,hv1.example.com' }, null), HERE)).toBe('additional');
+    expect(bindingRole(binding('a', { 'requested-chassis': 'hv2,hv1' }, ELSEWHERE), { ...HERE, uuid: undefined })).toBe('additional');
+    expect(bindingRole(binding('a', { 'requested-chassis': 'hv1,hv2' }, null), HERE)).toBe('main');
+    // The option's main entry, but northd resolved the main chassis to another one: never two chassis plug one lport.
+    expect(bindingRole(binding('a', { 'requested-chassis': 'hv1' }, ELSEWHERE), HERE)).toBeUndefined();
+    expect(bindingRole(binding('a', { 'requested-chassis': 'hv2,hv3' }, ELSEWHERE, ['33333333-0000-0000-0000-000000000000']), HERE)).toBeUndefined();
+    expect(bindingRole(binding('a', {}, null), HERE)).toBeUndefined();
+  });
+});
+
 describe('desiredPorts', () => {
+  it('plugs on an additional chassis only when asked to (--plug-additional); otherwise it keeps what is there', () => {
+    const bindings = [binding('mig', { 'vif-plug-type': 'fake', 'requested-chassis': 'hv2,hv1' }, ELSEWHERE, [HERE.uuid!])];
+    const off = desiredPorts(bindings, HERE, SERVED);
+    expect([...off.wants.keys()]).toEqual([]);
+    expect([...off.kept]).toEqual(['mig']);
+    const on = desiredPorts(bindings, HERE, SERVED, { plugAdditional: true });
+    expect([...on.wants.keys()]).toEqual(['mig']);
+    expect(on.kept.size).toBe(0);
+    // The port of a kept lport is neither unplugged nor replugged, whatever the provider now answers.
+    const actual = sortBridge([ours('mig', 'old-name')], BR_INT);
+    const answers = new Map<string, CreateAnswer>([['mig', { kind: 'plug', ctxId: 'c1', name: 'new-name', type: '', ifaceOptions: new Map() }]]);
+    expect(toRemove({ wants: off.wants, invalid: off.invalid, kept: off.kept, actual, answers, served: SERVED, canUnplug: true }).removals).toEqual([]);
+    expect(toRemove({ wants: off.wants, invalid: off.invalid, actual, answers, served: SERVED, canUnplug: true }).removals.map((r) => r.cause)).toEqual(['gone']);
+  });
+
   it('wants the bindings requested here with a served vif-plug-type, and holds back malformed MTU requests', () => {
     const { wants, invalid } = desiredPorts(
       [
