@@ -27,7 +27,7 @@ from .call import Call
 from .errors import PlugError
 from .registration import RegisterOptions, RegistrationError
 from .serve import API_VERSIONS, PROVIDER_SERVICE, ServedProvider, serve_provider
-from .types import CREATE, REMOVE, Answer, Decline, Plug, PortCtxIn, PortCtxOut, Provider, Representor
+from .provider import CREATE, REMOVE, Answer, Decline, Plug, PortCtxIn, PortCtxOut, Provider, Representor
 
 __version__ = "0.1.0"
 

@@ -8,7 +8,7 @@ from google.protobuf import wrappers_pb2
 
 from ._gen import provider_pb2 as pb
 from .errors import malformed
-from .types import CREATE, REMOVE, Decline, Plug, PortCtxIn, PortCtxOut, Representor
+from .provider import CREATE, REMOVE, Decline, Plug, PortCtxIn, PortCtxOut, Representor
 
 _OP_TYPES = {pb.OP_TYPE_CREATE: CREATE, pb.OP_TYPE_REMOVE: REMOVE}
 

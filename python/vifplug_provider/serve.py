@@ -33,7 +33,7 @@ from .messages import answer_message, ctx_in_of, ctx_out_of, representor_message
 from .port_stream import Malformed, PortStream
 from .registration import RegisterOptions, Registration
 from .streams import Changes
-from .types import Provider
+from .provider import Provider
 
 log = logging.getLogger("vifplug_provider")
 
@@ -86,15 +86,17 @@ class ServedProvider:
         self._health = Health([PROVIDER_SERVICE])
         self._port_workers = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vifplug-port")
         self._service = _ProviderService(provider, self._port_workers)
-        self._server = grpc.server(
-            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vifplug-grpc"),
-            handlers=[self._service.handler(), self._health.handler()],
-        )
+        self._grpc_workers = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vifplug-grpc")
+        self._server = grpc.server(self._grpc_workers, handlers=[self._service.handler(), self._health.handler()])
         self._closing = threading.Lock()
         self._closed = threading.Event()
         self._stop_asked = threading.Event()
         self._force = threading.Event()
-        self._inode = self._bind(path, mode)
+        try:
+            self._inode = self._bind(path, mode)
+        except BaseException:
+            self._server.stop(None)
+            raise
         self._health.set_all(_pbwire.SERVING)
         self._registration = None if register is None else Registration(provider.type, self.endpoint, register)
         if self._registration is not None:
@@ -139,6 +141,7 @@ class ServedProvider:
                 if self._force.is_set():
                     self._server.stop(0)
             self._port_workers.shutdown(wait=False)
+            self._grpc_workers.shutdown(wait=False)
             socket_file.release(self._path, self._inode)
             self._closed.set()
             log.info("stopped serving at %s", self.endpoint)
@@ -152,7 +155,7 @@ class ServedProvider:
             if self._stop_asked.is_set():
                 self._force.set()
             else:
-                log.info("signal %d: stopping", signum)
+                log.info("%s: stopping", signal.Signals(signum).name)
                 self._stop_asked.set()
 
         previous = {sig: signal.signal(sig, on_signal) for sig in signals}
@@ -331,7 +334,7 @@ class _ProviderService:
         stream = PortStream(self.port_result, self._port_workers)
         with self._lock:
             self._streams.add(stream)
-        log.debug("PortStream opened by %s", context.peer())
+        log.debug("PortStream opened")
         try:
             yield from stream.serve(requests, context)
         finally:
