@@ -18,8 +18,7 @@
 //
 // `--no-install-recommends` keeps a fresh machine lean, and leaves out what
 // a package only recommends: hence libprotobuf-dev (the well-known .proto
-// files protoc imports) and python3-pkg-resources (which grpc_tools imports)
-// are listed in their own right.
+// files protoc imports) is listed in its own right.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
@@ -47,12 +46,15 @@ export const NEEDS = [
   { file: '/usr/bin/ovn-sbctl', pkg: 'ovn-common', use: 'Southbound writes', demo: true },
   // Certificates for the TLS and SSL tests.
   { file: '/usr/bin/openssl', pkg: 'openssl', use: 'test certificates' },
-  // The Python provider example and the README's Python client.
+  // The Python SDK (python/), its example provider, and the README's Python client.
   { file: `${PY}/grpc/__init__.py`, pkg: 'python3-grpcio', use: 'Python gRPC' },
   { file: `${PY}/google/protobuf/__init__.py`, pkg: 'python3-protobuf', use: 'Python protobuf' },
-  { file: `${PY}/grpc_tools/protoc.py`, pkg: 'python3-grpc-tools', use: 'python3 -m grpc_tools.protoc' },
-  { file: `${PY}/pkg_resources/__init__.py`, pkg: 'python3-pkg-resources', use: 'grpc_tools, which imports it' },
-  // proto3 `optional` needs protoc 3.15+, which Debian's grpc_tools (1.14) is not.
+  // The SDK built as a wheel and installed by pip, as a user installs it (test/python-sdk/example.test.ts).
+  { file: `${PY}/pip/__init__.py`, pkg: 'python3-pip', use: 'pip wheel and pip install of python/' },
+  { file: `${PY}/setuptools/build_meta.py`, pkg: 'python3-setuptools', use: "python/pyproject.toml's build backend" },
+  { file: `${PY}/wheel/bdist_wheel.py`, pkg: 'python3-wheel', use: 'bdist_wheel, which setuptools 66 builds wheels with' },
+  // proto3 `optional` needs protoc 3.15+, which Debian's grpc_tools (grpcio-tools 1.14) is not: the SDK's
+  // generated code and the docs' Python client come from protoc and grpc_python_plugin.
   { file: '/usr/bin/protoc', pkg: 'protobuf-compiler', use: 'protoc' },
   { file: '/usr/include/google/protobuf/any.proto', pkg: 'libprotobuf-dev', use: "protoc's well-known types (google/rpc/status.proto imports any.proto)" },
   { file: '/usr/bin/grpc_python_plugin', pkg: 'protobuf-compiler-grpc', use: "gRPC's Python plugin for protoc" },

@@ -6,7 +6,8 @@
 import { batchCases } from './batch';
 import type { CaseFamily } from './case';
 import { dummyCases } from './dummy';
+import { pythonCases } from './python';
 import { remoteCases } from './remote';
 import { representorCases } from './representor';
 
-export const FAMILIES: readonly CaseFamily[] = [dummyCases, representorCases, batchCases, remoteCases];
+export const FAMILIES: readonly CaseFamily[] = [dummyCases, representorCases, batchCases, remoteCases, pythonCases];

@@ -64,6 +64,8 @@ export interface ProviderProcess {
   readonly proc: ChildProcess;
   /** Lines it printed so far. */
   readonly lines: string[];
+  /** What it wrote to stderr so far. */
+  readonly stderr: () => string;
   readonly exited: Promise<number | NodeJS.Signals>;
   /** Resolves once a line matching `pattern` is printed (now or later). */
   waitFor(pattern: RegExp | string, timeoutMs?: number): Promise<string>;
@@ -121,6 +123,7 @@ export async function runProvider(command: string, args: string[], ready: RegExp
   return {
     proc,
     lines,
+    stderr: () => stderr,
     exited,
     waitFor,
     stop: async (signal = 'SIGKILL') => {
