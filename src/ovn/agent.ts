@@ -30,6 +30,7 @@ import { performance } from 'node:perf_hooks';
 
 import type { Logger } from 'pino';
 
+import { SerialRunner } from '../common/serial-runner';
 import { OvsdbClient, type TlsFiles, type UpdateEvent } from '../ovsdb';
 import { bridgeOperations } from './bridge-change';
 import { desiredPorts, type Desired } from './desired';
@@ -140,7 +141,8 @@ export class Agent {
   private configProblem: AgentCondition | undefined;
   private bridgeMissing: string | undefined;
   private dirty: Set<string> | 'all' | undefined;
-  private draining: Promise<void> | undefined;
+  /** The reconcile passes: one at a time, one more for what was asked during a pass. */
+  private readonly passes: SerialRunner;
   private retryTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private readonly warned = new Set<string>();
@@ -159,6 +161,11 @@ export class Agent {
     this.served = new Set(options.types);
     this.now = options.now ?? (() => Date.now());
     this.pending = new PendingTable(this.now, options.backoff);
+    this.passes = new SerialRunner(() => this.drain(), {
+      // Let the event that asked for a pass be followed by the others of the same burst.
+      settle: () => new Promise((resolve) => setImmediate(resolve)),
+      onIdle: () => this.armRetry(),
+    });
     this.ignoredLog = new IgnoredLog(options.logger, options.types);
     this.pendingLog = new PendingLog(options.logger);
     this.repairTypes = new Set(options.repair ?? []);
@@ -190,7 +197,7 @@ export class Agent {
     if (this.retryTimer !== undefined) clearTimeout(this.retryTimer);
     if (this.repairTimer !== undefined) clearTimeout(this.repairTimer);
     await this.options.link.stop();
-    await this.draining?.catch(() => undefined);
+    await this.passes.stop();
     await Promise.all([this.ovs.close(), this.sb.close()]);
   }
 
@@ -348,29 +355,22 @@ export class Agent {
       for (const lport of scope) set.add(lport);
       this.dirty = set.size === 0 ? undefined : set;
     }
-    if (this.dirty !== undefined && this.draining === undefined) this.draining = this.drain();
+    if (this.dirty !== undefined) void this.passes.request();
   }
 
+  /** One pass over what was asked since the last one (run by `passes`; the retry timer is armed when they are idle). */
   private async drain(): Promise<void> {
+    const scope = this.dirty;
+    if (scope === undefined || this.stopped) return;
+    this.dirty = undefined;
+    const t0 = performance.now();
     try {
-      // Let the event that asked for this pass be followed by the others of the same burst.
-      await new Promise((resolve) => setImmediate(resolve));
-      while (this.dirty !== undefined && !this.stopped) {
-        const scope = this.dirty;
-        this.dirty = undefined;
-        const t0 = performance.now();
-        try {
-          const outcome = await this.pass(scope === 'all' ? undefined : scope);
-          if (outcome !== undefined) this.options.onPass?.({ seconds: (performance.now() - t0) / 1000, outcome });
-        } catch (err) {
-          this.options.onPass?.({ seconds: (performance.now() - t0) / 1000, outcome: 'error' });
-          this.options.logger.error({ err }, 'a reconcile pass failed (a bug in vifplug-ovn); retrying');
-          this.retryIn(1000);
-        }
-      }
-    } finally {
-      this.draining = undefined;
-      this.armRetry();
+      const outcome = await this.pass(scope === 'all' ? undefined : scope);
+      if (outcome !== undefined) this.options.onPass?.({ seconds: (performance.now() - t0) / 1000, outcome });
+    } catch (err) {
+      this.options.onPass?.({ seconds: (performance.now() - t0) / 1000, outcome: 'error' });
+      this.options.logger.error({ err }, 'a reconcile pass failed (a bug in vifplug-ovn); retrying');
+      this.retryIn(1000);
     }
   }
 

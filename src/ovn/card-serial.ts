@@ -16,6 +16,7 @@
 import type { Logger } from 'pino';
 
 import type { VifplugClient } from '../client/client';
+import { SerialRunner } from '../common/serial-runner';
 import { OvsdbClient, type Row, type TlsFiles } from '../ovsdb';
 
 export const CMS_OPTIONS = 'ovn-cms-options';
@@ -60,8 +61,8 @@ export class CardSerialPublisher {
   private lastMessage = '';
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
-  private writing: Promise<void> | undefined;
-  private again = false;
+  /** The writes: one at a time, one more for the changes seen during a write. */
+  private readonly writes = new SerialRunner(() => this.write());
 
   constructor(private readonly options: CardSerialOptions) {
     this.logger = options.logger.child({ component: 'card-serial' });
@@ -82,7 +83,7 @@ export class CardSerialPublisher {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
-    await this.writing?.catch(() => undefined);
+    await this.writes.stop();
     await this.ovs.close();
   }
 
@@ -109,20 +110,12 @@ export class CardSerialPublisher {
   /** Writes the serial into ovn-cms-options if it is not there as it should be; one write at a time. */
   private ensure(): void {
     if (this.stopped || this.serial === '') return;
-    if (this.writing !== undefined) {
-      this.again = true;
-      return;
-    }
-    this.writing = this.write().finally(() => {
-      this.writing = undefined;
-      if (this.again) {
-        this.again = false;
-        this.ensure();
-      }
-    });
+    void this.writes.request();
   }
 
   private async write(): Promise<void> {
+    // The serial may have been withdrawn since the write was asked for.
+    if (this.serial === '') return;
     const row: Row | undefined = this.ovs.rows('Open_vSwitch').values().next().value;
     if (row === undefined) return;
     const ids = row.external_ids instanceof Map ? (row.external_ids as Map<string, string>) : new Map<string, string>();

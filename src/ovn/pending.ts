@@ -13,6 +13,7 @@
  * timer at all.
  */
 
+import { backoffDelay } from '../common/backoff';
 import type { Problem } from './model';
 
 export interface PendingEntry {
@@ -65,7 +66,7 @@ export class PendingTable {
     const previous = this.entries.get(lport);
     const same = previous !== undefined && previous.reason === problem.reason && previous.type === type;
     const attempts = same ? previous.attempts + 1 : 1;
-    const delay = Math.min(this.backoff.maxMs, this.backoff.minMs * 2 ** Math.min(attempts - 1, 30));
+    const delay = backoffDelay(attempts, this.backoff);
     const entry: PendingEntry = {
       lport,
       type,

@@ -19,6 +19,7 @@ import { LIMITS, MAX_BATCH } from '../api/limits';
 import { isProviderType } from '../api/validate';
 import { Code, VifplugClient, VifplugError, type WatchStream } from '../client/client';
 import { explainUnreachable, isUnreachable } from '../client/unreachable';
+import { Backoff } from '../common/backoff';
 import { Status } from '../gen/google/rpc/status';
 import { ErrorInfo } from '../gen/google/rpc/error_details';
 import { ChangeKind, OpType, type PortRequest, type WatchResponse } from '../gen/vifplug/v1/vifplug';
@@ -73,11 +74,13 @@ export class VifplugdLink {
   private stopped = false;
   private bootId = '';
   private reconnectTimer: NodeJS.Timeout | undefined;
-  private watchFailures = 0;
+  private readonly reconnects: Backoff;
   /** The Watch stream's failure was logged; its next event says vifplugd is back. */
   private saidDown = false;
 
-  constructor(private readonly options: LinkOptions) {}
+  constructor(private readonly options: LinkOptions) {
+    this.reconnects = new Backoff(options.watchBackoff ?? { minMs: 100, maxMs: 5000 });
+  }
 
   /** Each served lport type's maintained interface options, as its provider's instance was last opened. */
   maintained(): ReadonlyMap<string, readonly string[]> {
@@ -97,7 +100,7 @@ export class VifplugdLink {
     void (async () => {
       try {
         for await (const event of stream) {
-          this.watchFailures = 0;
+          this.reconnects.reset();
           if (this.saidDown) {
             this.saidDown = false;
             this.options.logger.info(`vifplugd is reachable again at ${this.options.client.target}`);
@@ -118,9 +121,7 @@ export class VifplugdLink {
       // vifplugd may come back as a new boot: its instances are gone.
       this.instances.clear();
       nudge({ kind: 'all' });
-      const { minMs, maxMs } = this.options.watchBackoff ?? { minMs: 100, maxMs: 5000 };
-      const delay = Math.min(maxMs, minMs * 2 ** Math.min(this.watchFailures++, 16));
-      this.reconnectTimer = setTimeout(() => this.watch(nudge), delay);
+      this.reconnectTimer = setTimeout(() => this.watch(nudge), this.reconnects.next());
     })();
   }
 

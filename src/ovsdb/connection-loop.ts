@@ -17,7 +17,8 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 
 import type { Logger } from '../common/log';
-import { Backoff } from './backoff';
+import type { Backoff } from '../common/backoff';
+import { reconnectBackoff } from './backoff';
 import { OvsdbError } from './errors';
 import { JsonRpcSession } from './jsonrpc';
 import type { Remote } from './remote';
@@ -65,7 +66,7 @@ export class ConnectionLoop {
     this.probeIntervalMs = options.probeIntervalMs;
     this.maxMessageBytes = options.maxMessageBytes;
     // Every remote of the list gets one attempt without waiting, as in OVS.
-    this.backoff = new Backoff(options.backoff.minMs, options.backoff.maxMs, remotes.length);
+    this.backoff = reconnectBackoff(options.backoff.minMs, options.backoff.maxMs, remotes.length);
   }
 
   /** Why the last connection attempt failed or the last connection ended. */
@@ -104,7 +105,7 @@ export class ConnectionLoop {
       }
       if (this.stopping.signal.aborted) break;
       this.failure = { remote: remote.name, reason };
-      const wait = this.backoff.failed(lived);
+      const wait = this.backoff.next(lived);
       // At the longest wait OVS stops logging each attempt; so do we, down to debug.
       this.logger[this.backoff.atMax ? 'debug' : 'info']({ remote: remote.name, reason, retryInMs: wait }, 'ovsdb: connection lost or refused; trying the next remote');
       await this.sleep(wait);

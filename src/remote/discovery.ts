@@ -14,7 +14,9 @@ import { join } from 'node:path';
 import type { ChannelCredentials } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 
+import { backoffDelay } from '../common/backoff';
 import { RateLimiter } from '../common/log';
+import { SerialRunner } from '../common/serial-runner';
 import { PlugError, describeError, isPlugError, type Registry } from '../registry';
 import { providerType } from '../api/validate';
 import { MAX_SOCKET_PATH_BYTES, parseEndpoint } from '../api/endpoint';
@@ -49,13 +51,13 @@ const FIRST_RETRY_MS = 200;
 export class ProviderDirectory {
   /** endpoint -> type and socket inode, for the providers this watcher registered. */
   private readonly registered = new Map<string, { readonly type: string; readonly ino: number }>();
-  /** endpoint -> when to try again, for sockets that failed to register. */
-  private readonly retry = new Map<string, { at: number; delayMs: number }>();
+  /** endpoint -> when to try again, and how many times in a row it failed, for sockets that failed to register. */
+  private readonly retry = new Map<string, { at: number; failures: number }>();
   private readonly failures = new RateLimiter(60_000, 1);
   private watcher: FSWatcher | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private again = false;
+  /** The reconciliation passes: one at a time, one more for the changes seen during a pass. */
+  private readonly passes = new SerialRunner(() => this.pass());
   private stopped = false;
 
   constructor(private readonly options: DiscoveryOptions) {}
@@ -80,24 +82,14 @@ export class ProviderDirectory {
 
   stop(): void {
     this.stopped = true;
+    void this.passes.stop();
     this.watcher?.close();
     clearTimeout(this.timer);
   }
 
-  /** One reconciliation pass, or a second one right after the pass under way. */
+  /** A reconciliation pass that starts after this call: now, or right after the pass under way; resolves when it has ended. */
   reconcile(): Promise<void> {
-    if (this.running !== undefined) {
-      this.again = true;
-      return this.running;
-    }
-    this.running = this.pass().finally(() => {
-      this.running = undefined;
-      if (this.again && !this.stopped) {
-        this.again = false;
-        void this.reconcile();
-      }
-    });
-    return this.running;
+    return this.passes.request();
   }
 
   private kick(): void {
@@ -166,9 +158,9 @@ export class ProviderDirectory {
       this.retry.delete(endpoint);
       this.options.logger.info({ endpoint, provider: type }, `registered provider "${type}" found in --provider-dir`);
     } catch (err) {
-      const previous = this.retry.get(endpoint)?.delayMs ?? FIRST_RETRY_MS / 2;
-      const delayMs = Math.min(previous * 2, this.options.rescanMs);
-      this.retry.set(endpoint, { at: Date.now() + delayMs, delayMs });
+      const failures = (this.retry.get(endpoint)?.failures ?? 0) + 1;
+      const delayMs = backoffDelay(failures, { minMs: FIRST_RETRY_MS, maxMs: this.options.rescanMs });
+      this.retry.set(endpoint, { at: Date.now() + delayMs, failures });
       if (delayMs < this.options.rescanMs) setTimeout(() => this.kick(), delayMs).unref();
       const reason = isPlugError(err) ? err.reason : 'ERROR';
       this.warn(`${endpoint} ${reason}`, `cannot register the provider at ${endpoint}: ${describeError(err)}`, { endpoint, reason });

@@ -15,6 +15,7 @@
  * preparer.ts do) and words no failure (provider-errors.ts); it only decides
  * what a failure does to the session.
  */
+import { Backoff } from '../common/backoff';
 import type { GetInfoResponse } from '../gen/vifplug/provider/v1/provider';
 import { PlugError, SERVING, type ProviderContext, type ProviderHealth } from '../registry';
 import { ProviderCallError, type CallFailure } from './call-failure';
@@ -47,14 +48,16 @@ export class SessionKeeper implements SessionEvents {
   // Reconciling.
   private attempt: Promise<void> | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private retryMs = FIRST_RETRY_MS;
+  /** The delays between attempts to start a session while the provider is down. */
+  private readonly retry: Backoff;
 
   constructor(
     type: string,
     private readonly address: ProviderEndpoint,
     private readonly settings: RemoteSettings,
   ) {
-    this.errors = new ProviderErrors(type, address.spec, settings.providerTimeoutMs, () => this.retryMs);
+    this.retry = new Backoff({ minMs: FIRST_RETRY_MS, maxMs: settings.probeIntervalMs });
+    this.errors = new ProviderErrors(type, address.spec, settings.providerTimeoutMs, () => this.retry.currentMs);
   }
 
   // --- the desired state ---
@@ -151,7 +154,7 @@ export class SessionKeeper implements SessionEvents {
     previous?.close();
     if (this.down !== undefined) this.settings.logger.info({ provider: this.errors.type, endpoint: this.errors.endpoint }, `provider "${this.errors.type}" is serving`);
     this.down = undefined;
-    this.retryMs = FIRST_RETRY_MS;
+    this.retry.reset();
     session.follow();
     // A new session may see the world differently (the provider restarted).
     this.viewChanged();
@@ -187,8 +190,7 @@ export class SessionKeeper implements SessionEvents {
     } catch (err) {
       if (!this.registered) return;
       this.down = err instanceof PlugError ? err : unreachable(this.errors.endpoint, String(err));
-      this.retryMs = Math.min(this.retryMs * 2, this.settings.probeIntervalMs);
-      this.schedule(this.retryMs, () => this.reconnect());
+      this.schedule(this.retry.next(), () => this.reconnect());
     }
   }
 

@@ -7,6 +7,7 @@ import { Metadata, type ChannelCredentials } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 
 import { VifplugClient } from '../client/client';
+import { Backoff } from '../common/backoff';
 import { HealthService } from '../gen/grpc/health/v1/health';
 
 export interface RegistrationOptions {
@@ -67,12 +68,11 @@ export class Registration {
   }
 
   private async loop(): Promise<void> {
-    const max = this.options.maxBackoffMs ?? 5000;
-    let backoff = FIRST_BACKOFF_MS;
+    const backoff = new Backoff({ minMs: FIRST_BACKOFF_MS, maxMs: this.options.maxBackoffMs ?? 5000 });
     while (!this.stopped) {
       try {
         await this.client.call('register', { type: this.type, endpoint: this.endpoint }, { deadlineMs: 10_000 });
-        backoff = FIRST_BACKOFF_MS;
+        backoff.reset();
         this.logger.info({ daemon: this.options.daemon, type: this.type }, 'registered with vifplugd');
         this.markFirst();
         this.options.onRegistered?.();
@@ -84,9 +84,8 @@ export class Registration {
         const error = err instanceof Error ? err : new Error(String(err));
         if (this.options.onError) this.options.onError(error);
         else this.logger.warn({ err: error, daemon: this.options.daemon }, `cannot register with vifplugd: ${error.message}`);
-        backoff = Math.min(backoff * 2, max);
       }
-      await this.sleep(backoff);
+      await this.sleep(backoff.next());
     }
   }
 

@@ -92,6 +92,8 @@ export async function serveProvider(definition: ProviderDefinition, options: Ser
   const { socket, tcp } = options;
   if ((socket === undefined) === (tcp === undefined)) throw new Error('serveProvider: give either socket or tcp');
   if (socket !== undefined && !socket.startsWith('/')) throw new Error(`serveProvider: socket "${socket}" must be an absolute path`);
+  const maxBackoffMs = options.register?.maxBackoffMs;
+  if (maxBackoffMs !== undefined && !(maxBackoffMs >= 0)) throw new Error(`serveProvider: register.maxBackoffMs must be 0 or more milliseconds, not ${maxBackoffMs}`);
   const logger = options.logger ?? pino({ level: 'silent' });
   const server = new GrpcServer({
     listen: [parseListen(socket !== undefined ? `unix://${socket}` : tcp!.address)],

@@ -21,6 +21,7 @@
  *   answers.
  */
 
+import { Backoff } from '../../common/backoff';
 import type { DevlinkError } from './devlink';
 
 export type DevlinkMode =
@@ -55,12 +56,14 @@ export type FailureVerdict = 'sysfs-only' | 'keep-last';
 export class DevlinkHealth {
   private _mode: DevlinkMode = 'unknown';
   private worked = false;
-  private failures = 0;
+  private readonly retry: Backoff;
   private nextAttemptAt = 0;
   private _lastError: DevlinkError | undefined;
   private _failingSince: number | undefined;
 
-  constructor(private readonly timing: DevlinkHealthTiming) {}
+  constructor(private readonly timing: DevlinkHealthTiming) {
+    this.retry = new Backoff({ minMs: timing.retryMs, maxMs: timing.maxRetryMs });
+  }
 
   get mode(): DevlinkMode {
     return this._mode;
@@ -95,7 +98,7 @@ export class DevlinkHealth {
   succeeded(): void {
     this._mode = 'working';
     this.worked = true;
-    this.failures = 0;
+    this.retry.reset();
     this.nextAttemptAt = 0;
     this._lastError = undefined;
     this._failingSince = undefined;
@@ -110,9 +113,7 @@ export class DevlinkHealth {
       return 'sysfs-only';
     }
     this._mode = 'failing';
-    const delay = Math.min(this.timing.maxRetryMs, this.timing.retryMs * 2 ** Math.min(this.failures, 20));
-    this.failures++;
-    this.nextAttemptAt = now + delay;
+    this.nextAttemptAt = now + this.retry.next();
     return this.worked ? 'keep-last' : 'sysfs-only';
   }
 }

@@ -27,6 +27,7 @@
 import type { Logger } from 'pino';
 
 import { RateLimiter } from '../../common/log';
+import { SerialRunner } from '../../common/serial-runner';
 import type { HardwareView, RefreshListener } from '../../registry/provider';
 import { REPRESENTOR_TYPE, type RefreshTiming } from './config';
 import { DevlinkError, type DevlinkSource } from './devlink';
@@ -87,10 +88,8 @@ export type RefreshReason = 'run' | 'resync' | 'miss' | 'event';
 export class LiveInventory {
   private current: LookupIndex | undefined;
   private _generation = 0;
-  /** The read under way. */
-  private inFlight: Promise<void> | undefined;
-  /** The read queued to start once the one under way ends (run, resync). */
-  private next: Promise<void> | undefined;
+  /** The reads of the hardware: one at a time, and one more queued for the run and resync asked meanwhile. */
+  private readonly reads: SerialRunner;
   /** The read of the latest miss, shared by the misses of the next missRefreshIntervalMs. */
   private missRead: Promise<void> | undefined;
   private missReadAt = 0;
@@ -111,6 +110,7 @@ export class LiveInventory {
   private readonly limiter: RateLimiter;
 
   constructor(private readonly options: LiveInventoryOptions) {
+    this.reads = new SerialRunner(() => this.readReported());
     // One line per kind of trouble per minute: they recur on every refresh.
     this.limiter = new RateLimiter(60_000, 1, 1_000, options.now);
     this.devlinkHealth = new DevlinkHealth({
@@ -194,6 +194,8 @@ export class LiveInventory {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    // Let a refresh in flight finish, so nothing touches the host after stop(); none starts from now on.
+    const reads = this.reads.stop();
     if (this.resyncTimer !== undefined) clearInterval(this.resyncTimer);
     if (this.settleTimer !== undefined) clearTimeout(this.settleTimer);
     this.resyncTimer = this.settleTimer = undefined;
@@ -204,9 +206,7 @@ export class LiveInventory {
       quiet.end(Promise.resolve());
     }
     await Promise.all(this.monitors.map((m) => m.stop()));
-    // Let a refresh in flight finish, so nothing touches the host after stop().
-    await this.inFlight?.catch(() => undefined);
-    await this.next;
+    await reads;
   }
 
   /**
@@ -229,14 +229,7 @@ export class LiveInventory {
   /** A read that starts after this call: now, or right after the one under way, shared by whoever asks meanwhile. */
   private readAfterNow(): Promise<void> {
     if (this.stopped) return Promise.resolve();
-    if (this.inFlight === undefined) return this.read().catch(() => undefined);
-    this.next ??= this.inFlight
-      .catch(() => undefined)
-      .then(() => {
-        this.next = undefined;
-        return this.stopped ? undefined : this.read().catch(() => undefined);
-      });
-    return this.next;
+    return this.reads.request().catch(() => undefined);
   }
 
   /** At most one read per missRefreshIntervalMs; the misses within it share it, or get the index as it is. */
@@ -266,29 +259,27 @@ export class LiveInventory {
 
   /** The one read of the hardware at a time: joins the read under way, or starts one; rejects when it fails. */
   private read(): Promise<void> {
-    if (this.inFlight !== undefined) return this.inFlight;
+    return this.reads.join();
+  }
+
+  /** A read of the hardware, reported to onRefreshed; rejects when it fails. Only `reads` runs it. */
+  private readReported(): Promise<void> {
     const started = performance.now();
     const report = (ok: boolean) => this.options.onRefreshed?.({ provider: REPRESENTOR_TYPE, seconds: (performance.now() - started) / 1000, ok });
-    const read = this.readAndIndex()
-      .then(
-        (done) => {
-          if (done) {
-            this.cleared();
-            report(true);
-          }
-        },
-        (err: unknown) => {
-          // The first read's failure is start()'s to throw, and its caller's to report: once.
-          if (this.started) this.failed(err);
-          report(false);
-          throw err;
-        },
-      )
-      .finally(() => {
-        this.inFlight = undefined;
-      });
-    this.inFlight = read;
-    return read;
+    return this.readAndIndex().then(
+      (done) => {
+        if (done) {
+          this.cleared();
+          report(true);
+        }
+      },
+      (err: unknown) => {
+        // The first read's failure is start()'s to throw, and its caller's to report: once.
+        if (this.started) this.failed(err);
+        report(false);
+        throw err;
+      },
+    );
   }
 
   /** One refresh; false when it was not attempted (devlink failing, retry not due: the last good view stays). */

@@ -19,6 +19,7 @@ import type { ChildProcess } from 'node:child_process';
 
 import type { Logger } from 'pino';
 
+import { Backoff } from '../../common/backoff';
 import { NO_DEVLINK_NETLINK } from './devlink';
 import { describeExit, exitCause, spawnSupervised, type SupervisedProcess } from './supervised-process';
 
@@ -81,7 +82,7 @@ export class ProcessMonitor {
   private deathsUnlogged = 0;
   private lastDeathLogAt = -Infinity;
   private timer: NodeJS.Timeout | undefined;
-  private failures = 0;
+  private readonly restarts: Backoff;
   private startedAt = 0;
   private started = false;
   private _state: MonitorState = 'idle';
@@ -89,7 +90,11 @@ export class ProcessMonitor {
   constructor(
     private readonly command: MonitorCommand,
     private readonly hooks: MonitorHooks,
-  ) {}
+  ) {
+    const maxMs = hooks.maxRestartDelayMs ?? 60_000;
+    // A child that ran longer than the longest wait was healthy: its death starts the backoff over.
+    this.restarts = new Backoff({ minMs: hooks.restartDelayMs ?? 1_000, maxMs, resetAfterMs: maxMs });
+  }
 
   get state(): MonitorState {
     return this._state;
@@ -192,12 +197,7 @@ export class ProcessMonitor {
   }
 
   private scheduleRestart(how: string, stderr: string): void {
-    const base = this.hooks.restartDelayMs ?? 1_000;
-    const max = this.hooks.maxRestartDelayMs ?? 60_000;
-    // A child that ran for a while was healthy: start the backoff over.
-    if (performance.now() - this.startedAt > max) this.failures = 0;
-    const delay = Math.min(max, base * 2 ** Math.min(this.failures, 16));
-    this.failures++;
+    const delay = this.restarts.next(performance.now() - this.startedAt);
     this._state = 'waiting';
     this.deathsUnlogged++;
     const now = performance.now();
