@@ -19,7 +19,9 @@
  *   data. VPD-R's SN is the serial number, PN the part number, EC the
  *   engineering change level, V0..VZ vendor fields, RV the checksum: its
  *   first data byte makes the sum of every byte from the start of the VPD
- *   through itself zero (mod 256); nothing after RV is read.
+ *   through itself zero (mod 256); nothing after RV is read. RV is required
+ *   (a read-only section without it is refused: its serial could not be told
+ *   from a corrupted one).
  */
 
 /** The VPD address is 15 bits wide (the kernel's PCI_VPD_MAX_SIZE): no VPD is longer. */
@@ -65,7 +67,13 @@ export interface Vpd {
   readonly identifier?: string;
   /** VPD-R's keywords and their raw data, in order. */
   readonly readOnly: ReadonlyMap<string, Uint8Array>;
-  /** Whether an RV keyword was there (and then its checksum added up). */
+  /**
+   * The RV checksum added up ('valid'), or the VPD has no read-only section
+   * at all ('absent'; then it has no serial either). A read-only section
+   * without RV is refused: the PCI spec requires RV there, and without it a
+   * single corrupted length byte can turn the serial into a shorter one that
+   * still parses.
+   */
   readonly checksum: 'valid' | 'absent';
   /** Where the end tag was: the VPD's length. */
   readonly length: number;
@@ -163,7 +171,10 @@ function readOnlyKeywords(bytes: Uint8Array, start: number, end: number): { keyw
     }
     off = dataEnd;
   }
-  return { keywords, checksum: 'absent' };
+  throw new VpdError(
+    'checksum',
+    `the read-only section (offsets ${start}-${end - 1}) has no RV checksum, which the PCI spec requires: nothing in it can be verified, so its serial is not used`,
+  );
 }
 
 function checkKeywords(bytes: Uint8Array, start: number, end: number, where: string): void {

@@ -46,10 +46,10 @@ describe('parseVpd on real layouts', () => {
     expect(cardFacts(parseVpd(vpdBytes({ id: 'NIC  \0', readOnly: [['SN', 'ABC123   \0\0']] }))).serialNumber).toBe('ABC123');
   });
 
-  it('accepts a VPD-R without RV (the kernel treats it as "no checksum") and says so', () => {
-    const vpd = parseVpd(vpdBytes({ id: 'NIC', readOnly: [['SN', 'S1']], checksum: false }));
-    expect(vpd.checksum).toBe('absent');
-    expect(cardFacts(vpd).serialNumber).toBe('S1');
+  it('refuses a VPD-R without RV: the PCI spec requires it, and without it a corrupted length byte still parses into a shorter serial', () => {
+    const problem = problemOf(vpdBytes({ id: 'NIC', readOnly: [['SN', 'S1']], checksum: false }));
+    expect(problem.problem).toBe('checksum');
+    expect(problem.message).toMatch(/has no RV checksum, which the PCI spec requires/);
   });
 });
 
@@ -131,8 +131,8 @@ describe('parseVpd on broken files', () => {
         try {
           const vpd = parseVpd(bytes);
           const facts = cardFacts(vpd);
-          // A change that still parses was outside the checksummed bytes, or the serial is untouched.
-          if (at < vpd.length && vpd.checksum === 'valid' && at <= good.indexOf('RV') + 3) throw new Error(`corruption at ${at} passed the checksum`);
+          // A change that still parses was outside the checksummed bytes (past RV's checksum byte), so the serial is untouched.
+          if (at <= good.indexOf('RV') + 3) throw new Error(`corruption at ${at} (xor ${xor}) passed the checksum: ${vpd.checksum}`);
           expect(facts.serialNumber).toBe('MT2113X00001');
         } catch (err) {
           if (!(err instanceof VpdError)) throw err;
