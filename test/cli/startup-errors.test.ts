@@ -15,6 +15,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 
 import { parseLogFormat } from '../../src/cli/flags';
 import { AGENT } from '../ovn/harness';
+import { programFor } from '../helpers/as-user';
 import { DAEMON, spawnDaemon, type Daemon } from '../helpers/daemon';
 import { tempDir } from '../helpers/server';
 
@@ -43,7 +44,8 @@ interface Run {
 
 function run(script: string, args: string[], options: { env?: NodeJS.ProcessEnv; uid?: number; gid?: number } = {}): Promise<Run> {
   return new Promise((resolve) => {
-    const proc = spawn(process.execPath, [script, ...args], {
+    const program = options.uid === undefined ? script : programFor(options.uid, options.gid ?? options.uid, script);
+    const proc = spawn(process.execPath, [program, ...args], {
       env: { PATH: process.env.PATH, ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
       ...(options.uid === undefined ? {} : { uid: options.uid, gid: options.gid }),

@@ -9,6 +9,7 @@ import { PlugError } from '../../src/registry';
 import { PROCESS_WAIT } from '../helpers/processes';
 import { startTestServer, tempDir, type TestServer } from '../helpers/server';
 import { faultyProvider, scriptedProvider, withTestProviders } from '../helpers/test-providers';
+import { programFor } from '../helpers/as-user';
 
 const CTL = join(__dirname, '..', '..', 'dist', 'cli', 'vifplugctl.js');
 
@@ -32,7 +33,8 @@ function ctl(...args: string[]): Promise<{ code: number; stdout: string; stderr:
 /** Runs the compiled vifplugctl with exactly these arguments, environment (besides PATH) and user. */
 function ctlWith(args: string[], options: { env?: NodeJS.ProcessEnv; uid?: number } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const proc = spawn(process.execPath, [CTL, ...args], {
+    const program = options.uid === undefined ? CTL : programFor(options.uid, options.uid, CTL);
+    const proc = spawn(process.execPath, [program, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { PATH: process.env.PATH, ...options.env },
       ...(options.uid === undefined ? {} : { uid: options.uid, gid: options.uid }),
