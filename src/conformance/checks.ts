@@ -419,8 +419,9 @@ export const CHECKS: Record<RuleName, Check> = {
   'cancel-keeps-serving': {
     async run(run) {
       const { lportName, plugOptions } = run.settings;
-      // Cancelled at once, after the event loop turned, and after 1 and 5 ms: before, while and after the provider works on it.
-      const when: ((cancel: Cancel) => void)[] = [(c) => c.cancel(), (c) => setImmediate(() => c.cancel()), (c) => setTimeout(() => c.cancel(), 1), (c) => setTimeout(() => c.cancel(), 5)];
+      // Cancelled at once, once the event loop turned, and after 1 to 50 ms: before the provider reads it, while it works on it, or after it answered.
+      const after = (ms: number) => (c: Cancel) => void setTimeout(() => c.cancel(), ms);
+      const when: ((cancel: Cancel) => void)[] = [(c) => c.cancel(), (c) => void setImmediate(() => c.cancel()), after(1), after(5), after(20), after(50)];
       const problems: string[] = [];
       await Promise.all(
         when.map(async (schedule, i) => {

@@ -239,7 +239,7 @@ export class ProviderUnderCheck {
   }
 }
 
-export function destroyRequest(instanceId: string, ctxIn: PortCtxIn, ctxOut: PortCtxOut | undefined, handle: Buffer): RequestOf<'destroyPortCtx'> {
+function destroyRequest(instanceId: string, ctxIn: PortCtxIn, ctxOut: PortCtxOut | undefined, handle: Buffer): RequestOf<'destroyPortCtx'> {
   return { instanceId, ctxIn, ctxOut, handle };
 }
 

@@ -133,7 +133,7 @@ const implementation = {
   run: unary(() => ({ changed: false })),
   preparePort: unary((/** @type {any} */ req, /** @type {any} */ call) => {
     if (broken !== 'cancel-crash') return prepare(req === MALFORMED ? MALFORMED : req.ctxIn);
-    // Works 30 ms on each port, and dies when a call is cancelled meanwhile.
+    // Works 200 ms on each port, and dies when a call is cancelled meanwhile.
     let answered = false;
     call.on('cancelled', () => {
       if (!answered) process.exit(3);
@@ -142,7 +142,7 @@ const implementation = {
       setTimeout(() => {
         answered = true;
         resolve(prepare(req === MALFORMED ? MALFORMED : req.ctxIn));
-      }, 30),
+      }, 200),
     );
   }),
   preparePorts: unary(async (/** @type {any} */ req) => {
@@ -176,7 +176,8 @@ const implementation = {
   })),
   watch: (/** @type {any} */ call) => {
     call.write({ generation: 1 });
-    if (broken === 'watch-ends') setTimeout(() => call.end(), 200);
+    // The stream must last as long as the session; this one ends after its first message.
+    if (broken === 'watch-ends') call.end();
     call.on('error', () => undefined);
   },
 };
