@@ -147,8 +147,10 @@ export class ProviderUnderCheck {
   streamEnd: StreamEnd | undefined;
   private readonly follows: WatchFollower[] = [];
 
+  /** Throws for an endpoint Register would refuse as malformed, and for TCP without `tls`: nothing is dialled then. */
   constructor(readonly settings: CheckSettings) {
     this.address = parseEndpoint(settings.endpoint);
+    if (this.address.kind === 'tcp' && settings.tls === undefined) throw new Error(`${settings.endpoint} is TCP: provider-check reaches it, as vifplugd does, only over TLS (settings.tls)`);
     this.conn = new ProviderConnection(this.address, settings.tls);
   }
 

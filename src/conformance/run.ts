@@ -38,7 +38,8 @@ const CALLS_PER_RULE = 10;
 /**
  * Checks the provider at `settings.endpoint` against every rule; calls
  * `onResult` as each verdict is known. Never throws for anything the
- * provider does.
+ * provider does; throws, before it dials, for an endpoint that is malformed,
+ * or TCP without `settings.tls`.
  */
 export async function checkProvider(settings: CheckSettings, onResult: (result: RuleResult) => void = () => undefined): Promise<Report> {
   const provider = new ProviderUnderCheck(settings);
