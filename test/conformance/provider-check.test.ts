@@ -225,7 +225,10 @@ describe('vifplugctl provider-check, its command line', () => {
 
 describe('the docs of provider-check', () => {
   const groups: number[] = [];
-  const docsDir = tempDir('vifplug-pcdoc-');
+  let docsDir: ReturnType<typeof tempDir>;
+  beforeAll(() => {
+    docsDir = tempDir('vifplug-pcdoc-');
+  });
   afterAll(() => {
     for (const pgid of groups) {
       try {
