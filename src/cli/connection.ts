@@ -45,10 +45,7 @@ export function connectVifplugd(
   const name = (flag: keyof ConnectionFlags): string => options.names?.[flag] ?? `--${flag}`;
   if (values.addr !== undefined && values.socket !== undefined) throw new UsageError(`give ${name('socket')} or ${name('addr')}, not both`);
   const addr = values.addr ?? (values.socket === undefined ? fallback.addr : undefined);
-  const timeout = values.timeout === undefined ? 5 : Number(values.timeout);
-  if (values.timeout !== undefined && !(/^\d+(\.\d+)?$/.test(values.timeout) && timeout > 0)) {
-    throw new UsageError(`${shown(name('timeout'), values.timeout)} is not a positive number of seconds, e.g. 5 or 0.5`);
-  }
+  const timeout = timeoutSeconds(values.timeout, name('timeout'));
   const target = addr !== undefined && addr !== '' ? tcpTarget(addr, name('addr')) : socketTarget(values.socket ?? fallback.socket ?? DEFAULT_SOCKET, name('socket'));
   const tls = values['tls-ca'] !== undefined || values['tls-cert'] !== undefined || values['tls-key'] !== undefined;
   if (tls && target.startsWith('unix:')) throw new UsageError(`TLS applies to ${name('addr')} (TCP) only; a unix socket is protected by its mode and group`);
@@ -60,6 +57,14 @@ export function connectVifplugd(
     channelOptions,
     maxAttempts: options.maxAttempts,
   });
+}
+
+/** --timeout's value: seconds per call, 5 when not given. */
+export function timeoutSeconds(value: string | undefined, given = '--timeout'): number {
+  if (value === undefined) return 5;
+  const timeout = Number(value);
+  if (!(/^\d+(\.\d+)?$/.test(value) && timeout > 0)) throw new UsageError(`${shown(given, value)} is not a positive number of seconds, e.g. 5 or 0.5`);
+  return timeout;
 }
 
 /**
@@ -101,7 +106,8 @@ export function tcpTarget(value: string, given = '--addr'): string {
   return bindTarget(address);
 }
 
-function tlsCredentials(values: ConnectionFlags, name: (flag: keyof ConnectionFlags) => string): ChannelCredentials {
+/** The credentials the --tls-* files make (TLS, and mutual TLS with a certificate and key). */
+export function tlsCredentials(values: ConnectionFlags, name: (flag: keyof ConnectionFlags) => string = (flag) => `--${flag}`): ChannelCredentials {
   const read = (flag: 'tls-ca' | 'tls-cert' | 'tls-key') => {
     const file = values[flag];
     if (file === undefined) return null;

@@ -20,7 +20,8 @@ import { Status } from '../gen/google/rpc/status';
 import * as api from '../gen/vifplug/v1/vifplug';
 import { codeName as codeNameOf } from '../api/status';
 import { VERSION } from '../common/version';
-import { DEFAULT_SOCKET, connectVifplugd, type ConnectionFlags } from './connection';
+import { checkProvider, reportJson, resultLine, summaryLine } from '../conformance';
+import { DEFAULT_SOCKET, connectVifplugd, timeoutSeconds, tlsCredentials, type ConnectionFlags } from './connection';
 import { UsageError, shown } from './flags';
 import { cell, table } from './table';
 
@@ -37,6 +38,8 @@ export const EXIT = {
   negative: 4,
   /** The daemon answered that a provider is unavailable or did not answer in time (UNAVAILABLE, DEADLINE_EXCEEDED): retry later. */
   providerUnavailable: 5,
+  /** provider-check: the provider broke a rule of the provider API. */
+  ruleFailed: 6,
 } as const;
 
 /** A provider's own lport options are "vif-plug:<type>:<key>" (the provider contract's convention). */
@@ -75,6 +78,13 @@ Commands:
                                    MAC, the VF number, the card serial and the lport options (Identify)
   cards [--type TYPE]              the cards this host sees (PCI VPD) and the serial that identifies
                                    the chassis (ListCards)
+  provider-check --endpoint EP --type TYPE [--option KEY=VALUE]... [--decline-option KEY=VALUE]...
+          [--lport NAME] [--dpdk]
+                                   drive a provider on its endpoint, without vifplugd, through the
+                                   provider API's contract: one line per rule (PASS, FAIL, SKIP);
+                                   --option: lport options of a port it plugs; --decline-option:
+                                   of one it declines (default none); a TCP endpoint takes
+                                   the TLS flags below
 
 A command takes the flags shown with it, and the connection flags below; any of them
 before or after the command.
@@ -99,6 +109,7 @@ Exit status:
   4  not SERVING (health), or the provider declined the port (prepare, lookup)
   5  a provider is unavailable: the daemon answered UNAVAILABLE or DEADLINE_EXCEEDED for it
      (down, not ready, too slow); retry later
+  6  provider-check: the provider broke a rule (a FAIL line says which)
 
 Examples:
   vifplugctl health
@@ -109,6 +120,8 @@ Examples:
   vifplugctl watch representor
   vifplugctl identify 0000:05:00.5
   vifplugctl prepare --type dummy --lport lsp1 --option vif-plug-type=dummy --finish --destroy
+  vifplugctl provider-check --endpoint unix:///run/vifplug/providers/onebased.sock --type onebased \\
+    --option vif-plug:onebased:vf-num=3
   vifplugctl --addr 10.0.0.5:50051 --tls-ca ca.pem --tls-cert me.pem --tls-key me.key --json providers`;
 
 /** The connection and output flags: every command takes them, anywhere on the line. */
@@ -134,6 +147,7 @@ export const COMMANDS = {
   watch: ['count'],
   identify: ['type'],
   cards: ['type'],
+  'provider-check': ['endpoint', 'type', 'option', 'decline-option', 'lport', 'dpdk'],
 } as const satisfies Record<string, readonly CommandFlag[]>;
 
 type Command = keyof typeof COMMANDS;
@@ -157,6 +171,7 @@ const OPTIONS = {
   lport: { type: 'string', multiple: true },
   op: { type: 'string' },
   option: { type: 'string', multiple: true },
+  'decline-option': { type: 'string', multiple: true },
   'iface-name': { type: 'string' },
   'iface-type': { type: 'string' },
   'iface-option': { type: 'string', multiple: true },
@@ -183,6 +198,7 @@ interface Parsed {
   readonly lports: string[];
   readonly op: 'create' | 'remove';
   readonly options: Map<string, string>;
+  readonly declineOptions: Map<string, string>;
   readonly ifaceName?: string;
   readonly ifaceType?: string;
   readonly ifaceOptions: Map<string, string>;
@@ -251,6 +267,7 @@ export function parseCommandLine(argv: readonly string[]): Parsed {
     lports: (values.lport ?? []).map((lport) => nonEmpty(as('lport'), lport, 'a logical port name')),
     op,
     options: keyValues(values.option, as('option')),
+    declineOptions: keyValues(values['decline-option'], as('decline-option')),
     ifaceName: values['iface-name'],
     ifaceType: values['iface-type'],
     ifaceOptions: keyValues(values['iface-option'], as('iface-option')),
@@ -350,6 +367,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   try {
     if (parsed.command === undefined) throw new UsageError('no command given');
     checkArgs(parsed.command, parsed.args);
+    // The one command that talks to a provider, not to the daemon.
+    if (parsed.command === 'provider-check') return await providerCheck(parsed, out);
     client = connect(parsed.connection, env);
     return await run(parsed.command, parsed.args, parsed, client, out);
   } catch (err) {
@@ -503,6 +522,8 @@ async function run(command: Command, args: string[], p: Parsed, client: VifplugC
       out.print(lines.map(([k, v]) => `${k.padEnd(14)}${v}`).join('\n'), api.IdentifyResponse.toJSON(res));
       return EXIT.ok;
     }
+    case 'provider-check':
+      throw new Error('provider-check talks to a provider, not to vifplugd');
     case 'cards': {
       const res = await client.listCards(p.type ?? '');
       const rows = res.cards.map((c) => [c.serialNumber, cell(c.partNumber), c.pfPciAddresses.join(','), cell(c.managesExternalHost), cell(c.selected), cell(c.productName)]);
@@ -514,6 +535,40 @@ async function run(command: Command, args: string[], p: Parsed, client: VifplugC
       return EXIT.ok;
     }
   }
+}
+
+/**
+ * provider-check: the conformance kit (src/conformance/) run against the
+ * provider at --endpoint, a line per rule as each is checked.
+ */
+async function providerCheck(p: Parsed, out: Output): Promise<number> {
+  if (p.endpoint === undefined) throw new UsageError('provider-check needs --endpoint unix:///abs/path.sock: where the provider serves');
+  if (p.type === undefined) throw new UsageError('provider-check needs --type TYPE: the type the provider should serve');
+  if (p.lports.length > 1) throw new UsageError(`provider-check takes one --lport, got ${p.lports.length}`);
+  const c = p.connection;
+  if (c.socket !== undefined || c.addr !== undefined) throw new UsageError(`provider-check talks to the provider at --endpoint, not to vifplugd: it takes no ${c.socket !== undefined ? '--socket' : '--addr'}`);
+  if (c['tls-server-name'] !== undefined) throw new UsageError('provider-check takes no --tls-server-name: the provider\'s certificate must name the host of --endpoint');
+  const tcp = parseEndpoint(p.endpoint).kind === 'tcp';
+  const tls = c['tls-ca'] !== undefined || c['tls-cert'] !== undefined || c['tls-key'] !== undefined;
+  if (tcp && c['tls-ca'] === undefined) throw new UsageError(`--endpoint ${p.endpoint} is TCP: give --tls-ca (and --tls-cert, --tls-key), as vifplugd reaches TCP providers only over TLS`);
+  if (!tcp && tls) throw new UsageError('TLS applies to a TCP --endpoint only; a unix socket is protected by its mode and group');
+  const report = await checkProvider(
+    {
+      endpoint: p.endpoint,
+      type: p.type,
+      plugOptions: p.options,
+      declineOptions: p.declineOptions,
+      lportName: p.lports[0] ?? 'provider-check',
+      useDpdk: p.dpdk,
+      timeoutMs: timeoutSeconds(c.timeout) * 1000,
+      tls: tcp ? tlsCredentials(c) : undefined,
+    },
+    (result) => {
+      if (!out.json) process.stdout.write(`${resultLine(result)}\n`);
+    },
+  );
+  out.print(summaryLine(report), reportJson(report));
+  return report.ok ? EXIT.ok : EXIT.ruleFailed;
 }
 
 /** A PCI address as sysfs names a device: domain, bus, device and function in hex. */

@@ -18,9 +18,10 @@ import type { ProviderEndpoint } from '../api/endpoint';
 import { PROVIDER_SERVICE } from '../api/wire';
 
 type Service = typeof ProviderService;
-type Method = Exclude<keyof Service, 'watch' | 'portStream'>;
-type RequestOf<M extends Method> = Parameters<Service[M]['requestSerialize']>[0];
-type ResponseOf<M extends Method> = ReturnType<Service[M]['responseDeserialize']>;
+/** The unary methods of vifplug.provider.v1.Provider, their requests and answers. */
+export type Method = Exclude<keyof Service, 'watch' | 'portStream'>;
+export type RequestOf<M extends Method> = Parameters<Service[M]['requestSerialize']>[0];
+export type ResponseOf<M extends Method> = ReturnType<Service[M]['responseDeserialize']>;
 
 /** One channel to one provider, with decoding that cannot throw (see tolerant). */
 export class ProviderConnection {

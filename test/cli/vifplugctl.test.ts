@@ -173,7 +173,7 @@ describe('vifplugctl flags, per command', () => {
     const blocks = new Map<string, string>();
     let current = '';
     for (const line of commands.split('\n')) {
-      const name = /^ {2}([a-z]+)\b/.exec(line)?.[1];
+      const name = /^ {2}([a-z][a-z-]*)\b/.exec(line)?.[1];
       if (name !== undefined) current = name;
       blocks.set(current, `${blocks.get(current) ?? ''}\n${line}`);
     }

@@ -20,6 +20,7 @@ import { describe, expect, it } from 'vitest';
 import { FLAGS as DAEMON_FLAGS, parseDaemonArgs } from '../../src/cli/daemon-config';
 import type { Flag } from '../../src/cli/flags';
 import { FLAGS as AGENT_FLAGS } from '../../src/cli/vifplug-ovn';
+import { RULES } from '../../src/conformance/rules';
 import { ROOT, markdownFiles } from '../helpers/docs';
 
 const UPDATE = process.env.VIFPLUG_DOCS_UPDATE === '1';
@@ -29,6 +30,7 @@ const GENERATORS: Record<string, { from: string; make: () => string }> = {
   'vifplugd-flags': { from: 'src/cli/daemon-config.ts', make: () => flagTable(DAEMON_FLAGS) },
   'vifplug-ovn-flags': { from: 'src/cli/vifplug-ovn.ts', make: () => flagTable(AGENT_FLAGS) },
   'vifplugctl-help': { from: 'src/cli/vifplugctl.ts', make: () => helpSession('vifplugctl') },
+  'provider-check-rules': { from: 'src/conformance/rules.ts', make: () => rulesTable() },
 };
 
 // --- flag tables ------------------------------------------------------------------------------
@@ -79,6 +81,17 @@ function flagTable(flags: Readonly<Record<string, Flag>>): string {
     return `| \`--${name}${flag.arg ? ` ${flag.arg}` : ''}\`${flag.multiple ? ' (repeatable)' : ''} | ${variable} | ${/\s/.test(def) || def === 'none' || def === 'off' || def === 'required' ? markdown(def) : `\`${def}\``} | ${markdown(doc.meaning)} |`;
   });
   return ['| flag | variable | default | meaning |', '|---|---|---|---|', ...rows].join('\n');
+}
+
+// --- provider-check's rules -----------------------------------------------------------------------
+
+function rulesTable(): string {
+  const cell = (text: string) => text.replace(/\|/g, '\\|');
+  const rows = RULES.map((rule) => {
+    const when = 'capability' in rule ? ` Only when GetInfo announces \`${rule.capability.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)}\`.` : '';
+    return `| \`${rule.name}\` | ${cell(rule.checks)}${when} | ${cell(rule.source)} |`;
+  });
+  return ['| rule | what must hold | the contract\'s words |', '|---|---|---|', ...rows].join('\n');
 }
 
 // --- help as a checked session ---------------------------------------------------------------------

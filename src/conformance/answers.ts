@@ -1,0 +1,37 @@
+/**
+ * The provider-check kit's one link to the rules vifplugd enforces on a
+ * provider's PreparePort answer at its boundary: every answer the kit
+ * receives, by any route, is judged here and only here, and this file holds
+ * no rule of its own. Pointing the kit at other boundary rules is a change
+ * of the one call below.
+ */
+import type { PreparePortResponse } from '../gen/vifplug/provider/v1/provider';
+import type { OpType } from '../registry';
+import { checkPrepareAnswer } from '../api/wire';
+
+/** What breaks the boundary's rules in a PreparePort answer for `op`; empty when vifplugd takes it. */
+export function answerProblems(op: OpType, answer: PreparePortResponse): string[] {
+  const checked = checkPrepareAnswer(op, answer);
+  return typeof checked === 'string' ? [checked] : [];
+}
+
+/**
+ * What breaks the boundary's rules for interface option keys among `keys`
+ * (GetInfo's maintained_iface_options name keys of the options a provider
+ * answers): each is judged as the key of an answer's iface_options, by the
+ * same rules, through answerProblems.
+ */
+export function optionKeyProblems(keys: readonly string[]): string[] {
+  return keys.flatMap((key) =>
+    answerProblems('create', {
+      plug: true,
+      ctxOut: { name: PLACEHOLDER_NAME, type: '', ifaceOptions: new Map([[key, '']]) },
+      handle: Buffer.alloc(0),
+      declineReason: '',
+      declineMessage: '',
+    }).map((problem) => `maintained_iface_options key ${JSON.stringify(key.length > 64 ? `${key.slice(0, 61)}...` : key)}: ${problem}`),
+  );
+}
+
+/** An interface name every rule accepts, so that only the key is judged. */
+const PLACEHOLDER_NAME = 'check0';
