@@ -50,6 +50,8 @@ export interface GrpcOptions {
   readonly serverExecArgv?: readonly string[];
   /** Only these case ids (profiling). */
   readonly only?: readonly string[];
+  /** The outside client's cross-check of PreparePort dummy after each group (bench/outside/); off when absent. */
+  readonly outside?: { readonly rounds: number; readonly blockMs: number };
   readonly log: (line: string) => void;
 }
 

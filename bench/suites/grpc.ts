@@ -20,9 +20,10 @@ import { PREPARE, FINISH, DESTROY, type CaseContext, type CaseDef, type GrpcOpti
 import { forkChild, type Child, type ProcessReport } from '../lib/ipc';
 import { connect, identity, runWindow, unary } from '../lib/load';
 import { BENCH_JS } from '../lib/paths';
-import { judged, type Row } from '../lib/report';
+import { judged, skippedRow, type Row } from '../lib/report';
 import { settle } from '../lib/settle';
 import { median, quantileSorted, round } from '../lib/stats';
+import { OutsideCheck, agree, band, type OutsideFigure } from '../outside/check';
 import type { StartArg as BareStartArg } from '../servers/bare-server';
 import type { Started, StartArg } from '../servers/vifplug-server';
 
@@ -86,6 +87,58 @@ export function startServer<T>(name: string, script: string, arg: unknown, execA
  */
 const VIFPLUGD_SERVER_OPTIONS = { 'grpc.max_receive_message_length': LIMITS.maxMessageBytes };
 
+/** The case the outside client checks: what it measures (PreparePort, dummy provider, against a zero-work floor). */
+const CHECKED = 'prepare.dummy';
+
+/** The main figure's per-round ratios, as its row computes them (latency at concurrency 1, throughput above). */
+function mainRatios(c: CaseDef, measured: Map<string, WindowStats[]>, concurrency: number): number[] {
+  const base = measured.get(c.baseline)!;
+  return measured.get(c.id)!.map((w, r) => (concurrency === 1 ? w.p50Us / base[r]!.p50Us : w.opsPerSec / base[r]!.opsPerSec));
+}
+
+/**
+ * The outside client's row for one group: its figure, and whether the bench's
+ * main figure agrees with it (their interquartile ranges over rounds overlap).
+ */
+async function crossCheck(
+  outside: OutsideCheck,
+  c: CaseDef,
+  measured: Map<string, WindowStats[]>,
+  transport: Transport,
+  concurrency: number,
+  details: Record<string, unknown>,
+): Promise<Row> {
+  const label = `${c.label}, outside client (proto-loader; vifplugd vs canned bytes)`;
+  const common = { suite: 'grpc', case: label, transport, concurrency };
+  const target = { text: 'agrees', on: 'ratio' } as const;
+  if (outside.unavailable !== undefined) return skippedRow('grpc', label, outside.unavailable, target);
+  let o: OutsideFigure;
+  try {
+    o = await outside.run(transport, concurrency);
+  } catch (err) {
+    return { ...common, metric: '', unit: 'us', median: NaN, error: err instanceof Error ? err.message : String(err), target };
+  }
+  const ratios = mainRatios(c, measured, concurrency);
+  const main = { ratio: median(ratios), band: band(ratios) };
+  const agrees = agree(main.band, o.band);
+  details[`${transport}/c${concurrency}`] = { main: { ...main, ratios }, outside: o };
+  const span = (b: readonly [number, number]): string => `${b[0].toFixed(2)}-${b[1].toFixed(2)}`;
+  const verdict = `bench ${main.ratio.toFixed(2)}x (${span(main.band)}), outside ${o.ratio.toFixed(2)}x (${span(o.band)}): ${agrees ? 'agree' : 'DISAGREE'}`;
+  const floor = concurrency === 1 ? `floor p50 ${o.floor.toFixed(1)} µs` : `floor ${Math.round(o.floor).toLocaleString('en-US')} calls/s`;
+  return {
+    ...common,
+    metric: concurrency === 1 ? 'latency p50 per call' : 'throughput (calls/s); p99 = call latency under load',
+    unit: concurrency === 1 ? 'us' : 'calls/s',
+    median: o.daemon,
+    p99: o.daemonP99Us,
+    p99Unit: 'us',
+    ratio: o.ratio,
+    target,
+    pass: agrees,
+    note: `${verdict}; ${floor}; client ${pct(o.clientUtil)} CPU`,
+  };
+}
+
 async function serverOf(name: string, child: Child, targets: { unix: string; tcp: string }): Promise<Server> {
   return { name, child, clients: { unix: await connect(targets.unix), tcp: await connect(targets.tcp) } };
 }
@@ -96,8 +149,14 @@ export async function runGrpc(options: GrpcOptions): Promise<GrpcResult> {
   /** Processes the cases depend on that are not called directly (remote providers). */
   const helpers: Child[] = [];
   const details: Record<string, unknown> = {};
+  const outsideDetails: Record<string, unknown> = {};
+  const outside =
+    options.outside === undefined
+      ? undefined
+      : new OutsideCheck(dir, { ...options.outside, warmupMs: options.warmupMs, warmupCalls: options.warmupCalls, warmupMaxMs: options.warmupMaxMs });
   try {
     const ctx = await caseContext(options, dir, servers, helpers);
+    await outside?.start();
     const cases: CaseDef[] = [];
     const skipped: Row[] = [];
     for (const family of FAMILIES) {
@@ -117,15 +176,24 @@ export async function runGrpc(options: GrpcOptions): Promise<GrpcResult> {
         options.log(`grpc: ${transport}, concurrency ${concurrency}: ${inGroup.map((c) => c.id).join(', ')}`);
         const measured = await runGroup(inGroup, [...servers.map((s) => s.child), ...helpers], transport, concurrency, options, warmed);
         groups[`${transport}/c${concurrency}`] = Object.fromEntries([...measured].map(([id, w]) => [id, w.map(roundStats)]));
-        rows.push(...summarise(inGroup, measured, transport, concurrency));
+        const summary = summarise(inGroup, measured, transport, concurrency);
+        const checked = inGroup.find((c) => c.id === CHECKED);
+        if (outside !== undefined && checked !== undefined) {
+          options.log(`grpc: ${transport}, concurrency ${concurrency}: the outside client's cross-check`);
+          const row = await crossCheck(outside, checked, measured, transport, concurrency, outsideDetails);
+          summary.splice(summary.findIndex((r) => r.case === checked.label) + 1, 0, row);
+        }
+        rows.push(...summary);
       }
     }
     rows.push(...skipped);
     details['groups'] = groups;
+    if (outside !== undefined) details['outside'] = outsideDetails;
     details['servers'] = await Promise.all(servers.map(async (s) => ({ name: s.name, pid: s.child.proc.pid, final: await s.child.call<ProcessReport>('report') })));
     details['vifplugStats'] = await ctx.vifplug.child.call('stats');
     return { rows, details };
   } finally {
+    await outside?.stop();
     for (const s of servers) for (const c of Object.values(s.clients)) c.close();
     await Promise.all([...servers.map((s) => s.child), ...helpers].map((c) => c.stop()));
     rmSync(dir, { recursive: true, force: true });
