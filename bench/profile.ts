@@ -131,6 +131,8 @@ export async function runProfile(options: {
     rounds,
     windowMs: (options.seconds * 1000) / rounds,
     warmupMs: 1000,
+    warmupCalls: 5000,
+    warmupMaxMs: 15_000,
     transports: ['unix'],
     concurrencies: [options.concurrency],
     batchSizes: [],

@@ -92,9 +92,12 @@ function settingsFor(args: Args) {
       rounds: args.rounds ?? (quick ? 3 : 6),
       windowMs: args.windowMs ?? (quick ? 200 : 500),
       warmupMs: quick ? 250 : 600,
+      warmupCalls: 5000,
+      warmupMaxMs: quick ? 5000 : 15_000,
       transports: ['unix', 'tcp'] as const,
       concurrencies: [1, 64],
       batchSizes: [1, 16, 128],
+      outside: { rounds: args.rounds ?? (quick ? 3 : 6), blockMs: args.windowMs ?? (quick ? 200 : 500) },
     },
     index: {
       sizes: [1024, 4096, 16384],
@@ -156,7 +159,8 @@ function report(settings: Settings, started: Date, loadAtStart: number[], out: A
   const header =
     `vifplug bench${settings.quick ? ' (quick)' : ''} — ${started.toISOString()}\n` +
     `machine: ${info.cpuModel} x${info.cpus}, ${(info.totalMemoryBytes / 2 ** 30).toFixed(1)} GiB, ${info.kernel.split(' ').slice(0, 2).join(' ')}; node ${process.version}; commit ${git.commit.slice(0, 12)}${git.dirty ? ` + ${git.changes.length} uncommitted changes (listed in the JSON)` : ''}\n` +
-    `gRPC: ${settings.grpc.rounds} rounds x ${settings.grpc.windowMs} ms per case, alternating; medians over rounds; ratio = median of per-round ratios to the baseline of the same round\n`;
+    `gRPC: ${settings.grpc.rounds} rounds x ${settings.grpc.windowMs} ms per case, alternating (each round starts one case later; processes settle before every window); medians over rounds; ratio = median of per-round ratios to the baseline of the same round\n` +
+    `outside client rows: a proto-loader client against a vifplugd process and a canned-bytes grpc-js server, alternating blocks; agree = the interquartile ranges of the two figures' per-round ratios overlap\n`;
   const busy = Math.max(loadAtStart[0]!, info.loadavg[0]!) > cpus().length;
   const warning = busy
     ? `WARNING: load average ${loadAtStart[0]!.toFixed(1)} at start, ${info.loadavg[0]!.toFixed(1)} at end, on ${cpus().length} CPUs: other processes competed for the CPUs; absolute figures are inflated, ratios less so (alternated)\n`

@@ -26,8 +26,19 @@ export interface GrpcOptions {
   /** Measured windows per case and group, alternating the cases. */
   readonly rounds: number;
   readonly windowMs: number;
-  /** One unmeasured window per case first. */
+  /**
+   * Unmeasured warm-up of each case before the rounds of every group: one
+   * window of warmupMs; the first time a case runs, as many as it takes to
+   * make warmupCalls calls (ports, for a batch; at most warmupMaxMs). A fresh
+   * server process needs thousands of calls before V8 has optimized its hot
+   * path (a bare grpc-js server on the shared 2-core machine: 400-550 µs of
+   * CPU per call over its first 1,000 calls, ~125 µs after 5,000), and the
+   * floors, called in one window of a round, would otherwise spend the first
+   * group getting there.
+   */
   readonly warmupMs: number;
+  readonly warmupCalls: number;
+  readonly warmupMaxMs: number;
   readonly transports: readonly Transport[];
   /** Loops of calls in flight: 1 for latency, more for throughput. */
   readonly concurrencies: readonly number[];
@@ -39,6 +50,8 @@ export interface GrpcOptions {
   readonly serverExecArgv?: readonly string[];
   /** Only these case ids (profiling). */
   readonly only?: readonly string[];
+  /** The outside client's cross-check of PreparePort dummy after each group (bench/outside/); off when absent. */
+  readonly outside?: { readonly rounds: number; readonly blockMs: number };
   readonly log: (line: string) => void;
 }
 

@@ -2,14 +2,14 @@
  * The floor: a bare grpc-js server, no vifplug code. It answers the method
  * paths it is given with a fixed, pre-encoded reply (the bytes of a real
  * vifplug reply, so sizes match) and does no work: the request is not even
- * decoded. Same grpc-js, same default server options as vifplugd apart from
- * the receive limit.
+ * decoded. Same grpc-js as vifplugd, built with the server options the parent
+ * passes (vifplugd's), run with the same node flags.
  *
  * As a forked child it takes its replies over IPC ("start"). Run directly as
  * `node bare-server.js --standalone unix:///path.sock` it serves only
  * grpc.health.v1.Health/Check (SERVING): the start-up floor.
  */
-import { Server, ServerCredentials, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
+import { Server, ServerCredentials, type ServerOptions, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
 
 import { serveParent } from '../lib/ipc';
 
@@ -18,8 +18,8 @@ const identity = (b: Buffer): Buffer => b;
 /** grpc.health.v1.HealthCheckResponse{status: SERVING}: field 1, varint 1. */
 const HEALTH_SERVING = Buffer.from([0x08, 0x01]);
 
-function makeServer(replies: ReadonlyMap<string, Buffer>): Server {
-  const server = new Server();
+function makeServer(replies: ReadonlyMap<string, Buffer>, options: ServerOptions = {}): Server {
+  const server = new Server(options);
   const definition: Record<string, ServiceDefinition[string]> = {};
   const implementation: UntypedServiceImplementation = {};
   for (const [path, reply] of replies) {
@@ -51,9 +51,11 @@ async function standalone(target: string): Promise<void> {
   process.once('SIGTERM', () => server.forceShutdown());
 }
 
-interface StartArg {
+export interface StartArg {
   readonly unixPath: string;
   readonly replies: Record<string, Uint8Array>;
+  /** grpc-js server options: vifplugd's, so that the floor is the same server minus the work. */
+  readonly serverOptions: ServerOptions;
 }
 
 if (process.argv[2] === '--standalone') {
@@ -62,7 +64,7 @@ if (process.argv[2] === '--standalone') {
   let server: Server | undefined;
   serveParent({
     async start(arg: StartArg) {
-      server = makeServer(new Map(Object.entries(arg.replies).map(([path, bytes]) => [path, Buffer.from(bytes)])));
+      server = makeServer(new Map(Object.entries(arg.replies).map(([path, bytes]) => [path, Buffer.from(bytes)])), arg.serverOptions);
       await bind(server, `unix://${arg.unixPath}`);
       const port = await bind(server, '127.0.0.1:0');
       return { unix: `unix://${arg.unixPath}`, tcp: `127.0.0.1:${port}` };

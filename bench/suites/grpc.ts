@@ -2,22 +2,29 @@
  * The gRPC suite: each server in its own process, the load generated here.
  * The cases come from the families in grpc-cases/ (see grpc-cases/case.ts to
  * add one). For every (transport, concurrency) group, every case is warmed
- * up, then measured in rounds that alternate the cases (A B C A B C ...), so
- * that machine drift hits all of them alike. Figures are medians over rounds;
- * ratios are medians of the per-round ratios to the baseline of the same round.
+ * up, then measured in rounds that alternate the cases, so that machine drift
+ * hits all of them alike; each round starts one case later (A B C, B C A,
+ * C A B, ...), so that no case always follows the same one. Before every
+ * window the bench's processes settle (lib/settle.ts; no forced GC). Figures
+ * are medians over rounds; ratios are medians of the per-round ratios to the
+ * baseline of the same round.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { OpenRequest, OpenResponse, PreparePortResponse, VifPlugService } from '../../src/gen/vifplug/v1/vifplug';
+import { LIMITS } from '../../src/api/limits';
 import { FAMILIES } from '../grpc-cases';
 import { PREPARE, FINISH, DESTROY, type CaseContext, type CaseDef, type GrpcOptions, type Server, type Transport } from '../grpc-cases/case';
 import { forkChild, type Child, type ProcessReport } from '../lib/ipc';
 import { connect, identity, runWindow, unary } from '../lib/load';
 import { BENCH_JS } from '../lib/paths';
-import { judged, type Row } from '../lib/report';
+import { judged, skippedRow, type Row } from '../lib/report';
+import { settle } from '../lib/settle';
 import { median, quantileSorted, round } from '../lib/stats';
+import { OutsideCheck, agree, band, type OutsideFigure } from '../outside/check';
+import type { StartArg as BareStartArg } from '../servers/bare-server';
 import type { Started, StartArg } from '../servers/vifplug-server';
 
 export type { GrpcOptions, Transport };
@@ -38,6 +45,9 @@ interface WindowStats {
   /** The window on the server's monotonic clock (us), to cut CPU profiles. */
   readonly serverFromUs: number;
   readonly serverToUs: number;
+  /** How long the processes took to settle before the window, and whether they did. */
+  readonly settleMs: number;
+  readonly settled: boolean;
 }
 
 export interface GrpcResult {
@@ -45,11 +55,21 @@ export interface GrpcResult {
   readonly details: unknown;
 }
 
-const gc = (): void => (globalThis as { gc?: () => void }).gc?.();
+/**
+ * Node flags of every server process (vifplug, the floors, remote providers):
+ * the same for all. --no-memory-reducer: V8's memory reducer runs full GCs in
+ * a process whose allocation rate has dropped, which here is any server idle
+ * while the other cases of a round run, and such a GC deoptimizes the idle
+ * server's hot path (see lib/settle.ts): traced, a floor read 430 µs of CPU
+ * per call after a "Mark-Compact (reduce)" and took four rounds to get back to
+ * 150. A server under load never meets it: its allocation rate stays up.
+ * --expose-gc only lets the memory suite measure live heap.
+ */
+export const SERVER_NODE_FLAGS = ['--no-memory-reducer', '--expose-gc'] as const;
 
 /** Forks bench/servers/<script> and starts it with `arg`. */
 export function startServer<T>(name: string, script: string, arg: unknown, execArgv: readonly string[]): Promise<{ child: Child; started: T }> {
-  const child = forkChild(name, join(BENCH_JS, 'servers', script), { execArgv: ['--expose-gc', ...execArgv] });
+  const child = forkChild(name, join(BENCH_JS, 'servers', script), { execArgv: [...SERVER_NODE_FLAGS, ...execArgv] });
   return child.call<T>('start', arg).then(
     (started) => ({ child, started }),
     async (err: unknown) => {
@@ -57,6 +77,66 @@ export function startServer<T>(name: string, script: string, arg: unknown, execA
       throw err;
     },
   );
+}
+
+/**
+ * The grpc-js server options vifplugd builds its server with (src/server/server.ts),
+ * given to the bare floors. (Measured: this one does not change a call's cost,
+ * 0.99x at concurrency 1, 1.01-1.03x at 64; the floor carries it anyway, so that
+ * it is vifplugd's server minus the work, not an argument.)
+ */
+const VIFPLUGD_SERVER_OPTIONS = { 'grpc.max_receive_message_length': LIMITS.maxMessageBytes };
+
+/** The case the outside client checks: what it measures (PreparePort, dummy provider, against a zero-work floor). */
+const CHECKED = 'prepare.dummy';
+
+/** The main figure's per-round ratios, as its row computes them (latency at concurrency 1, throughput above). */
+function mainRatios(c: CaseDef, measured: Map<string, WindowStats[]>, concurrency: number): number[] {
+  const base = measured.get(c.baseline)!;
+  return measured.get(c.id)!.map((w, r) => (concurrency === 1 ? w.p50Us / base[r]!.p50Us : w.opsPerSec / base[r]!.opsPerSec));
+}
+
+/**
+ * The outside client's row for one group: its figure, and whether the bench's
+ * main figure agrees with it (their interquartile ranges over rounds overlap).
+ */
+async function crossCheck(
+  outside: OutsideCheck,
+  c: CaseDef,
+  measured: Map<string, WindowStats[]>,
+  transport: Transport,
+  concurrency: number,
+  details: Record<string, unknown>,
+): Promise<Row> {
+  const label = `${c.label}, outside client (proto-loader; vifplugd vs canned bytes)`;
+  const common = { suite: 'grpc', case: label, transport, concurrency };
+  const target = { text: 'agrees', on: 'ratio' } as const;
+  if (outside.unavailable !== undefined) return skippedRow('grpc', label, outside.unavailable, target);
+  let o: OutsideFigure;
+  try {
+    o = await outside.run(transport, concurrency);
+  } catch (err) {
+    return { ...common, metric: '', unit: 'us', median: NaN, error: err instanceof Error ? err.message : String(err), target };
+  }
+  const ratios = mainRatios(c, measured, concurrency);
+  const main = { ratio: median(ratios), band: band(ratios) };
+  const agrees = agree(main.band, o.band);
+  details[`${transport}/c${concurrency}`] = { main: { ...main, ratios }, outside: o };
+  const span = (b: readonly [number, number]): string => `${b[0].toFixed(2)}-${b[1].toFixed(2)}`;
+  const verdict = `bench ${main.ratio.toFixed(2)}x (${span(main.band)}), outside ${o.ratio.toFixed(2)}x (${span(o.band)}): ${agrees ? 'agree' : 'DISAGREE'}`;
+  const floor = concurrency === 1 ? `floor p50 ${o.floor.toFixed(1)} µs` : `floor ${Math.round(o.floor).toLocaleString('en-US')} calls/s`;
+  return {
+    ...common,
+    metric: concurrency === 1 ? 'latency p50 per call' : 'throughput (calls/s); p99 = call latency under load',
+    unit: concurrency === 1 ? 'us' : 'calls/s',
+    median: o.daemon,
+    p99: o.daemonP99Us,
+    p99Unit: 'us',
+    ratio: o.ratio,
+    target,
+    pass: agrees,
+    note: `${verdict}; ${floor}; client ${pct(o.clientUtil)} CPU`,
+  };
 }
 
 async function serverOf(name: string, child: Child, targets: { unix: string; tcp: string }): Promise<Server> {
@@ -69,8 +149,14 @@ export async function runGrpc(options: GrpcOptions): Promise<GrpcResult> {
   /** Processes the cases depend on that are not called directly (remote providers). */
   const helpers: Child[] = [];
   const details: Record<string, unknown> = {};
+  const outsideDetails: Record<string, unknown> = {};
+  const outside =
+    options.outside === undefined
+      ? undefined
+      : new OutsideCheck(dir, { ...options.outside, warmupMs: options.warmupMs, warmupCalls: options.warmupCalls, warmupMaxMs: options.warmupMaxMs });
   try {
     const ctx = await caseContext(options, dir, servers, helpers);
+    await outside?.start();
     const cases: CaseDef[] = [];
     const skipped: Row[] = [];
     for (const family of FAMILIES) {
@@ -83,21 +169,31 @@ export async function runGrpc(options: GrpcOptions): Promise<GrpcResult> {
     const active = options.only === undefined ? cases : cases.filter((c) => options.only!.includes(c.id));
     const rows: Row[] = [];
     const groups: Record<string, unknown> = {};
+    const warmed = new Set<string>();
     for (const transport of options.transports) {
       for (const concurrency of options.concurrencies) {
         const inGroup = active.filter((c) => transport === 'unix' || !c.unixOnly);
         options.log(`grpc: ${transport}, concurrency ${concurrency}: ${inGroup.map((c) => c.id).join(', ')}`);
-        const measured = await runGroup(inGroup, [...servers.map((s) => s.child), ...helpers], transport, concurrency, options);
+        const measured = await runGroup(inGroup, [...servers.map((s) => s.child), ...helpers], transport, concurrency, options, warmed);
         groups[`${transport}/c${concurrency}`] = Object.fromEntries([...measured].map(([id, w]) => [id, w.map(roundStats)]));
-        rows.push(...summarise(inGroup, measured, transport, concurrency));
+        const summary = summarise(inGroup, measured, transport, concurrency);
+        const checked = inGroup.find((c) => c.id === CHECKED);
+        if (outside !== undefined && checked !== undefined) {
+          options.log(`grpc: ${transport}, concurrency ${concurrency}: the outside client's cross-check`);
+          const row = await crossCheck(outside, checked, measured, transport, concurrency, outsideDetails);
+          summary.splice(summary.findIndex((r) => r.case === checked.label) + 1, 0, row);
+        }
+        rows.push(...summary);
       }
     }
     rows.push(...skipped);
     details['groups'] = groups;
+    if (outside !== undefined) details['outside'] = outsideDetails;
     details['servers'] = await Promise.all(servers.map(async (s) => ({ name: s.name, pid: s.child.proc.pid, final: await s.child.call<ProcessReport>('report') })));
     details['vifplugStats'] = await ctx.vifplug.child.call('stats');
     return { rows, details };
   } finally {
+    await outside?.stop();
     for (const s of servers) for (const c of Object.values(s.clients)) c.close();
     await Promise.all([...servers.map((s) => s.child), ...helpers].map((c) => c.stop()));
     rmSync(dir, { recursive: true, force: true });
@@ -132,7 +228,11 @@ async function caseContext(options: GrpcOptions, dir: string, servers: Server[],
       return started as never;
     },
     startBare: async (name, reply) => {
-      const arg = { unixPath: join(dir, `${name}.sock`), replies: { [PREPARE]: reply, [FINISH]: Buffer.alloc(0), [DESTROY]: Buffer.alloc(0) } };
+      const arg: BareStartArg = {
+        unixPath: join(dir, `${name}.sock`),
+        replies: { [PREPARE]: reply, [FINISH]: Buffer.alloc(0), [DESTROY]: Buffer.alloc(0) },
+        serverOptions: VIFPLUGD_SERVER_OPTIONS,
+      };
       const bare = await startServer<{ unix: string; tcp: string }>(`${name} server`, 'bare-server.js', arg, execArgv);
       const server = await serverOf(name, bare.child, bare.started);
       servers.push(server);
@@ -142,9 +242,8 @@ async function caseContext(options: GrpcOptions, dir: string, servers: Server[],
 }
 
 async function measure(c: CaseDef, transport: Transport, concurrency: number, ms: number, children: readonly Child[]): Promise<WindowStats> {
-  // Start every window from the same state: no garbage left by the previous one anywhere.
-  gc();
-  await Promise.all(children.map((child) => child.call('gc')));
+  // Start every window from the same state: nothing left running by the previous one.
+  const settled = await settle(children);
   const s0 = await c.server.child.call<ProcessReport>('report');
   const c0 = process.cpuUsage();
   const w = await runWindow(c.op(c.server.clients[transport]), concurrency, ms);
@@ -172,16 +271,50 @@ async function measure(c: CaseDef, transport: Transport, concurrency: number, ms
     clientUtil: clientCpu / 1e6 / seconds,
     serverFromUs: s0.hrMicros,
     serverToUs: s1.hrMicros,
+    settleMs: settled.waitedMs,
+    settled: settled.quiet,
   };
 }
 
-async function runGroup(cases: readonly CaseDef[], children: readonly Child[], transport: Transport, concurrency: number, options: GrpcOptions): Promise<Map<string, WindowStats[]>> {
-  for (const c of cases) await measure(c, transport, concurrency, options.warmupMs, children);
+/** Unmeasured calls of `c` before its rounds (see GrpcOptions.warmupMs); `warmed` lists the cases that ran before. */
+async function warmUp(c: CaseDef, transport: Transport, concurrency: number, options: GrpcOptions, children: readonly Child[], warmed: Set<string>): Promise<void> {
+  const calls = warmed.has(c.id) ? 0 : options.warmupCalls;
+  await settle(children);
+  const t0 = performance.now();
+  let made = 0;
+  do {
+    const w = await runWindow(c.op(c.server.clients[transport]), concurrency, options.warmupMs);
+    await c.drain?.();
+    // A batch's calls run the per-port path many times each: count its ports.
+    made += w.ops * Math.max(c.callsPerOp, c.portsPerOp);
+  } while (made < calls && performance.now() - t0 < options.warmupMaxMs);
+  warmed.add(c.id);
+}
+
+async function runGroup(
+  cases: readonly CaseDef[],
+  children: readonly Child[],
+  transport: Transport,
+  concurrency: number,
+  options: GrpcOptions,
+  warmed: Set<string>,
+): Promise<Map<string, WindowStats[]>> {
+  for (const c of cases) await warmUp(c, transport, concurrency, options, children, warmed);
   const out = new Map<string, WindowStats[]>(cases.map((c) => [c.id, []]));
   for (let r = 0; r < options.rounds; r++) {
-    for (const c of cases) out.get(c.id)!.push(await measure(c, transport, concurrency, options.windowMs, children));
+    for (const c of rotated(cases, r)) out.get(c.id)!.push(await measure(c, transport, concurrency, options.windowMs, children));
   }
   return out;
+}
+
+/**
+ * Round r starts at case r: a window can pay for what the one before it left
+ * (the floor used to follow the heaviest batches through a remote provider in
+ * every round); rotating spreads that over the cases and the rounds.
+ */
+function rotated<T>(cases: readonly T[], round: number): T[] {
+  const k = round % Math.max(1, cases.length);
+  return [...cases.slice(k), ...cases.slice(0, k)];
 }
 
 function roundStats(w: WindowStats): Record<string, unknown> {
