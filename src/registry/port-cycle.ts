@@ -4,9 +4,10 @@
  * go through the instance gate; the records live in the ctx table.
  */
 
+import { AnswerRefused, prepareAnswerProblem } from './answer-rules';
 import { CtxTable, type Ctx } from './ctx-table';
 import { PlugError } from './errors';
-import { providerBug, type CallerContext, type GatedInstance, type InstanceGate } from './instance-gate';
+import type { CallerContext, GatedInstance, InstanceGate } from './instance-gate';
 import type { PortCtxIn, PortCtxOut, PrepareResult } from './provider';
 
 /** The registry's answer to PreparePort. */
@@ -132,20 +133,17 @@ export class PortCycle<Owner extends GatedInstance> {
     if (this.reaper !== undefined) clearInterval(this.reaper);
   }
 
-  /** Checks a provider's prepare answer and, if positive, records the ctx. */
+  /**
+   * Checks a provider's prepare answer by the answer rules (every provider's
+   * answer passes here, built-in or remote, whichever way it came) and, if
+   * positive, records the ctx. A refused answer never reaches the caller as
+   * a plug; the gate releases what it held.
+   */
   private admit(instance: Owner, ctxIn: PortCtxIn, result: PrepareResult): PrepareAnswer {
-    if (result?.plug === false) {
-      if (!result.reason || !result.message) {
-        throw providerBug(instance.type, 'preparePort', 'declined without a reason and a message');
-      }
-      return result;
-    }
-    if (result?.plug !== true) throw providerBug(instance.type, 'preparePort', 'answered neither plug true nor false');
-    let out: PortCtxOut | undefined;
-    if (ctxIn.opType === 'create') {
-      if (!result.out?.name) throw providerBug(instance.type, 'preparePort', 'accepted a create without an interface name');
-      out = result.out;
-    }
+    const problem = prepareAnswerProblem(ctxIn.opType, result);
+    if (problem !== undefined) throw new AnswerRefused(instance.type, problem, result);
+    if (result.plug === false) return result;
+    const out: PortCtxOut | undefined = ctxIn.opType === 'create' ? result.out : undefined;
     if (this.ctxs.size >= this.limits.maxCtxs) throw this.ctxLimit();
     const ctx = this.ctxs.add(instance, ctxIn, out);
     return { plug: true, ctxId: ctx.id, out };

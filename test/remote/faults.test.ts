@@ -149,7 +149,7 @@ describe('a remote provider', () => {
     expect((await c.preparePort(create(instanceId, 'lsp2'))).plug).toBe(true);
   });
 
-  it('that answers malformed messages, or answers that break the API: INTERNAL PROVIDER_ERROR for that call only', async () => {
+  it('that answers malformed messages (INTERNAL PROVIDER_ERROR), or answers that break the answer rules (INTERNAL PROVIDER_ANSWER_INVALID), for that call only', async () => {
     const c = await startDaemon();
     const answers: Record<string, Buffer> = {
       garbage: Buffer.from([0xff, 0xff, 0xff, 0xff]),
@@ -172,8 +172,13 @@ describe('a remote provider', () => {
     );
     await c.call('register', { type: 'broken', endpoint: `unix://${socket('broken')}` });
     const { instanceId } = await c.open('broken');
-    for (const [lport, words] of [['garbage', 'not a valid message'], ['nameless', 'without ctx_out.name'], ['hugeHandle', 'handle of 5000 bytes'], ['silentDecline', 'not an UPPER_SNAKE reason']]) {
-      const err = await expectStatus(c.preparePort(create(instanceId, lport!)), Code.INTERNAL, 'PROVIDER_ERROR');
+    for (const [lport, reason, words] of [
+      ['garbage', 'PROVIDER_ERROR', 'not a valid message'],
+      ['nameless', 'PROVIDER_ANSWER_INVALID', 'ctx_out.name is empty'],
+      ['hugeHandle', 'PROVIDER_ANSWER_INVALID', 'handle is 5000 bytes'],
+      ['silentDecline', 'PROVIDER_ANSWER_INVALID', 'decline_reason "no" is not an UPPER_SNAKE reason'],
+    ] as const) {
+      const err = await expectStatus(c.preparePort(create(instanceId, lport)), Code.INTERNAL, reason);
       expect(err.message).toContain(words);
     }
     expect((await healthOf(c, 'broken'))?.health).toBe(ProviderHealth.PROVIDER_HEALTH_SERVING);

@@ -100,12 +100,41 @@ export const protobufFileName = "vifplug/provider/v1/provider.proto";
  *                        transport failure: the provider is probed as down.
  *   ABORTED              a conflict; retry.
  * Any other code, a status without a reason, or an answer that is not a valid
- * message of the method (or breaks a rule below) is a provider bug: the
- * controller gets INTERNAL with reason PROVIDER_ERROR and vifplugd logs it.
+ * message of the method is a provider bug: the controller gets INTERNAL with
+ * reason PROVIDER_ERROR and vifplugd logs it.
  *
- * Limits vifplugd enforces on answers: a handle of at most 4096 bytes; names,
- * types and reasons as in vifplug.v1 (an interface name of 1-1024 bytes); at
- * most 512 interface options, keys 256 and values 4096 characters.
+ * What an answer may say. vifplugd is the boundary: a PreparePort answer no
+ * OVS or kernel could use never reaches a controller as a plug. It is
+ * refused with INTERNAL (the provider broke its contract: retrying gets the
+ * same answer, and the controller's request was fine) and reason
+ * PROVIDER_ANSWER_INVALID, whose ErrorInfo metadata names the provider
+ * ("type"), the answer's "field" (e.g. "ctx_out.name") and the "problem"
+ * (e.g. "too-long", "forbidden-character", "unknown-type"); vifplugd logs
+ * it. A refused positive CREATE answer is released at once: vifplugd sends
+ * exactly one DestroyPortCtx with its ctx_out and handle. The same rules hold
+ * for vifplugd's built-in providers, on every route (PreparePort,
+ * PreparePorts, PortStream). The rules:
+ *   - ctx_out.type: "" (a system netdev) or an Interface type OVS has for a
+ *     VIF: "system", "internal", "tap", "afxdp", "afxdp-nonpmd", "dpdk",
+ *     "dpdkvhostuser", "dpdkvhostuserclient", "dummy", "dummy-internal",
+ *     "dummy-pmd". Tunnel types and "patch" are ovn-controller's own.
+ *   - ctx_out.name, for "", "system", "internal", "tap", "afxdp" and
+ *     "afxdp-nonpmd" (a kernel netdev), what the kernel's dev_valid_name()
+ *     takes: 1-15 bytes of UTF-8 (IFNAMSIZ 16 with the NUL), not "." or "..",
+ *     no "/", ":" or white space (to the kernel, also any byte 0xA0 of the
+ *     UTF-8 form: no U+00A0, nor e.g. "à"), and, vifplugd's own rule, no
+ *     control character. For the other types (an interface only OVS knows):
+ *     1-1024 bytes, not "." or "..", no control character; for
+ *     "dpdkvhostuser" (OVS makes the name a socket's file name) no "/" or "\".
+ *   - ctx_out.iface_options: at most 512 entries and 65536 characters in
+ *     all; keys of 1-256 characters without "=", white space or control
+ *     characters (ovs-vsctl reads options as key=value); values of at most
+ *     4096 characters without control characters other than tab (no NUL, no
+ *     line breaks).
+ *   - handle: at most 4096 bytes (vifplugd keeps it per ctx).
+ *   - a decline: decline_reason UPPER_SNAKE of 1-63 characters
+ *     ([A-Z][A-Z0-9_]*), decline_message of 1-1024 characters.
+ * A positive REMOVE answer names no interface: its ctx_out is ignored.
  */
 
 /** What the controller is doing with the port. */
@@ -255,9 +284,15 @@ export interface PortCtxIn_IfaceOptionsEntry {
   value: string;
 }
 
-/** The interface a provider asks for (the seed's plug_port_ctx_out). */
+/**
+ * The interface a provider asks for (the seed's plug_port_ctx_out). See
+ * "What an answer may say" above for the rules each field follows.
+ */
 export interface PortCtxOut {
-  /** The Port and Interface name. Required for a CREATE answered plug = true. */
+  /**
+   * The Port and Interface name. Required for a CREATE answered plug = true:
+   * a kernel netdev name (1-15 bytes) for a kernel interface type.
+   */
   name: string;
   /** The Interface type; empty leaves it unset (a system netdev). */
   type: string;
