@@ -5816,9 +5816,16 @@ export const VifPlugService = {
   /**
    * DestroyCtx releases a ctx and what the provider holds for it.
    *
-   * Idempotent: an unknown or already released ctx_id is OK.
+   * Idempotent: an unknown or already released ctx_id is OK. OK means the
+   * provider released it: when the release cannot reach the provider (an
+   * out-of-process provider that is down, or did not answer in time) the
+   * ctx stays live and the call fails retryably; retry it.
    * Errors:
    *   INVALID_ARGUMENT     MISSING_FIELD: empty ctx_id.
+   *   UNAVAILABLE          PROVIDER_UNAVAILABLE: the provider is down; the
+   *                        ctx is kept; retry after the RetryInfo delay.
+   *   DEADLINE_EXCEEDED    PROVIDER_TIMEOUT: no answer in time; the ctx is
+   *                        kept; retry.
    */
   destroyCtx: {
     path: "/vifplug.v1.VifPlug/DestroyCtx" as const,
@@ -6165,9 +6172,16 @@ export interface VifPlugServer extends UntypedServiceImplementation {
   /**
    * DestroyCtx releases a ctx and what the provider holds for it.
    *
-   * Idempotent: an unknown or already released ctx_id is OK.
+   * Idempotent: an unknown or already released ctx_id is OK. OK means the
+   * provider released it: when the release cannot reach the provider (an
+   * out-of-process provider that is down, or did not answer in time) the
+   * ctx stays live and the call fails retryably; retry it.
    * Errors:
    *   INVALID_ARGUMENT     MISSING_FIELD: empty ctx_id.
+   *   UNAVAILABLE          PROVIDER_UNAVAILABLE: the provider is down; the
+   *                        ctx is kept; retry after the RetryInfo delay.
+   *   DEADLINE_EXCEEDED    PROVIDER_TIMEOUT: no answer in time; the ctx is
+   *                        kept; retry.
    */
   destroyCtx: handleUnaryCall<DestroyCtxRequest, DestroyCtxResponse>;
   /**
