@@ -4342,7 +4342,9 @@ export const ProviderService = {
    * (the model is kubelet DRA's NodePrepareResources). vifplugd sends
    * together the ports it is asked about at the same time, e.g. those of a
    * controller's vifplug.v1 PreparePorts, so that the hop to the provider
-   * costs once per batch, not once per port. Each port gets its own answer
+   * costs once per batch, not once per port; to a provider that serves
+   * PortStream, the first of them goes at once as a PortStream message, and
+   * the others together. Each port gets its own answer
    * or error, in request order; one port's failure does not fail the
    * others. At most 1024 ports. Optional, announced in
    * Capabilities.prepare_ports: without it vifplugd calls PreparePort for
@@ -4521,7 +4523,9 @@ export interface ProviderServer extends UntypedServiceImplementation {
    * (the model is kubelet DRA's NodePrepareResources). vifplugd sends
    * together the ports it is asked about at the same time, e.g. those of a
    * controller's vifplug.v1 PreparePorts, so that the hop to the provider
-   * costs once per batch, not once per port. Each port gets its own answer
+   * costs once per batch, not once per port; to a provider that serves
+   * PortStream, the first of them goes at once as a PortStream message, and
+   * the others together. Each port gets its own answer
    * or error, in request order; one port's failure does not fail the
    * others. At most 1024 ports. Optional, announced in
    * Capabilities.prepare_ports: without it vifplugd calls PreparePort for
