@@ -39,6 +39,27 @@ export {
   type StatusName,
 } from './registry';
 
+// What a PreparePort answer may say (the rules vifplugd applies to every
+// provider's answer), for provider authors and tools that check providers.
+export {
+  ANSWER_INVALID,
+  ANSWER_LIMITS,
+  AnswerRefused,
+  IFNAMSIZ,
+  KERNEL_NETDEV_TYPES,
+  VIF_IFACE_TYPES,
+  ctxOutProblem,
+  declineProblem,
+  ifaceNameProblem,
+  ifaceOptionsProblem,
+  ifaceTypeProblem,
+  isReason,
+  netdevNameProblem,
+  prepareAnswerProblem,
+  type AnswerProblem,
+} from './registry';
+export { checkPrepareAnswer, type CheckedAnswer } from './api/wire';
+
 // The registry, to embed the framework without the gRPC server.
 export {
   DEFAULT_LIMITS,

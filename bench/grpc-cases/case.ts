@@ -73,6 +73,20 @@ export interface CaseDef {
   /** Releases what a window left behind (ctxs), outside the timing. */
   drain?(): Promise<void>;
   target(concurrency: number): Target | undefined;
+  /**
+   * A second figure: this case against another case measured in the same
+   * rounds and transport (median of the per-round ratios), as a row of its
+   * own, e.g. a remote provider against the built-in dummy.
+   */
+  readonly against?: Against;
+}
+
+/** The other case a case is also compared to, and the target of that ratio. */
+export interface Against {
+  readonly id: string;
+  /** How the other case reads in the row's name, e.g. "in-process dummy". */
+  readonly label: string;
+  target(concurrency: number): Target | undefined;
 }
 
 /** What a family builds its cases with. */
@@ -118,6 +132,8 @@ export const TARGETS = {
   remoteLatency: { text: '<= 2.2x', on: 'ratio', max: 2.2 },
   remoteThroughput: { text: '>= 0.45x', on: 'ratio', min: 0.45 },
   remoteBatch: { text: '<= 0.15x', on: 'ratio', max: 0.15 },
+  /** The remote TypeScript provider against the in-process dummy, same run and transport, concurrency 1 (issue 19). */
+  remoteVsDummy: { text: '<= 1.5x dummy', on: 'ratio', max: 1.5 },
 } satisfies Record<string, Target>;
 
 /** The latency target at concurrency 1, the throughput target above. */

@@ -33,6 +33,7 @@ export const remoteCases: CaseFamily = {
         op: prepareOp(pool, kept),
         drain: drainer(ctx.vifplug, kept),
         target: (c) => (c === 1 ? TARGETS.remoteLatency : TARGETS.remoteThroughput),
+        against: { id: 'prepare.dummy', label: 'in-process dummy', target: (c) => (c === 1 ? TARGETS.remoteVsDummy : undefined) },
       }),
     ];
     for (const n of ctx.options.batchSizes.filter((size) => size > 1)) {

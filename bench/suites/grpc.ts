@@ -327,7 +327,7 @@ function perUnit(c: CaseDef, w: WindowStats, q: 'p50Us' | 'p99Us'): number {
 }
 
 function summarise(cases: readonly CaseDef[], measured: Map<string, WindowStats[]>, transport: Transport, concurrency: number): Row[] {
-  return cases.map((c) => {
+  const rows = cases.map((c) => {
     const ws = measured.get(c.id)!;
     const common = { suite: 'grpc', case: c.label, transport, concurrency };
     const target = c.target(concurrency);
@@ -338,6 +338,35 @@ function summarise(cases: readonly CaseDef[], measured: Map<string, WindowStats[
     const figures = new Figures(c, ws, measured.get(c.baseline));
     const row = concurrency === 1 ? latencyRow(c, figures) : c.kind === 'batch' ? batchThroughputRow(c, figures) : throughputRow(c, figures);
     return judged({ ...common, ...row, ...(target === undefined ? {} : { target }) });
+  });
+  return rows.flatMap((row, i) => {
+    const c = cases[i]!;
+    const other = c.against === undefined ? undefined : measured.get(c.against.id);
+    return other === undefined || row.error !== undefined ? [row] : [row, againstRow(c, c.against!, measured.get(c.id)!, other, transport, concurrency)];
+  });
+}
+
+/**
+ * A case against another of the same rounds: at concurrency 1 its p50
+ * latency over the other's, under load its throughput over the other's;
+ * medians of the per-round ratios.
+ */
+function againstRow(c: CaseDef, against: NonNullable<CaseDef['against']>, ws: readonly WindowStats[], other: readonly WindowStats[], transport: Transport, concurrency: number): Row {
+  const target = against.target(concurrency);
+  const latency = concurrency === 1;
+  const ratio = median(ws.map((w, r) => (latency ? w.p50Us / other[r]!.p50Us : w.opsPerSec / other[r]!.opsPerSec)));
+  const cpu = median(ws.map((w, r) => w.serverCpuUsPerOp / other[r]!.serverCpuUsPerOp));
+  return judged({
+    suite: 'grpc',
+    case: `${c.label} vs ${against.label}`,
+    transport,
+    concurrency,
+    metric: latency ? `latency p50 per call, ratio to ${against.label} (same rounds)` : `throughput, ratio to ${against.label} (same rounds)`,
+    unit: latency ? 'us' : 'calls/s',
+    median: latency ? median(ws.map((w) => w.p50Us)) : median(ws.map((w) => w.opsPerSec)),
+    ratio,
+    note: `${against.label} ${latency ? `p50 ${median(other.map((w) => w.p50Us)).toFixed(1)} µs` : `${Math.round(median(other.map((w) => w.opsPerSec))).toLocaleString('en-US')} calls/s`}; vifplugd CPU per call ${cpu.toFixed(2)}x`,
+    ...(target === undefined ? {} : { target }),
   });
 }
 

@@ -2,10 +2,14 @@
  * Bounds on what a message of either API may carry (vifplug.v1 from
  * controllers, vifplug.provider.v1 from providers). They keep one client or
  * provider from making the daemon allocate without limit and keep error
- * messages short; each is far above what OVN puts in a Port_Binding.
+ * messages short; each is far above what OVN puts in a Port_Binding. The
+ * bounds of an options map are the answer rules' (registry/answer-rules.ts):
+ * what the daemon refuses from a controller it refuses from a provider too.
  * Documented in the README and the protos. Every check and every batching
  * loop takes its number from here.
  */
+
+import { ANSWER_LIMITS } from '../registry';
 
 /** Ports or ctx ids in one batch call (PreparePorts, FinishPorts, DestroyCtxs), of either API. */
 export const MAX_BATCH = 1024;
@@ -23,8 +27,8 @@ export const LIMITS = {
   /** lport_name, iface_name, iface_type, in characters; also a provider's decline_message. */
   maxNameLength: 1024,
   /** Entries in each of lport_options and iface_options. */
-  maxOptions: 512,
-  maxOptionKeyLength: 256,
-  maxOptionValueLength: 4096,
+  maxOptions: ANSWER_LIMITS.maxOptions,
+  maxOptionKeyLength: ANSWER_LIMITS.maxOptionKeyLength,
+  maxOptionValueLength: ANSWER_LIMITS.maxOptionValueLength,
   maxBatch: MAX_BATCH,
 } as const;

@@ -1,27 +1,24 @@
 /**
  * Conversions between the provider contract (src/registry/provider.ts) and
  * the messages of vifplug.provider.v1, for both ends: the daemon calling a
- * remote provider (remote/) and the SDK serving one (sdk/); and the API's
- * rules for a provider's PreparePort answer, which the daemon checks as
- * strictly as a controller's request. The maps are handed on, not copied:
- * the encoder only reads them.
+ * remote provider (remote/) and the SDK serving one (sdk/); and a
+ * provider's PreparePort answer in wire form checked against the answer
+ * rules (registry/answer-rules.ts) plus the one rule of the wire, the
+ * handle's size: checkPrepareAnswer, for whoever checks a provider from
+ * outside. The maps are handed on, not copied: the encoder only reads them.
  */
 
 import * as wire from '../gen/vifplug/provider/v1/provider';
-import { NO_OPTIONS, type OpType, type PortCtxIn, type PortCtxOut, type Representor } from '../registry';
-import { LIMITS, MAX_HANDLE_BYTES } from './limits';
+import { NO_OPTIONS, prepareAnswerProblem, type AnswerProblem, type OpType, type PortCtxIn, type PortCtxOut, type PrepareResult, type Representor } from '../registry';
+import { MAX_HANDLE_BYTES } from './limits';
+
+export { isReason } from '../registry';
 
 /** The provider API versions this daemon speaks, preferred first. */
 export const API_VERSIONS: readonly string[] = ['v1'];
 
 /** The service name under which a provider reports its health. */
 export const PROVIDER_SERVICE = 'vifplug.provider.v1.Provider';
-
-const UPPER_SNAKE = /^[A-Z][A-Z0-9_]{0,62}$/;
-
-export function isReason(value: string): boolean {
-  return UPPER_SNAKE.test(value);
-}
 
 export function toWireOpType(op: OpType): wire.OpType {
   return op === 'create' ? wire.OpType.OP_TYPE_CREATE : wire.OpType.OP_TYPE_REMOVE;
@@ -72,43 +69,34 @@ function shared(map: Map<string, string>): ReadonlyMap<string, string> {
   return map.size === 0 ? NO_OPTIONS : map;
 }
 
-/** A provider's PreparePort answer, checked; what the daemon keeps of it. */
-export type CheckedAnswer =
-  | { readonly plug: true; readonly out: PortCtxOut | undefined; readonly handle: Buffer }
-  | { readonly plug: false; readonly reason: string; readonly message: string };
-
-/**
- * Checks a PreparePort answer against the API's rules; returns what breaks
- * them, or the answer in contract terms. The limits are the request limits
- * of vifplug.v1: what the daemon would refuse from a controller it does not
- * take from a provider either.
- */
-export function checkPrepareAnswer(op: OpType, res: wire.PreparePortResponse): CheckedAnswer | string {
-  if (!res.plug) {
-    if (!isReason(res.declineReason)) return `declined with decline_reason "${clip(res.declineReason)}", which is not an UPPER_SNAKE reason`;
-    if (res.declineMessage === '' || res.declineMessage.length > LIMITS.maxNameLength) {
-      return `declined without a decline_message of 1-${LIMITS.maxNameLength} characters`;
-    }
-    return { plug: false, reason: res.declineReason, message: res.declineMessage };
-  }
-  if (res.handle.length > MAX_HANDLE_BYTES) return `answered a handle of ${res.handle.length} bytes; at most ${MAX_HANDLE_BYTES}`;
-  if (op === 'remove') return { plug: true, out: undefined, handle: res.handle };
-  const out = res.ctxOut;
-  if (out === undefined || out.name === '') return 'accepted a create without ctx_out.name';
-  if (Buffer.byteLength(out.name) > LIMITS.maxNameLength) return `answered an interface name of ${Buffer.byteLength(out.name)} bytes`;
-  if (out.type.length > LIMITS.maxNameLength) return `answered an interface type of ${out.type.length} characters`;
-  const bad = checkOptions(out.ifaceOptions);
-  if (bad !== undefined) return bad;
-  return { plug: true, out: { name: out.name, type: out.type, ifaceOptions: shared(out.ifaceOptions) }, handle: res.handle };
+/** A provider's PreparePort answer in contract terms, as decoded; not checked (the answer rules are the port cycle's). */
+export function fromWireAnswer(op: OpType, res: wire.PreparePortResponse): PrepareResult {
+  if (!res.plug) return { plug: false, reason: res.declineReason, message: res.declineMessage };
+  if (op === 'remove' || res.ctxOut === undefined) return { plug: true };
+  return { plug: true, out: fromWireCtxOut(res.ctxOut) };
 }
 
-function checkOptions(options: Map<string, string>): string | undefined {
-  if (options.size > LIMITS.maxOptions) return `answered ${options.size} iface_options; at most ${LIMITS.maxOptions}`;
-  for (const [key, value] of options) {
-    if (key === '' || key.length > LIMITS.maxOptionKeyLength) return `answered an iface_options key of ${key.length} characters`;
-    if (value.length > LIMITS.maxOptionValueLength) return `answered an iface_options value of ${value.length} characters`;
-  }
-  return undefined;
+/** The wire's own rule for an answer: its handle's size (the daemon keeps it per ctx). */
+export function handleProblem(res: wire.PreparePortResponse): AnswerProblem | undefined {
+  if (res.handle.length <= MAX_HANDLE_BYTES) return undefined;
+  return { field: 'handle', problem: 'too-long', message: `handle is ${res.handle.length} bytes; at most ${MAX_HANDLE_BYTES}` };
+}
+
+/** A PreparePort answer that follows the rules, in contract terms, with its handle. */
+export type CheckedAnswer = { readonly result: PrepareResult; readonly handle: Buffer };
+
+/**
+ * Checks a PreparePort answer in wire form against every rule the daemon
+ * applies (registry/answer-rules.ts and the handle's size): the problem
+ * found first, or the answer in contract terms. The daemon itself applies
+ * the same rules in two places (the handle where the answer is decoded, the
+ * rest where every provider's answer passes, the port cycle); this is them
+ * in one call, for a tool that checks a provider from outside.
+ */
+export function checkPrepareAnswer(op: OpType, res: wire.PreparePortResponse): CheckedAnswer | AnswerProblem {
+  const result = fromWireAnswer(op, res);
+  const problem = (res.plug ? handleProblem(res) : undefined) ?? prepareAnswerProblem(op, result);
+  return problem ?? { result, handle: res.handle };
 }
 
 export function clip(text: string, max = 64): string {

@@ -12,7 +12,7 @@ import { checkPrepareAnswer } from '../api/wire';
 /** What breaks the boundary's rules in a PreparePort answer for `op`; empty when vifplugd takes it. */
 export function answerProblems(op: OpType, answer: PreparePortResponse): string[] {
   const checked = checkPrepareAnswer(op, answer);
-  return typeof checked === 'string' ? [checked] : [];
+  return 'problem' in checked ? [`${checked.message} (${checked.problem})`] : [];
 }
 
 /**

@@ -654,7 +654,7 @@ const GAVE_UP = 'given up before an answer came';
 async function streamed(run: Run, ctxIn: PortCtxIn, cancel: Cancel): Promise<PortOutcome> {
   let result: PortResult;
   try {
-    result = await run.provider.portStream().prepare({ instanceId: run.instanceId, ctxIn }, Date.now() + run.provider.timeoutMs, cancel);
+    result = await run.provider.portStream().prepare(run.instanceId, ctxIn, Date.now() + run.provider.timeoutMs, cancel);
   } catch (err) {
     if (err instanceof PortStreamBroken) {
       const { failure } = err.end;

@@ -9,7 +9,7 @@
  *
  * It calls and reports; it judges nothing (checks.ts does).
  */
-import { Metadata, type ChannelCredentials, type ClientReadableStream } from '@grpc/grpc-js';
+import { Metadata, connectivityState, type ChannelCredentials, type ClientReadableStream } from '@grpc/grpc-js';
 
 import { HealthCheckResponse_ServingStatus } from '../gen/grpc/health/v1/health';
 import { ProviderService, type PortCtxIn, type PortCtxOut, type PreparePortResponse, type WatchResponse } from '../gen/vifplug/provider/v1/provider';
@@ -164,8 +164,18 @@ export class ProviderUnderCheck {
       const value = await this.conn.call(method, request, Date.now() + (options.deadlineMs ?? this.timeoutMs), options.cancel);
       return { ok: true, value };
     } catch (err) {
-      return { ok: false, failure: failureOfThrown(err) };
+      return { ok: false, failure: this.told(failureOfThrown(err)) };
     }
+  }
+
+  /**
+   * A bare UNAVAILABLE on a connection that still stands is the provider's
+   * own answer, not a lost connection (vifplugd tells them apart the same
+   * way): said as such, since an error without a reason breaks the contract.
+   */
+  private told(failure: CallFailure): CallFailure {
+    if (failure.kind !== 'unavailable' || this.conn.grpc.getChannel().getConnectivityState(false) !== connectivityState.READY) return failure;
+    return { kind: 'bad', message: `answered UNAVAILABLE without an ErrorInfo reason: ${printable(failure.message, 200)}` };
   }
 
   /** PreparePort sent as `bytes` as they are: a request no encoder would make. */
@@ -252,7 +262,8 @@ export function describeFailure(failure: CallFailure, timeoutMs?: number): strin
       return `${codeName(failure.code)} (${printable(failure.reason, 64)}): ${printable(failure.message, 200)}`;
     case 'unimplemented':
       return 'UNIMPLEMENTED';
-    case 'transport':
+    case 'unavailable':
+      // grpc-js's words for a connection that failed, or a provider's own bare UNAVAILABLE: see call().
       return `no answer: ${printable(failure.message, 200)}`;
     case 'deadline':
       return timeoutMs === undefined ? 'no answer by its deadline (DEADLINE_EXCEEDED)' : `no answer within ${seconds(timeoutMs)} (DEADLINE_EXCEEDED)`;

@@ -56,7 +56,7 @@ export async function checkProvider(settings: CheckSettings, onResult: (result: 
       if (verdict.result === 'FAIL' && gone === undefined) {
         const alive = await provider.call('getInfo', {});
         const { failure } = alive.ok ? { failure: undefined } : alive;
-        if (failure?.kind === 'transport') gone = `${rule.name} (GetInfo then: ${failure.message})`;
+        if (failure?.kind === 'unavailable') gone = `${rule.name} (GetInfo then: ${failure.message})`;
         if (failure?.kind === 'deadline') gone = `${rule.name} (GetInfo then: ${describeFailure(failure, provider.timeoutMs)})`;
       }
     }

@@ -16,6 +16,7 @@
  */
 
 import { AGENT_MARKER, IFACE_ID, type BridgeIface, type CreateAnswer, type Problem, type RemoveAnswer, type Want } from './model';
+import { ifaceNameProblem as answerNameProblem } from '../registry';
 
 type PlugAnswer = Extract<CreateAnswer, { kind: 'plug' }>;
 
@@ -315,7 +316,7 @@ export function planChange(input: PlanInput): Plan {
       continue;
     }
     // An old interface that could not be unplugged keeps its lport (its problem says why).
-    const problem = stuck.has(lport) ? undefined : createProblem(answer.name, taken);
+    const problem = stuck.has(lport) ? undefined : createProblem(answer.name, answer.type, taken);
     if (stuck.has(lport) || problem !== undefined) {
       release.push(answer.ctxId);
       if (problem !== undefined) problems.set(lport, { type: want.type, problem });
@@ -353,20 +354,15 @@ export function ifaceChange(iface: BridgeIface, want: Want, answer: PlugAnswer, 
   };
 }
 
-/** Linux's IFNAMSIZ: a netdev name is at most 15 bytes. */
-const IFNAMSIZ = 16;
-
 /**
- * Why `name` cannot be a Port and Interface name, as the kernel's
- * dev_valid_name and OVS see it; undefined when it can.
+ * Why `name` cannot be the Port and Interface name of an interface of
+ * `type`, by the answer rules vifplugd applies to every provider's answer
+ * (registry/answer-rules.ts: the kernel's dev_valid_name for a netdev);
+ * undefined when it can. vifplugd has refused such answers already; the
+ * agent checks again, since what it writes to OVSDB is its own doing.
  */
-export function ifaceNameProblem(name: string): string | undefined {
-  if (name === '') return 'it is empty';
-  if (Buffer.byteLength(name) >= IFNAMSIZ) return `it is ${Buffer.byteLength(name)} bytes long, and a network interface name has at most ${IFNAMSIZ - 1}`;
-  if (name === '.' || name === '..') return 'it is "." or ".."';
-  // eslint-disable-next-line no-control-regex
-  if (/[/:\s\x00-\x1f\x7f]/.test(name)) return 'it contains "/", ":", white space or a control character';
-  return undefined;
+export function ifaceNameProblem(name: string, type = ''): string | undefined {
+  return answerNameProblem(name, type, 'the interface name')?.message;
 }
 
 /**
@@ -382,8 +378,8 @@ function duplicateProblem(lport: string, kept: readonly BridgeIface[], answer: E
   };
 }
 
-function createProblem(name: string, taken: ReadonlyMap<string, string>): Problem | undefined {
-  const invalid = ifaceNameProblem(name);
+function createProblem(name: string, type: string, taken: ReadonlyMap<string, string>): Problem | undefined {
+  const invalid = ifaceNameProblem(name, type);
   if (invalid !== undefined) {
     return {
       reason: 'INVALID_IFACE_NAME',

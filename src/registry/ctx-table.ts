@@ -24,6 +24,8 @@ export interface Ctx<Owner> {
   finished: boolean;
   /** A FinishPort in progress; concurrent ones wait for it instead of repeating it. */
   finishing: Promise<void> | undefined;
+  /** Its release (DestroyCtx, the reaper) in progress: concurrent ones join it; it is no longer finished. */
+  releasing: Promise<void> | undefined;
 }
 
 /**
@@ -51,6 +53,7 @@ export class CtxTable<Owner> {
       createdAt: this.now(),
       finished: false,
       finishing: undefined,
+      releasing: undefined,
     };
     this.byId.set(ctx.id, ctx);
     return ctx;

@@ -4,6 +4,7 @@
  * core: nothing here imports gRPC, a logger or I/O.
  */
 
+export * from './answer-rules';
 export * from './errors';
 export * from './provider';
 export { DEFAULT_LIMITS, Registry } from './registry';

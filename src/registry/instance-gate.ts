@@ -4,10 +4,11 @@
  * waits for, and the release of answers nobody waits for any more.
  */
 
+import { AnswerRefused } from './answer-rules';
 import { CallAbort } from './call-abort';
 import { DeadlineTimers } from './deadline-timers';
 import { PlugError, describeError, isPlugError } from './errors';
-import type { CallBudget, PortCtxIn, PrepareResult, ProviderInstance } from './provider';
+import { NO_OPTIONS, type CallBudget, type PortCtxIn, type PortCtxOut, type PrepareResult, type ProviderInstance } from './provider';
 
 /** What the edge knows about the caller of a call: its deadline and whether it gave up. */
 export interface CallerContext {
@@ -107,7 +108,8 @@ export class InstanceGate {
    * PreparePort through the gate. The provider's answer goes to `admit`
    * (which checks it and records the ctx) only while someone waits for it;
    * a positive create answer that nobody takes (the caller gave up, the
-   * budget ran out, or `admit` refused it) is released at once.
+   * budget ran out, or `admit` refused it) is released at once, and so is
+   * one the provider's own transport refused (an AnswerRefused carries it).
    */
   prepare<A>(instance: GatedInstance, ctxIn: PortCtxIn, caller: CallerContext | undefined, admit: (result: PrepareResult) => A): Promise<A> {
     return this.gated(
@@ -117,7 +119,13 @@ export class InstanceGate {
         const result = instance.impl.preparePort(ctxIn, budget);
         // Only an answer that took time can find its caller gone.
         if (!isThenable(result)) return this.hand(instance, ctxIn, result, undefined, budget, admit);
-        return result.then((r) => this.hand(instance, ctxIn, r, caller, budget, admit));
+        return result.then(
+          (r) => this.hand(instance, ctxIn, r, caller, budget, admit),
+          (err: unknown) => {
+            if (err instanceof AnswerRefused) this.release(instance, ctxIn, err.answer);
+            throw err;
+          },
+        );
       },
       caller,
     );
@@ -229,10 +237,14 @@ export class InstanceGate {
     }
   }
 
-  /** Releases what a positive create answer holds; it never became a ctx. */
+  /**
+   * Releases what a positive create answer holds; it never became a ctx.
+   * An answer without ctx_out (refused for it) is released with an empty
+   * one: what the provider holds for it is keyed by its handle, if anything.
+   */
   private release(instance: GatedInstance, ctxIn: PortCtxIn, result: PrepareResult): void {
-    if (result?.plug !== true || ctxIn.opType !== 'create' || result.out === undefined) return;
-    const out = result.out;
+    if (result?.plug !== true || ctxIn.opType !== 'create') return;
+    const out = result.out ?? NO_OUT;
     this.call(instance, 'destroyPortCtx', (budget) => instance.impl.destroyPortCtx?.(ctxIn, out, budget)).catch((err: unknown) =>
       this.fault(instance.type, 'destroyPortCtx', err),
     );
@@ -304,6 +316,8 @@ class Budget extends CallAbort implements CallBudget {
     if (!this.aborted) super.abort(new PlugError('CANCELLED', 'CALLER_GONE', why));
   }
 }
+
+const NO_OUT: PortCtxOut = { name: '', type: '', ifaceOptions: NO_OPTIONS };
 
 /** Thrown into an abandoned call's own promise chain; never reaches a caller. */
 const ABANDONED = new PlugError('DEADLINE_EXCEEDED', 'PROVIDER_TIMEOUT', 'the call was abandoned');

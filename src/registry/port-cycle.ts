@@ -4,9 +4,10 @@
  * go through the instance gate; the records live in the ctx table.
  */
 
+import { AnswerRefused, prepareAnswerProblem } from './answer-rules';
 import { CtxTable, type Ctx } from './ctx-table';
-import { PlugError } from './errors';
-import { providerBug, type CallerContext, type GatedInstance, type InstanceGate } from './instance-gate';
+import { PlugError, isPlugError } from './errors';
+import type { CallerContext, GatedInstance, InstanceGate } from './instance-gate';
 import type { PortCtxIn, PortCtxOut, PrepareResult } from './provider';
 
 /** The registry's answer to PreparePort. */
@@ -68,7 +69,7 @@ export class PortCycle<Owner extends GatedInstance> {
   /** The caller committed the change of `ctxId`; a remove ctx is released. */
   finish(ctxId: string): Promise<void> {
     const ctx = this.ctxs.get(ctxId);
-    if (ctx === undefined) {
+    if (ctx === undefined || ctx.releasing !== undefined) {
       return Promise.reject(
         new PlugError(
           'NOT_FOUND',
@@ -96,12 +97,18 @@ export class PortCycle<Owner extends GatedInstance> {
     return finishing;
   }
 
-  /** Releases `ctxId`; unknown ids are fine (idempotent). */
-  async destroy(ctxId: string): Promise<void> {
+  /**
+   * Releases `ctxId`; unknown ids are fine (idempotent). The ctx leaves the
+   * table once its provider released it, or refused to for good; while the
+   * provider cannot be reached (UNAVAILABLE: it is down; DEADLINE_EXCEEDED:
+   * it did not answer) the caller gets that error and the ctx stays, so that
+   * a retry reaches the provider once it is back. Never an OK for a release
+   * that was not forwarded.
+   */
+  destroy(ctxId: string): Promise<void> {
     const ctx = this.ctxs.get(ctxId);
-    if (ctx === undefined) return;
-    this.ctxs.remove(ctx);
-    await this.release(ctx);
+    if (ctx === undefined) return Promise.resolve();
+    return this.releaseKept(ctx);
   }
 
   /**
@@ -116,14 +123,24 @@ export class PortCycle<Owner extends GatedInstance> {
     }
   }
 
-  /** Removes ctxs older than the TTL and releases what their providers hold. */
+  /**
+   * Releases what the providers hold for ctxs older than the TTL, and
+   * removes them. One whose provider cannot be reached now stays (quietly:
+   * the provider being down is logged already) and is tried again at the
+   * next pass. Returns how many were tried.
+   */
   reapExpired(): number {
     if (this.limits.ctxTtlMs <= 0) return 0;
-    const expired = this.ctxs.createdBefore(this.ctxs.now() - this.limits.ctxTtlMs);
+    const expired = this.ctxs.createdBefore(this.ctxs.now() - this.limits.ctxTtlMs).filter((ctx) => ctx.releasing === undefined);
     for (const ctx of expired) {
-      this.ctxs.remove(ctx);
-      this.reapedCount++;
-      this.release(ctx).catch((error: unknown) => this.gate.fault(ctx.owner.type, 'destroyPortCtx', error));
+      this.releaseKept(ctx).then(
+        () => this.reapedCount++,
+        (error: unknown) => {
+          if (isRetryable(error)) return;
+          this.reapedCount++;
+          this.gate.fault(ctx.owner.type, 'destroyPortCtx', error);
+        },
+      );
     }
     return expired.length;
   }
@@ -132,20 +149,17 @@ export class PortCycle<Owner extends GatedInstance> {
     if (this.reaper !== undefined) clearInterval(this.reaper);
   }
 
-  /** Checks a provider's prepare answer and, if positive, records the ctx. */
+  /**
+   * Checks a provider's prepare answer by the answer rules (every provider's
+   * answer passes here, built-in or remote, whichever way it came) and, if
+   * positive, records the ctx. A refused answer never reaches the caller as
+   * a plug; the gate releases what it held.
+   */
   private admit(instance: Owner, ctxIn: PortCtxIn, result: PrepareResult): PrepareAnswer {
-    if (result?.plug === false) {
-      if (!result.reason || !result.message) {
-        throw providerBug(instance.type, 'preparePort', 'declined without a reason and a message');
-      }
-      return result;
-    }
-    if (result?.plug !== true) throw providerBug(instance.type, 'preparePort', 'answered neither plug true nor false');
-    let out: PortCtxOut | undefined;
-    if (ctxIn.opType === 'create') {
-      if (!result.out?.name) throw providerBug(instance.type, 'preparePort', 'accepted a create without an interface name');
-      out = result.out;
-    }
+    const problem = prepareAnswerProblem(ctxIn.opType, result);
+    if (problem !== undefined) throw new AnswerRefused(instance.type, problem, result);
+    if (result.plug === false) return result;
+    const out: PortCtxOut | undefined = ctxIn.opType === 'create' ? result.out : undefined;
     if (this.ctxs.size >= this.limits.maxCtxs) throw this.ctxLimit();
     const ctx = this.ctxs.add(instance, ctxIn, out);
     return { plug: true, ctxId: ctx.id, out };
@@ -160,7 +174,20 @@ export class PortCycle<Owner extends GatedInstance> {
     );
   }
 
-  /** Releases what the provider holds for a ctx already removed from the table. */
+  /** Releases a ctx still in the table (see destroy), joining a release under way. */
+  private releaseKept(ctx: Ctx<Owner>): Promise<void> {
+    ctx.releasing ??= this.release(ctx).then(
+      () => this.ctxs.remove(ctx),
+      (error: unknown) => {
+        if (isRetryable(error)) ctx.releasing = undefined;
+        else this.ctxs.remove(ctx);
+        throw error;
+      },
+    );
+    return ctx.releasing;
+  }
+
+  /** Releases what the provider holds for a ctx (removed from the table, or about to be). */
   private release(ctx: Ctx<Owner>): Promise<void> {
     const instance = ctx.owner;
     return this.gate.call(instance, 'destroyPortCtx', async (budget) => {
@@ -170,4 +197,9 @@ export class PortCycle<Owner extends GatedInstance> {
       }
     });
   }
+}
+
+/** A release that did not reach the provider, or got no answer: worth trying again (the provider API's DestroyPortCtx is idempotent). */
+function isRetryable(error: unknown): boolean {
+  return isPlugError(error) && (error.status === 'UNAVAILABLE' || error.status === 'DEADLINE_EXCEEDED');
 }

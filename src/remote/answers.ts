@@ -1,18 +1,21 @@
 /**
  * The one gate every PreparePort answer of a remote provider passes,
  * whichever route it came by (PreparePort, one port of a PreparePorts, a
- * PortStream message): checked against the provider API, made a
- * PrepareResult, and its handle kept with the ctx it answered, for the
- * FinishPort and DestroyPortCtx of that ctx.
+ * PortStream message): made a PrepareResult, its handle kept with the ctx it
+ * answered (for the FinishPort and DestroyPortCtx of that ctx), and the
+ * wire's own rule checked, the handle's size.
  *
- * It judges answers and nothing else: it neither sends calls nor decides
- * about the session. An answer that breaks the API is refused here, before
- * any caller sees it as a plug.
+ * The answer rules proper (the interface name, type and options, the
+ * decline's reason) are not checked here but in the port cycle, where every
+ * provider's answer passes, built-in or remote (registry/answer-rules.ts);
+ * a refused answer is released at the provider from there, with the handle
+ * kept here. It judges answers and nothing else: it neither sends calls nor
+ * decides about the session.
  */
 import type { PortResult, PreparePortResponse } from '../gen/vifplug/provider/v1/provider';
-import type { PortCtxIn, PrepareResult } from '../registry';
+import { AnswerRefused, type PortCtxIn, type PrepareResult } from '../registry';
 import type { ProviderErrors } from './provider-errors';
-import { checkPrepareAnswer } from '../api/wire';
+import { fromWireAnswer, handleProblem } from '../api/wire';
 
 const NO_HANDLE = Buffer.alloc(0);
 
@@ -22,13 +25,18 @@ export class Answers {
 
   constructor(private readonly errors: ProviderErrors) {}
 
-  /** A checked PreparePort answer; its handle is kept with the ctx_in it answered. */
+  /**
+   * A PreparePort answer in contract terms; its handle is kept with the
+   * ctx_in it answered, even one refused for its size: the refusal hands it
+   * back once, in the DestroyPortCtx that releases the answer.
+   */
   accept(ctxIn: PortCtxIn, res: PreparePortResponse): PrepareResult {
-    const answer = checkPrepareAnswer(ctxIn.opType, res);
-    if (typeof answer === 'string') throw this.errors.broken('PreparePort', answer);
-    if (!answer.plug) return answer;
-    if (answer.handle.length > 0) this.handles.set(ctxIn, answer.handle);
-    return { plug: true, out: answer.out };
+    const result = fromWireAnswer(ctxIn.opType, res);
+    if (!res.plug) return result;
+    if (res.handle.length > 0) this.handles.set(ctxIn, res.handle);
+    const problem = handleProblem(res);
+    if (problem !== undefined) throw new AnswerRefused(this.errors.type, problem, result);
+    return result;
   }
 
   /** One port's outcome in a PreparePorts or PortStream answer. */

@@ -10,7 +10,7 @@
  */
 import { status as Code, type Metadata, type ServiceError } from '@grpc/grpc-js';
 
-import { ErrorInfo } from '../gen/google/rpc/error_details';
+import { ErrorInfo, RetryInfo } from '../gen/google/rpc/error_details';
 import { Status } from '../gen/google/rpc/status';
 import { STATUS_DETAILS_KEY, codeName } from '../api/status';
 import type { StatusName } from '../registry';
@@ -23,12 +23,25 @@ export class MalformedAnswer {
 
 /** How a call to a provider failed, before the remote class decides what it means. */
 export type CallFailure =
-  /** The provider answered a status with an ErrorInfo reason. */
-  | { readonly kind: 'answered'; readonly code: number; readonly reason: string; readonly message: string; readonly metadata: ReadonlyMap<string, string> }
+  /** The provider answered a status with an ErrorInfo reason (its domain, and its RetryInfo delay if any). */
+  | {
+      readonly kind: 'answered';
+      readonly code: number;
+      readonly reason: string;
+      readonly message: string;
+      readonly metadata: ReadonlyMap<string, string>;
+      readonly domain: string;
+      readonly retryAfterMs: number | undefined;
+    }
   /** The provider does not serve the method. */
   | { readonly kind: 'unimplemented'; readonly message: string }
-  /** Nothing answered: the connection failed or dropped. */
-  | { readonly kind: 'transport'; readonly message: string }
+  /**
+   * UNAVAILABLE without an ErrorInfo reason: grpc-js's words for a
+   * connection that failed or dropped, or the provider's own bare
+   * UNAVAILABLE. Only the channel's state tells them apart (the session
+   * keeper looks: a connection that still stands answered it).
+   */
+  | { readonly kind: 'unavailable'; readonly message: string; readonly retryAfterMs: number | undefined }
   | { readonly kind: 'deadline' }
   | { readonly kind: 'cancelled' }
   /** An answer that breaks the API: not the method's message, a status without a reason, a code providers may not use. */
@@ -95,14 +108,22 @@ export function failureOf(err: ServiceError): CallFailure {
   }
   if (details === undefined || !isReason(details.reason)) {
     // grpc-js reports a connection that failed or dropped as UNAVAILABLE
-    // with no details; a provider's own UNAVAILABLE carries a reason.
-    if (err.code === Code.UNAVAILABLE) return { kind: 'transport', message: transportProblem(err.details) };
+    // with no details, and so may a provider answer.
+    if (err.code === Code.UNAVAILABLE) return { kind: 'unavailable', message: transportProblem(err.details), retryAfterMs: details?.retryAfterMs };
     return { kind: 'bad', message: `answered ${codeName(err.code)} without an ErrorInfo reason: ${clip(err.details, 512)}` };
   }
   if (!PASSED_ON.has(err.code)) {
     return { kind: 'bad', message: `answered ${codeName(err.code)} (${details.reason}): ${clip(details.message || err.details, 512)}` };
   }
-  return { kind: 'answered', code: err.code, reason: details.reason, message: details.message || err.details, metadata: details.metadata };
+  return {
+    kind: 'answered',
+    code: err.code,
+    reason: details.reason,
+    message: details.message || err.details,
+    metadata: details.metadata,
+    domain: details.domain,
+    retryAfterMs: details.retryAfterMs,
+  };
 }
 
 /** grpc-js's words for a failed connection, in a few of ours. */
@@ -118,24 +139,36 @@ interface Details {
   readonly reason: string;
   readonly message: string;
   readonly metadata: ReadonlyMap<string, string>;
+  readonly domain: string;
+  readonly retryAfterMs: number | undefined;
 }
+
+/** The longest retry delay passed on from a provider's RetryInfo. */
+const MAX_RETRY_MS = 300_000;
 
 /** The trailer that carries a reason for runtimes without the google.rpc protos. */
 export const REASON_TRAILER = 'vifplug-reason';
 
-/** The ErrorInfo of a provider's status if it sent a readable one, else the reason of its vifplug-reason trailer. */
+/**
+ * The ErrorInfo (and RetryInfo) of a provider's status if it sent a readable
+ * one, else the reason of its vifplug-reason trailer. A status with a
+ * RetryInfo and no ErrorInfo gives its delay alone (reason '').
+ */
 function statusDetails(metadata: Metadata | undefined): Details | undefined {
   const raw = metadata?.get(STATUS_DETAILS_KEY)[0];
   if (!Buffer.isBuffer(raw)) {
     const reason = metadata?.get(REASON_TRAILER)[0];
-    return typeof reason === 'string' ? { reason, message: '', metadata: new Map() } : undefined;
+    return typeof reason === 'string' ? { reason, message: '', metadata: new Map(), domain: '', retryAfterMs: undefined } : undefined;
   }
   try {
     const status = Status.decode(raw);
     const info = status.details.find((d) => d.typeUrl === 'type.googleapis.com/google.rpc.ErrorInfo');
-    if (info === undefined) return undefined;
+    const retry = status.details.find((d) => d.typeUrl === 'type.googleapis.com/google.rpc.RetryInfo');
+    const delay = retry === undefined ? undefined : RetryInfo.decode(retry.value).retryDelay;
+    const retryAfterMs = delay === undefined ? undefined : Math.min(MAX_RETRY_MS, Math.max(0, Number(delay.seconds) * 1000 + Math.round(delay.nanos / 1e6)));
+    if (info === undefined) return retryAfterMs === undefined ? undefined : { reason: '', message: status.message, metadata: new Map(), domain: '', retryAfterMs };
     const decoded = ErrorInfo.decode(info.value);
-    return { reason: decoded.reason, message: status.message, metadata: decoded.metadata };
+    return { reason: decoded.reason, message: status.message, metadata: decoded.metadata, domain: decoded.domain, retryAfterMs };
   } catch {
     return undefined;
   }

@@ -9,9 +9,10 @@
  */
 import { Metadata, status as Code, type Client, type ClientDuplexStream, type StatusObject } from '@grpc/grpc-js';
 
-import { ProviderService, type PortResult, type PortStreamRequest, type PortStreamResponse, type PreparePortRequest } from '../gen/vifplug/provider/v1/provider';
+import { ProviderService, type PortCtxIn, type PortResult, type PortStreamResponse } from '../gen/vifplug/provider/v1/provider';
 import type { CallBudget } from '../registry';
 import { MalformedAnswer, ProviderCallError, failureOf, malformed, tolerant, type CallFailure } from './call-failure';
+import { encodeCancelRequest, encodePrepareRequest } from '../api/port-stream-wire';
 
 const METHOD = ProviderService.portStream;
 const LAST_ID = 0xffffffff;
@@ -36,6 +37,9 @@ interface Waiting {
   stopListening: (() => void) | undefined;
 }
 
+/** The stream's requests come encoded already (api/port-stream-wire.ts). */
+const encoded = (bytes: Buffer): Buffer => bytes;
+
 /**
  * PreparePort calls as messages of one long-lived PortStream (see the
  * proto): a call costs a message each way instead of an HTTP/2 stream, and
@@ -45,7 +49,8 @@ interface Waiting {
  */
 export class PortStream {
   private readonly calls = new Map<number, Waiting>();
-  private readonly stream: ClientDuplexStream<PortStreamRequest, PortStreamResponse | MalformedAnswer>;
+  /** Writes PortStreamRequests encoded by api/port-stream-wire.ts. */
+  private readonly stream: ClientDuplexStream<Buffer, PortStreamResponse | MalformedAnswer>;
   private nextId = 1;
   private brokenBy: StreamEnd | undefined;
 
@@ -54,7 +59,7 @@ export class PortStream {
     /** Told once, when the stream breaks, why. */
     private readonly onBroken: (end: StreamEnd) => void,
   ) {
-    this.stream = grpc.makeBidiStreamRequest(METHOD.path, METHOD.requestSerialize, tolerant(METHOD.responseDeserialize), new Metadata(), {});
+    this.stream = grpc.makeBidiStreamRequest(METHOD.path, encoded, tolerant(METHOD.responseDeserialize), new Metadata(), {});
     this.stream.on('data', (msg: PortStreamResponse | MalformedAnswer) => this.answered(msg));
     // Every end of the call comes with a status; 'error' repeats it for non-OK ones.
     this.stream.on('error', () => undefined);
@@ -76,18 +81,18 @@ export class PortStream {
    * `budget` aborts. Rejects with PortStreamBroken if the stream breaks
    * first.
    */
-  prepare(request: PreparePortRequest, deadline: number, budget: Pick<CallBudget, 'onAbort'>): Promise<PortResult> {
+  prepare(instanceId: string, ctxIn: PortCtxIn, deadline: number, budget: Pick<CallBudget, 'onAbort'>): Promise<PortResult> {
     if (this.brokenBy !== undefined) return Promise.reject(new PortStreamBroken(this.brokenBy));
     const id = this.newId();
     const timeoutMs = Math.min(LAST_ID, Math.max(0, Math.ceil(deadline - Date.now())));
     return new Promise<PortResult>((resolve, reject) => {
       const waiting: Waiting = { resolve, reject, stopListening: undefined };
       this.calls.set(id, waiting);
-      this.stream.write({ id, kind: { $case: 'prepare', value: { request, timeoutMs } } });
+      this.stream.write(encodePrepareRequest(id, instanceId, ctxIn, timeoutMs));
       waiting.stopListening = budget.onAbort(() => {
         if (this.calls.get(id) !== waiting) return;
         this.calls.delete(id);
-        if (this.brokenBy === undefined) this.stream.write({ id, kind: { $case: 'cancel', value: {} } });
+        if (this.brokenBy === undefined) this.stream.write(encodeCancelRequest(id));
         reject(new ProviderCallError(METHOD.path, { kind: 'cancelled' }));
       });
     });

@@ -13,7 +13,11 @@ import type { Capabilities } from '../gen/vifplug/provider/v1/provider';
 import type { CallBudget } from '../registry';
 
 export type Route =
-  /** Wait for the end of this turn of the event loop: ports asked for meanwhile travel together. */
+  /**
+   * Wait for the end of this turn of the event loop: ports asked for
+   * meanwhile travel together (the preparer sends the turn's first port at
+   * once when it would go alone on the stream).
+   */
   | 'gather'
   /** PreparePorts: ports that travel together, the hop paid once for them all. */
   | 'batch'

@@ -3,7 +3,10 @@
  * PrepareRoute chooses: gathered with the ports asked for in the same turn
  * of the event loop and sent as PreparePorts (the hop paid once per batch),
  * as a message of the session's PortStream, or as one unary PreparePort.
- * Every answer, by whichever route, goes through Answers.
+ * The first port of a turn, when it can go on the PortStream, goes at once
+ * rather than at the end of the turn: the provider answers it while the
+ * daemon finishes the turn's work. Every answer, by whichever route, goes
+ * through Answers.
  *
  * It does not choose routes (prepare-route.ts), word failures
  * (provider-errors.ts) or decide that the provider is down (the session
@@ -44,15 +47,17 @@ export class Preparer {
   }
 
   private gather(session: Session, instanceId: string, ctxIn: PortCtxIn, budget: CallBudget | undefined): Promise<PrepareResult> {
-    return new Promise((resolve, reject) => {
-      let ports = this.gathering.get(instanceId);
-      if (ports === undefined) {
-        ports = [];
-        this.gathering.set(instanceId, ports);
-        queueMicrotask(() => this.flush(session, instanceId));
-      }
-      ports.push({ ctxIn, budget, resolve, reject });
-    });
+    let ports = this.gathering.get(instanceId);
+    if (ports === undefined) {
+      // The first port of this turn: the turn opens, and those asked for
+      // after it in the same turn travel together when it ends.
+      ports = [];
+      this.gathering.set(instanceId, ports);
+      queueMicrotask(() => this.flush(session, instanceId));
+      if (session.route.choose(1, budget, true) === 'stream') return this.streamed(session, instanceId, ctxIn, budget!);
+    }
+    const gathered = ports;
+    return new Promise((resolve, reject) => gathered.push({ ctxIn, budget, resolve, reject }));
   }
 
   /** Sends the ports gathered for `instanceId`: one alone, more as PreparePorts of at most MAX_BATCH. */
@@ -88,7 +93,7 @@ export class Preparer {
   private async streamed(session: Session, instanceId: string, ctxIn: PortCtxIn, budget: CallBudget): Promise<PrepareResult> {
     let result: PortResult;
     try {
-      result = await session.openPortStream().prepare({ instanceId, ctxIn: toWireCtxIn(ctxIn) }, session.deadline(budget), budget);
+      result = await session.openPortStream().prepare(instanceId, toWireCtxIn(ctxIn), session.deadline(budget), budget);
     } catch (err) {
       if (!(err instanceof PortStreamBroken)) throw this.keeper.callFailed('PortStream', failureOfThrown(err), session);
       const { by, failure } = err.end;
@@ -96,7 +101,7 @@ export class Preparer {
       // session's route has learnt to send the next ones that way).
       if (by === 'status' && failure.kind === 'unimplemented') return this.unary(session, instanceId, ctxIn, budget);
       // The connection dropped (the provider is down), or the provider broke the API.
-      if ((by === 'status' && failure.kind === 'transport') || by === 'malformed') throw this.keeper.callFailed('PortStream', failure, session);
+      if ((by === 'status' && failure.kind === 'unavailable' && !session.connected()) || by === 'malformed') throw this.keeper.callFailed('PortStream', failure, session);
       throw this.keeper.errors.portStreamBroke(failure);
     }
     return this.answers.acceptPort('PortStream', ctxIn, result.result);

@@ -33,18 +33,36 @@ export class ProviderErrors {
     private readonly retryMs: () => number,
   ) {}
 
-  /** What a failed call means to its caller. */
+  /**
+   * What a failed call means to its caller. The provider's own answer is
+   * passed on with its code, reason and message, and its ErrorInfo metadata
+   * (at most 16 entries, values cut to 256 characters) under vifplugd's
+   * domain, "vifplug" (the service the controller called; every ErrorInfo
+   * it gets has that one domain), plus "type", the provider's type, and
+   * "provider_domain", the domain the provider gave, if any; a provider's
+   * own entries of those two names are dropped. Its RetryInfo delay is
+   * passed on (at most 5 minutes); an UNAVAILABLE without one gets 1 s.
+   */
   of(method: string, failure: CallFailure): PlugError {
     const type = this.type;
     switch (failure.kind) {
       case 'answered': {
         const metadata: Record<string, string> = { type };
-        for (const [key, value] of [...failure.metadata].slice(0, 16)) if (!(key in metadata)) metadata[key] = clip(value, 256);
+        if (failure.domain !== '') metadata['provider_domain'] = clip(failure.domain, 256);
+        let kept = 0;
+        for (const [key, value] of failure.metadata) {
+          if (kept === 16) break;
+          if (key === 'type' || key === 'provider_domain') continue;
+          metadata[key] = clip(value, 256);
+          kept++;
+        }
         return new PlugError(passedOn(failure.code)!, failure.reason, `provider "${type}": ${clip(failure.message, 900)}`, {
           metadata,
-          retryAfterMs: failure.code === Code.UNAVAILABLE ? 1000 : undefined,
+          retryAfterMs: failure.retryAfterMs ?? (failure.code === Code.UNAVAILABLE ? 1000 : undefined),
         });
       }
+      case 'unavailable':
+        return this.answeredUnavailable(method, failure.message, failure.retryAfterMs);
       case 'deadline':
         return new PlugError('DEADLINE_EXCEEDED', 'PROVIDER_TIMEOUT', `provider "${type}" did not answer ${method} in time`, {
           metadata: { type, operation: method },
@@ -53,8 +71,6 @@ export class ProviderErrors {
         return new PlugError('CANCELLED', 'CALLER_GONE', `the ${method} call to provider "${type}" was cancelled`);
       case 'unimplemented':
         return this.broken(method, `does not implement ${method}, which the provider API requires`);
-      case 'transport':
-        return this.unavailable(unreachable(this.endpoint, failure.message));
       case 'bad':
         return this.broken(method, failure.message);
     }
@@ -65,14 +81,14 @@ export class ProviderErrors {
     if (passedOn(e.code) === undefined || !isReason(e.reason)) {
       return this.of(method, { kind: 'bad', message: `answered a port error with code ${e.code} and reason "${clip(e.reason)}": ${clip(e.message, 512)}` });
     }
-    return this.of(method, { kind: 'answered', code: e.code, reason: e.reason, message: e.message, metadata: e.metadata });
+    return this.of(method, { kind: 'answered', code: e.code, reason: e.reason, message: e.message, metadata: e.metadata, domain: '', retryAfterMs: undefined });
   }
 
-  /** Why a session could not start, from a failed call. */
-  ofSession(err: ProviderCallError): PlugError {
+  /** Why a session could not start, or a probe failed, from a failed call (made with a deadline `withinMs` away). */
+  ofSession(err: ProviderCallError, withinMs = this.timeoutMs): PlugError {
     const f = err.failure;
-    if (f.kind === 'transport') return unreachable(this.endpoint, f.message);
-    if (f.kind === 'deadline') return unreachable(this.endpoint, `it did not answer within ${this.timeoutMs} ms`);
+    if (f.kind === 'unavailable') return unreachable(this.endpoint, f.message);
+    if (f.kind === 'deadline') return unreachable(this.endpoint, `it did not answer within ${withinMs} ms`);
     if (f.kind === 'unimplemented') {
       return new PlugError(
         'FAILED_PRECONDITION',
@@ -90,6 +106,21 @@ export class ProviderErrors {
     return new PlugError('UNAVAILABLE', 'PROVIDER_UNAVAILABLE', `provider "${type}" at ${endpoint} is down (${why.reason}: ${why.message}); retry later`, {
       metadata: { type, endpoint, cause: why.reason },
       retryAfterMs: Math.max(this.retryMs(), FIRST_RETRY_MS),
+    });
+  }
+
+  /**
+   * The provider answered UNAVAILABLE without a reason, over a connection
+   * that stands: its own word for "not now", not a sign that it is down. The
+   * caller gets it with the provider's retry delay; the provider stays
+   * serving (only a connection that drops, a failed probe or a broken Watch
+   * mark it down).
+   */
+  answeredUnavailable(method: string, message: string, retryAfterMs: number | undefined): PlugError {
+    const { type, endpoint } = this;
+    return new PlugError('UNAVAILABLE', 'PROVIDER_UNAVAILABLE', `provider "${type}" answered ${method} UNAVAILABLE without a reason (${clip(message, 200)}); retry later`, {
+      metadata: { type, endpoint, cause: 'UNAVAILABLE_WITHOUT_REASON' },
+      retryAfterMs: retryAfterMs ?? 1000,
     });
   }
 

@@ -72,7 +72,7 @@ export class RemoteProvider implements RemoteProviderClass {
         await session.conn.call('destroy', {}, session.deadline());
       } catch (err) {
         const failure = failureOfThrown(err);
-        if (failure.kind !== 'unimplemented' && failure.kind !== 'transport') throw this.keeper.errors.of('Destroy', failure);
+        if (failure.kind !== 'unimplemented' && !(failure.kind === 'unavailable' && !session.connected())) throw this.keeper.errors.of('Destroy', failure);
       }
     }
     this.keeper.stop();
@@ -147,19 +147,18 @@ export class RemoteProvider implements RemoteProviderClass {
   }
 
   /**
-   * While the provider is down there is nothing to tell: its next session
-   * starts with Init, which forgets every ctx of the earlier one.
+   * While the provider is down, UNAVAILABLE as for FinishPort: the port
+   * cycle keeps the ctx, so that the caller's retry reaches the provider
+   * once it is back (in its new session, with the same handle).
    */
   async destroyPortCtx(instanceId: string, ctxIn: PortCtxIn, ctxOut: PortCtxOut, budget: CallBudget | undefined): Promise<void> {
-    const session = this.keeper.live();
-    if (session === undefined) return;
+    const session = this.keeper.serving();
     const request = { instanceId, ctxIn: toWireCtxIn(ctxIn), ctxOut: toWireCtxOut(ctxOut), handle: this.answers.handleOf(ctxIn) };
     try {
       await session.conn.call('destroyPortCtx', request, session.deadline(budget), budget);
     } catch (err) {
       const failure = failureOfThrown(err);
       if (failure.kind === 'unimplemented') return;
-      if (failure.kind === 'transport') return void this.keeper.lost(session, failure.message);
       throw this.keeper.callFailed('DestroyPortCtx', failure, session);
     }
   }
@@ -172,7 +171,7 @@ export class RemoteProvider implements RemoteProviderClass {
       await session.conn.call('close', { instanceId }, session.deadline());
     } catch (err) {
       const failure = failureOfThrown(err);
-      if (failure.kind !== 'unimplemented' && failure.kind !== 'transport') throw this.keeper.callFailed('Close', failure, session);
+      if (failure.kind !== 'unimplemented' && !(failure.kind === 'unavailable' && !session.connected())) throw this.keeper.callFailed('Close', failure, session);
     }
   }
 }

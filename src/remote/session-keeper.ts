@@ -25,6 +25,9 @@ import { FIRST_RETRY_MS, ProviderErrors } from './provider-errors';
 import { Session, type SessionEvents } from './session';
 import type { RemoteSettings } from './settings';
 
+/** The shortest a health probe waits for its answer. */
+const MIN_PROBE_TIMEOUT_MS = 1000;
+
 /** The instance the registry opened: every session opens it too. */
 export interface OpenInstance {
   readonly id: string;
@@ -107,9 +110,15 @@ export class SessionKeeper implements SessionEvents {
     return this.current?.takeFresh() ?? false;
   }
 
-  /** What a failed call means to its caller; a transport failure also marks the provider down. */
+  /**
+   * What a failed call means to its caller. Only the connection failing
+   * marks the provider down (an UNAVAILABLE without reason while the channel
+   * is no longer READY; the session's connectivity watch usually saw it
+   * first): one caller's answer, a bare UNAVAILABLE included, never fails
+   * the other ports' calls.
+   */
   callFailed(method: string, failure: CallFailure, session: Session): PlugError {
-    if (failure.kind === 'transport') {
+    if (failure.kind === 'unavailable' && !session.connected()) {
       this.lost(session, failure.message);
       return this.errors.unavailable(this.down ?? unreachable(this.errors.endpoint, failure.message));
     }
@@ -126,6 +135,11 @@ export class SessionKeeper implements SessionEvents {
 
   viewChanged(): void {
     this.instance?.context?.viewChanged();
+  }
+
+  watchUnimplemented(): void {
+    const { type, endpoint } = this.errors;
+    this.settings.logger.warn({ provider: type, endpoint }, `provider "${type}" announced Watch but answers it UNIMPLEMENTED; its view is followed by Run alone this session`);
   }
 
   portStreamBroke(failure: CallFailure): void {
@@ -164,14 +178,25 @@ export class SessionKeeper implements SessionEvents {
   /** Periodic health probe of a serving provider. */
   private async probe(session: Session): Promise<void> {
     if (this.current !== session || this.down !== undefined || !this.registered) return;
+    const timeoutMs = this.probeTimeoutMs;
     try {
-      await session.probe(this.errors);
+      await session.probe(this.errors, timeoutMs);
     } catch (err) {
       if (this.current !== session || this.down !== undefined) return;
-      this.markDown(err instanceof ProviderCallError ? this.errors.ofSession(err) : (err as PlugError));
+      this.markDown(err instanceof ProviderCallError ? this.errors.ofSession(err, timeoutMs) : (err as PlugError));
       return;
     }
     this.schedule(this.settings.probeIntervalMs, () => this.probe(session));
+  }
+
+  /**
+   * How long a probe waits for its answer: the probe interval (at least 1 s,
+   * so that a busy machine is not taken for a hung provider; at most the
+   * provider timeout). A provider that stops answering is thus down within
+   * about two intervals, not at the call timeout.
+   */
+  private get probeTimeoutMs(): number {
+    return Math.min(this.settings.providerTimeoutMs, Math.max(this.settings.probeIntervalMs, MIN_PROBE_TIMEOUT_MS));
   }
 
   /** Fails every call from now on and tries new sessions until one succeeds. */

@@ -10,7 +10,7 @@
  * that breaks is told to its SessionEvents (the session keeper), which alone
  * marks the provider down and starts the next session. It never retries.
  */
-import { connectivityState, type ClientReadableStream } from '@grpc/grpc-js';
+import { connectivityState, status as Code, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 
 import { HealthCheckResponse_ServingStatus } from '../gen/grpc/health/v1/health';
 import type { GetInfoResponse, WatchResponse } from '../gen/vifplug/provider/v1/provider';
@@ -23,7 +23,8 @@ import { PortStream } from './port-stream';
 import { PrepareRoute } from './prepare-route';
 import type { ProviderErrors } from './provider-errors';
 import type { RemoteSettings } from './settings';
-import { API_VERSIONS } from '../api/wire';
+import { codeName } from '../api/status';
+import { API_VERSIONS, clip } from '../api/wire';
 
 /** What a session tells its keeper. */
 export interface SessionEvents {
@@ -33,6 +34,8 @@ export interface SessionEvents {
   viewChanged(): void;
   /** The PortStream broke, for another reason than the provider not serving it. */
   portStreamBroke(failure: CallFailure): void;
+  /** The provider announced Watch but answers it UNIMPLEMENTED: the session goes on without it (Run is polled). */
+  watchUnimplemented(): void;
 }
 
 export class Session {
@@ -96,13 +99,20 @@ export class Session {
 
   /**
    * A health probe: Health/Check of the provider service, or GetInfo and its
-   * checks when the server serves no Health. Throws a PlugError, or the
-   * ProviderCallError of a call that failed.
+   * checks when the server serves no Health, each given `timeoutMs` (the
+   * keeper bounds it by the probe interval, so that a provider that stopped
+   * answering is seen within about two intervals, not at the call timeout).
+   * Throws a PlugError, or the ProviderCallError of a call that failed.
    */
-  async probe(errors: ProviderErrors): Promise<void> {
-    const health = await this.conn.health(this.deadline());
-    if (health === undefined) checkInfo(await this.conn.call('getInfo', {}, this.deadline()), errors);
+  async probe(errors: ProviderErrors, timeoutMs: number): Promise<void> {
+    const health = await this.conn.health(Date.now() + timeoutMs);
+    if (health === undefined) checkInfo(await this.conn.call('getInfo', {}, Date.now() + timeoutMs), errors);
     else if (health !== HealthCheckResponse_ServingStatus.SERVING) throw errors.notServing(health);
+  }
+
+  /** Whether the connection stands now (a failed call on it was answered by the provider, not by grpc-js). */
+  connected(): boolean {
+    return !this.closed && this.conn.grpc.getChannel().getConnectivityState(false) === connectivityState.READY;
   }
 
   /** Whether this is the first Run of the session (and it is not any more). */
@@ -134,14 +144,25 @@ export class Session {
       this.generation = msg.generation;
       if (changed) this.events.viewChanged();
     });
-    const broken = (why: string) => {
-      if (this.watch === stream && !this.closed) this.events.lost(this, why);
-    };
-    // Any error of a Watch still followed breaks the session, UNIMPLEMENTED
-    // too (the provider announced Watch); the cancel of quiesce() comes
-    // after the session stopped following it.
-    stream.on('error', () => broken('its Watch stream broke'));
-    stream.on('end', () => broken('its Watch stream ended'));
+    const followed = () => this.watch === stream && !this.closed;
+    // A Watch that breaks or ends breaks the session: controllers may have
+    // missed a change, and a new session starts with a fresh view. Except
+    // UNIMPLEMENTED, though announced: the provider has no Watch after all,
+    // and the session goes on without it (Run is polled), as the API says
+    // of every optional RPC. The cancel of quiesce() comes after the session
+    // stopped following the stream.
+    stream.on('error', (err: ServiceError) => {
+      if (!followed()) return;
+      if (err.code === Code.UNIMPLEMENTED) {
+        this.watch = undefined;
+        this.events.watchUnimplemented();
+        return;
+      }
+      this.events.lost(this, `its Watch stream broke (${codeName(err.code)}: ${clip(err.details, 200)})`);
+    });
+    stream.on('end', () => {
+      if (followed()) this.events.lost(this, 'its Watch stream ended');
+    });
   }
 
   /** The session's PortStream, opened anew if there is none or it broke. */

@@ -5,18 +5,25 @@
 
 import { status as Code, type ServerDuplexStream } from '@grpc/grpc-js';
 
-import type * as wire from '../gen/vifplug/provider/v1/provider';
+import * as wire from '../gen/vifplug/provider/v1/provider';
 import type { CallBudget } from '../registry';
 import { CallAbort } from '../registry/call-abort';
 import { DeadlineTimers } from '../registry/deadline-timers';
 import { isThenable } from '../registry/instance-gate';
 import { MalformedRequest } from '../grpc/unary';
 import { toServiceError } from '../grpc/service-error';
+import { encodePortStreamResponse } from '../api/port-stream-wire';
 
 /** One port's outcome, from the provider's callback (see serve.ts). */
 export type PreparePortResult = (port: wire.PortCtxIn | undefined, budget: CallBudget) => wire.PortResult | Promise<wire.PortResult>;
 
 type Message = wire.PortStreamRequest | MalformedRequest;
+
+/**
+ * The PortStream method as the SDK serves it: its responses are written
+ * encoded already (api/port-stream-wire.ts), its requests decoded as usual.
+ */
+export const PORT_STREAM_METHOD = { ...wire.ProviderService.portStream, responseSerialize: (bytes: Buffer): Buffer => bytes };
 
 /**
  * Serves one PortStream: each `prepare` runs the provider's preparePort with
@@ -25,7 +32,7 @@ type Message = wire.PortStreamRequest | MalformedRequest;
  * deadline), or the end of the stream aborts the budget of a call under way,
  * whose answer is then not sent.
  */
-export function servePortStream(call: ServerDuplexStream<Message, wire.PortStreamResponse>, prepare: PreparePortResult): void {
+export function servePortStream(call: ServerDuplexStream<Message, Buffer>, prepare: PreparePortResult): void {
   const underWay = new Map<number, StreamBudget>();
   const giveUp = (id: number, budget: StreamBudget | undefined): void => {
     if (budget === undefined || underWay.get(id) !== budget) return;
@@ -36,7 +43,7 @@ export function servePortStream(call: ServerDuplexStream<Message, wire.PortStrea
     if (underWay.get(id) !== budget) return;
     underWay.delete(id);
     budget.settle();
-    call.write({ id, result });
+    call.write(encodePortStreamResponse(id, result));
   };
   const abortAll = (): void => {
     const budgets = [...underWay.values()];
@@ -56,7 +63,7 @@ export function servePortStream(call: ServerDuplexStream<Message, wire.PortStrea
       return;
     }
     if (kind?.$case !== 'prepare') {
-      call.write({ id, result: { result: { $case: 'error', value: MALFORMED_CALL } } });
+      call.write(encodePortStreamResponse(id, { result: { $case: 'error', value: MALFORMED_CALL } }));
       return;
     }
     const budget = new StreamBudget(Date.now() + kind.value.timeoutMs);

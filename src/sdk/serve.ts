@@ -19,7 +19,7 @@ import { adaptUnary, type EdgeContext, type MalformedRequest, type UnaryHandler 
 import { parseListen } from '../api/endpoint';
 import { MAX_BATCH } from '../api/limits';
 import { API_VERSIONS, PROVIDER_SERVICE, fromWireCtxIn, fromWireCtxOut, toWireCtxOut, toWireRepresentor } from '../api/wire';
-import { servePortStream } from './port-stream';
+import { PORT_STREAM_METHOD, servePortStream } from './port-stream';
 import { Registration, type RegistrationOptions } from './registration';
 
 /** A PreparePort answer: the contract's, plus an optional handle given back in finish and destroy. */
@@ -103,7 +103,7 @@ export async function serveProvider(definition: ProviderDefinition, options: Ser
     healthServices: [PROVIDER_SERVICE],
   });
   const watch = new WatchStreams();
-  server.addService(wire.ProviderService, providerImplementation(definition, server.edge, watch));
+  server.addService({ ...wire.ProviderService, portStream: PORT_STREAM_METHOD }, providerImplementation(definition, server.edge, watch));
   server.onShutdown(() => watch.endAll());
   await server.start();
   const endpoint = server.endpoints[0]!.target;
@@ -223,7 +223,7 @@ function providerImplementation(def: ProviderDefinition, edge: EdgeContext, watc
       const budget = new Budget(call);
       return { results: await Promise.all(req.ports.map((port) => portResult(def, port, budget))) };
     }),
-    portStream: (call: ServerDuplexStream<wire.PortStreamRequest | MalformedRequest, wire.PortStreamResponse>) =>
+    portStream: (call: ServerDuplexStream<wire.PortStreamRequest | MalformedRequest, Buffer>) =>
       servePortStream(call, (port, budget) => portResult(def, port, budget)),
     finishPort: unary(s.finishPort, async (req: wire.FinishPortRequest, call) => {
       await def.finishPort?.(ctxInOf(req), fromWireCtxOut(req.ctxOut), new Budget(call, req.handle));

@@ -91,9 +91,12 @@ describe('vifplug-ovn with a stock ovn-controller', () => {
     const badVf = await w.waitPending('bad-vf', 'INVALID_OPTION');
     expect(badVf.message).toContain('vf-num');
     expect(badVf.retryInMs).toBeNull();
-    // An lport whose name cannot be an interface name (the dummy provider names ports after lports).
+    // An lport whose name cannot be an interface name (the dummy provider names ports after lports):
+    // vifplugd refuses the provider's answer, naming the provider and the name.
     await w.lspAdd('has space/and-slash', 'dummy');
-    expect((await w.waitPending('has space/and-slash', 'INVALID_IFACE_NAME')).message).toContain('has space/and-s');
+    const badName = (await w.waitPending('has space/and-slash', 'PROVIDER_ANSWER_INVALID')).message;
+    expect(badName).toContain('provider "dummy"');
+    expect(badName).toContain('has space/and-s');
     // A malformed MTU request.
     await w.lspAdd('bad-mtu', 'dummy', { 'vif-plug-mtu-request': '15x' });
     await w.waitPending('bad-mtu', 'INVALID_MTU_REQUEST');

@@ -205,3 +205,71 @@ describe('Registry interleavings', () => {
     expect(faults).toEqual(['stubborn unregister']);
   });
 });
+
+describe('a release that cannot reach its provider', () => {
+  /** A provider whose destroyPortCtx fails with `status` while `down` is set, and records what it released. */
+  function flaky(status: 'UNAVAILABLE' | 'DEADLINE_EXCEEDED' | 'INTERNAL') {
+    const state = { down: true, released: [] as string[], faults: [] as string[] };
+    const cls: ProviderClass = {
+      type: 'flaky',
+      maintainedIfaceOptions: [],
+      open: () => ({
+        preparePort: (ctxIn) => ({ plug: true, out: { name: ctxIn.lportName, type: '', ifaceOptions: new Map() } }),
+        destroyPortCtx: (ctxIn) => {
+          if (state.down) throw new PlugError(status, status === 'INTERNAL' ? 'BROKEN' : 'PROVIDER_UNAVAILABLE', 'cannot now');
+          state.released.push(ctxIn.lportName);
+        },
+      }),
+    };
+    return { cls, state };
+  }
+
+  it('fails DestroyCtx retryably and keeps the ctx (UNAVAILABLE, DEADLINE_EXCEEDED), so that a retry reaches the provider', async () => {
+    for (const status of ['UNAVAILABLE', 'DEADLINE_EXCEEDED'] as const) {
+      const { cls, state } = flaky(status);
+      const r = registryWith({ flaky: () => cls });
+      await r.register('flaky');
+      const { instanceId } = await r.open('flaky');
+      const answer = await r.preparePort(instanceId, port('lsp1'));
+      if (!answer.plug) throw new Error('expected plug');
+      await expect(r.destroyCtx(answer.ctxId)).rejects.toMatchObject({ status });
+      expect(r.stats().ctxs).toBe(1);
+      state.down = false;
+      await r.destroyCtx(answer.ctxId);
+      await r.destroyCtx(answer.ctxId);
+      expect(state.released).toEqual(['lsp1']);
+      expect(r.stats().ctxs).toBe(0);
+    }
+  });
+
+  it('any other failure ends the ctx, as before: the caller is told, and a retry is OK', async () => {
+    const { cls, state } = flaky('INTERNAL');
+    const r = registryWith({ flaky: () => cls });
+    await r.register('flaky');
+    const { instanceId } = await r.open('flaky');
+    const answer = await r.preparePort(instanceId, port('lsp1'));
+    if (!answer.plug) throw new Error('expected plug');
+    await expect(r.destroyCtx(answer.ctxId)).rejects.toMatchObject({ status: 'INTERNAL' });
+    expect(r.stats().ctxs).toBe(0);
+    await r.destroyCtx(answer.ctxId);
+    expect(state.released).toEqual([]);
+  });
+
+  it('a ctx the reaper cannot release stays, quietly, and is released at a reaping once the provider is back', async () => {
+    const { cls, state } = flaky('UNAVAILABLE');
+    const faults: string[] = [];
+    // The reaper looks every 50 ms at a TTL this short.
+    const r = new Registry({ builtins: new Map([['flaky', () => cls]]), limits: { ctxTtlMs: 20 }, onFault: (f) => faults.push(f.operation) });
+    await r.register('flaky');
+    const { instanceId } = await r.open('flaky');
+    await r.preparePort(instanceId, port('lsp1'));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(r.stats()).toMatchObject({ ctxs: 1, reapedCtxs: 0 });
+    expect(faults).toEqual([]);
+    state.down = false;
+    for (let i = 0; i < 50 && r.stats().ctxs > 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(r.stats()).toMatchObject({ ctxs: 0, reapedCtxs: 1 });
+    expect(state.released).toEqual(['lsp1']);
+    await r.destroyAll();
+  });
+});

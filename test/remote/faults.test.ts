@@ -149,7 +149,7 @@ describe('a remote provider', () => {
     expect((await c.preparePort(create(instanceId, 'lsp2'))).plug).toBe(true);
   });
 
-  it('that answers malformed messages, or answers that break the API: INTERNAL PROVIDER_ERROR for that call only', async () => {
+  it('that answers malformed messages (INTERNAL PROVIDER_ERROR), or answers that break the answer rules (INTERNAL PROVIDER_ANSWER_INVALID), for that call only', async () => {
     const c = await startDaemon();
     const answers: Record<string, Buffer> = {
       garbage: Buffer.from([0xff, 0xff, 0xff, 0xff]),
@@ -172,12 +172,68 @@ describe('a remote provider', () => {
     );
     await c.call('register', { type: 'broken', endpoint: `unix://${socket('broken')}` });
     const { instanceId } = await c.open('broken');
-    for (const [lport, words] of [['garbage', 'not a valid message'], ['nameless', 'without ctx_out.name'], ['hugeHandle', 'handle of 5000 bytes'], ['silentDecline', 'not an UPPER_SNAKE reason']]) {
-      const err = await expectStatus(c.preparePort(create(instanceId, lport!)), Code.INTERNAL, 'PROVIDER_ERROR');
+    for (const [lport, reason, words] of [
+      ['garbage', 'PROVIDER_ERROR', 'not a valid message'],
+      ['nameless', 'PROVIDER_ANSWER_INVALID', 'ctx_out.name is empty'],
+      ['hugeHandle', 'PROVIDER_ANSWER_INVALID', 'handle is 5000 bytes'],
+      ['silentDecline', 'PROVIDER_ANSWER_INVALID', 'decline_reason "no" is not an UPPER_SNAKE reason'],
+    ] as const) {
+      const err = await expectStatus(c.preparePort(create(instanceId, lport)), Code.INTERNAL, reason);
       expect(err.message).toContain(words);
     }
     expect((await healthOf(c, 'broken'))?.health).toBe(ProviderHealth.PROVIDER_HEALTH_SERVING);
     expect((await c.preparePort(create((await c.open('dummy')).instanceId, 'fine'))).plug).toBe(true);
+  });
+});
+
+describe('a remote provider that stops answering, or is down', () => {
+  it('stopped (SIGSTOP) is shown down within about two probe intervals, not at the call timeout; its calls then fail at once; continued (SIGCONT), it serves again', async () => {
+    // --provider-timeout stays 10 s: the probe's own deadline is the interval.
+    const c = await startDaemon(['--provider-probe-interval', '1']);
+    const p = await provider({ type: 'vendor' });
+    const { instanceId } = await c.open('vendor');
+    expect((await c.preparePort(create(instanceId, 'lsp1'))).plug).toBe(true);
+    const stoppedAt = Date.now();
+    p.proc.kill('SIGSTOP');
+    try {
+      const down = await until('vendor down', async () => {
+        const info = await healthOf(c, 'vendor');
+        return info?.health === ProviderHealth.PROVIDER_HEALTH_DOWN ? info : undefined;
+      }, 9000);
+      // Two intervals, plus room for a loaded machine: well under the 10 s the probe used to wait.
+      expect(Date.now() - stoppedAt).toBeLessThan(5000);
+      expect(down).toMatchObject({ healthReason: 'PROVIDER_UNREACHABLE' });
+      expect(down.healthMessage).toContain('did not answer within 1000 ms');
+      const failed = Date.now();
+      await expectStatus(c.preparePort(create(instanceId, 'lsp2')), Code.UNAVAILABLE, 'PROVIDER_UNAVAILABLE');
+      expect(Date.now() - failed).toBeLessThan(1000);
+    } finally {
+      p.proc.kill('SIGCONT');
+    }
+    await until('vendor serving', async () => ((await healthOf(c, 'vendor'))?.health === ProviderHealth.PROVIDER_HEALTH_SERVING ? true : undefined), 15_000);
+    expect((await c.preparePort(create(instanceId, 'lsp3'))).plug).toBe(true);
+  });
+
+  it('DestroyCtx while it is down: UNAVAILABLE and the ctx kept; once it is back, the retry reaches it with the handle, once', async () => {
+    const c = await startDaemon();
+    const first = await provider({ type: 'vendor' });
+    const { instanceId } = await c.open('vendor');
+    const port = await c.preparePort(create(instanceId, 'lsp1'));
+    await first.stop('SIGKILL');
+    await until('vendor down', async () => ((await healthOf(c, 'vendor'))?.health === ProviderHealth.PROVIDER_HEALTH_DOWN ? true : undefined));
+    const err = await expectStatus(c.destroyCtx(port.ctxId), Code.UNAVAILABLE, 'PROVIDER_UNAVAILABLE');
+    expect(err.status?.retryInfo?.retryDelay).toBeDefined();
+    await expectStatus(c.finishPort(port.ctxId), Code.UNAVAILABLE, 'PROVIDER_UNAVAILABLE');
+    await expectStatus(c.destroyCtx(port.ctxId), Code.UNAVAILABLE, 'PROVIDER_UNAVAILABLE');
+
+    const second = await provider({ type: 'vendor' });
+    await until('vendor serving', async () => ((await healthOf(c, 'vendor'))?.health === ProviderHealth.PROVIDER_HEALTH_SERVING ? true : undefined));
+    await c.destroyCtx(port.ctxId);
+    await second.waitFor('destroyCtx lsp1 h:lsp1');
+    // Released: the ctx is gone, and DestroyCtx is idempotent without telling the provider again.
+    await c.destroyCtx(port.ctxId);
+    await expectStatus(c.finishPort(port.ctxId), Code.NOT_FOUND, 'CTX_NOT_FOUND');
+    expect(second.lines.filter((l) => l.startsWith('destroyCtx'))).toEqual(['destroyCtx lsp1 h:lsp1']);
   });
 });
 
@@ -204,6 +260,21 @@ describe('registration converges', () => {
     }
     expect(unregistered).toBeGreaterThan(0);
     expect(p.lines.filter((l) => l === 'destroy')).toHaveLength(unregistered);
+  });
+
+  it('vifplugd restarted: a provider that called Register once (and does not keep registering, as the SDK does) is gone until it registers again', async () => {
+    const c = await startDaemon();
+    await provider({ type: 'once', register: false });
+    await c.call('register', { type: 'once', endpoint: `unix://${socket('once')}` });
+    expect((await healthOf(c, 'once'))?.health).toBe(ProviderHealth.PROVIDER_HEALTH_SERVING);
+    await daemon!.stop('SIGKILL');
+    c.close();
+    const again = await startDaemon();
+    expect(await healthOf(again, 'once')).toBeUndefined();
+    await expectStatus(again.open('once'), Code.NOT_FOUND, 'PROVIDER_NOT_FOUND');
+    await again.call('register', { type: 'once', endpoint: `unix://${socket('once')}` });
+    const { instanceId } = await again.open('once');
+    expect((await again.preparePort(create(instanceId, 'lsp1'))).plug).toBe(true);
   });
 
   it('vifplugd restarted while providers run: they come back without help, self-registered and discovered alike', async () => {

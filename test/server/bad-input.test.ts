@@ -66,12 +66,25 @@ describe('hostile values', () => {
     expect((err as VifplugError).code).toBe(Code.RESOURCE_EXHAUSTED);
   });
 
-  it('path-like and shell-like option values are opaque data to the dummy provider', async () => {
-    for (const value of ['../../../../etc/passwd', '$(reboot)', '`id`', '; rm -rf / #', '\u0000\n\r', '%s%n%x']) {
-      const answer = await t.client.preparePort(port({ lportName: value, lportOptions: new Map([['vif-plug-type', value]]) }));
+  it('path-like and shell-like option values are opaque data to the dummy provider; as lport names, they plug only as netdev names', async () => {
+    const hostile = ['../../../../etc/passwd', '$(reboot)', '`id`', '; rm -rf / #', '\u0000\n\r', '%s%n%x'];
+    for (const value of hostile) {
+      const answer = await t.client.preparePort(port({ lportName: 'lsp1', lportOptions: new Map([['vif-plug-type', value]]) }));
       expect(answer.plug).toBe(true);
       await t.client.destroyCtx(answer.ctxId);
     }
+    // The dummy names the interface after the lport: a name the kernel refuses is refused at the boundary.
+    const plugged: string[] = [];
+    for (const value of hostile) {
+      const answer = await t.client.preparePort(port({ lportName: value })).catch((err: unknown) => err as VifplugError);
+      if (answer instanceof VifplugError) {
+        expect([answer.code, answer.reason, answer.metadata.get('field')]).toEqual([Code.INTERNAL, 'PROVIDER_ANSWER_INVALID', 'ctx_out.name']);
+        continue;
+      }
+      plugged.push(answer.name);
+      await t.client.destroyCtx(answer.ctxId);
+    }
+    expect(plugged).toEqual(['$(reboot)', '`id`', '%s%n%x']);
   });
 
   it('unknown ids are NOT_FOUND (DestroyCtx: OK)', async () => {

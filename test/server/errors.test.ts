@@ -164,13 +164,18 @@ describe('PreparePort', () => {
     expect(t.registry.stats().ctxs).toBe(0);
   });
 
-  it('answers INTERNAL when the provider throws or answers nonsense, and keeps going', async () => {
+  it('answers INTERNAL when the provider throws (PROVIDER_ERROR) or answers nonsense (PROVIDER_ANSWER_INVALID), and keeps going', async () => {
     const { client } = await serve();
-    for (const type of ['bad-prepare', 'no-name', 'bare-decline']) {
+    for (const [type, reason, field] of [
+      ['bad-prepare', 'PROVIDER_ERROR', undefined],
+      ['no-name', 'PROVIDER_ANSWER_INVALID', 'ctx_out.name'],
+      ['bare-decline', 'PROVIDER_ANSWER_INVALID', 'decline_reason'],
+    ] as const) {
       await client.register(type);
       const { instanceId } = await client.open(type);
-      const e = await expectStatus(client.preparePort(create(instanceId)), Code.INTERNAL, 'PROVIDER_ERROR');
+      const e = await expectStatus(client.preparePort(create(instanceId)), Code.INTERNAL, reason);
       expect(e.message).toContain(type);
+      expect(e.metadata.get('field')).toBe(field);
     }
     expect(t.registry.stats().ctxs).toBe(0);
     const ok = await client.preparePort(create(await openDummy(t)));

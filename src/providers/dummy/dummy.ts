@@ -4,10 +4,7 @@
  * or a benchmark can run the whole port cycle without hardware.
  */
 
-import type { PortCtxIn, PrepareResult, ProviderClass, ProviderInstance } from '../../registry';
-
-/** Linux's IFNAMSIZ: an interface name is at most IFNAMSIZ - 1 bytes. */
-const IFNAMSIZ = 16;
+import { IFNAMSIZ, type PortCtxIn, type PrepareResult, type ProviderClass, type ProviderInstance } from '../../registry';
 
 export const DUMMY_TYPE = 'dummy';
 export const DUMMY_OPTION = 'plug-dummy-option';

@@ -5,14 +5,11 @@
  * sysfs, might.
  */
 
-/** Linux's IFNAMSIZ: a netdev name has at most 15 bytes. */
-const IFNAMSIZ = 16;
+import { netdevNameProblem } from '../../registry';
 
-/** The kernel's dev_valid_name(): 1..15 bytes, not "." or "..", no "/", ":" or whitespace. */
+/** The kernel's dev_valid_name() (1..15 bytes, not "." or "..", no "/", ":" or whitespace), as the answer rules say it. */
 export function isIfName(name: string): boolean {
-  if (name.length === 0 || Buffer.byteLength(name) >= IFNAMSIZ) return false;
-  if (name === '.' || name === '..') return false;
-  return !/[/:\s\x00]/.test(name);
+  return netdevNameProblem(name) === undefined;
 }
 
 /**

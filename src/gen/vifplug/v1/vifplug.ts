@@ -48,8 +48,12 @@ export const protobufFileName = "vifplug/v1/vifplug.proto";
  * (INVALID_ARGUMENT, ErrorInfo metadata "field"), MALFORMED_REQUEST
  * (INVALID_ARGUMENT: the bytes are not this method's request message),
  * DRAINING (UNAVAILABLE), PROVIDER_ERROR (INTERNAL: the provider failed
- * unexpectedly), PROVIDER_TIMEOUT (DEADLINE_EXCEEDED), PROVIDER_BUSY
- * (RESOURCE_EXHAUSTED: too many calls on one instance; retry shortly).
+ * unexpectedly), PROVIDER_ANSWER_INVALID (INTERNAL: the provider answered
+ * PreparePort with an interface no OVS or kernel could use, e.g. a name the
+ * kernel refuses; ErrorInfo metadata "type", "field" and "problem" say which;
+ * see proto/vifplug/provider/v1, "What an answer may say"), PROVIDER_TIMEOUT
+ * (DEADLINE_EXCEEDED), PROVIDER_BUSY (RESOURCE_EXHAUSTED: too many calls on
+ * one instance; retry shortly).
  *
  * Limits (the daemon's defaults; see vifplugd --help): a request message is at
  * most 1 MiB; a provider type 1-64 characters of [A-Za-z0-9_.-]; ids 64
@@ -5776,6 +5780,9 @@ export const VifPlugService = {
    *   FAILED_PRECONDITION  provider-specific (e.g. REPRESENTOR_AMBIGUOUS).
    *   UNAVAILABLE          provider-specific, retryable (e.g.
    *                        REPRESENTOR_RENAME_PENDING).
+   *   INTERNAL             PROVIDER_ANSWER_INVALID: the provider answered an
+   *                        interface no OVS or kernel could use (metadata
+   *                        "type", "field", "problem"); nothing was kept.
    */
   preparePort: {
     path: "/vifplug.v1.VifPlug/PreparePort" as const,
@@ -5809,9 +5816,16 @@ export const VifPlugService = {
   /**
    * DestroyCtx releases a ctx and what the provider holds for it.
    *
-   * Idempotent: an unknown or already released ctx_id is OK.
+   * Idempotent: an unknown or already released ctx_id is OK. OK means the
+   * provider released it: when the release cannot reach the provider (an
+   * out-of-process provider that is down, or did not answer in time) the
+   * ctx stays live and the call fails retryably; retry it.
    * Errors:
    *   INVALID_ARGUMENT     MISSING_FIELD: empty ctx_id.
+   *   UNAVAILABLE          PROVIDER_UNAVAILABLE: the provider is down; the
+   *                        ctx is kept; retry after the RetryInfo delay.
+   *   DEADLINE_EXCEEDED    PROVIDER_TIMEOUT: no answer in time; the ctx is
+   *                        kept; retry.
    */
   destroyCtx: {
     path: "/vifplug.v1.VifPlug/DestroyCtx" as const,
@@ -6138,6 +6152,9 @@ export interface VifPlugServer extends UntypedServiceImplementation {
    *   FAILED_PRECONDITION  provider-specific (e.g. REPRESENTOR_AMBIGUOUS).
    *   UNAVAILABLE          provider-specific, retryable (e.g.
    *                        REPRESENTOR_RENAME_PENDING).
+   *   INTERNAL             PROVIDER_ANSWER_INVALID: the provider answered an
+   *                        interface no OVS or kernel could use (metadata
+   *                        "type", "field", "problem"); nothing was kept.
    */
   preparePort: handleUnaryCall<PreparePortRequest, PreparePortResponse>;
   /**
@@ -6155,9 +6172,16 @@ export interface VifPlugServer extends UntypedServiceImplementation {
   /**
    * DestroyCtx releases a ctx and what the provider holds for it.
    *
-   * Idempotent: an unknown or already released ctx_id is OK.
+   * Idempotent: an unknown or already released ctx_id is OK. OK means the
+   * provider released it: when the release cannot reach the provider (an
+   * out-of-process provider that is down, or did not answer in time) the
+   * ctx stays live and the call fails retryably; retry it.
    * Errors:
    *   INVALID_ARGUMENT     MISSING_FIELD: empty ctx_id.
+   *   UNAVAILABLE          PROVIDER_UNAVAILABLE: the provider is down; the
+   *                        ctx is kept; retry after the RetryInfo delay.
+   *   DEADLINE_EXCEEDED    PROVIDER_TIMEOUT: no answer in time; the ctx is
+   *                        kept; retry.
    */
   destroyCtx: handleUnaryCall<DestroyCtxRequest, DestroyCtxResponse>;
   /**

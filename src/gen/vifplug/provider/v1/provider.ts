@@ -43,6 +43,32 @@ export const protobufFileName = "vifplug/provider/v1/provider.proto";
  * ignored). vifplugd dials the endpoint, calls GetInfo, checks the type and
  * the API version, then calls Init.
  *
+ * vifplugd keeps no registry across its own restarts: a provider that called
+ * Register is gone when vifplugd restarts, until it registers again. Staying
+ * registered is the provider's side of the contract (kubelet's device
+ * plugins do the same): watch vifplugd's grpc.health.v1 Watch stream on its
+ * socket and Register again when it ends, as the TypeScript SDK's
+ * serveProvider(..., {register}) does; or sit in --provider-dir, which
+ * vifplugd reads again when it starts. A socket that leaves --provider-dir
+ * while its type has an open instance is not unregistered at once: the
+ * provider shows down (its calls fail UNAVAILABLE) and is unregistered once
+ * the instance is closed, or serves again if its socket comes back (a
+ * provider restarting removes and recreates its socket; unregistering then
+ * would take the instance from the controllers that hold it). vifplugd logs
+ * it. The type names of vifplugd's built-in providers are taken only while
+ * those are registered: once an operator unregisters "dummy" or
+ * "representor", a remote provider may register under that name (e.g. a
+ * vendor's out-of-process representor provider, so that the lports'
+ * vif-plug-type need not change).
+ *
+ * Endpoints. A unix endpoint must name a socket (not a symlink or a file)
+ * whose own directory only its owner can write (a mode without group or
+ * other write: 0755, 0700; 0775, 0777 and even the sticky 1777 are refused,
+ * since whoever may write there can put a socket of their own at that name
+ * while the provider is not running), and every directory above it either
+ * writable by its owner only or sticky, as /tmp is (others may add entries
+ * there but not remove or replace ours): ENDPOINT_UNSAFE_DIRECTORY.
+ *
  * Who owns what.
  *   - vifplugd owns the registry and the ctx table: ctx ids, their lifetime,
  *     the TTL that reaps forgotten ctxs. It keeps, for every live ctx, the
@@ -57,10 +83,14 @@ export const protobufFileName = "vifplug/provider/v1/provider.proto";
  * connection it lost, so it starts a new session every time it (re)connects:
  * GetInfo and the checks, Init, then Open again if an instance of the type is
  * open. Init starts the session afresh: the provider drops every instance
- * and ctx of an earlier session, for which vifplugd will call neither Close
- * nor DestroyPortCtx. Ctxs prepared in an earlier session stay live in
- * vifplugd and may still be finished and destroyed: FinishPort and
- * DestroyPortCtx for a handle the provider does not know must succeed.
+ * and ctx of an earlier session; vifplugd does not Close them for it. Ctxs
+ * prepared in an earlier session stay live in vifplugd and may still be
+ * finished and destroyed: FinishPort and DestroyPortCtx come with the handle
+ * of the earlier session, and for a handle the provider does not know they
+ * must succeed. While the provider is down, vifplugd answers a controller's
+ * FinishPort and DestroyCtx UNAVAILABLE (PROVIDER_UNAVAILABLE, with a retry
+ * delay) and keeps the ctx, so that the controller's retry reaches the
+ * provider once it is back; it never confirms a release it did not forward.
  *
  * Deadlines and cancellation. Every call carries a gRPC deadline: at most
  * vifplugd's --provider-timeout (10 s by default), less when the controller
@@ -70,14 +100,20 @@ export const protobufFileName = "vifplug/provider/v1/provider.proto";
  * time releases it. A PreparePort sent on a PortStream carries the same time
  * as timeout_ms, and is cancelled by a `cancel` message.
  *
- * Health. vifplugd probes each provider every few seconds with
- * grpc.health.v1.Health/Check on service "vifplug.provider.v1.Provider", or,
- * if the provider does not serve Health, with GetInfo. While a provider is
- * down (unreachable, NOT_SERVING, a broken Watch stream, a changed type or
- * API version) every call to it fails at once with UNAVAILABLE and reason
- * PROVIDER_UNAVAILABLE, with a RetryInfo, and it is shown down in
- * ListProviders; calls to other providers are not affected. When it is back,
- * a new session starts (see Sessions).
+ * Health. vifplugd probes each provider every --provider-probe-interval (5 s
+ * by default) with grpc.health.v1.Health/Check on service
+ * "vifplug.provider.v1.Provider", or, if the provider does not serve Health,
+ * with GetInfo; a probe waits as long as the interval (at least 1 s, at most
+ * --provider-timeout), so that a provider that stops answering (hung,
+ * SIGSTOPped) is down within about two intervals. What marks a provider
+ * down: its connection failing or dropping, a probe failing (no answer in
+ * time, NOT_SERVING, a changed type or API version), or its Watch stream
+ * breaking (see Watch). Nothing a provider answers to one call does: an
+ * error, an UNAVAILABLE with or without a reason included, goes to that
+ * call's controller alone. While a provider is down every call to it fails
+ * at once with UNAVAILABLE and reason PROVIDER_UNAVAILABLE, with a RetryInfo,
+ * and it is shown down in ListProviders; calls to other providers are not
+ * affected. When it is back, a new session starts (see Sessions).
  *
  * Required and optional RPCs. A provider must implement GetInfo and
  * PreparePort. Every other RPC may answer UNIMPLEMENTED, which vifplugd takes
@@ -87,25 +123,64 @@ export const protobufFileName = "vifplug/provider/v1/provider.proto";
  *
  * Errors. A provider answers a failure with a gRPC status and a
  * google.rpc.ErrorInfo (any domain, an UPPER_SNAKE reason) in the status
- * details (grpc-status-details-bin); a gRPC runtime without the google.rpc
- * protos (e.g. Debian's python3-grpcio) may instead send the reason alone in
- * the trailer "vifplug-reason". vifplugd passes these codes on to the
- * controller with the provider's reason and message:
+ * details (grpc-status-details-bin), and a google.rpc.RetryInfo if it knows
+ * when to retry; a gRPC runtime without the google.rpc protos (e.g. Debian's
+ * python3-grpcio) may instead send the reason alone in the trailer
+ * "vifplug-reason". vifplugd passes these codes on to the controller with
+ * the provider's reason, message, ErrorInfo metadata (at most 16 entries)
+ * and RetryInfo delay (at most 5 minutes):
  *   INVALID_ARGUMENT     the port's options are malformed.
  *   NOT_FOUND            nothing matches what the port asks for.
  *   FAILED_PRECONDITION  the host is not in a state that allows it.
  *   RESOURCE_EXHAUSTED   a limit of the provider or the hardware.
- *   UNAVAILABLE          transient (hardware not ready): retry later. An
- *                        UNAVAILABLE without ErrorInfo is taken for a
- *                        transport failure: the provider is probed as down.
+ *   UNAVAILABLE          transient (hardware not ready): retry later (1 s
+ *                        without a RetryInfo). An UNAVAILABLE without a
+ *                        reason, over a connection that stands, reaches the
+ *                        controller as UNAVAILABLE PROVIDER_UNAVAILABLE with
+ *                        metadata cause=UNAVAILABLE_WITHOUT_REASON; the
+ *                        provider stays serving.
  *   ABORTED              a conflict; retry.
+ * The controller's ErrorInfo has vifplugd's domain, "vifplug" (the service
+ * it called: one domain for every error it gets), and vifplugd's metadata
+ * entries "type" (the provider's type) and "provider_domain" (the domain the
+ * provider gave, if any); a provider's own entries of those two names are
+ * dropped.
  * Any other code, a status without a reason, or an answer that is not a valid
- * message of the method (or breaks a rule below) is a provider bug: the
- * controller gets INTERNAL with reason PROVIDER_ERROR and vifplugd logs it.
+ * message of the method is a provider bug: the controller gets INTERNAL with
+ * reason PROVIDER_ERROR and vifplugd logs it.
  *
- * Limits vifplugd enforces on answers: a handle of at most 4096 bytes; names,
- * types and reasons as in vifplug.v1 (an interface name of 1-1024 bytes); at
- * most 512 interface options, keys 256 and values 4096 characters.
+ * What an answer may say. vifplugd is the boundary: a PreparePort answer no
+ * OVS or kernel could use never reaches a controller as a plug. It is
+ * refused with INTERNAL (the provider broke its contract: retrying gets the
+ * same answer, and the controller's request was fine) and reason
+ * PROVIDER_ANSWER_INVALID, whose ErrorInfo metadata names the provider
+ * ("type"), the answer's "field" (e.g. "ctx_out.name") and the "problem"
+ * (e.g. "too-long", "forbidden-character", "unknown-type"); vifplugd logs
+ * it. A refused positive CREATE answer is released at once: vifplugd sends
+ * exactly one DestroyPortCtx with its ctx_out and handle. The same rules hold
+ * for vifplugd's built-in providers, on every route (PreparePort,
+ * PreparePorts, PortStream). The rules:
+ *   - ctx_out.type: "" (a system netdev) or an Interface type OVS has for a
+ *     VIF: "system", "internal", "tap", "afxdp", "afxdp-nonpmd", "dpdk",
+ *     "dpdkvhostuser", "dpdkvhostuserclient", "dummy", "dummy-internal",
+ *     "dummy-pmd". Tunnel types and "patch" are ovn-controller's own.
+ *   - ctx_out.name, for "", "system", "internal", "tap", "afxdp" and
+ *     "afxdp-nonpmd" (a kernel netdev), what the kernel's dev_valid_name()
+ *     takes: 1-15 bytes of UTF-8 (IFNAMSIZ 16 with the NUL), not "." or "..",
+ *     no "/", ":" or white space (to the kernel, also any byte 0xA0 of the
+ *     UTF-8 form: no U+00A0, nor e.g. "à"), and, vifplugd's own rule, no
+ *     control character. For the other types (an interface only OVS knows):
+ *     1-1024 bytes, not "." or "..", no control character; for
+ *     "dpdkvhostuser" (OVS makes the name a socket's file name) no "/" or "\".
+ *   - ctx_out.iface_options: at most 512 entries and 65536 characters in
+ *     all; keys of 1-256 characters without "=", white space or control
+ *     characters (ovs-vsctl reads options as key=value); values of at most
+ *     4096 characters without control characters other than tab (no NUL, no
+ *     line breaks).
+ *   - handle: at most 4096 bytes (vifplugd keeps it per ctx).
+ *   - a decline: decline_reason UPPER_SNAKE of 1-63 characters
+ *     ([A-Z][A-Z0-9_]*), decline_message of 1-1024 characters.
+ * A positive REMOVE answer names no interface: its ctx_out is ignored.
  */
 
 /** What the controller is doing with the port. */
@@ -255,9 +330,15 @@ export interface PortCtxIn_IfaceOptionsEntry {
   value: string;
 }
 
-/** The interface a provider asks for (the seed's plug_port_ctx_out). */
+/**
+ * The interface a provider asks for (the seed's plug_port_ctx_out). See
+ * "What an answer may say" above for the rules each field follows.
+ */
 export interface PortCtxOut {
-  /** The Port and Interface name. Required for a CREATE answered plug = true. */
+  /**
+   * The Port and Interface name. Required for a CREATE answered plug = true:
+   * a kernel netdev name (1-15 bytes) for a kernel interface type.
+   */
   name: string;
   /** The Interface type; empty leaves it unset (a system netdev). */
   type: string;
@@ -4261,7 +4342,9 @@ export const ProviderService = {
    * (the model is kubelet DRA's NodePrepareResources). vifplugd sends
    * together the ports it is asked about at the same time, e.g. those of a
    * controller's vifplug.v1 PreparePorts, so that the hop to the provider
-   * costs once per batch, not once per port. Each port gets its own answer
+   * costs once per batch, not once per port; to a provider that serves
+   * PortStream, the first of them goes at once as a PortStream message, and
+   * the others together. Each port gets its own answer
    * or error, in request order; one port's failure does not fail the
    * others. At most 1024 ports. Optional, announced in
    * Capabilities.prepare_ports: without it vifplugd calls PreparePort for
@@ -4328,8 +4411,11 @@ export const ProviderService = {
   /**
    * DestroyPortCtx releases what PreparePort allocated for a CREATE, whether
    * or not the change was committed or finished (the seed's
-   * plug_port_ctx_destroy). Never called for a REMOVE. Idempotent: a handle
-   * the provider does not know is OK.
+   * plug_port_ctx_destroy), and what a positive CREATE answer that vifplugd
+   * refused or that nobody waited for any more held. Never called for a
+   * REMOVE. Idempotent: a handle the provider does not know is OK (vifplugd
+   * sends it again after an UNAVAILABLE or a timeout, and for ctxs of an
+   * earlier session).
    */
   destroyPortCtx: {
     path: "/vifplug.provider.v1.Provider/DestroyPortCtx" as const,
@@ -4362,8 +4448,11 @@ export const ProviderService = {
    * Watch streams the provider's view of what it can plug: a first message
    * at once, then one whenever that view changed (a VF added, a netdev
    * renamed), so that controllers need not poll Run. vifplugd keeps one
-   * Watch open per provider; a stream that breaks marks the provider down
-   * until it is probed healthy again. The stream never ends on its own.
+   * Watch open per session; a stream that fails or ends marks the provider
+   * down (controllers may have missed a change), and the next session opens
+   * a fresh one. The stream never ends on its own. A provider that announces
+   * Watch but answers it UNIMPLEMENTED is followed through Run alone for the
+   * session (vifplugd logs it), as if it had not announced it.
    */
   watch: {
     path: "/vifplug.provider.v1.Provider/Watch" as const,
@@ -4434,7 +4523,9 @@ export interface ProviderServer extends UntypedServiceImplementation {
    * (the model is kubelet DRA's NodePrepareResources). vifplugd sends
    * together the ports it is asked about at the same time, e.g. those of a
    * controller's vifplug.v1 PreparePorts, so that the hop to the provider
-   * costs once per batch, not once per port. Each port gets its own answer
+   * costs once per batch, not once per port; to a provider that serves
+   * PortStream, the first of them goes at once as a PortStream message, and
+   * the others together. Each port gets its own answer
    * or error, in request order; one port's failure does not fail the
    * others. At most 1024 ports. Optional, announced in
    * Capabilities.prepare_ports: without it vifplugd calls PreparePort for
@@ -4476,8 +4567,11 @@ export interface ProviderServer extends UntypedServiceImplementation {
   /**
    * DestroyPortCtx releases what PreparePort allocated for a CREATE, whether
    * or not the change was committed or finished (the seed's
-   * plug_port_ctx_destroy). Never called for a REMOVE. Idempotent: a handle
-   * the provider does not know is OK.
+   * plug_port_ctx_destroy), and what a positive CREATE answer that vifplugd
+   * refused or that nobody waited for any more held. Never called for a
+   * REMOVE. Idempotent: a handle the provider does not know is OK (vifplugd
+   * sends it again after an UNAVAILABLE or a timeout, and for ctxs of an
+   * earlier session).
    */
   destroyPortCtx: handleUnaryCall<DestroyPortCtxRequest, DestroyPortCtxResponse>;
   /**
@@ -4490,8 +4584,11 @@ export interface ProviderServer extends UntypedServiceImplementation {
    * Watch streams the provider's view of what it can plug: a first message
    * at once, then one whenever that view changed (a VF added, a netdev
    * renamed), so that controllers need not poll Run. vifplugd keeps one
-   * Watch open per provider; a stream that breaks marks the provider down
-   * until it is probed healthy again. The stream never ends on its own.
+   * Watch open per session; a stream that fails or ends marks the provider
+   * down (controllers may have missed a change), and the next session opens
+   * a fresh one. The stream never ends on its own. A provider that announces
+   * Watch but answers it UNIMPLEMENTED is followed through Run alone for the
+   * session (vifplugd logs it), as if it had not announced it.
    */
   watch: handleServerStreamingCall<WatchRequest, WatchResponse>;
 }
