@@ -166,7 +166,9 @@ class ProviderServicer(object):
         (the model is kubelet DRA's NodePrepareResources). vifplugd sends
         together the ports it is asked about at the same time, e.g. those of a
         controller's vifplug.v1 PreparePorts, so that the hop to the provider
-        costs once per batch, not once per port. Each port gets its own answer
+        costs once per batch, not once per port; to a provider that serves
+        PortStream, the first of them goes at once as a PortStream message, and
+        the others together. Each port gets its own answer
         or error, in request order; one port's failure does not fail the
         others. At most 1024 ports. Optional, announced in
         Capabilities.prepare_ports: without it vifplugd calls PreparePort for
@@ -217,8 +219,11 @@ class ProviderServicer(object):
     def DestroyPortCtx(self, request, context):
         """DestroyPortCtx releases what PreparePort allocated for a CREATE, whether
         or not the change was committed or finished (the seed's
-        plug_port_ctx_destroy). Never called for a REMOVE. Idempotent: a handle
-        the provider does not know is OK.
+        plug_port_ctx_destroy), and what a positive CREATE answer that vifplugd
+        refused or that nobody waited for any more held. Never called for a
+        REMOVE. Idempotent: a handle the provider does not know is OK (vifplugd
+        sends it again after an UNAVAILABLE or a timeout, and for ctxs of an
+        earlier session).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -237,8 +242,11 @@ class ProviderServicer(object):
         """Watch streams the provider's view of what it can plug: a first message
         at once, then one whenever that view changed (a VF added, a netdev
         renamed), so that controllers need not poll Run. vifplugd keeps one
-        Watch open per provider; a stream that breaks marks the provider down
-        until it is probed healthy again. The stream never ends on its own.
+        Watch open per session; a stream that fails or ends marks the provider
+        down (controllers may have missed a change), and the next session opens
+        a fresh one. The stream never ends on its own. A provider that announces
+        Watch but answers it UNIMPLEMENTED is followed through Run alone for the
+        session (vifplugd logs it), as if it had not announced it.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
