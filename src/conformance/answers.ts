@@ -6,13 +6,13 @@
  * of the one call below.
  */
 import type { PreparePortResponse } from '../gen/vifplug/provider/v1/provider';
-import type { OpType } from '../registry';
+import { ANSWER_INVALID, type OpType } from '../registry';
 import { checkPrepareAnswer } from '../api/wire';
 
 /** What breaks the boundary's rules in a PreparePort answer for `op`; empty when vifplugd takes it. */
 export function answerProblems(op: OpType, answer: PreparePortResponse): string[] {
   const checked = checkPrepareAnswer(op, answer);
-  return 'problem' in checked ? [`${checked.message} (${checked.problem})`] : [];
+  return 'problem' in checked ? [`${checked.message}: vifplugd refuses such an answer (${ANSWER_INVALID}, ${checked.problem})`] : [];
 }
 
 /**

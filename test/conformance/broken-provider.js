@@ -23,6 +23,9 @@ const BREAKS = [
   'long-name',
   'slash-name',
   'name-300',
+  'space-name',
+  'equals-option-key',
+  'newline-option-value',
   'long-option-key',
   'garbage-answer',
   'decline-without-reason',
@@ -86,8 +89,11 @@ function prepare(ctxIn) {
   if (broken === 'long-name') name = 'x'.repeat(2000);
   if (broken === 'slash-name') name = 'pf0/vf2';
   if (broken === 'name-300') name = 'p'.repeat(300);
+  if (broken === 'space-name') name = 'pf0 vf2';
   if (broken === 'unstable-name') name = `pf0vf${counter}`;
   if (broken === 'long-option-key') ifaceOptions.set('k'.repeat(300), 'v');
+  if (broken === 'equals-option-key') ifaceOptions.set('a=b', 'v');
+  if (broken === 'newline-option-value') ifaceOptions.set('mtu_request', '1500\nexternal_ids:x=y');
   handles.add(handle.toString());
   return answer({ plug: true, ctxOut: { name, type: '', ifaceOptions }, handle });
 }
