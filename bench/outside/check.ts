@@ -54,9 +54,25 @@ export function band(ratios: readonly number[]): [number, number] {
   return [quantileSorted(s, 0.25), quantileSorted(s, 0.75)];
 }
 
-/** Whether two noise bands overlap: the figures agree within the noise. */
-export function agree(a: readonly [number, number], b: readonly [number, number]): boolean {
-  return a[0] <= b[1] && b[0] <= a[1];
+/**
+ * How far two ratios of one case may lie apart and still agree: the bench's
+ * run-to-run noise on this kind of machine (docs/performance.md, "Noise"),
+ * ±0.05 at concurrency 1 and ±0.1 under load.
+ */
+export function noiseBand(concurrency: number): number {
+  return concurrency === 1 ? 0.05 : 0.1;
+}
+
+/**
+ * Whether two figures agree within the noise: their interquartile ranges
+ * over rounds overlap, or their medians lie within the run-to-run noise
+ * band. Six rounds of one run can give a range narrower than what moves
+ * from run to run, and the two clients differ by a small constant (the
+ * outside client's own per-call cost), so overlap alone would call two
+ * runs of the same code apart.
+ */
+export function agree(a: { ratio: number; band: readonly [number, number] }, b: { ratio: number; band: readonly [number, number] }, noise: number): boolean {
+  return (a.band[0] <= b.band[1] && b.band[0] <= a.band[1]) || Math.abs(a.ratio - b.ratio) <= noise;
 }
 
 function freePort(): Promise<number> {

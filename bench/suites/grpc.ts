@@ -23,7 +23,7 @@ import { BENCH_JS } from '../lib/paths';
 import { judged, skippedRow, type Row } from '../lib/report';
 import { settle } from '../lib/settle';
 import { median, quantileSorted, round } from '../lib/stats';
-import { OutsideCheck, agree, band, type OutsideFigure } from '../outside/check';
+import { OutsideCheck, agree, band, noiseBand, type OutsideFigure } from '../outside/check';
 import type { StartArg as BareStartArg } from '../servers/bare-server';
 import type { Started, StartArg } from '../servers/vifplug-server';
 
@@ -98,7 +98,8 @@ function mainRatios(c: CaseDef, measured: Map<string, WindowStats[]>, concurrenc
 
 /**
  * The outside client's row for one group: its figure, and whether the bench's
- * main figure agrees with it (their interquartile ranges over rounds overlap).
+ * main figure agrees with it (their interquartile ranges over rounds overlap,
+ * or their medians lie within the run-to-run noise band).
  */
 async function crossCheck(
   outside: OutsideCheck,
@@ -120,7 +121,7 @@ async function crossCheck(
   }
   const ratios = mainRatios(c, measured, concurrency);
   const main = { ratio: median(ratios), band: band(ratios) };
-  const agrees = agree(main.band, o.band);
+  const agrees = agree(main, o, noiseBand(concurrency));
   details[`${transport}/c${concurrency}`] = { main: { ...main, ratios }, outside: o };
   const span = (b: readonly [number, number]): string => `${b[0].toFixed(2)}-${b[1].toFixed(2)}`;
   const verdict = `bench ${main.ratio.toFixed(2)}x (${span(main.band)}), outside ${o.ratio.toFixed(2)}x (${span(o.band)}): ${agrees ? 'agree' : 'DISAGREE'}`;
