@@ -154,7 +154,7 @@ export function ifaceNameProblem(name: string, type: string, field = 'ctx_out.na
   if (KERNEL_NETDEV_TYPES.has(type) || !VIF_IFACE_TYPES.has(type)) return netdevNameProblem(name, field);
   if (name === '') return problem(field, 'missing', `${field} is empty`);
   if (name === '.' || name === '..') return problem(field, 'dot-name', `${field} ${quoted(name)} is no interface name`);
-  const bad = textProblem(name, field, `${field} ${quoted(name)}`, false);
+  const bad = textProblem(name, field, () => `${field} ${quoted(name)}`, false);
   if (bad !== undefined) return bad;
   if (type === 'dpdkvhostuser' && (name.includes('/') || name.includes('\\'))) {
     return problem(field, 'forbidden-character', `${field} ${quoted(name)} of type dpdkvhostuser holds "/" or "\\"; OVS makes this name the file name of the vhost-user socket`);
@@ -189,7 +189,7 @@ export function ifaceOptionsProblem(options: ReadonlyMap<string, string>, field 
     if (value.length > ANSWER_LIMITS.maxOptionValueLength) {
       return problem(field, 'too-long', `${field}[${quoted(key)}] is ${value.length} characters; at most ${ANSWER_LIMITS.maxOptionValueLength}`);
     }
-    const badValue = textProblem(value, field, `${field}[${quoted(key)}]`, true);
+    const badValue = textProblem(value, field, () => `${field}[${quoted(key)}]`, true);
     if (badValue !== undefined) return badValue;
   }
   if (total > ANSWER_LIMITS.maxOptionsLength) return problem(field, 'too-long', `${field} are ${total} characters in all; at most ${ANSWER_LIMITS.maxOptionsLength}`);
@@ -205,15 +205,19 @@ function keyProblem(key: string, field: string): AnswerProblem | undefined {
       return problem(field, 'forbidden-character', `${field} key ${quoted(key)} holds "=", white space or a control character; ovs-vsctl reads options as key=value`);
     }
   }
-  return textProblem(key, field, `${field} key ${quoted(key)}`, false);
+  return textProblem(key, field, () => `${field} key ${quoted(key)}`, false);
 }
 
-/** No control character (tab allowed where `tabOk`), no lone surrogate. */
-function textProblem(text: string, field: string, what: string, tabOk: boolean): AnswerProblem | undefined {
+/**
+ * No control character (tab allowed where `tabOk`), no lone surrogate.
+ * `what` is made only for a problem: an answer that keeps the rules, every
+ * call's, costs no message.
+ */
+function textProblem(text: string, field: string, what: () => string, tabOk: boolean): AnswerProblem | undefined {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if ((c < 0x20 && !(tabOk && c === 0x09)) || c === 0x7f || (c >= 0x80 && c < 0xa0)) {
-      return problem(field, 'forbidden-character', `${what} holds a control character (U+${c.toString(16).toUpperCase().padStart(4, '0')})${tabOk ? '; only tab is allowed' : ''}`);
+      return problem(field, 'forbidden-character', `${what()} holds a control character (U+${c.toString(16).toUpperCase().padStart(4, '0')})${tabOk ? '; only tab is allowed' : ''}`);
     }
     if (c >= 0xd800 && c <= 0xdfff) {
       const low = text.charCodeAt(i + 1);
