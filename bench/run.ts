@@ -8,6 +8,7 @@
 import { cpus, loadavg } from 'node:os';
 
 import { RESULTS } from './lib/paths';
+import { noiseBand } from './outside/check';
 import { formatTable, gitCommit, machine, writeJson, type Row } from './lib/report';
 import { writeHost, type BenchHost } from './lib/hosts';
 import { runProfile } from './profile';
@@ -160,7 +161,7 @@ function report(settings: Settings, started: Date, loadAtStart: number[], out: A
     `vifplug bench${settings.quick ? ' (quick)' : ''} — ${started.toISOString()}\n` +
     `machine: ${info.cpuModel} x${info.cpus}, ${(info.totalMemoryBytes / 2 ** 30).toFixed(1)} GiB, ${info.kernel.split(' ').slice(0, 2).join(' ')}; node ${process.version}; commit ${git.commit.slice(0, 12)}${git.dirty ? ` + ${git.changes.length} uncommitted changes (listed in the JSON)` : ''}\n` +
     `gRPC: ${settings.grpc.rounds} rounds x ${settings.grpc.windowMs} ms per case, alternating (each round starts one case later; processes settle before every window); medians over rounds; ratio = median of per-round ratios to the baseline of the same round\n` +
-    `outside client rows: a proto-loader client against a vifplugd process and a canned-bytes grpc-js server, alternating blocks; agree = the interquartile ranges of the two figures' per-round ratios overlap, or their medians lie within the noise band (±0.05 at c=1, ±0.1 at c=64)\n`;
+    `outside client rows: a proto-loader client against a vifplugd process and a canned-bytes grpc-js server, alternating blocks; agree = the interquartile ranges of the two figures' per-round ratios overlap, or their medians lie within the noise band (±${noiseBand(1)} at c=1, ±${noiseBand(64)} at c=64)\n`;
   const busy = Math.max(loadAtStart[0]!, info.loadavg[0]!) > cpus().length;
   const warning = busy
     ? `WARNING: load average ${loadAtStart[0]!.toFixed(1)} at start, ${info.loadavg[0]!.toFixed(1)} at end, on ${cpus().length} CPUs: other processes competed for the CPUs; absolute figures are inflated, ratios less so (alternated)\n`
