@@ -83,6 +83,21 @@ function putString(buf: Buffer, at: number, tag: number, text: string, length: n
   return at + buf.write(text, at, 'utf8');
 }
 
+/**
+ * A map's entries, their byte lengths read from `lengths` at `next`: three
+ * an entry (the entry's, the key's, the value's, as mapSize pushed them), so
+ * the caller moves on by 3 * map.size without a second value coming back.
+ */
+function putMap(buf: Buffer, at: number, tag: number, map: Map<string, string>, lengths: number[], next: number): number {
+  for (const [key, value] of map) {
+    buf[at++] = tag;
+    at = putVarint(buf, at, lengths[next++]!);
+    at = putString(buf, at, ENTRY_KEY, key, lengths[next++]!);
+    at = putString(buf, at, ENTRY_VALUE, value, lengths[next++]!);
+  }
+  return at;
+}
+
 /** A PortCtxIn's size, with what putCtxIn needs in `lengths`. */
 function ctxInSize(ctx: wire.PortCtxIn, lengths: number[]): number {
   let size = ctx.opType !== 0 ? 1 + varintSize(ctx.opType) : 0;
@@ -106,21 +121,11 @@ function putCtxIn(buf: Buffer, at: number, ctx: wire.PortCtxIn, lengths: number[
     buf[at++] = 1;
   }
   at = putString(buf, at, CTX_LPORT_NAME, ctx.lportName, lengths[next++]!);
-  for (const [key, value] of ctx.lportOptions) {
-    buf[at++] = CTX_LPORT_OPTIONS;
-    at = putVarint(buf, at, lengths[next++]!);
-    at = putString(buf, at, ENTRY_KEY, key, lengths[next++]!);
-    at = putString(buf, at, ENTRY_VALUE, value, lengths[next++]!);
-  }
+  at = putMap(buf, at, CTX_LPORT_OPTIONS, ctx.lportOptions, lengths, next);
+  next += 3 * ctx.lportOptions.size;
   at = putString(buf, at, CTX_IFACE_NAME, ctx.ifaceName, lengths[next++]!);
   at = putString(buf, at, CTX_IFACE_TYPE, ctx.ifaceType, lengths[next++]!);
-  for (const [key, value] of ctx.ifaceOptions) {
-    buf[at++] = CTX_IFACE_OPTIONS;
-    at = putVarint(buf, at, lengths[next++]!);
-    at = putString(buf, at, ENTRY_KEY, key, lengths[next++]!);
-    at = putString(buf, at, ENTRY_VALUE, value, lengths[next++]!);
-  }
-  return at;
+  return putMap(buf, at, CTX_IFACE_OPTIONS, ctx.ifaceOptions, lengths, next);
 }
 
 /**
