@@ -182,6 +182,22 @@ export class World {
     return res.text();
   }
 
+  /**
+   * Scrapes until `predicate` holds: gauges are read from the agent's status
+   * at scrape time, which settles a moment after the status socket first
+   * shows it. Fails with the last scrape, the status and the agent's log.
+   */
+  async waitScrape(predicate: (text: string) => boolean, what: string, timeoutMs = 5_000): Promise<string> {
+    let text = '';
+    await this.sandbox
+      .waitFor(async () => predicate((text = await this.scrape())), what, { timeoutMs, intervalMs: 100 })
+      .catch(async (err: Error) => {
+        const vifplugOvn = text.split('\n').filter((line) => line.startsWith('vifplug_ovn_')).join('\n');
+        throw new Error(`${err.message}; last scrape:\n${vifplugOvn}\nstatus: ${JSON.stringify(await this.status().catch(String))}\n${this.agentLog()}`);
+      });
+    return text;
+  }
+
   async status(): Promise<AgentStatus> {
     return fetchStatus(this.statusSocket);
   }

@@ -46,7 +46,7 @@ describe('the chassis configuration, followed at run time', () => {
     // Complete once ovn-controller's registration has settled (northd names the chassis in requested-chassis lists meanwhile).
     await w.waitStatus((s) => s.chassis === 'hv1' && s.bridge === 'br-int' && s.complete && s.waiting.length === 0, 'the whole picture');
     expect(w.agent!.logs.some((l) => l.msg === 'chassis hv1, integration bridge br-int')).toBe(true);
-    const after = await w.scrape();
+    const after = await w.waitScrape((text) => /^vifplug_ovn_lports_plugged\{type="dummy"\} 1$/m.test(text), 'the metrics to count d1 plugged');
     expect(after).not.toMatch(/^vifplug_ovn_waiting\{/m);
     expect(after).toMatch(/^vifplug_ovn_lports_plugged\{type="dummy"\} 1$/m);
     expect(after).toMatch(/^vifplug_ovn_database_connected\{database="sb"\} 1$/m);
