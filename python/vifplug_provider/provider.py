@@ -102,7 +102,7 @@ class Provider:
     threads, several at once: guard shared state with a lock.
     """
 
-    #: The provider type it serves: 1 to 64 characters of [A-Za-z0-9_.-].
+    #: The provider type it serves: 1 to 64 characters of [A-Za-z0-9_.-], starting with a letter or digit.
     type: str
     #: prepare_port(ctx_in, call) -> Plug or Decline. Cheap and side-effect free,
     #: apart from what `handle` refers to: controllers call it for every port on every pass.

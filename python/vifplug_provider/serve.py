@@ -44,7 +44,8 @@ API_VERSIONS = ("v1",)
 #: At most this many ports in one PreparePorts.
 MAX_BATCH = 1024
 
-_TYPE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+# vifplugd's rule for a type (src/api/validate.ts isProviderType): Register refuses any other.
+_TYPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 M = TypeVar("M", bound=Message)
 
@@ -68,7 +69,7 @@ def serve_provider(
     shutdown_grace: seconds calls in flight get at close() before they are cancelled.
     """
     if not _TYPE.match(provider.type):
-        raise ValueError('provider type "%s" must be 1 to 64 characters of [A-Za-z0-9_.-]' % provider.type)
+        raise ValueError('provider type "%s" must be 1 to 64 characters of [A-Za-z0-9_.-], starting with a letter or digit' % provider.type)
     socket_file.check_path(socket)
     return ServedProvider(provider, socket, socket_mode, register, workers, shutdown_grace)
 

@@ -7,7 +7,7 @@
  */
 
 import { OpType as WireOpType } from '../gen/vifplug/v1/vifplug';
-import { NO_OPTIONS, invalidField, missingField, type OpType, type PortCtxIn } from '../registry';
+import { NO_OPTIONS, invalidField, isPciAddress, missingField, type OpType, type PortCtxIn } from '../registry';
 import { LIMITS } from './limits';
 
 const TYPE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
@@ -41,13 +41,10 @@ export function endpoint(value: string): string {
   return value;
 }
 
-/** A PCI address as sysfs spells it (domain:bus:device.function, lower-case hex); the domain may be longer than 4 digits (Intel VMD). */
-const PCI_ADDRESS = /^[0-9a-f]{4,8}:[0-9a-f]{2}:[01][0-9a-f]\.[0-7]$/;
-
 /** A required PCI address, e.g. a VF's for Identify. */
 export function pciAddress(value: string, field: string): string {
   if (value === '') throw missingField(field, 'a PCI address as sysfs spells it, e.g. 0000:05:00.3');
-  if (!PCI_ADDRESS.test(value)) {
+  if (!isPciAddress(value)) {
     throw invalidField(field, `a PCI address as sysfs spells it (domain:bus:device.function, lower-case hex, e.g. 0000:05:00.3), got ${JSON.stringify(value.slice(0, 64))}`);
   }
   return value;

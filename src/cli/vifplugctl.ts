@@ -19,6 +19,7 @@ import { healthCheckResponse_ServingStatusToJSON } from '../gen/grpc/health/v1/h
 import { Status } from '../gen/google/rpc/status';
 import * as api from '../gen/vifplug/v1/vifplug';
 import { codeName as codeNameOf } from '../api/status';
+import { isPciAddress } from '../registry';
 import { VERSION } from '../common/version';
 import { checkProvider, reportJson, resultLine, summaryLine } from '../conformance';
 import { DEFAULT_SOCKET, connectVifplugd, timeoutSeconds, tlsCredentials, type ConnectionFlags } from './connection';
@@ -411,7 +412,7 @@ function checkArgs(command: Command, args: string[]): void {
       return;
     case 'identify':
       one('VF_PCI_ADDRESS', false);
-      if (!PCI_ADDRESS.test(args[0]!)) throw new UsageError(`"${args[0]}" is not a PCI address: DOMAIN:BUS:DEVICE.FUNCTION in hex, e.g. 0000:03:00.2`);
+      if (!isPciAddress(args[0]!)) throw new UsageError(`"${args[0]}" is not a PCI address: DOMAIN:BUS:DEVICE.FUNCTION in hex, e.g. 0000:03:00.2`);
       return;
     default:
       return none();
@@ -570,9 +571,6 @@ async function providerCheck(p: Parsed, out: Output): Promise<number> {
   out.print(summaryLine(report), reportJson(report));
   return report.ok ? EXIT.ok : EXIT.ruleFailed;
 }
-
-/** A PCI address as sysfs names a device: domain, bus, device and function in hex. */
-const PCI_ADDRESS = /^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$/;
 
 async function prepare(p: Parsed, client: VifplugClient, out: Output): Promise<number> {
   const { lports, op } = p;

@@ -6,7 +6,7 @@
  * of the one call below.
  */
 import type { PreparePortResponse } from '../gen/vifplug/provider/v1/provider';
-import { ANSWER_INVALID, type OpType } from '../registry';
+import { ANSWER_INVALID, ifaceOptionsProblem, type OpType } from '../registry';
 import { checkPrepareAnswer } from '../api/wire';
 
 /** What breaks the boundary's rules in a PreparePort answer for `op`; empty when vifplugd takes it. */
@@ -18,20 +18,11 @@ export function answerProblems(op: OpType, answer: PreparePortResponse): string[
 /**
  * What breaks the boundary's rules for interface option keys among `keys`
  * (GetInfo's maintained_iface_options name keys of the options a provider
- * answers): each is judged as the key of an answer's iface_options, by the
- * same rules, through answerProblems.
+ * answers): each judged by the rule for an answer's iface_options keys.
  */
 export function optionKeyProblems(keys: readonly string[]): string[] {
-  return keys.flatMap((key) =>
-    answerProblems('create', {
-      plug: true,
-      ctxOut: { name: PLACEHOLDER_NAME, type: '', ifaceOptions: new Map([[key, '']]) },
-      handle: Buffer.alloc(0),
-      declineReason: '',
-      declineMessage: '',
-    }).map((problem) => `maintained_iface_options key ${JSON.stringify(key.length > 64 ? `${key.slice(0, 61)}...` : key)}: ${problem}`),
-  );
+  return keys.flatMap((key) => {
+    const problem = ifaceOptionsProblem(new Map([[key, '']]), 'maintained_iface_options');
+    return problem === undefined ? [] : [problem.message];
+  });
 }
-
-/** An interface name every rule accepts, so that only the key is judged. */
-const PLACEHOLDER_NAME = 'check0';

@@ -420,8 +420,8 @@ export const CHECKS: Record<RuleName, Check> = {
     async run(run) {
       const { lportName, plugOptions } = run.settings;
       // Cancelled at once, once the event loop turned, and after 1 to 50 ms: before the provider reads it, while it works on it, or after it answered.
-      const after = (ms: number) => (c: Cancel) => void setTimeout(() => c.cancel(), ms);
-      const when: ((cancel: Cancel) => void)[] = [(c) => c.cancel(), (c) => void setImmediate(() => c.cancel()), after(1), after(5), after(20), after(50)];
+      const after = (ms: number) => (c: Cancel) => void setTimeout(() => c.abort(), ms);
+      const when: ((cancel: Cancel) => void)[] = [(c) => c.abort(), (c) => void setImmediate(() => c.abort()), after(1), after(5), after(20), after(50)];
       const problems: string[] = [];
       await Promise.all(
         when.map(async (schedule, i) => {
@@ -499,7 +499,7 @@ export const CHECKS: Record<RuleName, Check> = {
       const ports = run.samplePorts('stream');
       const expected = await run.oracle(ports);
       const stream = run.provider.portStream();
-      const outcomes = (await Promise.all(ports.map((ctxIn) => streamed(run, ctxIn, new Cancel(run.provider.timeoutMs))))).map((o) => timedOut(o, run));
+      const outcomes = await Promise.all(ports.map((ctxIn) => streamed(run, ctxIn, new Cancel(run.provider.timeoutMs))));
       const problems = compare(ports, expected, outcomes, 'PreparePort');
       if (!stream.open) problems.push(`the stream ${streamEnded(run)}`);
       if (problems.length > 0) return fail(problems.join('; '));
@@ -514,16 +514,16 @@ export const CHECKS: Record<RuleName, Check> = {
       const stream = run.provider.portStream();
       const cancelled = new Cancel();
       const first = streamed(run, run.createIn(`${lportName}-streamcancel0`, plugOptions), cancelled);
-      cancelled.cancel();
+      cancelled.abort();
       const shortMs = Math.min(SHORT_DEADLINE_MS, run.provider.timeoutMs);
       const timed = streamed(run, run.createIn(`${lportName}-streamcancel1`, plugOptions), new Cancel(shortMs));
       const problems: string[] = [];
       for (const [what, pending] of [['the call cancelled by id', first], [`the call given ${shortMs} ms`, timed]] as const) {
         const outcome = await pending;
-        if (outcome.kind === 'broken' && outcome.what !== GAVE_UP) problems.push(`${what}: ${outcome.what}`);
+        if (outcome.kind === 'broken' && outcome.failure?.kind !== 'cancelled') problems.push(`${what}: ${outcome.what}`);
       }
       if (!stream.open) return fail([...problems, `the stream ${streamEnded(run)}`].join('; '));
-      const next = timedOut(await streamed(run, run.createIn(`${lportName}-streamcancel2`, plugOptions), new Cancel(run.provider.timeoutMs)), run);
+      const next = await streamed(run, run.createIn(`${lportName}-streamcancel2`, plugOptions), new Cancel(run.provider.timeoutMs));
       if (next.kind === 'broken') problems.push(`the next call on the stream: ${next.what}`);
       if (!stream.open) problems.push(`the stream ${streamEnded(run)}`);
       if (problems.length > 0) return fail(problems.join('; '));
@@ -647,10 +647,11 @@ export const CHECKS: Record<RuleName, Check> = {
 const { INVALID_ARGUMENT } = Code;
 const FLAVOURS = ['physical', 'pcipf', 'pcivf', 'pcisf', 'virtual'];
 const SOURCES = ['devlink', 'sysfs'];
-/** A stream call the check gave up on (cancelled it, or its time ran out) before an answer came. */
-const GAVE_UP = 'given up before an answer came';
-
-/** One PreparePort on the check's PortStream: its outcome, GAVE_UP when `cancel` fired first; a positive CREATE answer released. */
+/**
+ * One PreparePort on the check's PortStream: its outcome, a 'broken' one
+ * with a 'cancelled' failure when `cancel` fired first (its time ran out, or
+ * the check cancelled); a positive CREATE answer released.
+ */
 async function streamed(run: Run, ctxIn: PortCtxIn, cancel: Cancel): Promise<PortOutcome> {
   let result: PortResult;
   try {
@@ -660,7 +661,10 @@ async function streamed(run: Run, ctxIn: PortCtxIn, cancel: Cancel): Promise<Por
       const { failure } = err.end;
       return { kind: 'broken', what: failure.kind === 'unimplemented' ? 'UNIMPLEMENTED, though GetInfo announces it' : `the stream broke: ${describeStreamFailure(failure)}`, failure };
     }
-    if (err instanceof ProviderCallError && err.failure.kind === 'cancelled') return { kind: 'broken', what: GAVE_UP };
+    if (err instanceof ProviderCallError && err.failure.kind === 'cancelled') {
+      const what = cancel.timedOut ? `no answer within ${seconds(cancel.afterMs!)}` : 'cancelled before an answer came';
+      return { kind: 'broken', what, failure: err.failure };
+    }
     throw err;
   } finally {
     cancel.settle();
@@ -668,11 +672,6 @@ async function streamed(run: Run, ctxIn: PortCtxIn, cancel: Cancel): Promise<Por
   const outcome = fromPortResult('PortStream', result.result, run.errors);
   if (outcome.kind === 'answer') await run.release(run.keep(ctxIn, outcome.answer));
   return outcome;
-}
-
-/** A stream call given the whole timeout and given up on: it was not answered in time. */
-function timedOut(outcome: PortOutcome, run: Run): PortOutcome {
-  return outcome.kind === 'broken' && outcome.what === GAVE_UP ? { kind: 'broken', what: `no answer within ${seconds(run.provider.timeoutMs)}` } : outcome;
 }
 
 function describeStreamFailure(failure: CallFailure): string {

@@ -9,7 +9,7 @@
  *
  * It calls and reports; it judges nothing (checks.ts does).
  */
-import { Metadata, connectivityState, type ChannelCredentials, type ClientReadableStream } from '@grpc/grpc-js';
+import { Metadata, connectivityState, status as Code, type ChannelCredentials, type ClientReadableStream } from '@grpc/grpc-js';
 
 import { HealthCheckResponse_ServingStatus } from '../gen/grpc/health/v1/health';
 import { ProviderService, type PortCtxIn, type PortCtxOut, type PreparePortResponse, type WatchResponse } from '../gen/vifplug/provider/v1/provider';
@@ -18,6 +18,7 @@ import { codeName } from '../api/status';
 import { MalformedAnswer, ProviderCallError, failureOf, failureOfThrown, malformed, tolerant, type CallFailure } from '../remote/call-failure';
 import { ProviderConnection, type Method, type RequestOf, type ResponseOf } from '../remote/connection';
 import { PortStream, type StreamEnd } from '../remote/port-stream';
+import { CallAbort } from '../registry/call-abort';
 
 /** What provider-check is told: where the provider is, what it should be, and the ports to ask about. */
 export interface CheckSettings {
@@ -43,40 +44,28 @@ export interface CheckSettings {
 export type Reply<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly failure: CallFailure };
 
 /**
- * A cancellation the check controls: `cancel()` now, or by itself after
+ * A cancellation the check controls: `abort()` now, or by itself after
  * `afterMs` (then `timedOut`). Given to a unary call it cancels the call;
  * to a PortStream call it sends `cancel` with the call's id.
  */
-export class Cancel {
-  private readonly listeners = new Set<() => void>();
-  private done = false;
-  private timer: NodeJS.Timeout | undefined;
+export class Cancel extends CallAbort {
+  private readonly timer: NodeJS.Timeout | undefined;
+  /** It fired because `afterMs` ran out, not because the check cancelled. */
   timedOut = false;
 
-  constructor(afterMs?: number) {
+  constructor(readonly afterMs?: number) {
+    super();
     if (afterMs !== undefined) {
       this.timer = setTimeout(() => {
         this.timedOut = true;
-        this.cancel();
+        this.abort();
       }, afterMs);
     }
   }
 
-  onAbort(listener: () => void): () => void {
-    if (this.done) {
-      listener();
-      return () => undefined;
-    }
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-
-  cancel(): void {
-    if (this.done) return;
-    this.done = true;
-    clearTimeout(this.timer);
-    for (const listener of [...this.listeners]) listener();
-    this.listeners.clear();
+  override abort(): void {
+    this.settle();
+    super.abort();
   }
 
   /** The call ended: its timer no longer matters. */
@@ -170,12 +159,21 @@ export class ProviderUnderCheck {
 
   /**
    * A bare UNAVAILABLE on a connection that still stands is the provider's
-   * own answer, not a lost connection (vifplugd tells them apart the same
-   * way): said as such, since an error without a reason breaks the contract.
+   * own "not now", not a lost connection: read as vifplugd reads it
+   * (ProviderErrors.answeredUnavailable), an UNAVAILABLE PROVIDER_UNAVAILABLE
+   * with cause UNAVAILABLE_WITHOUT_REASON, which the contract allows.
    */
   private told(failure: CallFailure): CallFailure {
     if (failure.kind !== 'unavailable' || this.conn.grpc.getChannel().getConnectivityState(false) !== connectivityState.READY) return failure;
-    return { kind: 'bad', message: `answered UNAVAILABLE without an ErrorInfo reason: ${printable(failure.message, 200)}` };
+    return {
+      kind: 'answered',
+      code: Code.UNAVAILABLE,
+      reason: 'PROVIDER_UNAVAILABLE',
+      message: failure.message,
+      metadata: new Map([['cause', 'UNAVAILABLE_WITHOUT_REASON']]),
+      domain: '',
+      retryAfterMs: failure.retryAfterMs,
+    };
   }
 
   /** PreparePort sent as `bytes` as they are: a request no encoder would make. */

@@ -62,10 +62,6 @@ export class RepairLog {
     this.held = [...this.held.filter((h) => scope !== undefined && !scope.has(h.lport)), ...held].sort((a, b) => (a.lport < b.lport ? -1 : a.lport > b.lport ? 1 : 0));
   }
 
-  heldCount(): number {
-    return this.held.length;
-  }
-
   status(): RepairStatus {
     const now = this.now();
     return {

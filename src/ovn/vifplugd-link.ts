@@ -126,7 +126,7 @@ export class VifplugdLink {
   }
 
   /** What was tried, what happened and what to check, in one line. */
-  unreachable(err: VifplugError): string {
+  private unreachable(err: VifplugError): string {
     const why = explainUnreachable(this.options.client.target, err, { socket: '--socket PATH or VIFPLUG_OVN_SOCKET', addr: '--addr HOST:PORT or VIFPLUG_OVN_ADDR' });
     return `${why.message}; ${why.hint}`;
   }
@@ -238,7 +238,7 @@ export class VifplugdLink {
     try {
       instance = await this.instance(type);
     } catch (err) {
-      return ports.map(() => this.callFailure(err, type));
+      return this.everyPortFailed(ports, err, type);
     }
     try {
       const { results } = await this.options.client.preparePorts(instance.instanceId, ports);
@@ -248,11 +248,20 @@ export class VifplugdLink {
         this.instances.delete(type);
         return this.prepareBatch(type, ports, false);
       }
-      return ports.map(() => this.callFailure(err, type));
+      return this.everyPortFailed(ports, err, type);
     }
   }
 
-  /** The whole call failed: every port of it gets the same answer. */
+  /**
+   * The whole call failed: every port of it gets the same answer, worked
+   * out once (an unreachable vifplugd is explained by looking at its socket).
+   */
+  private everyPortFailed(ports: readonly PortRequest[], err: unknown, type: string): PortOutcome[] {
+    const failed = this.callFailure(err, type);
+    return ports.map(() => failed);
+  }
+
+  /** What a failed call means for a port of it. */
   private callFailure(err: unknown, type: string): PortOutcome {
     if (isUnreachable(err)) {
       return { failed: { code: Code.UNAVAILABLE, reason: 'VIFPLUGD_UNAVAILABLE', message: `${this.unreachable(err)}; retrying` } };

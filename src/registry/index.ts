@@ -15,3 +15,4 @@ export type { PrepareAnswer } from './port-cycle';
 export { newId } from './ctx-id';
 export { ChangeFeed } from './change-feed';
 export type { Change, ChangeKind, ChangeListener } from './change-feed';
+export * from './pci-address';

@@ -335,7 +335,7 @@ function busy(instance: GateSlot): PlugError {
   );
 }
 
-export function providerBug(type: string, operation: string, what: string, cause?: unknown): PlugError {
+function providerBug(type: string, operation: string, what: string, cause?: unknown): PlugError {
   return new PlugError(
     'INTERNAL',
     'PROVIDER_ERROR',

@@ -101,7 +101,7 @@ export class Preparer {
       // session's route has learnt to send the next ones that way).
       if (by === 'status' && failure.kind === 'unimplemented') return this.unary(session, instanceId, ctxIn, budget);
       // The connection dropped (the provider is down), or the provider broke the API.
-      if ((by === 'status' && failure.kind === 'unavailable' && !session.connected()) || by === 'malformed') throw this.keeper.callFailed('PortStream', failure, session);
+      if ((by === 'status' && session.dropped(failure)) || by === 'malformed') throw this.keeper.callFailed('PortStream', failure, session);
       throw this.keeper.errors.portStreamBroke(failure);
     }
     return this.answers.acceptPort('PortStream', ctxIn, result.result);

@@ -72,7 +72,7 @@ export class RemoteProvider implements RemoteProviderClass {
         await session.conn.call('destroy', {}, session.deadline());
       } catch (err) {
         const failure = failureOfThrown(err);
-        if (failure.kind !== 'unimplemented' && !(failure.kind === 'unavailable' && !session.connected())) throw this.keeper.errors.of('Destroy', failure);
+        if (failure.kind !== 'unimplemented' && !session.dropped(failure)) throw this.keeper.errors.of('Destroy', failure);
       }
     }
     this.keeper.stop();
@@ -171,7 +171,7 @@ export class RemoteProvider implements RemoteProviderClass {
       await session.conn.call('close', { instanceId }, session.deadline());
     } catch (err) {
       const failure = failureOfThrown(err);
-      if (failure.kind !== 'unimplemented' && !(failure.kind === 'unavailable' && !session.connected())) throw this.keeper.callFailed('Close', failure, session);
+      if (failure.kind !== 'unimplemented' && !session.dropped(failure)) throw this.keeper.callFailed('Close', failure, session);
     }
   }
 }

@@ -118,7 +118,7 @@ export class SessionKeeper implements SessionEvents {
    * the other ports' calls.
    */
   callFailed(method: string, failure: CallFailure, session: Session): PlugError {
-    if (failure.kind === 'unavailable' && !session.connected()) {
+    if (failure.kind === 'unavailable' && session.dropped(failure)) {
       this.lost(session, failure.message);
       return this.errors.unavailable(this.down ?? unreachable(this.errors.endpoint, failure.message));
     }

@@ -115,6 +115,16 @@ export class Session {
     return !this.closed && this.conn.grpc.getChannel().getConnectivityState(false) === connectivityState.READY;
   }
 
+  /**
+   * Whether `failure` is the connection dropping rather than the provider's
+   * answer: an UNAVAILABLE without a reason (grpc-js's word for a lost
+   * connection, or a provider's bare one) on a connection that no longer
+   * stands.
+   */
+  dropped(failure: CallFailure): boolean {
+    return failure.kind === 'unavailable' && !this.connected();
+  }
+
   /** Whether this is the first Run of the session (and it is not any more). */
   takeFresh(): boolean {
     const fresh = this.fresh;

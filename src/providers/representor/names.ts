@@ -7,19 +7,11 @@
 
 import { netdevNameProblem } from '../../registry';
 
+export { isPciAddress } from '../../registry';
+
 /** The kernel's dev_valid_name() (1..15 bytes, not "." or "..", no "/", ":" or whitespace), as the answer rules say it. */
 export function isIfName(name: string): boolean {
   return netdevNameProblem(name) === undefined;
-}
-
-/**
- * A PCI address (domain:bus:device.function) as sysfs spells it. The domain
- * is usually 4 hex digits but can be longer (Intel VMD uses 10000:..).
- */
-const PCI_ADDRESS_RE = /^[0-9a-f]{4,8}:[0-9a-f]{2}:[01][0-9a-f]\.[0-7]$/;
-
-export function isPciAddress(name: string): boolean {
-  return PCI_ADDRESS_RE.test(name);
 }
 
 /** The PCI function number (the digit after the dot) of a PCI address. */
