@@ -30,7 +30,8 @@ afterAll(() => {
 const localise = (text: string) => text.replaceAll('/run/vifplug', dir.path);
 const normalise = (text: string) =>
   text
-    .replace(/\b[A-Za-z0-9_-]{24}\b/g, '<id>')
+    // An id may start or end with "-", where \b finds no word boundary.
+    .replace(/(?<![A-Za-z0-9_-])[A-Za-z0-9_-]{24}(?![A-Za-z0-9_-])/g, '<id>')
     .split('\n')
     .map((line) => line.replace(/ {2,}/g, '  ').trimEnd())
     .join('\n')
